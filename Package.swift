@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+// fedshare: federated, privacy-preserving attention statistics.
+// Module order (arrows point down): C system libraries → Arithmetic → Primitives →
+// Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
+let package = Package(
+    name: "fedshare",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fedshare", targets: ["fedshare"]),
+        .library(name: "Paillier", targets: ["Paillier"]),
+        .library(name: "SecureAggregation", targets: ["SecureAggregation"]),
+        .library(name: "DifferentialPrivacy", targets: ["DifferentialPrivacy"]),
+        .library(name: "Attention", targets: ["Attention"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C system libraries.
+        .systemLibrary(name: "CGMP", path: "Sources/CGMP", providers: [.apt(["libgmp-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+
+        // Foundations.
+        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"], swiftSettings: optimise),
+        .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"], swiftSettings: optimise),
+
+        // Cryptography, privacy and local computation (no networking below this line).
+        .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
+        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
+        .target(
+            name: "DifferentialPrivacy",
+            dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: optimise),
+        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: optimise),
+
+        // The command-line tool.
+        .executableTarget(
+            name: "fedshare",
+            dependencies: [
+                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: optimise),
+
+        // Tests. Shared fixtures and the test-vector locator live in _TestSupport.
+        .target(name: "_TestSupport", dependencies: ["Arithmetic", "Primitives"], path: "Tests/_TestSupport"),
+        .testTarget(name: "ArithmeticTests", dependencies: ["Arithmetic", "Primitives", "_TestSupport"]),
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "_TestSupport"]),
+        .testTarget(name: "PaillierTests", dependencies: ["Paillier", "_TestSupport"]),
+        .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation", "Paillier", "_TestSupport"]),
+        .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
+        .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

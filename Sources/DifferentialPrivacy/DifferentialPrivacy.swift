@@ -1,0 +1,1 @@
+// The DifferentialPrivacy module; see DESIGN.md §3.

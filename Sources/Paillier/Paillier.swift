@@ -1,0 +1,1 @@
+// The Paillier module; see DESIGN.md §3.

@@ -1,0 +1,1 @@
+// The SecureAggregation module; see DESIGN.md §3.

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct FedShare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fedshare",
+        abstract: "Federated, privacy-preserving attention statistics.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
