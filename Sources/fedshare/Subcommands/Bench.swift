@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// `fedshare bench …`: measured performance, for people (tables) and programs (`--json`).
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the performance of fedshare's components.",
+        subcommands: []
+    )
+}
