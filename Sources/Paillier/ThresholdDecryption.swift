@@ -1,0 +1,390 @@
+import Arithmetic
+import Primitives
+
+/// A non-interactive proof that a partial decryption c_i was computed with the party's share:
+/// log_{c⁴}(c_i²) = log_v(v_i) (= Δ·s_i), Chaum–Pedersen style as in Shoup 2000 and
+/// Damgård–Jurik 2001, made non-interactive with Fiat–Shamir over SHA-256.
+///
+/// The prover picks r of |n²| + |Δ| + 512 bits, sends nothing but e = H(…, a = c^{4r},
+/// b = v^r) (256 bits) and z = r + e·Δ·s_i over the integers; the verifier recomputes
+/// a = c^{4z}·c_i^{−2e}, b = v^z·v_i^{−e} and checks the hash.
+public struct ThresholdDecryptionProof: Sendable, Hashable {
+    /// The challenge e (256 bits).
+    public let challenge: BigInt
+    /// The response z = r + e·Δ·s_i (non-negative).
+    public let response: BigInt
+
+    public init(challenge: BigInt, response: BigInt) {
+        self.challenge = challenge
+        self.response = response
+    }
+}
+
+/// One party's partial decryption of a batch of ciphertexts, with one proof per ciphertext.
+///
+/// It is bound to the key (``keyID``), to the round or context bytes agreed for this
+/// decryption (``context``), to the exact batch (``batchDigest``) and to the party (inside
+/// every proof's hash), so that it cannot be replayed for another key, round, batch or party.
+public struct ThresholdDecryptionShare: Sendable, Hashable, CustomStringConvertible {
+    /// The sender's party id.
+    public let party: Int
+    /// The threshold key's ``ThresholdPublicKey/keyID``.
+    public let keyID: [UInt8]
+    /// The round/context bytes given to the decryption (e.g. a round id and manifest hash).
+    public let context: [UInt8]
+    /// SHA-256 over the key id and the ciphertexts of the batch, in order.
+    public let batchDigest: [UInt8]
+    /// c_i = c^{2Δ·s_i} mod n² for each ciphertext c of the batch.
+    public let values: [BigInt]
+    /// One proof per value.
+    public let proofs: [ThresholdDecryptionProof]
+
+    public init(
+        party: Int, keyID: [UInt8], context: [UInt8], batchDigest: [UInt8], values: [BigInt],
+        proofs: [ThresholdDecryptionProof]
+    ) {
+        self.party = party
+        self.keyID = keyID
+        self.context = context
+        self.batchDigest = batchDigest
+        self.values = values
+        self.proofs = proofs
+    }
+
+    public var description: String {
+        "ThresholdDecryptionShare(party \(party), \(values.count) values, key \(ThresholdEncoding.hex(keyID).prefixed))"
+    }
+}
+
+/// The outcome of a combination: the plaintexts, the parties whose shares were used and the
+/// shares that were refused (each with its party and reason).
+public struct ThresholdCombination: Sendable {
+    /// The plaintexts in 0..<n, one per ciphertext.
+    public let plaintexts: [BigInt]
+    /// The t parties whose shares were combined (the valid ones with the smallest ids).
+    public let usedParties: [Int]
+    /// Valid shares beyond the t that were needed.
+    public let spareParties: [Int]
+    /// Shares that were refused.
+    public let rejected: [ThresholdError.Rejection]
+}
+
+// MARK: - Partial decryption
+
+extension ThresholdKeyShare {
+    /// This party's partial decryption of `ciphertexts`, with a proof for each.
+    ///
+    /// Exponentiations with the secret share and the proof randomness use the constant-time
+    /// `powerSecret`; the batch is spread over all cores.
+    ///
+    /// - Parameters:
+    ///   - ciphertexts: the ciphertext values (each in Z*_{n²}; checked).
+    ///   - publicKey: the threshold key this share belongs to (checked by key id).
+    ///   - context: the round/context bytes all parties and the combiner agree on.
+    ///   - generator: the proof randomness (pass `SecureRandom`).
+    /// - Throws: ``ThresholdError`` for a foreign key or an invalid ciphertext.
+    /// - Complexity: three exponentiations modulo n² per ciphertext.
+    public func decryptionShare(
+        for ciphertexts: [BigInt], publicKey: ThresholdPublicKey, context: [UInt8],
+        using generator: inout some RandomNumberGenerator
+    ) throws -> ThresholdDecryptionShare {
+        try decryptionShare(
+            for: ciphertexts, publicKey: publicKey, context: context, secretOverride: nil, using: &generator)
+    }
+
+    /// As the public entry point; `secretOverride` lets tests make a share with a wrong secret.
+    func decryptionShare(
+        for ciphertexts: [BigInt], publicKey: ThresholdPublicKey, context: [UInt8], secretOverride: BigInt?,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> ThresholdDecryptionShare {
+        try checkKey(publicKey)
+        for (index, c) in ciphertexts.enumerated() { try publicKey.validate(ciphertext: c, index: index) }
+        let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: publicKey.keyID)
+
+        // Δ·s_i and 2Δ·s_i, secret, shared read-only by the workers.
+        var deltaShare = publicKey.delta * (secretOverride ?? secret)
+        deltaShare.markSecret()
+        var exponent = deltaShare << 1
+        exponent.markSecret()
+        defer { deltaShare.wipe(); exponent.wipe() }
+        guard deltaShare.signum > 0 else {
+            throw ThresholdError.malformedKey("the key share of party \(party) is zero")
+        }
+
+        // The proof randomness is drawn here, in order, so that the generator stays on one thread.
+        let randomBits = publicKey.proofRandomnessBits
+        var nonces: [BigInt] = ciphertexts.map { _ in
+            var r = BigInt.random(bits: randomBits, using: &generator)
+            r.markSecret()
+            return r
+        }
+        defer { for index in nonces.indices { nonces[index].wipe() } }
+
+        let party = self.party
+        let secretDeltaShare = deltaShare
+        let secretExponent = exponent
+        let randomness = nonces
+        let results = ThresholdConcurrency.map(ciphertexts.indices) { index -> (BigInt, ThresholdDecryptionProof) in
+            let c = ciphertexts[index]
+            let nSquared = publicKey.nSquared
+            let value = c.powerSecret(secretExponent, modulus: nSquared)
+            let c4 = c.power(BigInt(4), modulus: nSquared)
+            let r = randomness[index]
+            var commitmentC = c4.powerSecret(r, modulus: nSquared)
+            var commitmentV = publicKey.verificationBase.powerSecret(r, modulus: nSquared)
+            let challenge = publicKey.proofChallenge(
+                party: party, context: context, batchDigest: digest, index: index, ciphertext: c, value: value,
+                commitmentC: commitmentC, commitmentV: commitmentV)
+            let response = r + challenge * secretDeltaShare
+            commitmentC.wipe()
+            commitmentV.wipe()
+            return (value, ThresholdDecryptionProof(challenge: challenge, response: response))
+        }
+        return ThresholdDecryptionShare(
+            party: party, keyID: publicKey.keyID, context: context, batchDigest: digest,
+            values: results.map(\.0), proofs: results.map(\.1))
+    }
+}
+
+extension ThresholdDecryptionShare {
+    /// SHA-256 over a label, the key id and the ciphertexts (length-prefixed), in order.
+    public static func batchDigest(_ ciphertexts: [BigInt], keyID: [UInt8]) -> [UInt8] {
+        var hasher = SHA256.Hasher()
+        hasher.updateField(Array(ThresholdEncoding.batchLabel.utf8))
+        hasher.updateField(keyID)
+        hasher.updateField(ThresholdEncoding.uint64(UInt64(ciphertexts.count)))
+        for c in ciphertexts { hasher.updateField(c.magnitudeBytes()) }
+        return hasher.finalize()
+    }
+}
+
+// MARK: - Verification and combination
+
+extension ThresholdPublicKey {
+    /// Bits of the proof randomness r: |n²| + |Δ| + 2·256, so that z = r + e·Δ·s_i hides
+    /// e·Δ·s_i (< 2^{256 + |Δ| + |n²|}) up to a statistical distance of 2^−256.
+    var proofRandomnessBits: Int { nSquared.bitWidth + delta.bitWidth + 2 * 256 }
+
+    /// The largest bit length an honest response z can have.
+    var maximumResponseBits: Int { proofRandomnessBits + 1 }
+
+    /// The Fiat–Shamir challenge: SHA-256 over a protocol label, the key id, the party, the
+    /// context, the batch digest, the index in the batch, and c, v, v_i, c_i, a, b at the fixed
+    /// width of Z_{n²}.
+    func proofChallenge(
+        party: Int, context: [UInt8], batchDigest: [UInt8], index: Int, ciphertext: BigInt, value: BigInt,
+        commitmentC: BigInt, commitmentV: BigInt
+    ) -> BigInt {
+        var hasher = SHA256.Hasher()
+        hasher.updateField(Array(ThresholdEncoding.proofLabel.utf8))
+        hasher.updateField(keyID)
+        hasher.updateField(ThresholdEncoding.uint64(UInt64(party)))
+        hasher.updateField(context)
+        hasher.updateField(batchDigest)
+        hasher.updateField(ThresholdEncoding.uint64(UInt64(index)))
+        for element in [ciphertext, verificationBase, verificationKeys[party - 1], value, commitmentC, commitmentV] {
+            hasher.updateField(ThresholdEncoding.fixed(element, width: elementLength))
+        }
+        return BigInt(bigEndian: hasher.finalize())
+    }
+
+    /// Checks one party's decryption share for `ciphertexts` under `context`: key, context,
+    /// batch, sizes, group membership and every proof.
+    ///
+    /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)``,
+    ///   ``ThresholdError/wrongContext(what:expected:found:)``, ``ThresholdError/unknownParty(_:parties:)``
+    ///   or ``ThresholdError/invalidShare(party:reason:)`` naming the party and the item.
+    public func verify(_ share: ThresholdDecryptionShare, for ciphertexts: [BigInt], context: [UInt8]) throws {
+        for (index, c) in ciphertexts.enumerated() { try validate(ciphertext: c, index: index) }
+        let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: keyID)
+        try checkHeader(share, context: context, digest: digest, count: ciphertexts.count)
+        if let failure = checkProofs(share, ciphertexts: ciphertexts, digest: digest) { throw failure }
+    }
+
+    /// The checks that need no exponentiation: key, context, party, batch, counts, ranges.
+    func checkHeader(_ share: ThresholdDecryptionShare, context: [UInt8], digest: [UInt8], count: Int) throws {
+        guard share.keyID == keyID else {
+            throw ThresholdError.wrongKey(
+                what: "the decryption share from party \(share.party)", expected: fingerprint.prefixed,
+                found: ThresholdEncoding.hex(share.keyID).prefixed)
+        }
+        guard share.context == context else {
+            throw ThresholdError.wrongContext(
+                what: "the decryption share from party \(share.party)", expected: ThresholdEncoding.describe(context),
+                found: ThresholdEncoding.describe(share.context))
+        }
+        guard partyIDs.contains(share.party) else { throw ThresholdError.unknownParty(share.party, parties: parties) }
+        guard share.values.count == count, share.proofs.count == count else {
+            throw ThresholdError.invalidShare(
+                party: share.party,
+                reason: "it has \(share.values.count) values and \(share.proofs.count) proofs for a batch of \(count) ciphertexts")
+        }
+        guard share.batchDigest == digest else {
+            throw ThresholdError.invalidShare(party: share.party, reason: "it was made for a different batch of ciphertexts")
+        }
+        for index in 0..<count {
+            guard ThresholdPublicKey.isUnit(share.values[index], n: n, nSquared: nSquared) else {
+                throw ThresholdError.invalidShare(party: share.party, reason: "value \(index) is not in Z*_{n²}")
+            }
+            let proof = share.proofs[index]
+            guard proof.challenge.signum >= 0, proof.challenge.bitWidth <= 256 else {
+                throw ThresholdError.invalidShare(party: share.party, reason: "proof \(index) has an out-of-range challenge")
+            }
+            guard proof.response.signum >= 0, proof.response.bitWidth <= maximumResponseBits else {
+                throw ThresholdError.invalidShare(party: share.party, reason: "proof \(index) has an out-of-range response")
+            }
+        }
+    }
+
+    /// Verifies every proof of a share whose header passed; the first failing item, if any.
+    func checkProofs(_ share: ThresholdDecryptionShare, ciphertexts: [BigInt], digest: [UInt8]) -> ThresholdError? {
+        let failures = ThresholdConcurrency.map(ciphertexts.indices) { index in
+            verifyProof(share, index: index, ciphertext: ciphertexts[index], digest: digest)
+        }
+        guard let first = failures.firstIndex(of: false) else { return nil }
+        return ThresholdError.invalidShare(
+            party: share.party, reason: "the proof for ciphertext \(first) does not verify (wrong secret, wrong ciphertext or tampered)")
+    }
+
+    /// One proof: recompute a = c^{4z}·(c_i²)^{−e}, b = v^z·v_i^{−e} and compare the challenge.
+    func verifyProof(_ share: ThresholdDecryptionShare, index: Int, ciphertext c: BigInt, digest: [UInt8]) -> Bool {
+        let value = share.values[index]
+        let proof = share.proofs[index]
+        let verificationKey = verificationKeys[share.party - 1]
+        guard let valueInverse = value.inverse(modulo: nSquared),
+              let keyInverse = verificationKey.inverse(modulo: nSquared)
+        else { return false }
+        let c4 = c.power(BigInt(4), modulus: nSquared)
+        let valueSquaredInverse = valueInverse.multiplied(by: valueInverse, modulo: nSquared)
+        let commitmentC = c4.power(proof.response, modulus: nSquared)
+            .multiplied(by: valueSquaredInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
+        let commitmentV = verificationBase.power(proof.response, modulus: nSquared)
+            .multiplied(by: keyInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
+        let expected = proofChallenge(
+            party: share.party, context: share.context, batchDigest: digest, index: index, ciphertext: c, value: value,
+            commitmentC: commitmentC, commitmentV: commitmentV)
+        return expected == proof.challenge
+    }
+
+    /// Combines decryption shares into the plaintexts of `ciphertexts`, checking every share.
+    ///
+    /// Shares from a foreign key, another context or batch, an unknown party, or with a proof
+    /// that fails are refused and named; the valid shares with the smallest party ids are
+    /// combined when at least t remain.
+    ///
+    /// - Returns: the plaintexts in 0..<n, with the parties used and refused.
+    /// - Throws: ``ThresholdError/duplicateShare(party:)``, an invalid ciphertext, or
+    ///   ``ThresholdError/notEnoughShares(threshold:valid:rejected:missing:)`` naming who is
+    ///   missing and who was refused.
+    public func combine(
+        _ shares: [ThresholdDecryptionShare], for ciphertexts: [BigInt], context: [UInt8]
+    ) throws -> ThresholdCombination {
+        for (index, c) in ciphertexts.enumerated() { try validate(ciphertext: c, index: index) }
+        var seen = Set<Int>()
+        for share in shares where !seen.insert(share.party).inserted {
+            throw ThresholdError.duplicateShare(party: share.party)
+        }
+        let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: keyID)
+
+        var rejected: [ThresholdError.Rejection] = []
+        var candidates: [ThresholdDecryptionShare] = []
+        for share in shares.sorted(by: { $0.party < $1.party }) {
+            do {
+                try checkHeader(share, context: context, digest: digest, count: ciphertexts.count)
+                candidates.append(share)
+            } catch let error as ThresholdError {
+                rejected.append(.init(party: share.party, reason: error.rejectionReason))
+            }
+        }
+
+        // Every proof of every remaining share, over all cores.
+        let work = candidates.indices.flatMap { shareIndex in ciphertexts.indices.map { (shareIndex, $0) } }
+        let checking = candidates
+        let passed = ThresholdConcurrency.map(work.indices) { item -> Bool in
+            let (shareIndex, index) = work[item]
+            return verifyProof(checking[shareIndex], index: index, ciphertext: ciphertexts[index], digest: digest)
+        }
+        var valid: [ThresholdDecryptionShare] = []
+        for (shareIndex, share) in candidates.enumerated() {
+            let results = passed[(shareIndex * ciphertexts.count)..<((shareIndex + 1) * ciphertexts.count)]
+            if let failure = results.firstIndex(of: false) {
+                let index = failure - shareIndex * ciphertexts.count
+                rejected.append(.init(
+                    party: share.party,
+                    reason: "the proof for ciphertext \(index) does not verify (wrong secret, wrong ciphertext or tampered)"))
+            } else {
+                valid.append(share)
+            }
+        }
+        rejected.sort { $0.party < $1.party }
+
+        guard valid.count >= threshold else {
+            let present = Set(shares.map(\.party))
+            throw ThresholdError.notEnoughShares(
+                threshold: threshold, valid: valid.map(\.party), rejected: rejected,
+                missing: partyIDs.filter { !present.contains($0) })
+        }
+        let used = Array(valid.prefix(threshold))
+        let plaintexts = try combineVerified(used.map { ($0.party, $0.values) }, count: ciphertexts.count)
+        return ThresholdCombination(
+            plaintexts: plaintexts, usedParties: used.map(\.party), spareParties: valid.dropFirst(threshold).map(\.party),
+            rejected: rejected)
+    }
+
+    /// Combines exactly t checked shares. Throws if the result is not of the form 1 + k·n,
+    /// which valid shares never produce.
+    func combineVerified(_ subset: [(party: Int, values: [BigInt])], count: Int) throws -> [BigInt] {
+        let results = combineUnchecked(subset, count: count)
+        guard let firstFailure = results.firstIndex(where: { $0 == nil }) else { return results.compactMap { $0 } }
+        throw ThresholdError.invalidShare(
+            party: subset[0].party,
+            reason: "combining parties \(subset.map { String($0.party) }.joined(separator: ", ")) gave no plaintext for ciphertext \(firstFailure); the key or the shares are inconsistent")
+    }
+
+    /// c′ = ∏ c_i^{2λ_i}, M = L(c′)·(4Δ²)⁻¹ mod n for any set of parties (no size check, so tests
+    /// can show that t − 1 shares do not decrypt); nil where c′ ≢ 1 (mod n).
+    func combineUnchecked(_ subset: [(party: Int, values: [BigInt])], count: Int) -> [BigInt?] {
+        let coefficients = lagrangeCoefficients(subset.map(\.party))
+        return ThresholdConcurrency.map(0..<count) { index -> BigInt? in
+            var product = BigInt(1)
+            for (position, member) in subset.enumerated() {
+                let lambda = coefficients[position]
+                var base = member.values[index]
+                if lambda.isNegative {
+                    guard let inverse = base.inverse(modulo: nSquared) else { return nil }
+                    base = inverse
+                }
+                product.multiply(by: base.power(lambda.magnitude << 1, modulus: nSquared), modulo: nSquared)
+            }
+            let (quotient, remainder) = (product - 1).floorDivided(by: n)
+            guard remainder.isZero else { return nil }
+            return quotient.multiplied(by: inverseOfFourDeltaSquared, modulo: n)
+        }
+    }
+
+    /// λ_i = Δ·∏_{j∈S∖{i}} j/(j − i), integers because Δ = parties!.
+    func lagrangeCoefficients(_ subset: [Int]) -> [BigInt] {
+        subset.map { i in
+            var numerator = delta
+            var denominator = BigInt(1)
+            for j in subset where j != i {
+                numerator *= BigInt(j)
+                denominator *= BigInt(j - i)
+            }
+            return numerator / denominator
+        }
+    }
+}
+
+extension ThresholdError {
+    /// The reason alone, for a rejection list that already names the party.
+    var rejectionReason: String {
+        switch self {
+        case .invalidShare(_, let reason): return reason
+        case .wrongKey(_, let expected, let found): return "made for threshold key \(found), not \(expected)"
+        case .wrongContext(_, let expected, let found): return "made for round/context \(found), not \(expected)"
+        case .unknownParty(let party, let parties): return "party \(party) is not in 1...\(parties)"
+        default: return description
+        }
+    }
+}
