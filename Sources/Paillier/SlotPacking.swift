@@ -44,11 +44,11 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
         self.parties = parties
         self.guardBits = guardBits
         self.modulusBits = modulusBits
-        let payload = (BigInt(bound) * 2 * BigInt(parties)).bitWidth
-        slotBits = payload + guardBits
-        guard slotBits <= 126 else {
-            throw PaillierError.invalidLayout("a slot needs \(slotBits) bits (value and noise bounds × \(parties) parties); sums beyond 2^118 are not supported: lower the value bound, the noise bound or the fractional bits")
+        let sumBound = BigInt(bound) * BigInt(parties)
+        guard sumBound <= BigInt(Int64.max) else {
+            throw PaillierError.invalidLayout("the sum of \(parties) contributions of up to \(bound) does not fit in 63 bits: lower the value bound, the noise bound, the fractional bits or the number of parties")
         }
+        slotBits = (sumBound * 2).bitWidth + guardBits
         slotsPerPlaintext = (modulusBits - 1) / slotBits
         guard slotsPerPlaintext >= 1 else {
             throw PaillierError.invalidLayout("a slot needs \(slotBits) bits but the key has only \(modulusBits - 1) usable bits: use a larger key or smaller bounds")
