@@ -151,3 +151,61 @@ public struct PheEncodedNumber: Sendable, Equatable {
         return (negative ? "-" : "") + whole + "." + frac
     }
 }
+
+/// A ciphertext with its base-16 exponent, as python-paillier's `EncryptedNumber` carries one,
+/// with pheutil's arithmetic on it.
+public struct PheEncryptedNumber: Sendable {
+    public var ciphertext: PaillierCiphertext
+    public var exponent: Int
+
+    public init(ciphertext: PaillierCiphertext, exponent: Int) {
+        self.ciphertext = ciphertext
+        self.exponent = exponent
+    }
+
+    /// Encrypts `value` at exponent min(−32, its precision exponent), as pheutil does.
+    public static func encrypt(_ value: Double, key: PaillierPublicKey, using generator: inout some RandomNumberGenerator) throws -> PheEncryptedNumber {
+        let exponent = min(PheEncodedNumber.pheutilExponent, PheEncodedNumber.precisionExponent(of: value))
+        let encoded = try PheEncodedNumber.encode(value, key: key, exponent: exponent)
+        return PheEncryptedNumber(ciphertext: try key.encrypt(encoded.encoding, using: &generator), exponent: exponent)
+    }
+
+    /// The same value at a lower exponent: the plaintext is multiplied by 16^(old − new).
+    public func loweringExponent(to newExponent: Int, key: PaillierPublicKey) -> PheEncryptedNumber {
+        guard newExponent < exponent else { return self }
+        let factor = BigInt.powerOfTwo(PheEncodedNumber.log2Base * (exponent - newExponent))
+        return PheEncryptedNumber(ciphertext: key.multiply(ciphertext, by: factor), exponent: newExponent)
+    }
+
+    /// E(a + b) at the lower of the two exponents.
+    public func adding(_ other: PheEncryptedNumber, key: PaillierPublicKey) -> PheEncryptedNumber {
+        let exponent = min(self.exponent, other.exponent)
+        let a = loweringExponent(to: exponent, key: key), b = other.loweringExponent(to: exponent, key: key)
+        return PheEncryptedNumber(ciphertext: key.add(a.ciphertext, b.ciphertext), exponent: exponent)
+    }
+
+    /// E(a + x) for a plaintext x, encoded at an exponent no higher than this number's.
+    public func adding(_ value: Double, key: PaillierPublicKey) throws -> PheEncryptedNumber {
+        let encoded = try PheEncodedNumber.encode(value, key: key, maxExponent: exponent)
+        let a = loweringExponent(to: encoded.exponent, key: key)
+        return PheEncryptedNumber(ciphertext: key.add(a.ciphertext, plaintext: encoded.encoding), exponent: encoded.exponent)
+    }
+
+    /// E(a · x) for a plaintext x; the exponents add.
+    public func multiplied(by value: Double, key: PaillierPublicKey) throws -> PheEncryptedNumber {
+        let encoded = try PheEncodedNumber.encode(value, key: key)
+        let scalar = try encoded.mantissa(key: key)
+        return PheEncryptedNumber(ciphertext: key.multiply(ciphertext, by: scalar), exponent: exponent + encoded.exponent)
+    }
+
+    /// pheutil's output form: exponent lowered to −32 where possible, then re-randomised.
+    public func serialised(key: PaillierPublicKey, using generator: inout some RandomNumberGenerator) -> PheutilCiphertextJSON {
+        let lowered = loweringExponent(to: PheEncodedNumber.pheutilExponent, key: key)
+        return PheutilCiphertextJSON(ciphertext: key.rerandomise(lowered.ciphertext, using: &generator), exponent: lowered.exponent, key: key)
+    }
+
+    /// Decrypts and decodes as python-paillier prints the value.
+    public func decryptedText(with key: PaillierPrivateKey) throws -> String {
+        try PheEncodedNumber(encoding: key.decrypt(ciphertext), exponent: exponent).decodedText(key: key.publicKey)
+    }
+}
