@@ -21,7 +21,12 @@ func writeAtomically(_ data: Data, to url: URL, permissions: Int? = nil) throws 
     }
     do {
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CLIError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
+        }
+    } catch let error as CLIError {
+        try? FileManager.default.removeItem(at: temporary)
+        throw error
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw CLIError("\(url.path): cannot write: \(error.localizedDescription)")

@@ -1,1 +1,0 @@
-// The Paillier module; see DESIGN.md §3.

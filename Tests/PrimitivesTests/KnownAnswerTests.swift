@@ -1,0 +1,170 @@
+import Arithmetic
+import Primitives
+import Testing
+import _TestSupport
+
+/// One generic runner over `Tests/TestVectors/primitives.json`; each vector names its source.
+@Suite("Published known-answer vectors")
+struct KnownAnswerTests {
+    struct Vectors: Decodable {
+        struct X25519Vector: Decodable { let source, scalar, u, output: String }
+        struct Iterated: Decodable { let source: String; let iterations: Int; let output: String }
+        struct HKDFVector: Decodable { let source, ikm, salt, info: String; let length: Int; let okm: String }
+        struct CTRVector: Decodable { let source, key, counter, plaintext, ciphertext: String }
+        struct SHAVector: Decodable { let source, message, digest: String }
+        struct GCMVector: Decodable { let source, key, nonce, plaintext, aad, ciphertext, tag: String }
+        let x25519: [X25519Vector]
+        let x25519_iterated: [Iterated]
+        let hkdf_sha256: [HKDFVector]
+        let aes256_ctr: [CTRVector]
+        let sha256: [SHAVector]
+        let aes256_gcm: [GCMVector]
+    }
+
+    let vectors: Vectors
+
+    init() throws {
+        vectors = try TestVectors.load(Vectors.self, from: "primitives.json")
+    }
+
+    @Test("X25519 (RFC 7748)")
+    func x25519() throws {
+        for vector in vectors.x25519 {
+            let key = try X25519.PrivateKey(rawRepresentation: Hex.decode(vector.scalar))
+            let peer = try X25519.PublicKey(rawRepresentation: Hex.decode(vector.u))
+            let base = Hex.decode("09" + String(repeating: "00", count: 31))
+            let output = Hex.encode(Hex.decode(vector.u) == base ? key.publicKey.rawRepresentation : try key.sharedSecret(with: peer))
+            #expect(output == vector.output, "\(vector.source)")
+        }
+    }
+
+    @Test("X25519 iterated (RFC 7748 §5.2)")
+    func x25519Iterated() throws {
+        var k = Hex.decode("09" + String(repeating: "00", count: 31))
+        var u = k
+        var iteration = 0
+        for vector in vectors.x25519_iterated {
+            while iteration < vector.iterations {
+                let key = try X25519.PrivateKey(rawRepresentation: k)
+                let output = try key.sharedSecret(with: X25519.PublicKey(rawRepresentation: u))
+                u = k
+                k = output
+                iteration += 1
+            }
+            #expect(Hex.encode(k) == vector.output, "\(vector.source)")
+        }
+    }
+
+    @Test("X25519 rejects a small-order public key")
+    func x25519SmallOrder() throws {
+        let key = X25519.PrivateKey()
+        let zero = try X25519.PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32))
+        #expect(throws: PrimitivesError.self) { try key.sharedSecret(with: zero) }
+        #expect(throws: PrimitivesError.self) { try X25519.PublicKey(rawRepresentation: [1, 2, 3]) }
+    }
+
+    @Test("X25519 agreement is symmetric")
+    func x25519Agreement() throws {
+        let alice = X25519.PrivateKey(), bob = X25519.PrivateKey()
+        #expect(try alice.sharedSecret(with: bob.publicKey) == bob.sharedSecret(with: alice.publicKey))
+    }
+
+    @Test("HKDF-SHA256 (RFC 5869)")
+    func hkdf() throws {
+        for vector in vectors.hkdf_sha256 {
+            let okm = try HKDF.deriveKey(ikm: Hex.decode(vector.ikm), salt: Hex.decode(vector.salt), info: Hex.decode(vector.info), length: vector.length)
+            #expect(Hex.encode(okm) == vector.okm, "\(vector.source)")
+        }
+        #expect(throws: PrimitivesError.self) { try HKDF.deriveKey(ikm: [1], info: [], length: 255 * 32 + 1) }
+    }
+
+    @Test("AES-256-CTR (NIST SP 800-38A)")
+    func aesCTR() throws {
+        for vector in vectors.aes256_ctr {
+            var keystream = try AESCTRKeystream(key: Hex.decode(vector.key), counter: Hex.decode(vector.counter))
+            var data = Hex.decode(vector.plaintext)
+            keystream.apply(to: &data)
+            #expect(Hex.encode(data) == vector.ciphertext, "\(vector.source)")
+            // Byte-at-a-time application gives the same stream.
+            var piecewise = try AESCTRKeystream(key: Hex.decode(vector.key), counter: Hex.decode(vector.counter))
+            var pieces: [UInt8] = []
+            for byte in Hex.decode(vector.plaintext) {
+                var one = [byte]
+                piecewise.apply(to: &one)
+                pieces += one
+            }
+            #expect(Hex.encode(pieces) == vector.ciphertext)
+        }
+        #expect(throws: PrimitivesError.self) { _ = try AESCTRKeystream(key: [0, 1]) }
+    }
+
+    @Test("SHA-256 (FIPS 180)")
+    func sha256() {
+        for vector in vectors.sha256 {
+            #expect(Hex.encode(SHA256.hash(Hex.decode(vector.message))) == vector.digest, "\(vector.source)")
+        }
+    }
+
+    @Test("AES-256-GCM (McGrew–Viega)")
+    func aesGCM() throws {
+        for vector in vectors.aes256_gcm {
+            let sealed = try AESGCM.seal(Hex.decode(vector.plaintext), key: Hex.decode(vector.key), nonce: Hex.decode(vector.nonce), associatedData: Hex.decode(vector.aad))
+            #expect(Hex.encode(sealed) == vector.nonce + vector.ciphertext + vector.tag, "\(vector.source)")
+            #expect(try AESGCM.open(sealed, key: Hex.decode(vector.key), associatedData: Hex.decode(vector.aad)) == Hex.decode(vector.plaintext))
+        }
+    }
+
+    @Test("AES-256-GCM refuses tampering, a wrong key and wrong associated data")
+    func aesGCMTamper() throws {
+        let key = SecureRandom.bytes(32)
+        let sealed = try AESGCM.seal(Array("attention".utf8), key: key, associatedData: [1, 2])
+        #expect(try AESGCM.open(sealed, key: key, associatedData: [1, 2]) == Array("attention".utf8))
+        var flipped = sealed
+        flipped[14] ^= 1
+        #expect(throws: PrimitivesError.authenticationFailed) { try AESGCM.open(flipped, key: key, associatedData: [1, 2]) }
+        #expect(throws: PrimitivesError.authenticationFailed) { try AESGCM.open(sealed, key: SecureRandom.bytes(32), associatedData: [1, 2]) }
+        #expect(throws: PrimitivesError.authenticationFailed) { try AESGCM.open(sealed, key: key, associatedData: [1, 3]) }
+        #expect(throws: PrimitivesError.authenticationFailed) { try AESGCM.open(Array(sealed.prefix(10)), key: key) }
+    }
+}
+
+@Suite("Randomness and primes")
+struct RandomnessTests {
+    @Test("the CSPRNG produces distinct, well-spread output")
+    func secureRandom() {
+        let a = SecureRandom.bytes(64), b = SecureRandom.bytes(64)
+        #expect(a != b)
+        var generator = SecureRandom()
+        var ones = 0
+        for _ in 0..<1000 { ones += generator.next().nonzeroBitCount }
+        // 64,000 fair bits: mean 32,000, standard deviation about 126; ±1,000 is over 7σ.
+        #expect(abs(ones - 32_000) < 1_000)
+    }
+
+    @Test("seeded generators are reproducible")
+    func seeded() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42), c = SeededRandom(seed: 43)
+        let first = (0..<8).map { _ in a.next() }
+        #expect(first == (0..<8).map { _ in b.next() })
+        #expect(first != (0..<8).map { _ in c.next() })
+    }
+
+    @Test("primes and safe primes have the requested size and structure", arguments: [false, true])
+    func primes(safe: Bool) throws {
+        let bits = safe ? 256 : 512
+        let p = try Primes.random(bits: bits, safe: safe)
+        #expect(p.bitWidth == bits)
+        #expect(p.isProbablePrime())
+        if safe { #expect(((p - 1) / 2).isProbablePrime()) }
+        let q = try Primes.random(bits: bits, safe: safe)
+        #expect((p * q).bitWidth == 2 * bits)
+    }
+
+    @Test("parallel map keeps order and rethrows")
+    func parallelMap() throws {
+        let input = Array(0..<1000)
+        #expect(try Parallel.map(input) { $0 * 2 } == input.map { $0 * 2 })
+        struct Boom: Error {}
+        #expect(throws: Boom.self) { try Parallel.map(input) { if $0 == 500 { throw Boom() }; return $0 } }
+    }
+}
