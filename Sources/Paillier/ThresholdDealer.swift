@@ -60,37 +60,32 @@ public enum ThresholdDealer {
     /// terminal can show it. p and q are searched for on two threads.
     ///
     /// - Parameters:
-    ///   - bits: the modulus size: at least 2048 (3072 by default).
+    ///   - bits: the modulus size: 2048, 3072 (default) or 4096 (any even size of at least 256
+    ///     bits with `.insecureTestOnly`).
     ///   - threshold: t, the number of parties needed to decrypt (2...parties).
     ///   - parties: the number of parties (ids 1...parties).
+    ///   - policy: `.production` unless this is a test.
     ///   - generator: the randomness for the polynomial and v (pass `SecureRandom`); the primes
     ///     come from OpenSSL's CSPRNG.
     ///   - progress: called at each step, possibly from another thread.
     /// - Throws: ``ThresholdError``.
     public static func deal(
         bits: Int = ThresholdPublicKey.defaultBits, threshold: Int, parties: Int,
-        using generator: inout some RandomNumberGenerator,
-        progress: (@Sendable (Progress) -> Void)? = nil
-    ) throws -> Dealing {
-        try deal(bits: bits, threshold: threshold, parties: parties, allowingInsecureSizeForTesting: false,
-                 using: &generator, progress: progress)
-    }
-
-    /// As ``deal(bits:threshold:parties:using:progress:)``, and optionally below the size floor.
-    /// Only tests and the benchmark's quick modes may pass `allowingInsecureSizeForTesting: true`.
-    public static func deal(
-        bits: Int, threshold: Int, parties: Int, allowingInsecureSizeForTesting: Bool,
+        policy: KeySizePolicy = .production,
         using generator: inout some RandomNumberGenerator,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) throws -> Dealing {
         try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
-        try ThresholdPublicKey.checkBits(bits, allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+        try ThresholdPublicKey.checkBits(bits, policy: policy)
         guard bits % 2 == 0 else { throw ThresholdError.invalidParameters("the modulus size must be even, found \(bits)") }
+        if policy == .production, ![2048, 3072, 4096].contains(bits) {
+            throw ThresholdError.invalidParameters("the modulus size must be 2048, 3072 or 4096 bits, found \(bits)")
+        }
         var (p, q) = try safePrimePair(bits: bits / 2, progress: progress)
         defer { p.wipe(); q.wipe() }
         return try deal(
-            safePrimes: p, q, threshold: threshold, parties: parties,
-            allowingInsecureSizeForTesting: allowingInsecureSizeForTesting, using: &generator, progress: progress
+            safePrimes: p, q, threshold: threshold, parties: parties, policy: policy, using: &generator,
+            progress: progress
         ).dealing
     }
 
@@ -126,7 +121,7 @@ public enum ThresholdDealer {
     /// Deals a key from given safe primes p = 2p′ + 1, q = 2q′ + 1 (test fixtures; the public
     /// entry point generates them). Wipes every intermediate secret before returning.
     static func deal(
-        safePrimes p: BigInt, _ q: BigInt, threshold: Int, parties: Int, allowingInsecureSizeForTesting: Bool,
+        safePrimes p: BigInt, _ q: BigInt, threshold: Int, parties: Int, policy: KeySizePolicy,
         using generator: inout some RandomNumberGenerator,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) throws -> (dealing: Dealing, secrets: TestSecrets) {
@@ -136,7 +131,7 @@ public enum ThresholdDealer {
         }
         progress?(.dealingShares)
         let n = p * q
-        try ThresholdPublicKey.checkModulus(n, allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+        try ThresholdPublicKey.checkModulus(n, policy: policy)
         let nSquared = n * n
 
         var pPrime = (p - 1) >> 1
@@ -208,7 +203,7 @@ public enum ThresholdDealer {
 
         let publicKey = try ThresholdPublicKey(
             n: n, threshold: threshold, parties: parties, verificationBase: base, verificationKeys: verificationKeys,
-            allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+            policy: policy)
         let shares = shareValues.enumerated().map { index, value in
             ThresholdKeyShare(party: index + 1, keyID: publicKey.keyID, secret: value)
         }

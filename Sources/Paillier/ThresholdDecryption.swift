@@ -388,3 +388,44 @@ extension ThresholdError {
         }
     }
 }
+
+// MARK: - Paillier ciphertexts and packed batches
+
+extension ThresholdKeyShare {
+    /// This party's partial decryption of a batch of Paillier ciphertexts (see
+    /// ``decryptionShare(for:publicKey:context:using:)-(BigInt)``).
+    public func decryptionShare(
+        for ciphertexts: [PaillierCiphertext], publicKey: ThresholdPublicKey, context: [UInt8],
+        using generator: inout some RandomNumberGenerator
+    ) throws -> ThresholdDecryptionShare {
+        try decryptionShare(for: ciphertexts.map(\.value), publicKey: publicKey, context: context, using: &generator)
+    }
+}
+
+extension ThresholdPublicKey {
+    /// Checks one party's decryption share of a batch of Paillier ciphertexts.
+    public func verify(_ share: ThresholdDecryptionShare, for ciphertexts: [PaillierCiphertext], context: [UInt8]) throws {
+        try verify(share, for: ciphertexts.map(\.value), context: context)
+    }
+
+    /// Combines decryption shares of a batch of Paillier ciphertexts into its plaintexts.
+    public func combine(
+        _ shares: [ThresholdDecryptionShare], for ciphertexts: [PaillierCiphertext], context: [UInt8]
+    ) throws -> ThresholdCombination {
+        try combine(shares, for: ciphertexts.map(\.value), context: context)
+    }
+
+    /// Combines decryption shares of a packed, homomorphically summed batch and unpacks the
+    /// `count` signed slot sums of `contributors` parties.
+    ///
+    /// - Throws: ``ThresholdError`` from combination, or `PaillierError.overflow` when a slot
+    ///   sum broke the layout's declared bounds.
+    public func combinePackedSum(
+        _ shares: [ThresholdDecryptionShare], for ciphertexts: [PaillierCiphertext], context: [UInt8],
+        layout: SlotLayout, count: Int, contributors: Int
+    ) throws -> (values: [Int64], combination: ThresholdCombination) {
+        let combination = try combine(shares, for: ciphertexts, context: context)
+        let values = try layout.unpackSum(combination.plaintexts, count: count, contributors: contributors)
+        return (values, combination)
+    }
+}

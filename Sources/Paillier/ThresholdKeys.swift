@@ -17,8 +17,6 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     public static let minimumBits = 2048
     /// The default modulus size (128-bit security).
     public static let defaultBits = 3072
-    /// The smallest modulus accepted even by test-only code paths.
-    static let testFloorBits = 256
     /// The largest number of parties (Δ = parties! enters every exponent; 1000! has 8530 bits).
     public static let maximumParties = 1000
 
@@ -44,6 +42,10 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// The byte length of an element of Z_{n²}, the fixed width used in hashes.
     let elementLength: Int
 
+    /// The plain Paillier public key with the same n (g = n + 1): parties encrypt their
+    /// contributions with it and the aggregator adds them; only decryption is shared.
+    public let paillierKey: PaillierPublicKey
+
     /// Party ids, 1...parties.
     public var partyIDs: ClosedRange<Int> { 1...parties }
 
@@ -55,15 +57,15 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     /// A public key from its fields, each checked.
     ///
-    /// - Parameter allowingInsecureSizeForTesting: accept moduli below ``minimumBits`` (down to
-    ///   256 bits). Only tests and fixtures may pass `true`.
+    /// - Parameter policy: `.production` (n of at least 2048 bits) unless this is a test fixture
+    ///   (`.insecureTestOnly`, down to 256 bits).
     /// - Throws: ``ThresholdError`` naming the field at fault.
     public init(
         n: BigInt, threshold: Int, parties: Int, verificationBase: BigInt, verificationKeys: [BigInt],
-        allowingInsecureSizeForTesting: Bool = false
+        policy: KeySizePolicy = .production
     ) throws {
         try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
-        try ThresholdPublicKey.checkModulus(n, allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+        try ThresholdPublicKey.checkModulus(n, policy: policy)
         guard verificationKeys.count == parties else {
             throw ThresholdError.malformedKey("expected \(parties) verification keys, found \(verificationKeys.count)")
         }
@@ -87,6 +89,11 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
         self.delta = delta
         self.inverseOfFourDeltaSquared = inverse
         self.elementLength = (nSquared.bitWidth + 7) / 8
+        do {
+            self.paillierKey = try PaillierPublicKey(n: n, policy: policy)
+        } catch {
+            throw ThresholdError.malformedKey("the modulus is not a valid Paillier modulus: \(error)")
+        }
         self.keyID = ThresholdPublicKey.computeKeyID(
             n: n, threshold: threshold, parties: parties, base: verificationBase, keys: verificationKeys,
             width: (nSquared.bitWidth + 7) / 8)
@@ -110,6 +117,9 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    public static func == (lhs: ThresholdPublicKey, rhs: ThresholdPublicKey) -> Bool { lhs.keyID == rhs.keyID }
+    public func hash(into hasher: inout Hasher) { hasher.combine(keyID) }
+
     public var description: String {
         "ThresholdPublicKey(\(bits) bits, \(threshold) of \(parties), key \(fingerprint.prefix(16)))"
     }
@@ -126,13 +136,14 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    static func checkBits(_ bits: Int, allowingInsecureSizeForTesting: Bool) throws {
-        let floor = allowingInsecureSizeForTesting ? testFloorBits : minimumBits
+    static func checkBits(_ bits: Int, policy: KeySizePolicy) throws {
+        // The production floor is this type's, whatever the plain engine's policy says.
+        let floor = policy == .production ? minimumBits : policy.minimumBits
         guard bits >= floor else { throw ThresholdError.keyTooSmall(bits: bits, minimum: floor) }
     }
 
-    static func checkModulus(_ n: BigInt, allowingInsecureSizeForTesting: Bool) throws {
-        try checkBits(n.bitWidth, allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+    static func checkModulus(_ n: BigInt, policy: KeySizePolicy) throws {
+        try checkBits(n.bitWidth, policy: policy)
         guard n.isOdd else { throw ThresholdError.malformedKey("the modulus n is even") }
         // A dealer-made modulus is a product of two large safe primes. Nobody but the dealer can
         // check that (it would take a Π^mod/Π^fac proof, CGGMP21), but a modulus with a small

@@ -138,9 +138,9 @@ extension ThresholdPublicKey {
 
     /// Reads the JSON form, checks every field and that the stated key id matches the fields.
     ///
-    /// - Parameter allowingInsecureSizeForTesting: accept moduli below 2048 bits (tests only).
+    /// - Parameter policy: `.insecureTestOnly` accepts moduli below 2048 bits (tests only).
     /// - Throws: ``ThresholdError`` naming the field at fault.
-    public init(jsonData: Data, allowingInsecureSizeForTesting: Bool = false) throws {
+    public init(jsonData: Data, policy: KeySizePolicy = .production) throws {
         let what = "threshold public key"
         let encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
         try ThresholdEncoding.checkHeader(
@@ -152,7 +152,7 @@ extension ThresholdPublicKey {
             n: ThresholdEncoding.integer(encoded.n, field: "n", in: what), threshold: encoded.threshold,
             parties: encoded.parties,
             verificationBase: ThresholdEncoding.integer(encoded.verificationBase, field: "verificationBase", in: what),
-            verificationKeys: keys, allowingInsecureSizeForTesting: allowingInsecureSizeForTesting)
+            verificationKeys: keys, policy: policy)
         guard ThresholdEncoding.unhex(encoded.keyID) == keyID else {
             throw ThresholdError.malformedEncoding(
                 "\(what): field \"keyID\" does not match the key's fields (the file was altered or mixed up)")

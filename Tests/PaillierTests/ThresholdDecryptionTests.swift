@@ -17,26 +17,56 @@ func subsets<T>(of items: [T], size: Int) -> [[T]] {
     return result
 }
 
-/// A small threshold set-up: a key dealt from the 512-bit fixture's primes, a batch of
-/// ciphertexts of known plaintexts, and every party's decryption share of that batch.
+/// A small threshold set-up: a key dealt from the 512-bit fixture's primes; every party
+/// ("world") packs a vector of signed values, encrypts it with the plain Paillier engine, and
+/// the packed ciphertexts are summed homomorphically; the batch to decrypt is those sums plus
+/// encryptions of edge values (0, n − 1, random); every party's decryption share of it.
 struct ThresholdScenario {
+    static let vectorLength = 60
+
     let fixture: LoadedThresholdFixture
     let publicKey: ThresholdPublicKey
     let keyShares: [ThresholdKeyShare]
+    let layout: SlotLayout
+    let vectors: [[Int64]]
+    /// The number of packed-sum ciphertexts at the front of the batch.
+    let packedCount: Int
     let plaintexts: [BigInt]
-    let ciphertexts: [BigInt]
+    let ciphertexts: [PaillierCiphertext]
     let context: [UInt8]
     let decryptionShares: [ThresholdDecryptionShare]
 
-    init(threshold: Int, parties: Int, bits: Int = 512, batch: Int = 3, seed: UInt64 = 7) throws {
+    init(threshold: Int, parties: Int, bits: Int = 512, extra: Int = 3, seed: UInt64 = 7) throws {
         fixture = try ThresholdFixture.load(bits: bits)
         (publicKey, keyShares) = try fixture.deal(threshold: threshold, parties: parties, seed: seed)
         var random = SeededRandom(seed: seed &+ 1)
-        let n = publicKey.n
-        var messages: [BigInt] = [0, n - 1]
-        while messages.count < batch { messages.append(BigInt.random(below: n, using: &random)) }
-        plaintexts = Array(messages.prefix(batch))
-        ciphertexts = plaintexts.map { TextbookPaillier.encrypt($0, n: n, using: &random) }
+        let key = publicKey.paillierKey
+        let n = key.n
+
+        let layout = try SlotLayout(valueBound: 1000, noiseBound: 24, parties: parties, modulusBits: key.bitWidth)
+        self.layout = layout
+        let vectors = (0..<parties).map { _ in
+            (0..<ThresholdScenario.vectorLength).map { _ in Int64.random(in: -1024...1024, using: &random) }
+        }
+        self.vectors = vectors
+        let packed = try vectors.map { try layout.pack($0) }
+        let packedCount = packed[0].count
+        self.packedCount = packedCount
+        let packedSums = (0..<packedCount).map { index in packed.reduce(BigInt(0)) { $0 + $1[index] } }
+        var encryptedSums: [PaillierCiphertext] = []
+        for index in 0..<packedCount {
+            let parts = try packed.map { try key.encrypt($0[index], method: .plain, using: &random) }
+            guard let sum = key.sum(parts) else { throw ThresholdError.invalidParameters("no parties") }
+            encryptedSums.append(sum)
+        }
+
+        var edges: [BigInt] = [0, n - 1]
+        while edges.count < extra { edges.append(BigInt.random(below: n, using: &random)) }
+        edges = Array(edges.prefix(extra))
+        let encryptedEdges = try edges.map { try key.encrypt($0, method: .fast, using: &random) }
+
+        plaintexts = packedSums + edges
+        ciphertexts = encryptedSums + encryptedEdges
         context = Array("round-42".utf8)
         let publicKey = publicKey
         let ciphertexts = ciphertexts
@@ -46,9 +76,17 @@ struct ThresholdScenario {
         }
     }
 
+    /// The slot-wise sum of every party's vector.
+    var expectedSums: [Int64] {
+        (0..<ThresholdScenario.vectorLength).map { index in vectors.reduce(0) { $0 + $1[index] } }
+    }
+
     func shares(of parties: [Int]) -> [ThresholdDecryptionShare] {
         parties.map { decryptionShares[$0 - 1] }
     }
+
+    /// The batch's raw values.
+    var values: [BigInt] { ciphertexts.map(\.value) }
 }
 
 @Suite struct ThresholdDecryptionTests {
@@ -63,6 +101,11 @@ struct ThresholdScenario {
             #expect(result.plaintexts == scenario.plaintexts, "subset \(subset)")
             #expect(result.usedParties == subset)
             #expect(result.rejected.isEmpty)
+            // The packed sums unpack to the slot-wise sums of every world's vector.
+            let values = try scenario.layout.unpackSum(
+                Array(result.plaintexts.prefix(scenario.packedCount)), count: ThresholdScenario.vectorLength,
+                contributors: parties)
+            #expect(values == scenario.expectedSums, "subset \(subset)")
         }
     }
 
@@ -89,7 +132,7 @@ struct ThresholdScenario {
             let forced = scenario.publicKey.combineUnchecked(
                 subset.map { (party: $0, values: scenario.decryptionShares[$0 - 1].values) },
                 count: scenario.ciphertexts.count)
-            for (index, value) in forced.enumerated() where index > 0 {
+            for (index, value) in forced.enumerated() where !scenario.plaintexts[index].isZero {
                 #expect(value != scenario.plaintexts[index], "subset \(subset) recovered plaintext \(index)")
             }
         }
@@ -97,31 +140,32 @@ struct ThresholdScenario {
 
     @Test(arguments: configurations)
     func thresholdDecryptionEqualsCRTDecryption(threshold: Int, parties: Int) throws {
-        let scenario = try ThresholdScenario(threshold: threshold, parties: parties, batch: 6, seed: 99)
+        let scenario = try ThresholdScenario(threshold: threshold, parties: parties, extra: 6, seed: 99)
         let result = try scenario.publicKey.combine(
             scenario.decryptionShares, for: scenario.ciphertexts, context: scenario.context)
-        let crt = scenario.ciphertexts.map { TextbookPaillier.decryptCRT($0, p: scenario.fixture.p, q: scenario.fixture.q) }
+        let privateKey = try PaillierPrivateKey(
+            p: scenario.fixture.p, q: scenario.fixture.q, publicKey: scenario.publicKey.paillierKey)
+        let crt = privateKey.decrypt(batch: scenario.ciphertexts)
         #expect(result.plaintexts == crt)
         #expect(crt == scenario.plaintexts)
         #expect(result.usedParties == Array(1...threshold))
         #expect(result.spareParties == Array((threshold + 1)...parties))
     }
 
-    @Test func homomorphicSumDecrypts() throws {
-        // Sum of encrypted vectors from several "worlds", decrypted by the threshold.
+    @Test func packedSumDecryptsThroughCombinePackedSum() throws {
+        // Only the packed sums are decrypted, by parties 2, 4 and 5 of 5.
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
-        let key = scenario.publicKey
+        let packed = Array(scenario.ciphertexts.prefix(scenario.packedCount))
         var random = SeededRandom(seed: 5)
-        let worlds: [[Int]] = [[1, 2, 3, 4], [10, 20, 30, 40], [100, 200, 300, 400]]
-        let encrypted = worlds.map { $0.map { TextbookPaillier.encrypt(BigInt($0), n: key.n, using: &random) } }
-        let sums = (0..<4).map { slot in
-            encrypted.dropFirst().reduce(encrypted[0][slot]) { $0.multiplied(by: $1[slot], modulo: key.nSquared) }
-        }
         let shares = try [2, 4, 5].map {
-            try scenario.keyShares[$0 - 1].decryptionShare(for: sums, publicKey: key, context: [1, 2], using: &random)
+            try scenario.keyShares[$0 - 1].decryptionShare(
+                for: packed, publicKey: scenario.publicKey, context: [1, 2], using: &random)
         }
-        let result = try key.combine(shares, for: sums, context: [1, 2])
-        #expect(result.plaintexts == [111, 222, 333, 444].map { BigInt($0) })
+        let (values, combination) = try scenario.publicKey.combinePackedSum(
+            shares, for: packed, context: [1, 2], layout: scenario.layout, count: ThresholdScenario.vectorLength,
+            contributors: 5)
+        #expect(values == scenario.expectedSums)
+        #expect(combination.usedParties == [2, 4, 5])
     }
 
     @Test func twoThousandFortyEightBitFixtureDecryptsAndMatchesCRT() throws {
@@ -129,18 +173,20 @@ struct ThresholdScenario {
         let key = fixture.publicKey
         var random = SeededRandom(seed: 2048)
         let messages = [BigInt(0), BigInt(123_456_789), key.n - 1]
-        let ciphertexts = messages.map { TextbookPaillier.encrypt($0, n: key.n, using: &random) }
+        let ciphertexts = try messages.map { try key.paillierKey.encrypt($0, using: &random) }
         let context = Array("round-2048".utf8)
         let shares = try [1, 3, 5].map {
             try fixture.shares[$0 - 1].decryptionShare(for: ciphertexts, publicKey: key, context: context, using: &random)
         }
         let result = try key.combine(shares, for: ciphertexts, context: context)
         #expect(result.plaintexts == messages)
-        #expect(ciphertexts.map { TextbookPaillier.decryptCRT($0, p: fixture.p, q: fixture.q) } == messages)
+        let privateKey = try PaillierPrivateKey(p: fixture.p, q: fixture.q, publicKey: key.paillierKey)
+        #expect(privateKey.decrypt(batch: ciphertexts) == messages)
+        #expect(ciphertexts.map { TextbookPaillier.decryptCRT($0.value, p: fixture.p, q: fixture.q) } == messages)
     }
 
     @Test func lagrangeCoefficientsAreIntegersSummingToDelta() throws {
-        let scenario = try ThresholdScenario(threshold: 5, parties: 7, batch: 1)
+        let scenario = try ThresholdScenario(threshold: 5, parties: 7, extra: 1)
         let key = scenario.publicKey
         for subset in subsets(of: Array(1...7), size: 5) {
             let lambdas = key.lagrangeCoefficients(subset)

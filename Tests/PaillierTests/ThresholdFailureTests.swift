@@ -59,8 +59,8 @@ import Testing
     @Test func shareForAnotherCiphertextIsNamed() throws {
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
         var random = SeededRandom(seed: 11)
-        let other = scenario.ciphertexts.map { _ in
-            TextbookPaillier.encrypt(BigInt(17), n: scenario.publicKey.n, using: &random)
+        let other = try scenario.ciphertexts.map { _ in
+            try scenario.publicKey.paillierKey.encrypt(BigInt(17), using: &random)
         }
         let forOther = try scenario.keyShares[2].decryptionShare(
             for: other, publicKey: scenario.publicKey, context: scenario.context, using: &random)
@@ -73,7 +73,7 @@ import Testing
         try expectRecovered(scenario, bad: rebound)
         // A share of the same ciphertexts in another order is refused too.
         let swapped = try scenario.keyShares[2].decryptionShare(
-            for: scenario.ciphertexts.reversed(), publicKey: scenario.publicKey, context: scenario.context, using: &random)
+            for: Array(scenario.ciphertexts.reversed()), publicKey: scenario.publicKey, context: scenario.context, using: &random)
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [swapped], party: 3, reason: "different batch")
     }
 
@@ -119,13 +119,13 @@ import Testing
         var random = SeededRandom(seed: 12)
         let share = scenario.keyShares[1]
         let wrong = try share.decryptionShare(
-            for: scenario.ciphertexts, publicKey: scenario.publicKey, context: scenario.context,
+            for: scenario.values, publicKey: scenario.publicKey, context: scenario.context,
             secretOverride: share.secret + 1, using: &random)
         expectRejected(scenario, scenario.shares(of: [1, 3]) + [wrong], party: 2, reason: "does not verify")
         try expectRecovered(scenario, bad: wrong)
         // Another party's secret under this party's name.
         let borrowed = try share.decryptionShare(
-            for: scenario.ciphertexts, publicKey: scenario.publicKey, context: scenario.context,
+            for: scenario.values, publicKey: scenario.publicKey, context: scenario.context,
             secretOverride: scenario.keyShares[3].secret, using: &random)
         expectRejected(scenario, scenario.shares(of: [1, 3]) + [borrowed], party: 2, reason: "does not verify")
         #expect(throws: ThresholdError.self) {
@@ -179,7 +179,7 @@ import Testing
         let truncated = ThresholdDecryptionShare(
             party: 4, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
             values: Array(honest.values.dropLast()), proofs: Array(honest.proofs.dropLast()))
-        expectRejected(scenario, scenario.shares(of: [1, 2]) + [truncated], party: 4, reason: "batch of 3")
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [truncated], party: 4, reason: "batch of \(scenario.ciphertexts.count)")
         var values = honest.values
         values[0] = scenario.publicKey.n * 2
         let notUnit = ThresholdDecryptionShare(
@@ -193,7 +193,7 @@ import Testing
         let key = scenario.publicKey
         var random = SeededRandom(seed: 14)
         for bad in [BigInt(0), key.nSquared, key.nSquared + 1, BigInt(-5), scenario.fixture.p * 3] {
-            let batch = [scenario.ciphertexts[0], bad]
+            let batch = [scenario.values[0], bad]
             #expect(throws: ThresholdError.self) {
                 _ = try scenario.keyShares[0].decryptionShare(for: batch, publicKey: key, context: [], using: &random)
             }
@@ -225,7 +225,7 @@ import Testing
         #expect(throws: ThresholdError.self) {
             // Not safe primes: p′ = (p − 1)/2 composite for p = 2·(3·5·…)+1 style; here simply p + 2.
             _ = try ThresholdDealer.deal(
-                safePrimes: fixture.p + 2, fixture.q, threshold: 2, parties: 3, allowingInsecureSizeForTesting: true,
+                safePrimes: fixture.p + 2, fixture.q, threshold: 2, parties: 3, policy: .insecureTestOnly,
                 using: &random)
         }
     }
@@ -234,7 +234,7 @@ import Testing
         let events = EventLog()
         var random = SeededRandom(seed: 16)
         let dealing = try ThresholdDealer.deal(
-            bits: 256, threshold: 2, parties: 3, allowingInsecureSizeForTesting: true, using: &random,
+            bits: 256, threshold: 2, parties: 3, policy: .insecureTestOnly, using: &random,
             progress: { events.append($0) })
         #expect(dealing.publicKey.bits == 256)
         let log = events.all

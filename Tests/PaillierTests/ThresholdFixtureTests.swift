@@ -48,7 +48,7 @@ struct LoadedThresholdFixture: Sendable {
     func deal(threshold: Int, parties: Int, seed: UInt64 = 1) throws -> (ThresholdPublicKey, [ThresholdKeyShare]) {
         var random = SeededRandom(seed: seed)
         let result = try ThresholdDealer.deal(
-            safePrimes: p, q, threshold: threshold, parties: parties, allowingInsecureSizeForTesting: true,
+            safePrimes: p, q, threshold: threshold, parties: parties, policy: .insecureTestOnly,
             using: &random)
         return (result.dealing.publicKey, result.dealing.shares)
     }
@@ -66,7 +66,7 @@ final class FixtureCache: @unchecked Sendable {
         let fixture = try TestVectors.load(ThresholdFixture.self, from: ThresholdFixture.fileName(bits: bits))
         let encoder = JSONEncoder()
         let publicKeyJSON = try encoder.encode(fixture.publicKey)
-        let publicKey = try ThresholdPublicKey(jsonData: publicKeyJSON, allowingInsecureSizeForTesting: true)
+        let publicKey = try ThresholdPublicKey(jsonData: publicKeyJSON, policy: .insecureTestOnly)
         let shareJSON = try fixture.shares.map { try encoder.encode($0) }
         let shares = try shareJSON.map { try ThresholdKeyShare(jsonData: $0, publicKey: publicKey) }
         guard let p = BigInt(fixture.p), let q = BigInt(fixture.q) else {
@@ -79,18 +79,9 @@ final class FixtureCache: @unchecked Sendable {
     }
 }
 
-// MARK: - Plain Paillier written out for the tests (textbook formulas)
+// MARK: - Plain CRT decryption written out independently of the engine (textbook formulas)
 
 enum TextbookPaillier {
-    /// (1 + m·n)·rⁿ mod n² with r uniform in Z*_n.
-    static func encrypt(_ message: BigInt, n: BigInt, using random: inout some RandomNumberGenerator) -> BigInt {
-        let nSquared = n * n
-        var r = BigInt()
-        repeat { r = BigInt.random(in: BigInt(1)..<n, using: &random) } while BigInt.gcd(r, n) != 1
-        let gm = (1 + message.modulo(n) * n).modulo(nSquared)
-        return gm.multiplied(by: r.power(n, modulus: nSquared), modulo: nSquared)
-    }
-
     /// Ordinary CRT decryption with the full key (p, q): m_p = L_p(c^{p−1} mod p²)·h_p mod p,
     /// likewise for q, then the CRT.
     static func decryptCRT(_ c: BigInt, p: BigInt, q: BigInt) -> BigInt {
@@ -129,7 +120,7 @@ enum TextbookPaillier {
             let (p, q) = try ThresholdDealer.safePrimePair(bits: bits / 2, progress: nil)
             var random = SecureRandom()
             let (dealing, _) = try ThresholdDealer.deal(
-                safePrimes: p, q, threshold: threshold, parties: parties, allowingInsecureSizeForTesting: true,
+                safePrimes: p, q, threshold: threshold, parties: parties, policy: .insecureTestOnly,
                 using: &random)
             let decoder = JSONDecoder()
             let fixture = ThresholdFixture(

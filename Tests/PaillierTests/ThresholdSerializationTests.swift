@@ -27,7 +27,7 @@ import Testing
     @Test func materialRoundTrips() throws {
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
         let key = scenario.publicKey
-        let keyBack = try ThresholdPublicKey(jsonData: key.jsonData(), allowingInsecureSizeForTesting: true)
+        let keyBack = try ThresholdPublicKey(jsonData: key.jsonData(), policy: .insecureTestOnly)
         #expect(keyBack == key)
         #expect(keyBack.fingerprint == key.fingerprint)
 
@@ -53,10 +53,10 @@ import Testing
     @Test func committedFixtureFilesStillDecrypt() throws {
         // Format stability: the committed 1024-bit fixture (2 of 3) is read through the public decoders.
         let fixture = try ThresholdFixture.load(bits: 1024)
-        let key = try ThresholdPublicKey(jsonData: fixture.publicKeyJSON, allowingInsecureSizeForTesting: true)
+        let key = try ThresholdPublicKey(jsonData: fixture.publicKeyJSON, policy: .insecureTestOnly)
         let shares = try fixture.shareJSON.map { try ThresholdKeyShare(jsonData: $0, publicKey: key) }
         var random = SeededRandom(seed: 22)
-        let ciphertexts = [BigInt(5), BigInt(6)].map { TextbookPaillier.encrypt($0, n: key.n, using: &random) }
+        let ciphertexts = try [BigInt(5), BigInt(6)].map { try key.paillierKey.encrypt($0, using: &random) }
         let decryption = try [shares[1], shares[2]].map {
             try $0.decryptionShare(for: ciphertexts, publicKey: key, context: [9], using: &random)
         }
@@ -103,37 +103,37 @@ import Testing
 
         object["version"] = 2
         expectMalformed("format version 2 is not supported") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         object = try json(keyData)
         object["format"] = "fedshare.threshold-paillier.key-share"
         expectMalformed("expected \"fedshare.threshold-paillier.public-key\"") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         object = try json(keyData)
         var keys = try #require(object["verificationKeys"] as? [String])
         keys.swapAt(0, 1)
         object["verificationKeys"] = keys
         expectMalformed("\"keyID\" does not match") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         object = try json(keyData)
         object["verificationKeys"] = Array(keys.prefix(2))
         expectMalformed("expected 3 verification keys") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         object = try json(keyData)
         object["n"] = "not base64!"
         expectMalformed("field \"n\" is not base64url") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         object = try json(keyData)
         object.removeValue(forKey: "threshold")
         expectMalformed("missing field \"threshold\"") {
-            _ = try ThresholdPublicKey(jsonData: try data(object), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: try data(object), policy: .insecureTestOnly)
         }
         expectMalformed("not valid JSON") {
-            _ = try ThresholdPublicKey(jsonData: Data("{".utf8), allowingInsecureSizeForTesting: true)
+            _ = try ThresholdPublicKey(jsonData: Data("{".utf8), policy: .insecureTestOnly)
         }
         // Small keys are refused without the test-only flag.
         #expect(throws: ThresholdError.keyTooSmall(bits: 512, minimum: 2048)) {
@@ -144,7 +144,7 @@ import Testing
         let shareData = try scenario.decryptionShares[0].jsonData()
         object = try json(shareData)
         object["proofs"] = []
-        expectMalformed("3 values but 0 proofs") {
+        expectMalformed("\(scenario.ciphertexts.count) values but 0 proofs") {
             _ = try ThresholdDecryptionShare(jsonData: try data(object))
         }
         object = try json(shareData)
