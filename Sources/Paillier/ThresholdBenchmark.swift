@@ -1,0 +1,177 @@
+import Arithmetic
+import Foundation
+import Primitives
+
+/// Measured throughput of threshold decryption, for `fedshare bench paillier --threshold T
+/// --parties N --json`. Rates are operations per second on all cores unless named otherwise.
+public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
+    /// Modulus size in bits.
+    public var bits: Int
+    /// t.
+    public var threshold: Int
+    /// Number of parties.
+    public var parties: Int
+    /// Cores used by the parallel batch paths.
+    public var cores: Int
+    /// Wall-clock seconds to deal the key (both safe primes, shares, verification keys).
+    public var dealSeconds: Double
+    /// One party's partial decryptions per second, each with its proof of correctness.
+    public var partialDecryptionsPerSecond: Double
+    /// The same on one core.
+    public var partialDecryptionsPerSecondOneCore: Double
+    /// Proofs of correct partial decryption verified per second.
+    public var proofVerificationsPerSecond: Double
+    /// Combinations of t already verified partial decryptions into a plaintext, per second.
+    public var combinationsPerSecond: Double
+    /// Whole threshold decryptions per second on this one machine: t partial decryptions with
+    /// proofs, t verifications and the combination, per ciphertext.
+    public var thresholdDecryptionsPerSecond: Double
+    /// Ordinary CRT decryptions per second with the dealer's full key, for comparison.
+    public var plainCRTDecryptionsPerSecond: Double
+
+    public init(
+        bits: Int, threshold: Int, parties: Int, cores: Int, dealSeconds: Double, partialDecryptionsPerSecond: Double,
+        partialDecryptionsPerSecondOneCore: Double, proofVerificationsPerSecond: Double, combinationsPerSecond: Double,
+        thresholdDecryptionsPerSecond: Double, plainCRTDecryptionsPerSecond: Double
+    ) {
+        self.bits = bits
+        self.threshold = threshold
+        self.parties = parties
+        self.cores = cores
+        self.dealSeconds = dealSeconds
+        self.partialDecryptionsPerSecond = partialDecryptionsPerSecond
+        self.partialDecryptionsPerSecondOneCore = partialDecryptionsPerSecondOneCore
+        self.proofVerificationsPerSecond = proofVerificationsPerSecond
+        self.combinationsPerSecond = combinationsPerSecond
+        self.thresholdDecryptionsPerSecond = thresholdDecryptionsPerSecond
+        self.plainCRTDecryptionsPerSecond = plainCRTDecryptionsPerSecond
+    }
+}
+
+/// The threshold decryption benchmark behind `fedshare bench paillier --threshold --parties`.
+public enum ThresholdBenchmark {
+    /// Deals a fresh key of `bits` bits and measures each threshold operation for about
+    /// `seconds`/6 seconds, on all cores, with the CSPRNG.
+    ///
+    /// - Parameters:
+    ///   - bits: 2048, 3072 or 4096 (smaller sizes are accepted here for quick runs, since the
+    ///     key is thrown away).
+    ///   - threshold: t.
+    ///   - parties: number of parties.
+    ///   - seconds: the total time budget of the measurements (dealing not included).
+    ///   - progress: dealing progress (safe-prime search can take a while).
+    /// - Throws: ``ThresholdError`` for bad parameters.
+    public static func run(
+        bits: Int, threshold: Int, parties: Int, seconds: Double,
+        progress: (@Sendable (ThresholdDealer.Progress) -> Void)? = nil
+    ) throws -> ThresholdBenchmarkResult {
+        let policy: KeySizePolicy = bits >= ThresholdPublicKey.minimumBits ? .production : .insecureTestOnly
+        try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
+        try ThresholdPublicKey.checkBits(bits, policy: policy)
+        var random = SecureRandom()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var (p, q) = try ThresholdDealer.safePrimePair(bits: bits / 2, progress: progress)
+        defer { p.wipe(); q.wipe() }
+        let (dealing, _) = try ThresholdDealer.deal(
+            safePrimes: p, q, threshold: threshold, parties: parties, policy: policy, using: &random, progress: progress)
+        let dealSeconds = (clock.now - start).seconds
+        let privateKey = try PaillierPrivateKey(p: p, q: q, publicKey: dealing.publicKey.paillierKey)
+        return try measure(
+            publicKey: dealing.publicKey, shares: dealing.shares, privateKey: privateKey, dealSeconds: dealSeconds,
+            seconds: seconds)
+    }
+
+    /// Measures with a given dealt key (e.g. a fixture), so that no safe primes are generated.
+    static func measure(
+        publicKey: ThresholdPublicKey, shares: [ThresholdKeyShare], privateKey: PaillierPrivateKey, dealSeconds: Double,
+        seconds: Double
+    ) throws -> ThresholdBenchmarkResult {
+        var random = SecureRandom()
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let phase = max(seconds, 0.6) / 6
+        let key = publicKey.paillierKey
+        let t = publicKey.threshold
+        let batchSize = 2 * cores
+        let ciphertexts = try (0..<batchSize).map { _ in
+            try key.encrypt(BigInt.random(below: key.n, using: &random), method: .fast, using: &random)
+        }
+        let context = Array("bench".utf8)
+        let signers = Array(shares.prefix(t))
+
+        // Partial decryption with proofs, one party, batch over all cores.
+        var decryptionShares: [ThresholdDecryptionShare] = []
+        let partialRate = try rate(seconds: phase) {
+            let share = try signers[0].decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
+            if decryptionShares.isEmpty { decryptionShares.append(share) }
+            return ciphertexts.count
+        }
+        let partialOneCore = try rate(seconds: phase) {
+            _ = try signers[0].decryptionShare(
+                for: [ciphertexts[0]], publicKey: publicKey, context: context, using: &random)
+            return 1
+        }
+        for signer in signers.dropFirst() {
+            decryptionShares.append(
+                try signer.decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random))
+        }
+
+        // Proof verification: one share's batch, over all cores.
+        let verifyRate = try rate(seconds: phase) {
+            try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
+            return ciphertexts.count
+        }
+
+        // Combination of t verified shares.
+        let subset = decryptionShares.map { (party: $0.party, values: $0.values) }
+        let combineRate = try rate(seconds: phase) {
+            _ = try publicKey.combineVerified(subset, count: ciphertexts.count)
+            return ciphertexts.count
+        }
+
+        // The whole thing: t shares with proofs, all verified, combined.
+        let endToEnd = try rate(seconds: phase) {
+            let fresh = try signers.map {
+                try $0.decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
+            }
+            let result = try publicKey.combine(fresh, for: ciphertexts, context: context)
+            guard result.plaintexts.count == ciphertexts.count else {
+                throw ThresholdError.invalidParameters("benchmark combination lost values")
+            }
+            return ciphertexts.count
+        }
+
+        // Plain CRT decryption with the dealer's key.
+        let crtRate = try rate(seconds: phase) {
+            _ = privateKey.decrypt(batch: ciphertexts)
+            return ciphertexts.count
+        }
+
+        return ThresholdBenchmarkResult(
+            bits: publicKey.bits, threshold: t, parties: publicKey.parties, cores: cores, dealSeconds: dealSeconds,
+            partialDecryptionsPerSecond: partialRate, partialDecryptionsPerSecondOneCore: partialOneCore,
+            proofVerificationsPerSecond: verifyRate, combinationsPerSecond: combineRate,
+            thresholdDecryptionsPerSecond: endToEnd, plainCRTDecryptionsPerSecond: crtRate)
+    }
+
+    /// Runs `body` (which returns how many operations it did) until `seconds` have passed, at
+    /// least twice; operations per second.
+    static func rate(seconds: Double, _ body: () throws -> Int) rethrows -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var operations = 0
+        var rounds = 0
+        while rounds < 2 || (clock.now - start).seconds < seconds {
+            operations += try body()
+            rounds += 1
+        }
+        return Double(operations) / (clock.now - start).seconds
+    }
+}
+
+extension Duration {
+    fileprivate var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) * 1e-18
+    }
+}
