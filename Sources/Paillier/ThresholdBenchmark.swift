@@ -142,7 +142,7 @@ public enum ThresholdBenchmark {
         }
 
         // Plain CRT decryption with the dealer's key.
-        let crtRate = try rate(seconds: phase) {
+        let crtRate = rate(seconds: phase) {
             _ = privateKey.decrypt(batch: ciphertexts)
             return ciphertexts.count
         }

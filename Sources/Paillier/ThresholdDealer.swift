@@ -29,7 +29,7 @@ import Primitives
 /// ## What the dealer must destroy
 /// p, q, p′, q′, m, d, the coefficients a₁…a_{t−1}, and every share after handing it to its
 /// party. Anyone holding p or q (or m, or d, or t shares) can decrypt everything. This type
-/// wipes all of them (`BigInt.wipe()`) before ``deal(bits:threshold:parties:using:progress:)``
+/// wipes all of them (`BigInt.wipe()`) before ``deal(bits:threshold:parties:policy:using:progress:)``
 /// returns; the caller must hand each share to its party and then drop it.
 public enum ThresholdDealer {
     /// A step of key dealing, reported to a progress callback (possibly from a worker thread).

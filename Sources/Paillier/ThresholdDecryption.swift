@@ -114,7 +114,9 @@ extension ThresholdKeyShare {
         // The proof randomness is drawn here, in order, so that the generator stays on one thread.
         let randomBits = publicKey.proofRandomnessBits
         var nonces: [BigInt] = ciphertexts.map { _ in
-            var r = BigInt.random(bits: randomBits, using: &generator)
+            var r: BigInt
+            // powerSecret needs a positive exponent; r = 0 has probability 2^−|r|.
+            repeat { r = BigInt.random(bits: randomBits, using: &generator) } while r.isZero
             r.markSecret()
             return r
         }
@@ -393,7 +395,7 @@ extension ThresholdError {
 
 extension ThresholdKeyShare {
     /// This party's partial decryption of a batch of Paillier ciphertexts (see
-    /// ``decryptionShare(for:publicKey:context:using:)-(BigInt)``).
+    /// the `[BigInt]` overload).
     public func decryptionShare(
         for ciphertexts: [PaillierCiphertext], publicKey: ThresholdPublicKey, context: [UInt8],
         using generator: inout some RandomNumberGenerator
