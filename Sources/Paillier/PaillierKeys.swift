@@ -180,6 +180,9 @@ public struct PaillierPrivateKey: Sendable {
     let hp: BigInt
     let hq: BigInt
     let qInverseModP: BigInt
+    /// c ↦ c^(p−1) mod p² and c ↦ c^(q−1) mod q², in constant time.
+    let powerModPSquared: SecretExponentiation
+    let powerModQSquared: SecretExponentiation
 
     /// A private key from its prime factors (in either order).
     /// - Throws: `PaillierError.invalidPrivateKey` unless p·q = n with p ≠ q both prime-sized
@@ -211,6 +214,8 @@ public struct PaillierPrivateKey: Sendable {
         self.hp = hp
         self.hq = hq
         self.qInverseModP = qInverse
+        powerModPSquared = try SecretExponentiation(exponent: pMinusOne, modulus: pSquared)
+        powerModQSquared = try SecretExponentiation(exponent: qMinusOne, modulus: qSquared)
     }
 
     /// Generates a key pair with an n of `bits` bits: p and q of `bits`/2 bits each from the
@@ -237,11 +242,11 @@ public struct PaillierPrivateKey: Sendable {
     public var factors: (p: BigInt, q: BigInt) { (p, q) }
 
     /// Decrypts with the Chinese remainder theorem, exponentiating modulo p² and q² in constant
-    /// time (the exponents p − 1 and q − 1 are secret).
+    /// time (the exponents p − 1 and q − 1 are secret) through OpenSSL's Montgomery ladder.
     public func decrypt(_ ciphertext: PaillierCiphertext) -> BigInt {
         let c = ciphertext.value
-        let mp = PaillierPrivateKey.lFunction(c.powerSecret(pMinusOne, modulus: pSquared), p).multiplied(by: hp, modulo: p)
-        let mq = PaillierPrivateKey.lFunction(c.powerSecret(qMinusOne, modulus: qSquared), q).multiplied(by: hq, modulo: q)
+        let mp = PaillierPrivateKey.lFunction(powerModPSquared.power(c), p).multiplied(by: hp, modulo: p)
+        let mq = PaillierPrivateKey.lFunction(powerModQSquared.power(c), q).multiplied(by: hq, modulo: q)
         // Garner: m = mq + q · ((mp − mq) · q⁻¹ mod p).
         return mq + q * (mp - mq).multiplied(by: qInverseModP, modulo: p)
     }

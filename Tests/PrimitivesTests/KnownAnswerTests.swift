@@ -168,3 +168,22 @@ struct RandomnessTests {
         #expect(throws: Boom.self) { try Parallel.map(input) { if $0 == 500 { throw Boom() }; return $0 } }
     }
 }
+
+@Suite("Constant-time exponentiation")
+struct SecretExponentiationTests {
+    @Test("OpenSSL's constant-time path agrees with GMP on random operands")
+    func agreesWithGMP() throws {
+        var generator = SeededRandom(seed: 99)
+        for bits in [64, 521, 2048] {
+            var modulus = BigInt.random(bits: bits, using: &generator) | 1
+            if modulus.compare(1) <= 0 { modulus = 3 }
+            let exponent = BigInt.random(bits: bits / 2, using: &generator) + 1
+            let power = try SecretExponentiation(exponent: exponent, modulus: modulus)
+            for _ in 0..<10 {
+                let base = BigInt.random(bits: bits + 10, using: &generator)
+                #expect(power.power(base) == base.power(exponent, modulus: modulus))
+                #expect(power.power(-base) == (-base).modulo(modulus).powerSecret(exponent, modulus: modulus))
+            }
+        }
+    }
+}
