@@ -32,6 +32,30 @@ enum ExactCoins {
         }
     }
 
+    /// A uniform value in 0..<bound (bound > 0): Lemire's multiply-and-reject method.
+    @inline(__always)
+    static func uniform64(below bound: UInt64, using generator: inout some RandomNumberGenerator) -> UInt64 {
+        var product = generator.next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            let threshold = (0 &- bound) % bound
+            while product.low < threshold { product = generator.next().multipliedFullWidth(by: bound) }
+        }
+        return product.high
+    }
+
+    /// Bernoulli(exp(−n/d)) for n ≤ d on 64-bit integers, continuing on 128 bits if d·K overflows.
+    static func bernoulliExpMinusUnit64(_ n: UInt64, _ d: UInt64, using generator: inout some RandomNumberGenerator) -> Bool {
+        var k: UInt64 = 1
+        while true {
+            let (dk, overflow) = d.multipliedReportingOverflow(by: k)
+            if overflow {
+                return bernoulliExpMinusUnit(UInt128(n), UInt128(d), startingAt: UInt128(k), using: &generator)
+            }
+            if uniform64(below: dk, using: &generator) < n { k += 1 } else { break }
+        }
+        return k & 1 == 1
+    }
+
     /// Bernoulli(n/d), 0 ≤ n ≤ d, d > 0.
     static func bernoulli(_ n: UInt128, _ d: UInt128, using generator: inout some RandomNumberGenerator) -> Bool {
         uniform(below: d, using: &generator) < n
@@ -43,8 +67,12 @@ enum ExactCoins {
 
     /// Bernoulli(exp(−n/d)) for 0 ≤ n/d ≤ 1 (CKS20 Algorithm 1, first part): count K while
     /// Bernoulli(γ/K) succeeds; the result is whether the final K is odd.
-    static func bernoulliExpMinusUnit(_ n: UInt128, _ d: UInt128, using generator: inout some RandomNumberGenerator) -> Bool {
-        var k: UInt128 = 1
+    static func bernoulliExpMinusUnit(_ n: UInt128, _ d: UInt128, startingAt start: UInt128 = 1,
+                                      using generator: inout some RandomNumberGenerator) -> Bool {
+        if start == 1, d <= UInt128(UInt64.max) {
+            return bernoulliExpMinusUnit64(UInt64(n), UInt64(d), using: &generator)
+        }
+        var k: UInt128 = start
         while true {
             let (dk, overflow) = d.multipliedReportingOverflow(by: k)
             if overflow {
@@ -67,7 +95,7 @@ enum ExactCoins {
     static func bernoulliExpMinus(_ n: UInt128, _ d: UInt128, using generator: inout some RandomNumberGenerator) -> Bool {
         var whole = n / d
         while whole > 0 {
-            if !bernoulliExpMinusUnit(1, 1, using: &generator) { return false }
+            if !bernoulliExpMinusUnit64(1, 1, using: &generator) { return false }
             whole -= 1
         }
         return bernoulliExpMinusUnit(n % d, d, using: &generator)
@@ -77,7 +105,7 @@ enum ExactCoins {
         let (quotient, remainder) = n.floorDivided(by: d)
         var whole = quotient
         while whole.signum > 0 {
-            if !bernoulliExpMinusUnit(1 as UInt128, 1, using: &generator) { return false }
+            if !bernoulliExpMinusUnit64(1, 1, using: &generator) { return false }
             whole -= 1
         }
         if let r = UInt128(exactly: remainder), let dd = UInt128(exactly: d) {
@@ -145,7 +173,7 @@ public struct DiscreteLaplaceSampler: Sendable {
         while true {
             let value: Int64?
             if let small {
-                value = Self.sample128(t: small.t, s: small.s, using: &generator)
+                value = Self.sample64(t: UInt64(small.t), s: UInt64(small.s), using: &generator)
             } else {
                 value = Self.sampleBig(t: t, s: s, using: &generator)
             }
@@ -153,18 +181,19 @@ public struct DiscreteLaplaceSampler: Sendable {
         }
     }
 
-    /// One attempt of Algorithm 2; nil means "reject, start again".
-    static func sample128(t: UInt128, s: UInt128, using generator: inout some RandomNumberGenerator) -> Int64? {
-        let u = ExactCoins.uniform(below: t, using: &generator)
-        guard ExactCoins.bernoulliExpMinusUnit(u, t, using: &generator) else { return nil }
-        var v: UInt128 = 0
-        while ExactCoins.bernoulliExpMinusUnit(1 as UInt128, 1, using: &generator) { v += 1 }
-        // t < 2^64 and v < 2^63 in any feasible run, so x fits.
-        let x = u + t * v
+    /// One attempt of Algorithm 2 on 64-bit integers (t, s < 2^64).
+    static func sample64(t: UInt64, s: UInt64, using generator: inout some RandomNumberGenerator) -> Int64? {
+        let u = ExactCoins.uniform64(below: t, using: &generator)
+        guard ExactCoins.bernoulliExpMinusUnit64(u, t, using: &generator) else { return nil }
+        var v: UInt64 = 0
+        while ExactCoins.bernoulliExpMinusUnit64(1, 1, using: &generator) { v += 1 }
+        let (tv, o1) = t.multipliedReportingOverflow(by: v)
+        let (x, o2) = u.addingReportingOverflow(tv)
+        if o1 || o2 { return nil } // unreachable for accepted scales (x < 2^48·(v+1), v ≪ 2^15)
         let y = x / s
-        let negative = ExactCoins.bernoulli(1 as UInt128, 2, using: &generator)
+        let negative = generator.next() & 1 == 1
         if negative && y == 0 { return nil }
-        guard y < UInt128(sampleMagnitudeLimit) else { return nil }
+        guard y < UInt64(sampleMagnitudeLimit) else { return nil }
         return negative ? -Int64(y) : Int64(y)
     }
 
@@ -172,7 +201,7 @@ public struct DiscreteLaplaceSampler: Sendable {
         let u = BigInt.random(below: t, using: &generator)
         guard ExactCoins.bernoulliExpMinusUnit(u, t, using: &generator) else { return nil }
         var v: BigInt = 0
-        while ExactCoins.bernoulliExpMinusUnit(1 as UInt128, 1, using: &generator) { v += 1 }
+        while ExactCoins.bernoulliExpMinusUnit64(1, 1, using: &generator) { v += 1 }
         let y = (u + t * v) / s
         let negative = ExactCoins.bernoulli(1 as UInt128, 2, using: &generator)
         if negative && y.isZero { return nil }
@@ -216,7 +245,7 @@ public struct DiscreteGaussianSampler: Sendable {
         while true {
             if let small {
                 // Y ~ discrete Laplace with scale t.
-                guard let y = DiscreteLaplaceSampler.sample128(t: small.t, s: 1, using: &generator) else { continue }
+                guard let y = DiscreteLaplaceSampler.sample64(t: UInt64(small.t), s: 1, using: &generator) else { continue }
                 // Accept with probability exp(−(|Y| − σ²/t)²/(2σ²)) = exp(−(|Y|qt − p)²/(2pqt²)).
                 let (a, o1) = UInt128(y.magnitude).multipliedReportingOverflow(by: small.q * small.t)
                 if !o1 {
