@@ -37,6 +37,48 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
         }
     }
 
+    /// The exact value of a decimal numeral ("0.3", "-12", "1e-05", "2.5E+3").
+    public init?(decimal text: String) {
+        var body = Substring(text)
+        var exponent = 0
+        if let e = body.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            guard let value = Int(body[body.index(after: e)...]), abs(value) <= 4000 else { return nil }
+            exponent = value
+            body = body[..<e]
+        }
+        var negative = false
+        if body.first == "-" || body.first == "+" {
+            negative = body.first == "-"
+            body = body.dropFirst()
+        }
+        var digits = ""
+        var fraction = 0
+        var seenPoint = false
+        for character in body {
+            if character == "." {
+                if seenPoint { return nil }
+                seenPoint = true
+            } else if character.isASCII, character.isNumber {
+                digits.append(character)
+                if seenPoint { fraction += 1 }
+            } else {
+                return nil
+            }
+        }
+        guard !digits.isEmpty, let mantissa = BigInt(digits) else { return nil }
+        let power = exponent - fraction
+        let ten = BigInt(10)
+        let value = power >= 0 ? ExactRational(mantissa * ten.power(power)) : ExactRational(mantissa, ten.power(-power))
+        self = negative ? ExactRational(-value.numerator, value.denominator) : value
+    }
+
+    /// The value a person meant by a `Double`: its shortest round-trip decimal ("0.3" for 0.3),
+    /// used for caps, which are policy numbers typed by people.
+    public init?(intended value: Double) {
+        guard value.isFinite else { return nil }
+        self.init(decimal: value.description)
+    }
+
     public var isZero: Bool { numerator.isZero }
     public var isNegative: Bool { numerator.isNegative }
 
@@ -49,14 +91,20 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
         return r.isZero ? q : q + 1
     }
 
-    /// The nearest Double (for display and floating-point accounting only).
+    /// The nearest Double (for display and floating-point accounting only), correctly rounded.
     public var doubleValue: Double {
-        // Scale so that the quotient carries 64 significant bits, then divide exactly once.
-        let shift = max(0, 64 - (numerator.magnitude.bitWidth - denominator.bitWidth))
-        let q = (numerator << shift) / denominator
-        var result = q.doubleValue
-        result = result * pow2(-shift)
-        return result
+        if numerator.isZero { return 0 }
+        let magnitude = numerator.magnitude
+        // A quotient of 63 or 64 bits, with a sticky bit for what the division dropped, rounds
+        // once (to nearest even) in the conversion to Double.
+        let shift = 63 - (magnitude.bitWidth - denominator.bitWidth) // quotient in [2^62, 2^64)
+        let scaled = shift >= 0 ? magnitude << shift : magnitude >> (-shift)
+        let (quotient, remainder) = scaled.floorDivided(by: denominator)
+        var word = quotient.uint64Value ?? UInt64.max
+        let dropped = !remainder.isZero || (shift < 0 && (magnitude - (scaled << (-shift))).signum != 0)
+        if dropped { word |= 1 }
+        let result = Double(word) * pow2(-shift)
+        return numerator.isNegative ? -result : result
     }
 
     private func pow2(_ e: Int) -> Double {

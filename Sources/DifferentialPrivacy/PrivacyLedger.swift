@@ -485,13 +485,16 @@ public final class PrivacyLedger: Sendable {
     }
 
     /// Whether some valid accountant certifies `events` within the cap, comparing against the
-    /// spender: pure basic composition exactly in rationals, float accountants with ε inflated
-    /// by `comparisonMargin` (their rounding error is far below it).
+    /// spender: pure basic composition exactly in rationals (Σ Δ/b of the exact doubles against
+    /// the cap's decimal value), float accountants with ε inflated by `comparisonMargin` (their
+    /// rounding error is orders of magnitude below it).
     static func admit(_ events: [MechanismEvent], capEpsilon: Double, capDelta: Double)
         throws -> (admitted: PrivacySpend?, best: PrivacySpend?) {
         var best: PrivacySpend?
         var admitted: PrivacySpend?
-        let cap = ExactRational(exactly: capEpsilon) ?? ExactRational(0)
+        // The cap is the decimal the person typed (0.3 means 3/10); event parameters are the
+        // exact values of the doubles that drove the noise.
+        let cap = ExactRational(intended: capEpsilon) ?? ExactRational(0)
         for kind in [AccountantKind.basic, .exact, .rdp, .advanced] {
             guard let spend = try? PrivacyAccountant.spend(of: events, delta: capDelta, accountant: kind) else { continue }
             if best == nil || spend.epsilon < best!.epsilon { best = spend }
