@@ -91,7 +91,8 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
         return r.isZero ? q : q + 1
     }
 
-    /// The nearest Double (for display and floating-point accounting only), correctly rounded.
+    /// The nearest Double (for display and floating-point accounting only), correctly rounded
+    /// whenever the result is a normal number.
     public var doubleValue: Double {
         if numerator.isZero { return 0 }
         let magnitude = numerator.magnitude
