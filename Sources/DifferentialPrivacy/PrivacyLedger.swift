@@ -203,6 +203,8 @@ public final class PrivacyLedger: Sendable {
         try charge.event.validate()
         try validateName(charge.dataset)
         return try write { db in
+            // Never spend on top of a ledger whose history has been altered.
+            try Self.verifyChain(db)
             let state = try Self.state(of: charge.dataset, db)
             guard let cap = state.cap else { throw DifferentialPrivacyError.noCap(dataset: charge.dataset) }
             let held = state.held.map(\.event) + [charge.event]
@@ -303,7 +305,12 @@ public final class PrivacyLedger: Sendable {
     /// - Throws: `brokenChain` naming the first bad row.
     @discardableResult
     public func verify() throws -> (entries: Int, headHash: String) {
-        try queue.read { db in
+        try queue.read { db in try Self.verifyChain(db) }
+    }
+
+    @discardableResult
+    static func verifyChain(_ db: Database) throws -> (entries: Int, headHash: String) {
+        do { // one scope: the whole chain is read in the caller's transaction
             let entries = try Self.entries(db, validating: true)
             var previous = ""
             var expectedID: Int64 = 1

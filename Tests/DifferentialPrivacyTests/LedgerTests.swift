@@ -141,6 +141,14 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
         #expect(brokenRow(ledger) == 2)
     }
 
+    @Test func chargesAreRefusedOnABrokenChain() throws {
+        let (ledger, path) = try ledgerWithHistory()
+        try tamper(path, "UPDATE entries SET count = 0 WHERE id = 2")
+        #expect(throws: DifferentialPrivacyError.brokenChain(row: 2, reason: "contents do not match its hash (edited)")) {
+            try ledger.reserve(PrivacyCharge(dataset: "d", event: tenth))
+        }
+    }
+
     @Test func editingAHashIsDetected() throws {
         let (ledger, path) = try ledgerWithHistory()
         try tamper(path, "UPDATE entries SET hash = '00' WHERE id = 7")
