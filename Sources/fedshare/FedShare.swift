@@ -6,6 +6,11 @@ struct FedShare: AsyncParsableCommand {
         commandName: "fedshare",
         abstract: "Federated, privacy-preserving attention statistics.",
         version: "0.1.0",
-        subcommands: [PaillierCommand.self, Bench.self]
+        subcommands: [
+            Budget.self,
+            Privacy.self,
+            PaillierCommand.self,
+            Bench.self,
+        ]
     )
 }

@@ -1,1 +1,0 @@
-// The DifferentialPrivacy module; see DESIGN.md §3.

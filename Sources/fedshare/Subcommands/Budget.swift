@@ -1,0 +1,153 @@
+import ArgumentParser
+import DifferentialPrivacy
+import Foundation
+
+/// `fedshare budget`: the privacy ledger, for people and programs.
+struct Budget: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show, check and manage the privacy budget recorded in a ledger.",
+        discussion: """
+        The ledger is an append-only, hash-chained SQLite file. Its path is --ledger, else \
+        $FEDSHARE_LEDGER, else ./fedshare-ledger.sqlite. With no action, prints each dataset's cap, \
+        spent ε and δ, remaining ε, releases, last release and the accountant used. Exits non-zero \
+        when a charge is refused, a preview exceeds the cap, or --verify finds a broken chain.
+        """)
+
+    @Option(help: "The ledger file.") var ledger: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "List every ledger entry.") var history = false
+    @Flag(help: "Check the hash chain; name the first bad entry.") var verify = false
+    @Flag(help: "Say what a release would cost and whether the cap allows it.") var preview = false
+    @Option(name: .customLong("set-cap"), help: "Set the cap of DATASET (with --epsilon, --delta).") var setCap: String?
+    @Option(help: "Record a release on DATASET: reserve then commit (refused above the cap).") var charge: String?
+    @Option(help: "Cancel pending reservation ID (only if nothing was released under it).") var cancel: Int64?
+    @Option(help: "The dataset for --preview (default: the only one).") var dataset: String?
+    @Option(help: "Cap ε (with --set-cap).") var epsilon: Double?
+    @Option(help: "Cap δ (with --set-cap).") var delta: Double?
+    @Option(help: "gaussian, laplace, discrete_gaussian or discrete_laplace.") var mechanism: String?
+    @Option(help: "σ or the Laplace scale b.") var noise: Double?
+    @Option(help: "L2 (Gaussian) or L1 (Laplace) sensitivity.") var sensitivity: Double?
+    @Option(help: "Number of releases.") var count: Int = 1
+    @Option(help: "Coordinates the noise is added to.") var dimension: Int = 1
+    @Option(help: "Noise shares summed (distributed discrete Gaussian).") var shares: Int = 1
+    @Option(help: "add_or_remove_one or replace_one.") var relation: String = "add_or_remove_one"
+    @Option(help: "The privacy unit.") var unit: String = "record"
+    @Option(help: "The party recording the charge.") var party: String = ""
+    @Option(help: "The round of the charge.") var round: String = ""
+    @Option(help: .hidden) var pauseMilliseconds: Int = 0
+
+    var ledgerPath: String {
+        ledger ?? ProcessInfo.processInfo.environment["FEDSHARE_LEDGER"] ?? "fedshare-ledger.sqlite"
+    }
+
+    func validate() throws {
+        let actions = [history, verify, preview, setCap != nil, charge != nil, cancel != nil].filter { $0 }.count
+        if actions > 1 { throw ValidationError("choose one of --history, --verify, --preview, --set-cap, --charge, --cancel") }
+        if setCap != nil, epsilon == nil || delta == nil { throw ValidationError("--set-cap needs --epsilon and --delta") }
+        if preview || charge != nil, mechanism == nil || noise == nil || sensitivity == nil {
+            throw ValidationError("--preview and --charge need --mechanism, --noise and --sensitivity")
+        }
+    }
+
+    func run() throws {
+        let ledger = try PrivacyLedger(path: ledgerPath)
+        if let name = setCap, let epsilon, let delta {
+            try ledger.setCap(dataset: name, epsilon: epsilon, delta: delta)
+            if json { try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"]) } else {
+                print("cap of '\(name)' set to ε = \(epsilon), δ = \(delta)")
+            }
+        } else if let name = charge {
+            let reservation = try ledger.reserve(try makeCharge(dataset: name))
+            if pauseMilliseconds > 0 { usleep(UInt32(pauseMilliseconds) * 1000) }
+            try ledger.commit(reservation)
+            if json { try printJSON(ChargeOutput(reservation: reservation.id, dataset: name, after: reservation.spendAfter)) } else {
+                // Unbuffered, so a process killed right after still reported what it committed.
+                let line = "committed reservation \(reservation.id) on '\(name)': spent ε = \(reservation.spendAfter.epsilon) at δ = \(reservation.spendAfter.delta)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        } else if let id = cancel {
+            try ledger.cancel(reservationID: id)
+            print("cancelled reservation \(id)")
+        } else if verify {
+            let (entries, head) = try ledger.verify()
+            if json { try printJSON(VerifyOutput(ok: true, entries: entries, head: head)) } else {
+                print("ledger OK: \(entries) entries, head \(head)")
+            }
+        } else if history {
+            let entries = try ledger.history()
+            if json { try printJSON(entries) } else { printHistory(entries) }
+        } else if preview {
+            let name = try previewDataset(ledger)
+            let result = try ledger.preview(try makeCharge(dataset: name))
+            if json { try printJSON(result) } else {
+                let cap = result.capEpsilon.map { "cap ε = \($0), δ = \(result.capDelta ?? 0)" } ?? "no cap set"
+                print("'\(name)': this release costs ε = \(result.charge.epsilon) (\(result.charge.accountant.rawValue)); "
+                    + "with what is held: ε = \(result.after.epsilon) at δ = \(result.after.delta) (\(result.after.accountant.rawValue)); "
+                    + "\(cap): \(result.allowed ? "allowed" : "REFUSED")")
+            }
+            if !result.allowed { throw ExitCode(1) }
+        } else {
+            let budgets = try ledger.budgets()
+            if json { try printJSON(budgets) } else { printBudgets(budgets) }
+        }
+    }
+
+    struct ChargeOutput: Encodable { let reservation: Int64; let dataset: String; let after: PrivacySpend }
+    struct VerifyOutput: Encodable { let ok: Bool; let entries: Int; let head: String }
+
+    func makeCharge(dataset: String) throws -> PrivacyCharge {
+        guard let mechanism, let noise, let sensitivity else { throw CLIError("missing --mechanism, --noise or --sensitivity") }
+        let event = MechanismEvent(mechanism: try MechanismKind(parsing: mechanism), noise: noise, sensitivity: sensitivity,
+                                   dimension: dimension, shares: shares, count: count)
+        return PrivacyCharge(dataset: dataset, event: event, relation: try NeighbouringRelation(parsing: relation),
+                             unit: unit, party: party, round: round)
+    }
+
+    func previewDataset(_ ledger: PrivacyLedger) throws -> String {
+        if let dataset { return dataset }
+        let names = try ledger.budgets().map(\.dataset)
+        guard names.count == 1 else {
+            throw CLIError("\(ledgerPath): \(names.isEmpty ? "no datasets" : "several datasets"); name one with --dataset")
+        }
+        return names[0]
+    }
+
+    func printBudgets(_ budgets: [DatasetBudget]) {
+        if budgets.isEmpty { print("\(ledgerPath): no datasets"); return }
+        let header = ["dataset", "cap ε", "cap δ", "spent ε", "held ε", "remaining ε", "releases", "pending", "last release", "accountant"]
+        let rows = budgets.map { b in
+            [b.dataset, b.capEpsilon.map(format) ?? "-", b.capDelta.map { "\($0)" } ?? "-", format(b.spentEpsilon),
+             format(b.heldEpsilon), b.remainingEpsilon.map(format) ?? "-", "\(b.releases)", "\(b.pending)",
+             b.lastRelease ?? "-", b.accountant?.rawValue ?? "-"]
+        }
+        printTable(header, rows)
+    }
+
+    func printHistory(_ entries: [LedgerEntry]) {
+        let header = ["id", "kind", "dataset", "details", "time", "hash"]
+        let rows = entries.map { e -> [String] in
+            let details: String
+            switch e.kind {
+            case .cap: details = "ε = \(e.capEpsilon ?? 0), δ = \(e.capDelta ?? 0)"
+            case .reserve:
+                details = "\(e.mechanism ?? "?") noise \(e.noise ?? 0) Δ \(e.sensitivity ?? 0) ×\(e.count ?? 0) d \(e.dimension ?? 0)"
+                    + (e.party.map { $0.isEmpty ? "" : " party \($0)" } ?? "") + (e.round.map { $0.isEmpty ? "" : " round \($0)" } ?? "")
+            case .commit, .cancel: details = "reservation \(e.reservation ?? 0)"
+            }
+            return ["\(e.id)", e.kind.rawValue, e.dataset, details, e.time, String(e.hash.prefix(12))]
+        }
+        printTable(header, rows)
+    }
+
+    func format(_ value: Double) -> String { value.isFinite ? String(format: "%.6g", value) : "∞" }
+
+    func printTable(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        print(line(header))
+        for row in rows { print(line(row)) }
+    }
+}
