@@ -1,1 +1,0 @@
-// The SecureAggregation module; see DESIGN.md §3.
