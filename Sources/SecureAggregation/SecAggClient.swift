@@ -130,17 +130,16 @@ public struct SecAggClient: Sendable {
         let n = configuration.parties
         var seen: [Int: AdvertisedKeys] = [:]
         var keyOwners: [[UInt8]: Int] = [:]
-        var ownCount = 0
+        // Own keys: exactly once, under this party's id, unchanged.
+        let ownEntries = message.keys.filter {
+            $0.party == id || $0.maskPublicKey == ownKeys.maskPublicKey || $0.channelPublicKey == ownKeys.channelPublicKey
+        }
+        guard ownEntries.count == 1, ownEntries[0] == ownKeys else { throw SecAggError.ownKeys(party: id, count: ownEntries.count) }
         for entry in message.keys {
             guard (0..<n).contains(entry.party) else { throw SecAggError.unknownParty(entry.party) }
             guard seen[entry.party] == nil else { throw SecAggError.repeatedEntry(party: id, list: "key directory", peer: entry.party) }
             guard SessionCrypto.isAcceptablePublicKey(entry.maskPublicKey), SessionCrypto.isAcceptablePublicKey(entry.channelPublicKey) else {
                 throw SecAggError.malformed(what: "public key of party \(entry.party)", reason: "not a usable X25519 key")
-            }
-            let isOwn = entry.maskPublicKey == ownKeys.maskPublicKey || entry.channelPublicKey == ownKeys.channelPublicKey
-            if entry.party == id || isOwn {
-                ownCount += 1
-                guard entry == ownKeys else { throw SecAggError.ownKeys(party: id, count: ownCount) }
             }
             for key in [entry.maskPublicKey, entry.channelPublicKey] {
                 if let other = keyOwners[key] { throw SecAggError.duplicatePublicKey(party: entry.party, sameAs: other) }
@@ -148,7 +147,6 @@ public struct SecAggClient: Sendable {
             }
             seen[entry.party] = entry
         }
-        guard ownCount == 1 else { throw SecAggError.ownKeys(party: id, count: ownCount) }
         // Never take the session id on the server's word.
         let recomputed = SessionCrypto.sessionID(configuration: configuration, keys: message.keys)
         guard recomputed == message.sessionID else { throw SecAggError.sessionMismatch }

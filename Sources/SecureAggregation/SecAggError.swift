@@ -36,7 +36,8 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
     // Client checks (each aborts the client's participation).
     /// The server's session id differs from the one this client recomputed from the advertised keys.
     case sessionMismatch
-    /// This client's own public keys appear `count` times in the key directory (must be exactly once, unchanged).
+    /// This client's own public keys are missing, altered or repeated in the key directory
+    /// (`count` entries carry its id or its keys; exactly one, unchanged, is required).
     case ownKeys(party: Int, count: Int)
     /// Fewer than t parties remain alive in this client's neighbourhood.
     case tooFewAlive(party: Int, phase: SecAggPhase, alive: Int, needed: Int)
@@ -86,7 +87,7 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformed(let what, let reason): return "malformed \(what): \(reason)"
         case .duplicatePublicKey(let party, let other): return "party \(party) advertised the same public key as party \(other)"
         case .sessionMismatch: return "the server's session id does not match the one recomputed from the advertised keys; aborting"
-        case .ownKeys(let party, let count): return "party \(party): its own public keys appear \(count) times in the key directory (expected exactly once); aborting"
+        case .ownKeys(let party, let count): return "party \(party): its own public keys are missing, altered or repeated in the key directory (\(count) matching entries, expected exactly one, unchanged); aborting"
         case .tooFewAlive(let party, let phase, let alive, let needed):
             return "party \(party): only \(alive) parties alive in its neighbourhood at \(phase), threshold is \(needed); aborting"
         case .sharesFromDeadPeer(let party, let peer): return "party \(party): received shares from party \(peer), which was already dead; aborting"
