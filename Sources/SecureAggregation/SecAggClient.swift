@@ -25,8 +25,8 @@ public struct SecAggClient: Sendable {
     public private(set) var state: State = .awaitingKeyDirectory
 
     private let input: [UInt64]
-    private let maskKey: X25519.PrivateKey
-    private let channelKey: X25519.PrivateKey
+    private let maskKey: KeyAgreementKey
+    private let channelKey: KeyAgreementKey
     private let seed: SecretBytes
     private let seedDealer: Shamir.Dealer
     private let maskKeyDealer: Shamir.Dealer
@@ -35,12 +35,15 @@ public struct SecAggClient: Sendable {
     // Learnt along the way.
     private var sessionID: [UInt8] = []
     private var neighbours: [Int] = []
+    private var neighbourSet: Set<Int> = []
     /// Neighbours whose keys were in the directory (alive at round 1).
     private var directory: [Int: AdvertisedKeys] = [:]
     /// Shares held, per owner (self included): the owner's seed share and mask-key share.
     private var heldShares: [Int: (seed: Shamir.Share, maskKey: Shamir.Share)] = [:]
     /// Neighbours included in the masks (alive at round 2), self excluded.
     private var maskedWith: Set<Int> = []
+    /// X25519(c_u, c_v) per live neighbour, computed once for both directions.
+    private var channelSecrets: [Int: SecretBytes] = [:]
 
     /// - Parameters:
     ///   - id: this party's id in 0..<parties.
@@ -62,13 +65,12 @@ public struct SecAggClient: Sendable {
             while bytes.count < count { withUnsafeBytes(of: rng.next()) { bytes.append(contentsOf: $0) } }
             return Array(bytes.prefix(count))
         }
-        maskKey = try X25519.PrivateKey(rawRepresentation: randomBytes(32))
-        channelKey = try X25519.PrivateKey(rawRepresentation: randomBytes(32))
+        maskKey = try KeyAgreementKey(rawRepresentation: randomBytes(32))
+        channelKey = try KeyAgreementKey(rawRepresentation: randomBytes(32))
         seed = SecretBytes(randomBytes(Shamir.secretLength))
         seedDealer = try Shamir.Dealer(secret: seed.bytes, threshold: configuration.threshold, using: &rng)
-        maskKeyDealer = try Shamir.Dealer(secret: maskKey.rawRepresentation, threshold: configuration.threshold, using: &rng)
-        ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey.rawRepresentation,
-                                 channelPublicKey: channelKey.publicKey.rawRepresentation)
+        maskKeyDealer = try Shamir.Dealer(secret: maskKey.secret.bytes, threshold: configuration.threshold, using: &rng)
+        ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
     }
 
     /// Round 0: this party's public keys (the same every time it is asked).
@@ -153,7 +155,8 @@ public struct SecAggClient: Sendable {
         sessionID = recomputed
         let graph = try SharingGraph(configuration: configuration, sessionID: sessionID)
         neighbours = graph.neighbours(of: id)
-        directory = seen.filter { neighbours.contains($0.key) }
+        neighbourSet = Set(neighbours)
+        directory = seen.filter { neighbourSet.contains($0.key) }
         let alive = directory.count + 1
         guard alive >= configuration.threshold else {
             throw SecAggError.tooFewAlive(party: id, phase: .shareKeys, alive: alive, needed: configuration.threshold)
@@ -167,7 +170,8 @@ public struct SecAggClient: Sendable {
             plaintext += seedDealer.share(at: point).encoded
             plaintext += maskKeyDealer.share(at: point).encoded
             defer { plaintext.withUnsafeMutableBytes { memsetZero($0.baseAddress!, $0.count) } }
-            let secret = try channelKey.sharedSecret(with: X25519.PublicKey(rawRepresentation: keys.channelPublicKey))
+            let secret = try channelKey.sharedSecret(with: keys.channelPublicKey)
+            channelSecrets[peer] = SecretBytes(secret)
             let key = try SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: id, recipient: peer)
             let ciphertext = try AESGCM.seal(plaintext, key: key, nonce: SessionCrypto.channelNonce,
                                              associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: id, recipient: peer))
@@ -186,11 +190,12 @@ public struct SecAggClient: Sendable {
             guard share.recipient == id else { throw SecAggError.misaddressed(party: id, addressedTo: share.recipient) }
             let sender = share.sender
             guard (0..<configuration.parties).contains(sender) else { throw SecAggError.unknownParty(sender) }
-            guard sender != id, neighbours.contains(sender) else { throw SecAggError.notANeighbour(party: id, peer: sender) }
-            guard let keys = directory[sender] else { throw SecAggError.sharesFromDeadPeer(party: id, peer: sender) }
+            guard sender != id, neighbourSet.contains(sender) else { throw SecAggError.notANeighbour(party: id, peer: sender) }
+            guard directory[sender] != nil, let secret = channelSecrets[sender]?.bytes else {
+                throw SecAggError.sharesFromDeadPeer(party: id, peer: sender)
+            }
             guard received.insert(sender).inserted else { throw SecAggError.repeatedEntry(party: id, list: "forwarded shares", peer: sender) }
             guard share.ciphertext.count == SessionCrypto.shareCiphertextLength,
-                  let secret = try? channelKey.sharedSecret(with: X25519.PublicKey(rawRepresentation: keys.channelPublicKey)),
                   let key = try? SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: sender, recipient: id),
                   var plaintext = try? AESGCM.open(share.ciphertext, key: key,
                                                    associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: sender, recipient: id)),
@@ -207,13 +212,14 @@ public struct SecAggClient: Sendable {
             throw SecAggError.tooFewAlive(party: id, phase: .maskedInput, alive: alive, needed: configuration.threshold)
         }
         maskedWith = received
+        channelSecrets.removeAll()
 
         // y = x + PRG(b_u) + Σ_{v<u} PRG(s_uv) − Σ_{v>u} PRG(s_uv)  (mod 2^64)
         var terms = [MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed.bytes, sessionID: sessionID, configuration: configuration, owner: id),
                                        subtract: false)]
         for peer in received.sorted() {
             guard let keys = directory[peer] else { continue }
-            let secret = try maskKey.sharedSecret(with: X25519.PublicKey(rawRepresentation: keys.maskPublicKey))
+            let secret = try maskKey.sharedSecret(with: keys.maskPublicKey)
             let key = try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sessionID, configuration: configuration, id, peer)
             terms.append(MaskExpander.Term(key: key, subtract: peer > id))
         }

@@ -308,14 +308,14 @@ public struct SecAggServer: Sendable {
                                  notify: responders)
                 }
                 let raw = try Shamir.reconstruct(available, threshold: threshold)
-                let privateKey = try X25519.PrivateKey(rawRepresentation: raw)
-                guard let advertised = keys[owner], privateKey.publicKey.rawRepresentation == advertised.maskPublicKey else {
+                let privateKey = try KeyAgreementKey(rawRepresentation: raw)
+                guard let advertised = keys[owner], privateKey.publicKey == advertised.maskPublicKey else {
                     return abort(.reconstructedKeyMismatch(owner: owner), notify: responders)
                 }
                 // Survivor u added +PRG(s_uv) if v < u, −PRG(s_uv) if v > u: apply the opposite.
                 for survivor in graph.neighbours(of: owner) where contributors.contains(survivor) {
                     guard let survivorKeys = keys[survivor] else { continue }
-                    let secret = try privateKey.sharedSecret(with: X25519.PublicKey(rawRepresentation: survivorKeys.maskPublicKey))
+                    let secret = try privateKey.sharedSecret(with: survivorKeys.maskPublicKey)
                     let key = try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sessionID, configuration: configuration, owner, survivor)
                     terms.append(MaskExpander.Term(key: key, subtract: owner < survivor))
                 }

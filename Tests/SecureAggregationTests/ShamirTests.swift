@@ -153,3 +153,21 @@ import Testing
         #expect(throws: SecAggError.self) { try SecAggConfiguration.chooseParameters(parties: 10, dropoutRate: 0.5, corruptionRate: 0.5, adversary: .semiMalicious) }
     }
 }
+
+@Suite struct KeyAgreementTests {
+    /// The cached-key path agrees with `Primitives.X25519` (RFC 7748) on public keys and secrets.
+    @Test func matchesPrimitivesX25519() throws {
+        var rng = SeededRandom(seed: 25519)
+        for _ in 0..<8 {
+            let a = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let b = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let mine = try KeyAgreementKey(rawRepresentation: a)
+            let reference = try X25519.PrivateKey(rawRepresentation: a)
+            let peer = try X25519.PrivateKey(rawRepresentation: b)
+            #expect(mine.publicKey == reference.publicKey.rawRepresentation)
+            #expect(try mine.sharedSecret(with: peer.publicKey.rawRepresentation) == reference.sharedSecret(with: peer.publicKey))
+        }
+        let key = try KeyAgreementKey(rawRepresentation: [UInt8](repeating: 7, count: 32))
+        #expect(throws: SecAggError.self) { try key.sharedSecret(with: [UInt8](repeating: 0, count: 32)) }
+    }
+}
