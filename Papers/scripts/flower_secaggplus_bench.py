@@ -99,24 +99,7 @@ STAGE_FOR_PHASE = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parties", type=int, default=20)
-    parser.add_argument("--length", type=int, default=100_000)
-    parser.add_argument("--num-shares", type=int, default=7, help="Flower's num_shares (neighbours including self)")
-    parser.add_argument("--threshold", type=int, default=4, help="Flower's reconstruction_threshold")
-    parser.add_argument("--dropouts", type=int, default=0)
-    parser.add_argument("--drop-phase", choices=list(STAGE_FOR_PHASE), default="contribute")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    logging.getLogger("flwr").setLevel(logging.ERROR)
-
-    # The identity Flower's runtime sets for the ServerApp process (messages read it).
-    TaskIdentity.run_id = 1
-    TaskIdentity.node_id = 0
-    TaskIdentity.task_id = 1
-
+def run_once(args):
     rng = np.random.default_rng(args.seed)
     node_ids = list(range(1001, 1001 + args.parties))
     nodes = {}
@@ -152,6 +135,34 @@ def main():
     got = parameters_to_ndarrays(params)[0]
     error = float(np.max(np.abs(got - expected)))
     completed = error < 1e-3
+    return grid, wall, error, completed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parties", type=int, default=20)
+    parser.add_argument("--length", type=int, default=100_000)
+    parser.add_argument("--num-shares", type=int, default=7, help="Flower's num_shares (neighbours including self)")
+    parser.add_argument("--threshold", type=int, default=4, help="Flower's reconstruction_threshold")
+    parser.add_argument("--dropouts", type=int, default=0)
+    parser.add_argument("--drop-phase", choices=list(STAGE_FOR_PHASE), default="contribute")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repetitions", type=int, default=1, help="rounds to run; the fastest is reported")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("flwr").setLevel(logging.ERROR)
+
+    # The identity Flower's runtime sets for the ServerApp process (messages read it).
+    TaskIdentity.run_id = 1
+    TaskIdentity.node_id = 0
+    TaskIdentity.task_id = 1
+
+    best = None
+    for _ in range(args.repetitions):
+        outcome = run_once(args)
+        if best is None or outcome[1] < best[1]:
+            best = outcome
+    grid, wall, error, completed = best
     client_total = sum(grid.client_seconds.values())
     report = {
         "implementation": "flower-secaggplus",
@@ -164,6 +175,7 @@ def main():
         "drop_phase": args.drop_phase,
         "completed": completed,
         "max_abs_error": error,
+        "repetitions": args.repetitions,
         "wall_seconds": wall,
         "client_seconds_total": client_total,
         "client_seconds_mean": client_total / args.parties,

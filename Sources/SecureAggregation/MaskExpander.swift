@@ -92,3 +92,21 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+/// Maps `count` independent items over all cores (serially below `minimumForParallel`),
+/// keeping the order; the first error thrown is rethrown.
+func parallelMap<T: Sendable>(_ count: Int, minimumForParallel: Int = 4,
+                              _ body: @Sendable (Int) throws -> T) throws -> [T] {
+    guard count >= minimumForParallel else { return try (0..<count).map(body) }
+    let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
+    results.initialize(repeating: nil)
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
+    let shared = UncheckedSendable(results)
+    DispatchQueue.concurrentPerform(iterations: count) { index in
+        shared.value[index] = Result { try body(index) }
+    }
+    return try results.map { try $0!.get() }
+}

@@ -162,21 +162,26 @@ public struct SecAggClient: Sendable {
             throw SecAggError.tooFewAlive(party: id, phase: .shareKeys, alive: alive, needed: configuration.threshold)
         }
         heldShares[id] = (seedDealer.share(at: UInt64(id) + 1), maskKeyDealer.share(at: UInt64(id) + 1))
-        var shares: [EncryptedShare] = []
-        for peer in directory.keys.sorted() {
-            guard let keys = directory[peer] else { continue }
+        // Per peer: one X25519 agreement, one HKDF, one AES-GCM seal; spread over the cores.
+        let peers = directory.keys.sorted()
+        let peerKeys = peers.compactMap { directory[$0] }
+        let (me, channelKey, seedDealer, maskKeyDealer, sessionID, configuration) =
+            (id, self.channelKey, self.seedDealer, self.maskKeyDealer, self.sessionID, self.configuration)
+        let sealed = try parallelMap(peers.count) { index -> (EncryptedShare, SecretBytes) in
+            let peer = peers[index]
             let point = UInt64(peer) + 1
-            var plaintext = SessionCrypto.bigEndian32(id) + SessionCrypto.bigEndian32(peer)
+            var plaintext = SessionCrypto.bigEndian32(me) + SessionCrypto.bigEndian32(peer)
             plaintext += seedDealer.share(at: point).encoded
             plaintext += maskKeyDealer.share(at: point).encoded
             defer { plaintext.withUnsafeMutableBytes { memsetZero($0.baseAddress!, $0.count) } }
-            let secret = try channelKey.sharedSecret(with: keys.channelPublicKey)
-            channelSecrets[peer] = SecretBytes(secret)
-            let key = try SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: id, recipient: peer)
+            let secret = try channelKey.sharedSecret(with: peerKeys[index].channelPublicKey)
+            let key = try SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: me, recipient: peer)
             let ciphertext = try AESGCM.seal(plaintext, key: key, nonce: SessionCrypto.channelNonce,
-                                             associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: id, recipient: peer))
-            shares.append(EncryptedShare(sender: id, recipient: peer, ciphertext: ciphertext))
+                                             associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: me, recipient: peer))
+            return (EncryptedShare(sender: me, recipient: peer, ciphertext: ciphertext), SecretBytes(secret))
         }
+        let shares = sealed.map(\.0)
+        for (index, peer) in peers.enumerated() { channelSecrets[peer] = sealed[index].1 }
         state = .awaitingShares
         return .shareKeys(ShareKeys(sessionID: sessionID, sender: id, shares: shares))
     }
@@ -215,14 +220,17 @@ public struct SecAggClient: Sendable {
         channelSecrets.removeAll()
 
         // y = x + PRG(b_u) + Σ_{v<u} PRG(s_uv) − Σ_{v>u} PRG(s_uv)  (mod 2^64)
-        var terms = [MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed.bytes, sessionID: sessionID, configuration: configuration, owner: id),
-                                       subtract: false)]
-        for peer in received.sorted() {
-            guard let keys = directory[peer] else { continue }
-            let secret = try maskKey.sharedSecret(with: keys.maskPublicKey)
-            let key = try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sessionID, configuration: configuration, id, peer)
-            terms.append(MaskExpander.Term(key: key, subtract: peer > id))
+        let selfTerm = MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed.bytes, sessionID: sessionID, configuration: configuration, owner: id),
+                                         subtract: false)
+        let peers = received.sorted()
+        let peerKeys = peers.compactMap { directory[$0]?.maskPublicKey }
+        let (me, maskKey, sessionID, configuration) = (id, self.maskKey, self.sessionID, self.configuration)
+        let pairwise = try parallelMap(peers.count) { index -> MaskExpander.Term in
+            let secret = try maskKey.sharedSecret(with: peerKeys[index])
+            let key = try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sessionID, configuration: configuration, me, peers[index])
+            return MaskExpander.Term(key: key, subtract: peers[index] > me)
         }
+        let terms = [selfTerm] + pairwise
         var vector = input
         try MaskExpander.apply(terms, to: &vector)
         state = .awaitingUnmaskingRequest
