@@ -1,4 +1,5 @@
 import Primitives
+import _TestSupport
 @testable import SecureAggregation
 import Testing
 
@@ -169,5 +170,40 @@ import Testing
         }
         let key = try KeyAgreementKey(rawRepresentation: [UInt8](repeating: 7, count: 32))
         #expect(throws: SecAggError.self) { try key.sharedSecret(with: [UInt8](repeating: 0, count: 32)) }
+    }
+}
+
+@Suite struct PublicKeyValidationTests {
+    /// Every key on the small-order list really yields the all-zero secret (so OpenSSL refuses
+    /// it), and the server refuses it up front.
+    @Test func smallOrderPointsAreRefused() throws {
+        let key = try KeyAgreementKey(rawRepresentation: (0..<32).map { UInt8($0 * 7 & 0xFF) })
+        var points: [[UInt8]] = [[UInt8](repeating: 0, count: 32), [1] + [UInt8](repeating: 0, count: 31)]
+        points += [
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ].map(Hex.decode)
+        for point in points {
+            #expect(!SessionCrypto.isAcceptablePublicKey(point))
+            #expect(throws: SecAggError.self) { try key.sharedSecret(with: point) }
+        }
+        #expect(SessionCrypto.isAcceptablePublicKey(key.publicKey))
+    }
+}
+
+extension ParameterTests {
+    @Test func recommendedParametersAreFeasible() throws {
+        for n in [10, 32, 50, 200, 1000, 100_000] {
+            let config = try SecAggConfiguration.recommended(parties: n, vectorLength: 1, dropoutRate: 0.05, corruptionRate: 0.05,
+                                                             adversary: .honestButCurious)
+            // Enough survivors are expected in each neighbourhood, and t exceeds the expected corrupt count.
+            let hood = Double(config.neighbourhoodSize)
+            #expect(Double(config.threshold) <= hood * 0.95)
+            #expect(Double(config.threshold) > hood * 0.05)
+            if n <= SecAggConfiguration.completeGraphLimit { #expect(config.graph == .complete) }
+        }
     }
 }
