@@ -4,6 +4,9 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the performance of fedshare's components.",
-        subcommands: [BenchPaillier.self]
+        subcommands: [
+            BenchPaillier.self,
+            BenchSecAgg.self,
+        ]
     )
 }
