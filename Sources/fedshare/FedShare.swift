@@ -6,6 +6,6 @@ struct FedShare: AsyncParsableCommand {
         commandName: "fedshare",
         abstract: "Federated, privacy-preserving attention statistics.",
         version: "0.1.0",
-        subcommands: [Bench.self]
+        subcommands: [Bench.self, AttentionCommand.self, Allocate.self]
     )
 }

@@ -21,7 +21,11 @@ func writeAtomically(_ data: Data, to url: URL, permissions: Int? = nil) throws 
     }
     do {
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        // rename(2) replaces the target atomically, whether or not it exists (FileManager's
+        // replaceItemAt fails on Linux when the target does not exist yet).
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CLIError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
+        }
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw CLIError("\(url.path): cannot write: \(error.localizedDescription)")
