@@ -46,6 +46,7 @@ public final class AttentionAccumulator {
     ///   - capacity: records per chunk (memory ≈ capacity × (d + M) × 8 bytes).
     ///   - workers: cores used for the softmax; by default all active processors.
     public init(model: AttentionModel, capacity: Int = 8192, workers: Int? = nil) {
+        AttentionAccumulator.useSingleThreadedBLAS()
         self.model = model
         self.capacity = max(1, capacity)
         m = model.anchorCount
@@ -111,6 +112,11 @@ public final class AttentionAccumulator {
         encoded?.deallocate()
     }
 
+    /// fedshare splits every chunk across cores itself; OpenBLAS's own threads would compete
+    /// with those workers (and busy-wait), so it runs single-threaded in each of them.
+    private static let configureBLAS: Void = { openblas_set_num_threads(1) }()
+    static func useSingleThreadedBLAS() { _ = configureBLAS }
+
     /// The number of records added so far.
     public var recordCount: Int { recordsSeen }
 
@@ -120,30 +126,22 @@ public final class AttentionAccumulator {
     public func flush(count: Int) throws {
         precondition(count >= 0 && count <= capacity, "chunk larger than the accumulator's capacity")
         guard count > 0 else { return }
-        let n = Int32(count)
-        if let encoder, let encoded {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
-                        1, features, Int32(d), encoder, Int32(h), 0, encoded, Int32(h))
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
-                        1, encoded, Int32(h), projection, Int32(paddedM), 0, scores, Int32(paddedM))
-        } else {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
-                        1, features, Int32(d), projection, Int32(paddedM), 0, scores, Int32(paddedM))
-        }
         for i in 0..<count { counts[Int(groups[i])] += 1 }
-
-        let shared = Shared(scores: scores, bias: bias, groups: groups, sums: sums,
-                            paddedM: paddedM, groupCount: groupCount)
+        let shared = Shared(features: features, encoder: encoder, encoded: encoded, projection: projection,
+                            scores: scores, bias: bias, groups: groups, sums: sums,
+                            d: d, h: h, paddedM: paddedM, groupCount: groupCount)
+        // Each core multiplies and normalises its own slice of the chunk, so no core waits for
+        // another between the product and the softmax (OpenBLAS itself runs single-threaded).
         let slices = count >= 512 ? min(workers, count / 256) : 1
         let firstBad: Int
         if slices <= 1 {
-            firstBad = shared.softmaxAndAccumulate(rows: 0..<count, worker: 0)
+            firstBad = shared.process(rows: 0..<count, worker: 0)
         } else {
             let results = BadRowSlots(count: slices)
             DispatchQueue.concurrentPerform(iterations: slices) { slice in
                 let lower = count * slice / slices
                 let upper = count * (slice + 1) / slices
-                results.set(slice, shared.softmaxAndAccumulate(rows: lower..<upper, worker: slice))
+                results.set(slice, shared.process(rows: lower..<upper, worker: slice))
             }
             firstBad = results.minimum()
         }
@@ -185,12 +183,36 @@ public final class AttentionAccumulator {
 /// The buffers one softmax worker touches; each worker writes its own rows of `scores` and its
 /// own accumulator, so sharing them across threads is safe.
 private struct Shared: @unchecked Sendable {
+    let features: UnsafeMutablePointer<Double>
+    let encoder: UnsafeMutablePointer<Double>?
+    let encoded: UnsafeMutablePointer<Double>?
+    let projection: UnsafeMutablePointer<Double>
     let scores: UnsafeMutablePointer<Double>
     let bias: UnsafeMutablePointer<Double>
     let groups: UnsafeMutablePointer<Int32>
     let sums: UnsafeMutablePointer<Double>
+    let d: Int
+    let h: Int
     let paddedM: Int
     let groupCount: Int
+
+    /// Scores of the rows (one or two BLAS products), then their softmax, accumulated.
+    func process(rows: Range<Int>, worker: Int) -> Int {
+        let n = Int32(rows.count)
+        let x = features + rows.lowerBound * d
+        let s = scores + rows.lowerBound * paddedM
+        if let encoder, let encoded {
+            let y = encoded + rows.lowerBound * h
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
+                        1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
+                        1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
+        } else {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
+                        1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
+        }
+        return softmaxAndAccumulate(rows: rows, worker: worker)
+    }
 
     /// Softmax of each row, added to its group's row of this worker's accumulator. Returns the
     /// first row whose scores are not finite (not added), or `Int.max`.
