@@ -7,6 +7,8 @@ struct FedShare: AsyncParsableCommand {
         abstract: "Federated, privacy-preserving attention statistics.",
         version: "0.1.0",
         subcommands: [
+            AttentionCommand.self,
+            Allocate.self,
             Budget.self,
             Privacy.self,
             PaillierCommand.self,

@@ -7,6 +7,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             BenchPaillier.self,
             BenchSecAgg.self,
+            BenchAttention.self,
         ]
     )
 }

@@ -21,6 +21,8 @@ func writeAtomically(_ data: Data, to url: URL, permissions: Int? = nil) throws 
     }
     do {
         try data.write(to: temporary)
+        // rename(2) replaces the target atomically, whether or not it exists (FileManager's
+        // replaceItemAt fails on Linux when the target does not exist yet).
         guard rename(temporary.path, url.path) == 0 else {
             throw CLIError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
         }

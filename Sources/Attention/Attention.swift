@@ -1,1 +1,0 @@
-// The Attention module; see DESIGN.md §3.

@@ -1,0 +1,279 @@
+import COpenBLAS
+import Dispatch
+
+/// Accumulates a party's local attention matrix A_p (G × M) and its group counts, one chunk of
+/// records at a time, so memory is bounded by the chunk and not by the data.
+///
+/// Per chunk: one or two `cblas_dgemm` calls in float64 produce every record's scores, then the
+/// records are split across cores for the softmax (max subtraction, vectorised exponential,
+/// normalisation) and the per-group sums, each core into its own accumulator.
+///
+/// Because scores are linear in x, (xW)·Kᵀ·scale = x·(W·Kᵀ·scale): with an encoder the product
+/// W·Kᵀ·scale (d × M) is formed once and each chunk needs a single d-by-M product, unless two
+/// thinner products (d × h, then h × M) cost fewer operations.
+///
+/// Fill `features` and `groups` for up to `capacity` records, then call `flush(count:)`.
+public final class AttentionAccumulator {
+    public let model: AttentionModel
+    /// The most records per chunk.
+    public let capacity: Int
+    /// Features of the pending chunk, `capacity` × d, row-major.
+    public let features: UnsafeMutablePointer<Double>
+    /// Group indices (into `model.groups`) of the pending chunk.
+    public let groups: UnsafeMutablePointer<Int32>
+
+    private let m: Int
+    private let paddedM: Int
+    private let d: Int
+    private let h: Int
+    private let groupCount: Int
+    private let workers: Int
+    /// d × paddedM (single product) or h × paddedM (second of two products), scale folded in.
+    private let projection: UnsafeMutablePointer<Double>
+    /// The encoder W (d × h) when two products are cheaper, else nil.
+    private let encoder: UnsafeMutablePointer<Double>?
+    private let encoded: UnsafeMutablePointer<Double>?
+    private let scores: UnsafeMutablePointer<Double>
+    /// Bias, padded with −∞ so the padding lanes vanish in the softmax.
+    private let bias: UnsafeMutablePointer<Double>
+    /// One G × paddedM accumulator per worker.
+    private let sums: UnsafeMutablePointer<Double>
+    private var counts: [Int]
+    private var recordsSeen = 0
+
+    /// - Parameters:
+    ///   - model: the agreed model.
+    ///   - capacity: records per chunk (memory ≈ capacity × (d + M) × 8 bytes).
+    ///   - workers: cores used for the softmax; by default all active processors.
+    public init(model: AttentionModel, capacity: Int = 8192, workers: Int? = nil) {
+        AttentionAccumulator.useSingleThreadedBLAS()
+        self.model = model
+        self.capacity = max(1, capacity)
+        m = model.anchorCount
+        paddedM = (m + 3) / 4 * 4
+        d = model.featureDimension
+        h = model.embeddingDimension
+        groupCount = model.groups.count
+        self.workers = max(1, workers ?? System.activeProcessorCount)
+        features = .allocate(capacity: self.capacity * d)
+        features.initialize(repeating: 0, count: self.capacity * d)
+        groups = .allocate(capacity: self.capacity)
+        groups.initialize(repeating: 0, count: self.capacity)
+        scores = .allocate(capacity: self.capacity * paddedM)
+        scores.initialize(repeating: 0, count: self.capacity * paddedM)
+        bias = .allocate(capacity: paddedM)
+        bias.initialize(repeating: -Double.infinity, count: paddedM)
+        for j in 0..<m { bias[j] = model.bias[j] }
+        sums = .allocate(capacity: self.workers * groupCount * paddedM)
+        sums.initialize(repeating: 0, count: self.workers * groupCount * paddedM)
+        counts = [Int](repeating: 0, count: groupCount)
+
+        // K transposed and scaled: h × paddedM, zero padding.
+        var kt = [Double](repeating: 0, count: h * paddedM)
+        for a in 0..<m { for e in 0..<h { kt[e * paddedM + a] = model.anchors[a * h + e] * model.scale } }
+        let twoProducts = model.encoder != nil && d * h + h * paddedM < d * paddedM
+        if let w = model.encoder, !twoProducts {
+            let product = UnsafeMutablePointer<Double>.allocate(capacity: d * paddedM)
+            product.initialize(repeating: 0, count: d * paddedM)
+            let (rows, columns, inner) = (Int32(d), Int32(paddedM), Int32(h))
+            w.withUnsafeBufferPointer { wp in
+                kt.withUnsafeBufferPointer { kp in
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
+                                1, wp.baseAddress, inner, kp.baseAddress, columns, 0, product, columns)
+                }
+            }
+            projection = product
+            encoder = nil
+            encoded = nil
+        } else {
+            projection = .allocate(capacity: h * paddedM)
+            projection.initialize(from: kt, count: h * paddedM)
+            if let w = model.encoder {
+                let pointer = UnsafeMutablePointer<Double>.allocate(capacity: d * h)
+                pointer.initialize(from: w, count: d * h)
+                encoder = pointer
+                encoded = .allocate(capacity: self.capacity * h)
+                encoded!.initialize(repeating: 0, count: self.capacity * h)
+            } else {
+                encoder = nil
+                encoded = nil
+            }
+        }
+    }
+
+    deinit {
+        features.deallocate()
+        groups.deallocate()
+        scores.deallocate()
+        bias.deallocate()
+        sums.deallocate()
+        projection.deallocate()
+        encoder?.deallocate()
+        encoded?.deallocate()
+    }
+
+    /// fedshare splits every chunk across cores itself; OpenBLAS's own threads would compete
+    /// with those workers (and busy-wait), so it runs single-threaded in each of them.
+    private static let configureBLAS: Void = { openblas_set_num_threads(1) }()
+    static func useSingleThreadedBLAS() { _ = configureBLAS }
+
+    /// The number of records added so far.
+    public var recordCount: Int { recordsSeen }
+
+    /// Adds the first `count` records of the pending chunk (their features and groups must be
+    /// in `features` and `groups`; group indices must be valid).
+    /// - Throws: `AttentionError.scoreOverflow` if a record's scores are not finite.
+    public func flush(count: Int) throws {
+        precondition(count >= 0 && count <= capacity, "chunk larger than the accumulator's capacity")
+        guard count > 0 else { return }
+        for i in 0..<count { counts[Int(groups[i])] += 1 }
+        let shared = Shared(features: features, encoder: encoder, encoded: encoded, projection: projection,
+                            scores: scores, bias: bias, groups: groups, sums: sums,
+                            d: d, h: h, paddedM: paddedM, groupCount: groupCount)
+        // Each core multiplies and normalises its own slice of the chunk, so no core waits for
+        // another between the product and the softmax (OpenBLAS itself runs single-threaded).
+        let slices = count >= 512 ? min(workers, count / 256) : 1
+        let firstBad: Int
+        if slices <= 1 {
+            firstBad = shared.process(rows: 0..<count, worker: 0)
+        } else {
+            let results = BadRowSlots(count: slices)
+            DispatchQueue.concurrentPerform(iterations: slices) { slice in
+                let lower = count * slice / slices
+                let upper = count * (slice + 1) / slices
+                results.set(slice, shared.process(rows: lower..<upper, worker: slice))
+            }
+            firstBad = results.minimum()
+        }
+        if firstBad < Int.max { throw AttentionError.scoreOverflow(record: recordsSeen + firstBad + 1) }
+        recordsSeen += count
+    }
+
+    /// Adds records given as arrays (features row-major, n × d; group indices), in chunks.
+    public func add(features input: [Double], groups inputGroups: [Int]) throws {
+        precondition(input.count == inputGroups.count * d, "features must hold d values per record")
+        var offset = 0
+        while offset < inputGroups.count {
+            let n = min(capacity, inputGroups.count - offset)
+            input.withUnsafeBufferPointer { source in
+                features.update(from: source.baseAddress! + offset * d, count: n * d)
+            }
+            for i in 0..<n {
+                let g = inputGroups[offset + i]
+                precondition(g >= 0 && g < groupCount, "group index out of range")
+                groups[i] = Int32(g)
+            }
+            try flush(count: n)
+            offset += n
+        }
+    }
+
+    /// The accumulated matrix and counts.
+    public func result() -> AttentionResult {
+        var matrix = [Double](repeating: 0, count: groupCount * m)
+        for w in 0..<workers {
+            for g in 0..<groupCount {
+                for a in 0..<m { matrix[g * m + a] += sums[(w * groupCount + g) * paddedM + a] }
+            }
+        }
+        return AttentionResult(groups: model.groups, anchors: model.anchorNames, matrix: matrix, counts: counts)
+    }
+}
+
+/// The buffers one softmax worker touches; each worker writes its own rows of `scores` and its
+/// own accumulator, so sharing them across threads is safe.
+private struct Shared: @unchecked Sendable {
+    let features: UnsafeMutablePointer<Double>
+    let encoder: UnsafeMutablePointer<Double>?
+    let encoded: UnsafeMutablePointer<Double>?
+    let projection: UnsafeMutablePointer<Double>
+    let scores: UnsafeMutablePointer<Double>
+    let bias: UnsafeMutablePointer<Double>
+    let groups: UnsafeMutablePointer<Int32>
+    let sums: UnsafeMutablePointer<Double>
+    let d: Int
+    let h: Int
+    let paddedM: Int
+    let groupCount: Int
+
+    /// Scores of the rows (one or two BLAS products), then their softmax, accumulated.
+    func process(rows: Range<Int>, worker: Int) -> Int {
+        let n = Int32(rows.count)
+        let x = features + rows.lowerBound * d
+        let s = scores + rows.lowerBound * paddedM
+        if let encoder, let encoded {
+            let y = encoded + rows.lowerBound * h
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
+                        1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
+                        1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
+        } else {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
+                        1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
+        }
+        return softmaxAndAccumulate(rows: rows, worker: worker)
+    }
+
+    /// Softmax of each row, added to its group's row of this worker's accumulator. Returns the
+    /// first row whose scores are not finite (not added), or `Int.max`.
+    func softmaxAndAccumulate(rows: Range<Int>, worker: Int) -> Int {
+        let raw = UnsafeMutableRawPointer(scores)
+        let biasRaw = UnsafeRawPointer(bias)
+        let accumulator = UnsafeMutableRawPointer(sums + worker * groupCount * paddedM)
+        let lanes = paddedM / 4
+        let stride = MemoryLayout<SIMD4<Double>>.stride
+        for row in rows {
+            let base = raw + row * paddedM * 8
+            var best = SIMD4<Double>(repeating: -.infinity)
+            for v in 0..<lanes {
+                let value = base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
+                    + biasRaw.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
+                base.storeBytes(of: value, toByteOffset: v * stride, as: SIMD4<Double>.self)
+                best = pointwiseMax(best, value)
+            }
+            let maximum = best.max()
+            guard maximum.isFinite else { return row }
+            let shift = SIMD4<Double>(repeating: maximum)
+            var total = SIMD4<Double>()
+            for v in 0..<lanes {
+                let e = vectorExp(base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self) - shift)
+                base.storeBytes(of: e, toByteOffset: v * stride, as: SIMD4<Double>.self)
+                total += e
+            }
+            let inverse = SIMD4<Double>(repeating: 1 / total.sum())
+            let target = accumulator + Int(groups[row]) * paddedM * 8
+            for v in 0..<lanes {
+                let sum = target.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
+                    + base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self) * inverse
+                target.storeBytes(of: sum, toByteOffset: v * stride, as: SIMD4<Double>.self)
+            }
+        }
+        return Int.max
+    }
+}
+
+/// Per-slice results written from concurrent workers (each slot by one worker only).
+private final class BadRowSlots: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Int>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: Int.max)
+    }
+    deinit { slots.deallocate() }
+    func set(_ slot: Int, _ value: Int) { slots[slot] = value }
+    func minimum() -> Int { slots.min() ?? Int.max }
+}
+
+enum System {
+    static var activeProcessorCount: Int {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,144 @@
+import Foundation
+import Primitives
+
+/// One party's local attention matrix A_p from its data file (DESIGN.md §1): the only place
+/// where raw records are read.
+public enum LocalAttention {
+    /// How to read the data.
+    public struct Options: Sendable {
+        /// Count and report bad rows instead of stopping at the first.
+        public var skipBadRows = false
+        /// Records per chunk (memory ≈ chunk × (d + M) × 8 bytes, plus a 1 MiB read buffer).
+        public var chunkSize = 8192
+        /// For `.npy` data: the CSV/TSV with the group (and user) column; by default the data
+        /// path with `.npy` replaced by `.groups.csv`.
+        public var sideFile: URL?
+        /// Cores for the softmax; by default all.
+        public var workers: Int?
+        /// How many bad-row messages the report keeps.
+        public var badRowExamples = 5
+
+        public init(skipBadRows: Bool = false, chunkSize: Int = 8192, sideFile: URL? = nil, workers: Int? = nil) {
+            self.skipBadRows = skipBadRows
+            self.chunkSize = chunkSize
+            self.sideFile = sideFile
+            self.workers = workers
+        }
+    }
+
+    /// The data formats, chosen by file extension.
+    public enum DataFormat: Sendable {
+        /// `.csv`, `.txt` (comma) or `.tsv`, `.tab` (tab), with a header row.
+        case delimited
+        /// `.jsonl`, `.ndjson`: one flat JSON object per line.
+        case jsonLines
+        /// `.npy` with a side file of labels.
+        case numpy
+
+        public init(url: URL) throws {
+            switch url.pathExtension.lowercased() {
+            case "csv", "tsv", "tab", "txt": self = .delimited
+            case "jsonl", "ndjson": self = .jsonLines
+            case "npy": self = .numpy
+            default:
+                throw AttentionError.malformedFile(file: url.lastPathComponent,
+                                                   problem: "unknown data format (expected .csv, .tsv, .jsonl, .ndjson or .npy)")
+            }
+        }
+    }
+
+    /// The side file used for `.npy` data at `dataURL`.
+    public static func defaultSideFile(for dataURL: URL) -> URL {
+        dataURL.deletingPathExtension().appendingPathExtension("groups.csv")
+    }
+
+    /// Computes A_p and the group counts, with user sampling (if the manifest bounds records per
+    /// user) driven by the system CSPRNG.
+    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options = Options()) throws -> AttentionResult {
+        var random = SecureRandom()
+        return try compute(manifest: manifest, dataURL: dataURL, options: options, using: &random)
+    }
+
+    /// Computes A_p and the group counts.
+    ///
+    /// - Parameter rng: chooses which records of a user over `max_records_per_user` count; the
+    ///   CSPRNG in production.
+    /// - Throws: `AttentionError` naming the file, line and column of the first bad row (unless
+    ///   `skipBadRows`), or the file at fault.
+    /// - Complexity: one pass over the data (two with a per-user bound); memory bounded by
+    ///   `options.chunkSize`, plus the per-user counts when bounding.
+    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options,
+                               using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
+        let layout = DataLayout(manifest: manifest)
+        var report = IngestionReport()
+        let d = manifest.model.featureDimension
+
+        var sampler: UserRecordSampler?
+        if let limit = manifest.attention.maxRecordsPerUser, manifest.attention.userColumn != nil {
+            let source = try openSource(dataURL: dataURL, layout: layout, options: options)
+            var counts: [String: Int] = [:]
+            var scratch = [Double](repeating: 0, count: d)
+            var user = ""
+            try scratch.withUnsafeMutableBufferPointer { buffer in
+                while let outcome = try source.next(features: buffer.baseAddress!, user: &user) {
+                    switch outcome {
+                    case .record: counts[user, default: 0] += 1
+                    case .bad(let error): if !options.skipBadRows { throw error }
+                    }
+                }
+            }
+            sampler = UserRecordSampler(counts: counts, limit: limit, using: &rng)
+            report.usersOverBound = sampler?.usersOverLimit ?? 0
+        }
+
+        let source = try openSource(dataURL: dataURL, layout: layout, options: options)
+        let accumulator = AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers)
+        var filled = 0
+        var user = ""
+        while let outcome = try source.next(features: accumulator.features + filled * d, user: &user) {
+            switch outcome {
+            case .bad(let error):
+                guard options.skipBadRows else { throw error }
+                report.badRowsSkipped += 1
+                if report.badRowExamples.count < options.badRowExamples { report.badRowExamples.append(error.description) }
+            case .record(let group):
+                report.recordsRead += 1
+                if sampler != nil, !sampler!.admit(user) {
+                    report.recordsDroppedByUserBound += 1
+                    continue
+                }
+                accumulator.groups[filled] = group
+                filled += 1
+                if filled == accumulator.capacity {
+                    try accumulator.flush(count: filled)
+                    filled = 0
+                }
+            }
+        }
+        try accumulator.flush(count: filled)
+        report.recordsUsed = accumulator.recordCount
+        var result = accumulator.result()
+        result.report = report
+        return result
+    }
+
+    static func openSource(dataURL: URL, layout: DataLayout, options: Options) throws -> RecordSource {
+        let name = dataURL.lastPathComponent
+        guard FileManager.default.fileExists(atPath: dataURL.path) else {
+            throw AttentionError.unreadable(file: dataURL.path, reason: "no such file")
+        }
+        switch try DataFormat(url: dataURL) {
+        case .delimited:
+            return try DelimitedRecordSource(path: dataURL.path, displayName: name, layout: layout)
+        case .jsonLines:
+            return try JSONLinesRecordSource(path: dataURL.path, displayName: name, layout: layout)
+        case .numpy:
+            let side = options.sideFile ?? defaultSideFile(for: dataURL)
+            guard FileManager.default.fileExists(atPath: side.path) else {
+                throw AttentionError.unreadable(file: side.path, reason: "no such file (the side file with the group column of \(name); pass it explicitly or create it)")
+            }
+            return try NumPyRecordSource(path: dataURL.path, displayName: name, sidePath: side.path,
+                                         sideName: side.lastPathComponent, layout: layout)
+        }
+    }
+}

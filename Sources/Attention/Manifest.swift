@@ -1,0 +1,499 @@
+import Foundation
+import Primitives
+import TOMLKit
+
+/// A federation manifest: the public agreement every party and the aggregator load before a
+/// round (DESIGN.md §1–2). It is a TOML file; paths inside it are relative to its own folder.
+///
+/// ```toml
+/// [federation]
+/// name = "three-worlds"               # letters, digits, '.', '_' or '-'
+/// parties = [1, 2, 3]                 # distinct positive party ids (at least two)
+/// threshold = 2                       # parties needed to decrypt/unmask: 1 ≤ t ≤ parties
+/// aggregator = "127.0.0.1:7443"       # host:port ([v6-address]:port for IPv6)
+///
+/// [attention]
+/// anchors = "anchors.csv"             # CSV: header `name,<h labels>`, then one anchor per row
+/// encoder = "encoder.csv"             # optional: d × h numbers (CSV without header, or .npy);
+///                                     # absent = identity (then d = h)
+/// scale = 0.5                         # optional, default 1/√h; positive
+/// bias = 0.0                          # optional: one number for every anchor, or M numbers
+/// groups = ["east", "north", "west"]  # ordered group labels: the rows of the result
+/// features = ["f1", "f2", "f3", "f4"] # optional: d feature columns in encoder order; absent =
+///                                     # every column but the group, user and ignored ones
+/// group_column = "group"              # optional, default "group"
+/// user_column = "user"                # optional
+/// max_records_per_user = 5            # optional (needs user_column): records counted per user
+/// ignore_columns = ["record_id"]      # optional: columns to leave out when features is absent
+///
+/// [privacy]
+/// mechanism = "gaussian"              # "gaussian" or "laplace"
+/// epsilon = 1.0                       # ε per release, > 0
+/// delta = 1e-6                        # δ per release: 0 < δ < 1 for gaussian, 0/absent for laplace
+/// unit = "record"                     # "record" or "user" (user needs max_records_per_user)
+/// epsilon_budget = 10.0               # the cap on total ε, ≥ epsilon
+/// delta_budget = 1e-5                 # the cap on total δ, ≥ delta (gaussian only)
+///
+/// [crypto]
+/// mode = "paillier"                   # "paillier" or "secagg"
+/// key_bits = 3072                     # Paillier modulus bits: 2048, 3072 (default) or 4096
+/// fractional_bits = 32                # fixed-point fractional bits, 8…52 (default 32)
+/// ```
+///
+/// Unknown tables and keys are errors (a misspelt key must not silently fall back to a
+/// default).
+public struct FederationManifest: Sendable, Equatable {
+    /// Where the manifest was read from.
+    public var url: URL
+    /// SHA-256 of the manifest file's bytes (parties compare it when a round opens).
+    public var digest: [UInt8]
+
+    public var name: String
+    public var parties: [Int]
+    public var threshold: Int
+    /// "host:port".
+    public var aggregator: String
+    public var attention: AttentionSettings
+    public var privacy: PrivacySettings
+    public var crypto: CryptoSettings
+    /// The model the attention settings describe, with the anchors (and encoder) loaded.
+    public var model: AttentionModel
+
+    /// The `[attention]` table.
+    public struct AttentionSettings: Sendable, Equatable {
+        public var anchorsURL: URL
+        public var encoderURL: URL?
+        /// As written; `model.scale` holds the effective value.
+        public var scale: Double?
+        public var groups: [String]
+        /// `nil`: every column except the group, user and ignored columns.
+        public var features: [String]?
+        public var groupColumn: String
+        public var userColumn: String?
+        public var maxRecordsPerUser: Int?
+        public var ignoreColumns: [String]
+    }
+
+    public enum Mechanism: String, Sendable, Equatable, Codable { case gaussian, laplace }
+    public enum PrivacyUnit: String, Sendable, Equatable, Codable { case record, user }
+
+    /// The `[privacy]` table.
+    public struct PrivacySettings: Sendable, Equatable {
+        public var mechanism: Mechanism
+        public var epsilon: Double
+        public var delta: Double
+        public var unit: PrivacyUnit
+        public var epsilonBudget: Double
+        public var deltaBudget: Double
+    }
+
+    public enum CryptoMode: String, Sendable, Equatable, Codable { case paillier, secagg }
+
+    /// The `[crypto]` table.
+    public struct CryptoSettings: Sendable, Equatable {
+        public var mode: CryptoMode
+        public var keyBits: Int
+        public var fractionalBits: Int
+    }
+
+    /// How many records one privacy unit can contribute: 1 per record, or
+    /// `max_records_per_user` per user. Each record adds a probability vector (L1 norm 1) to A,
+    /// so this is the L1 sensitivity of A (and an upper bound on its L2 sensitivity) under
+    /// add/remove-one-unit neighbours.
+    public var recordsPerPrivacyUnit: Int {
+        privacy.unit == .user ? (attention.maxRecordsPerUser ?? 1) : 1
+    }
+
+    /// Reads, validates and loads a manifest (and its anchors and encoder files).
+    /// - Throws: `AttentionError.manifest` naming the field and what was expected, or errors
+    ///   naming the anchors/encoder file and line.
+    public static func load(from url: URL) throws -> FederationManifest {
+        let file = url.lastPathComponent
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw AttentionError.unreadable(file: url.path, reason: (error as NSError).localizedFailureReason ?? "no such file or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw AttentionError.malformedFile(file: file, problem: "not UTF-8 text")
+        }
+        return try parse(text, url: url, digest: SHA256.hash(Array(data)))
+    }
+
+    /// Parses manifest text; `url` locates the manifest (relative paths resolve from its folder).
+    public static func parse(_ text: String, url: URL, digest: [UInt8]? = nil) throws -> FederationManifest {
+        let file = url.lastPathComponent
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw AttentionError.malformedFile(file: file, problem: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        }
+        let folder = url.deletingLastPathComponent()
+        var top = FieldReader(table: root, path: "", file: file)
+        var federation = try top.table("federation")
+        var attentionTable = try top.table("attention")
+        var privacyTable = try top.table("privacy")
+        var cryptoTable = try top.optionalTable("crypto")
+        try top.rejectUnknown()
+
+        // [federation]
+        let name = try federation.string("name")
+        guard !name.isEmpty, name.count <= 128,
+              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }) else {
+            throw federation.fail("name", "expected 1 to 128 letters, digits, '.', '_' or '-', found \"\(name)\"")
+        }
+        let parties = try federation.intArray("parties")
+        guard parties.count >= 2 else { throw federation.fail("parties", "expected at least two party ids, found \(parties.count)") }
+        guard parties.allSatisfy({ $0 >= 1 }) else { throw federation.fail("parties", "expected positive integer party ids, found \(parties)") }
+        guard Set(parties).count == parties.count else { throw federation.fail("parties", "party ids must be distinct, found \(parties)") }
+        let threshold = try federation.int("threshold")
+        guard threshold >= 1, threshold <= parties.count else {
+            throw federation.fail("threshold", "expected an integer from 1 to \(parties.count) (the number of parties), found \(threshold)")
+        }
+        let aggregator = try federation.string("aggregator")
+        guard isHostPort(aggregator) else {
+            throw federation.fail("aggregator", "expected host:port with a port from 1 to 65535, found \"\(aggregator)\"")
+        }
+        try federation.rejectUnknown()
+
+        // [attention]
+        let anchorsPath = try attentionTable.string("anchors")
+        guard !anchorsPath.isEmpty else { throw attentionTable.fail("anchors", "expected a file path, found an empty string") }
+        let anchorsURL = URL(fileURLWithPath: anchorsPath, relativeTo: folder).standardizedFileURL
+        let encoderURL = try attentionTable.optionalString("encoder").map { path -> URL in
+            guard !path.isEmpty else { throw attentionTable.fail("encoder", "expected a file path, found an empty string") }
+            return URL(fileURLWithPath: path, relativeTo: folder).standardizedFileURL
+        }
+        let scale = try attentionTable.optionalNumber("scale")
+        if let scale, !(scale.isFinite && scale > 0) {
+            throw attentionTable.fail("scale", "expected a positive finite number, found \(scale)")
+        }
+        let biasValue = try attentionTable.optionalNumberOrNumbers("bias")
+        let groups = try attentionTable.stringArray("groups")
+        guard !groups.isEmpty else { throw attentionTable.fail("groups", "expected at least one group label") }
+        if groups.contains(where: \.isEmpty) { throw attentionTable.fail("groups", "expected non-empty labels, found an empty one") }
+        if let duplicate = firstDuplicate(groups) { throw attentionTable.fail("groups", "expected distinct labels, found \"\(duplicate)\" twice") }
+        let groupColumn = try attentionTable.optionalString("group_column") ?? "group"
+        guard !groupColumn.isEmpty else { throw attentionTable.fail("group_column", "expected a column name, found an empty string") }
+        let userColumn = try attentionTable.optionalString("user_column")
+        if let userColumn {
+            guard !userColumn.isEmpty else { throw attentionTable.fail("user_column", "expected a column name, found an empty string") }
+            guard userColumn != groupColumn else { throw attentionTable.fail("user_column", "must differ from group_column (\"\(groupColumn)\")") }
+        }
+        let maxRecords = try attentionTable.optionalInt("max_records_per_user")
+        if let maxRecords {
+            guard maxRecords >= 1 else { throw attentionTable.fail("max_records_per_user", "expected a positive integer, found \(maxRecords)") }
+            guard userColumn != nil else { throw attentionTable.fail("max_records_per_user", "needs user_column (which column identifies users?)") }
+        }
+        let ignoreColumns = try attentionTable.optionalStringArray("ignore_columns") ?? []
+        let features = try attentionTable.optionalStringArray("features")
+        if let features {
+            guard !features.isEmpty else { throw attentionTable.fail("features", "expected at least one column name (or leave it out for all columns)") }
+            if let duplicate = firstDuplicate(features) { throw attentionTable.fail("features", "expected distinct column names, found \"\(duplicate)\" twice") }
+            if features.contains(groupColumn) { throw attentionTable.fail("features", "must not include the group column \"\(groupColumn)\"") }
+            if let userColumn, features.contains(userColumn) { throw attentionTable.fail("features", "must not include the user column \"\(userColumn)\"") }
+            if features.contains(where: \.isEmpty) { throw attentionTable.fail("features", "expected non-empty column names") }
+        }
+        try attentionTable.rejectUnknown()
+
+        // The model: anchors, encoder, scale, bias.
+        let anchors = try loadAnchors(from: anchorsURL)
+        let encoder = try encoderURL.map { try loadEncoder(from: $0, embeddingDimension: anchors.dimension) }
+        let m = anchors.names.count
+        var bias: [Double]?
+        switch biasValue {
+        case .none: bias = nil
+        case .one(let value): bias = [Double](repeating: value, count: m)
+        case .many(let values):
+            guard values.count == m else {
+                throw attentionTable.fail("bias", "expected one number or \(m) numbers (one per anchor in \(anchorsURL.lastPathComponent)), found \(values.count)")
+            }
+            bias = values
+        }
+        let model: AttentionModel
+        do {
+            model = try AttentionModel(anchorNames: anchors.names, anchors: anchors.values, embeddingDimension: anchors.dimension,
+                                       encoder: encoder, scale: scale, bias: bias, groups: groups)
+        } catch let error as AttentionError {
+            throw AttentionError.manifest(file: file, field: "attention", problem: error.description)
+        }
+        if let features, features.count != model.featureDimension {
+            throw attentionTable.fail("features", "expected \(model.featureDimension) column names (d, from \(encoderURL == nil ? "the anchors' dimension h" : "the encoder's rows")), found \(features.count)")
+        }
+
+        // [privacy]
+        let mechanismText = try privacyTable.string("mechanism")
+        guard let mechanism = Mechanism(rawValue: mechanismText) else {
+            throw privacyTable.fail("mechanism", "expected \"gaussian\" or \"laplace\", found \"\(mechanismText)\"")
+        }
+        let epsilon = try privacyTable.number("epsilon")
+        guard epsilon.isFinite, epsilon > 0 else { throw privacyTable.fail("epsilon", "expected a positive finite number, found \(epsilon)") }
+        let delta: Double
+        switch mechanism {
+        case .gaussian:
+            delta = try privacyTable.number("delta")
+            guard delta > 0, delta < 1 else { throw privacyTable.fail("delta", "expected a number with 0 < delta < 1 for the gaussian mechanism, found \(delta)") }
+        case .laplace:
+            delta = try privacyTable.optionalNumber("delta") ?? 0
+            guard delta == 0 else { throw privacyTable.fail("delta", "expected 0 (or no delta) for the laplace mechanism, found \(delta)") }
+        }
+        let unitText = try privacyTable.optionalString("unit") ?? "record"
+        guard let unit = PrivacyUnit(rawValue: unitText) else {
+            throw privacyTable.fail("unit", "expected \"record\" or \"user\", found \"\(unitText)\"")
+        }
+        if unit == .user && (userColumn == nil || maxRecords == nil) {
+            throw privacyTable.fail("unit", "\"user\" needs attention.user_column and attention.max_records_per_user")
+        }
+        let epsilonBudget = try privacyTable.number("epsilon_budget")
+        guard epsilonBudget.isFinite, epsilonBudget >= epsilon else {
+            throw privacyTable.fail("epsilon_budget", "expected a finite number ≥ epsilon (\(epsilon)), found \(epsilonBudget)")
+        }
+        let deltaBudget: Double
+        if mechanism == .gaussian {
+            deltaBudget = try privacyTable.number("delta_budget")
+            guard deltaBudget >= delta, deltaBudget < 1 else {
+                throw privacyTable.fail("delta_budget", "expected a number with delta (\(delta)) ≤ delta_budget < 1, found \(deltaBudget)")
+            }
+        } else {
+            deltaBudget = try privacyTable.optionalNumber("delta_budget") ?? 0
+            guard deltaBudget >= 0, deltaBudget < 1 else {
+                throw privacyTable.fail("delta_budget", "expected a number with 0 ≤ delta_budget < 1, found \(deltaBudget)")
+            }
+        }
+        try privacyTable.rejectUnknown()
+
+        // [crypto]
+        var crypto = CryptoSettings(mode: .paillier, keyBits: 3072, fractionalBits: 32)
+        if var table = cryptoTable {
+            if let modeText = try table.optionalString("mode") {
+                guard let mode = CryptoMode(rawValue: modeText) else {
+                    throw table.fail("mode", "expected \"paillier\" or \"secagg\", found \"\(modeText)\"")
+                }
+                crypto.mode = mode
+            }
+            if let bits = try table.optionalInt("key_bits") {
+                guard [2048, 3072, 4096].contains(bits) else { throw table.fail("key_bits", "expected 2048, 3072 or 4096, found \(bits)") }
+                crypto.keyBits = bits
+            }
+            if let bits = try table.optionalInt("fractional_bits") {
+                guard (8...52).contains(bits) else { throw table.fail("fractional_bits", "expected an integer from 8 to 52, found \(bits)") }
+                crypto.fractionalBits = bits
+            }
+            try table.rejectUnknown()
+            cryptoTable = table
+        }
+
+        return FederationManifest(
+            url: url, digest: digest ?? SHA256.hash(Array(text.utf8)),
+            name: name, parties: parties, threshold: threshold, aggregator: aggregator,
+            attention: AttentionSettings(anchorsURL: anchorsURL, encoderURL: encoderURL, scale: scale, groups: groups,
+                                         features: features, groupColumn: groupColumn, userColumn: userColumn,
+                                         maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
+            privacy: PrivacySettings(mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
+                                     epsilonBudget: epsilonBudget, deltaBudget: deltaBudget),
+            crypto: crypto, model: model)
+    }
+}
+
+private func isHostPort(_ text: String) -> Bool {
+    guard let colon = text.lastIndex(of: ":") else { return false }
+    let host = text[..<colon]
+    guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port), !host.isEmpty else { return false }
+    if host.hasPrefix("[") { return host.hasSuffix("]") && host.count > 2 }
+    return !host.contains(":") && !host.contains(where: \.isWhitespace)
+}
+
+/// The anchors file: a header row (`name`, then h column labels), then one row per anchor,
+/// its name followed by h numbers.
+func loadAnchors(from url: URL) throws -> (names: [String], values: [Double], dimension: Int) {
+    let file = url.lastPathComponent
+    let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
+    guard let header = rows.first else { throw AttentionError.malformedFile(file: file, problem: "the anchors file is empty") }
+    let h = header.fields.count - 1
+    guard h >= 1 else {
+        throw AttentionError.malformedFile(file: file, problem: "expected a header 'name,<h embedding columns>' with at least one embedding column")
+    }
+    var names: [String] = []
+    var values: [Double] = []
+    for row in rows.dropFirst() {
+        guard row.fields.count == h + 1 else {
+            throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h + 1) columns (name and \(h) values), found \(row.fields.count)")
+        }
+        let name = row.fields[0]
+        guard !name.isEmpty else { throw AttentionError.badRecord(file: file, position: "line \(row.line), column '\(header.fields[0])'", problem: "the anchor name is empty") }
+        if names.contains(name) { throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "anchor '\(name)' appears twice") }
+        names.append(name)
+        for e in 0..<h {
+            values.append(try parseFiniteNumber(row.fields[e + 1], file: file, position: "line \(row.line), column '\(header.fields[e + 1])'"))
+        }
+    }
+    guard !names.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "no anchors after the header") }
+    return (names, values, h)
+}
+
+/// The encoder W (d × h): a CSV/TSV without a header, one row of h numbers per feature, or a
+/// two-dimensional `.npy` array of shape (d, h).
+func loadEncoder(from url: URL, embeddingDimension h: Int) throws -> [Double] {
+    let file = url.lastPathComponent
+    if url.pathExtension.lowercased() == "npy" {
+        let array = try NumPyFile(path: url.path, displayName: file)
+        guard array.shape.count == 2, array.columns == h, array.rows >= 1 else {
+            throw AttentionError.malformedFile(file: file, problem: "expected shape (d, \(h)) (h from the anchors), found \(array.shape)")
+        }
+        let values = try array.readAll()
+        if let k = values.firstIndex(where: { !$0.isFinite }) {
+            throw AttentionError.badRecord(file: file, position: "row \(k / h + 1), column \(k % h + 1)", problem: "not a finite number")
+        }
+        return values
+    }
+    let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
+    guard !rows.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "the encoder file is empty") }
+    var values: [Double] = []
+    for row in rows {
+        guard row.fields.count == h else {
+            throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h) numbers (h from the anchors), found \(row.fields.count)")
+        }
+        for (c, text) in row.fields.enumerated() {
+            values.append(try parseFiniteNumber(text, file: file, position: "line \(row.line), column \(c + 1)"))
+        }
+    }
+    return values
+}
+
+/// Typed access to one TOML table that remembers which keys were read, so leftovers can be
+/// reported as unknown.
+private struct FieldReader {
+    let table: TOMLTable
+    let path: String
+    let file: String
+    var used: Set<String> = []
+
+    init(table: TOMLTable, path: String, file: String) {
+        self.table = table
+        self.path = path
+        self.file = file
+    }
+
+    func fail(_ key: String, _ problem: String) -> AttentionError {
+        .manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)", problem: problem)
+    }
+
+    private func describe(_ value: TOMLValueConvertible) -> String {
+        switch value.type {
+        case .string: return "the string \"\(value.string ?? "")\""
+        case .int: return "the integer \(value.int ?? 0)"
+        case .double: return "the number \(value.double ?? 0)"
+        case .bool: return "the boolean \(value.bool ?? false)"
+        case .array: return "an array"
+        case .table: return "a table"
+        default: return "a \(value.type)"
+        }
+    }
+
+    private mutating func value(_ key: String, required: Bool, expected: String) throws -> TOMLValueConvertible? {
+        used.insert(key)
+        guard let value = table[key] else {
+            if required { throw fail(key, "missing; expected \(expected)") }
+            return nil
+        }
+        return value
+    }
+
+    mutating func table(_ key: String) throws -> FieldReader {
+        guard let value = try self.value(key, required: true, expected: "a [\(key)] table"), let inner = value.table else {
+            throw fail(key, "expected a [\(key)] table")
+        }
+        return FieldReader(table: inner, path: key, file: file)
+    }
+
+    mutating func optionalTable(_ key: String) throws -> FieldReader? {
+        guard let value = try self.value(key, required: false, expected: "a table") else { return nil }
+        guard let inner = value.table else { throw fail(key, "expected a [\(key)] table, found \(describe(value))") }
+        return FieldReader(table: inner, path: key, file: file)
+    }
+
+    mutating func optionalString(_ key: String) throws -> String? {
+        guard let value = try self.value(key, required: false, expected: "a string") else { return nil }
+        guard let string = value.string else { throw fail(key, "expected a string, found \(describe(value))") }
+        return string
+    }
+
+    mutating func string(_ key: String) throws -> String {
+        guard let string = try optionalString(key) else { throw fail(key, "missing; expected a string") }
+        return string
+    }
+
+    mutating func optionalInt(_ key: String) throws -> Int? {
+        guard let value = try self.value(key, required: false, expected: "an integer") else { return nil }
+        guard let int = value.int else { throw fail(key, "expected an integer, found \(describe(value))") }
+        return int
+    }
+
+    mutating func int(_ key: String) throws -> Int {
+        guard let int = try optionalInt(key) else { throw fail(key, "missing; expected an integer") }
+        return int
+    }
+
+    mutating func optionalNumber(_ key: String) throws -> Double? {
+        guard let value = try self.value(key, required: false, expected: "a number") else { return nil }
+        if let double = value.double { return double }
+        if let int = value.int { return Double(int) }
+        throw fail(key, "expected a number, found \(describe(value))")
+    }
+
+    mutating func number(_ key: String) throws -> Double {
+        guard let number = try optionalNumber(key) else { throw fail(key, "missing; expected a number") }
+        return number
+    }
+
+    enum NumberOrNumbers { case one(Double), many([Double]) }
+
+    mutating func optionalNumberOrNumbers(_ key: String) throws -> NumberOrNumbers? {
+        guard let value = try self.value(key, required: false, expected: "a number or an array of numbers") else { return nil }
+        func finite(_ number: Double, _ index: Int?) throws -> Double {
+            guard number.isFinite else { throw fail(key, "expected finite numbers, found \(number)\(index.map { " at position \($0 + 1)" } ?? "")") }
+            return number
+        }
+        if let double = value.double { return .one(try finite(double, nil)) }
+        if let int = value.int { return .one(Double(int)) }
+        if let array = value.array {
+            var numbers: [Double] = []
+            for (index, element) in array.enumerated() {
+                if let double = element.double { numbers.append(try finite(double, index)) }
+                else if let int = element.int { numbers.append(Double(int)) }
+                else { throw fail(key, "expected numbers, found \(describe(element)) at position \(index + 1)") }
+            }
+            return .many(numbers)
+        }
+        throw fail(key, "expected a number or an array of numbers, found \(describe(value))")
+    }
+
+    mutating func optionalStringArray(_ key: String) throws -> [String]? {
+        guard let value = try self.value(key, required: false, expected: "an array of strings") else { return nil }
+        guard let array = value.array else { throw fail(key, "expected an array of strings, found \(describe(value))") }
+        return try array.enumerated().map { index, element in
+            guard let string = element.string else { throw fail(key, "expected strings, found \(describe(element)) at position \(index + 1)") }
+            return string
+        }
+    }
+
+    mutating func stringArray(_ key: String) throws -> [String] {
+        guard let array = try optionalStringArray(key) else { throw fail(key, "missing; expected an array of strings") }
+        return array
+    }
+
+    mutating func intArray(_ key: String) throws -> [Int] {
+        guard let value = try self.value(key, required: true, expected: "an array of integers") else { throw fail(key, "missing") }
+        guard let array = value.array else { throw fail(key, "expected an array of integers, found \(describe(value))") }
+        return try array.enumerated().map { index, element in
+            guard let int = element.int else { throw fail(key, "expected integers, found \(describe(element)) at position \(index + 1)") }
+            return int
+        }
+    }
+
+    func rejectUnknown() throws {
+        for key in table.keys.sorted() where !used.contains(key) {
+            let known = used.sorted().joined(separator: ", ")
+            throw AttentionError.manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)",
+                                          problem: "unknown key (known here: \(known))")
+        }
+    }
+}
