@@ -1,0 +1,1 @@
+// The federation runtime; see DESIGN.md §2.

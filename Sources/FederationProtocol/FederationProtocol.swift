@@ -1,0 +1,1 @@
+// Generated protocol code and conversions land here; see Protocols/PROTOCOL.md.
