@@ -16,6 +16,8 @@ struct BenchPaillier: ParsableCommand {
     @Option(help: "Seconds to run each measurement.") var seconds: Double = 2
     @Option(help: "Bits per packed value for the packed path.") var valueBits: Int = 24
     @Option(help: "Parties whose sum each packed slot must hold.") var packParties: Int = 16
+    @Option(help: "Also measure t-of-n threshold decryption with this t (deals a fresh key).") var threshold: Int?
+    @Option(help: "Parties n for the threshold measurement.") var parties: Int = 3
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -23,6 +25,9 @@ struct BenchPaillier: ParsableCommand {
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds \(seconds): expected a value in (0, 600]") }
         guard (1...60).contains(valueBits) else { throw ValidationError("--value-bits \(valueBits): expected 1...60") }
         guard packParties >= 1 else { throw ValidationError("--pack-parties \(packParties): expected at least 1") }
+        if let threshold, !(1...parties).contains(threshold) {
+            throw ValidationError("--threshold \(threshold): expected 1...\(parties) (the number of --parties)")
+        }
     }
 
     struct Result: Encodable {
@@ -41,6 +46,7 @@ struct BenchPaillier: ParsableCommand {
         var packedValueBits: Int
         var packedParties: Int
         var packedValuesPerSecondAllCores: Double
+        var threshold: ThresholdBenchmarkResult?
     }
 
     func run() throws {
@@ -82,7 +88,12 @@ struct BenchPaillier: ParsableCommand {
             decryptPerSecondAllCores: Throughput.measure(seconds: seconds, threads: cores, decrypt),
             addPerSecond: Throughput.measure(seconds: seconds) { _ = pk.add(c, c) },
             packedSlotsPerCiphertext: layout.slotsPerPlaintext, packedValueBits: valueBits, packedParties: packParties,
-            packedValuesPerSecondAllCores: Double(packedValues) / packedTime)
+            packedValuesPerSecondAllCores: Double(packedValues) / packedTime,
+            threshold: try threshold.map { t in
+                try ThresholdBenchmark.run(bits: bits, threshold: t, parties: parties, seconds: seconds * 6) { progress in
+                    if !json { FileHandle.standardError.write(Data("\r  dealing threshold key: \(progress)".utf8)) }
+                }
+            })
         if json {
             try printJSON(result)
         } else {
@@ -95,6 +106,15 @@ struct BenchPaillier: ParsableCommand {
               homomorphic add           \(format(result.addPerSecond)) /s
               packed values             \(format(result.packedValuesPerSecondAllCores)) /s (\(layout.slotsPerPlaintext) × \(layout.slotBits)-bit slots, \(valueBits)-bit values, \(packParties) parties)
             """)
+            if let t = result.threshold {
+                print("""
+                Threshold \(t.threshold)-of-\(t.parties) (dealt in \(format(t.dealSeconds)) s)
+                  partial decryptions       \(format(t.partialDecryptionsPerSecondOneCore)) /s   all cores \(format(t.partialDecryptionsPerSecond)) /s
+                  proof verifications       \(format(t.proofVerificationsPerSecond)) /s
+                  combinations              \(format(t.combinationsPerSecond)) /s
+                  threshold decryptions     \(format(t.thresholdDecryptionsPerSecond)) /s (plain CRT \(format(t.plainCRTDecryptionsPerSecond)) /s)
+                """)
+            }
         }
     }
 }
