@@ -95,8 +95,9 @@ public struct ThresholdCombination: Sendable {
 extension ThresholdKeyShare {
     /// This party's partial decryption of `ciphertexts`, with a proof for each.
     ///
-    /// Exponentiations with the secret share and the proof randomness use the constant-time
-    /// `powerSecret`; the batch is spread over all cores.
+    /// Exponentiations with the secret share and the proof randomness run in constant time
+    /// (OpenSSL's Montgomery ladder, GMP's `mpz_powm_sec` as fallback); the batch is spread
+    /// over all cores.
     ///
     /// - Parameters:
     ///   - ciphertexts: the ciphertext values (each in Z*_{n²}; checked).
