@@ -92,7 +92,8 @@ public enum ThresholdBenchmark {
         let phase = max(seconds, 0.6) / 6
         let key = publicKey.paillierKey
         let t = publicKey.threshold
-        let batchSize = 2 * cores
+        // At least the table threshold, so that verification runs as it does on real batches.
+        let batchSize = max(ThresholdPublicKey.tableThreshold, 4 * cores)
         let ciphertexts = try (0..<batchSize).map { _ in
             try key.encrypt(BigInt.random(below: key.n, using: &random), method: .fast, using: &random)
         }

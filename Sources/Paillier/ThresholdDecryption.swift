@@ -263,8 +263,9 @@ extension ThresholdPublicKey {
 
     /// Verifies every proof of a share whose header passed; the first failing item, if any.
     func checkProofs(_ share: ThresholdDecryptionShare, ciphertexts: [BigInt], digest: [UInt8]) -> ThresholdError? {
+        let table = ciphertexts.count >= Self.tableThreshold ? verificationTableCache.table(for: self) : nil
         let failures = ThresholdConcurrency.map(ciphertexts.indices) { index in
-            verifyProof(share, index: index, ciphertext: ciphertexts[index], digest: digest)
+            verifyProof(share, index: index, ciphertext: ciphertexts[index], digest: digest, table: table)
         }
         guard let first = failures.firstIndex(of: false) else { return nil }
         return ThresholdError.invalidShare(
@@ -272,7 +273,10 @@ extension ThresholdPublicKey {
     }
 
     /// One proof: recompute a = c^{4z}·(c_i²)^{−e}, b = v^z·v_i^{−e} and compare the challenge.
-    func verifyProof(_ share: ThresholdDecryptionShare, index: Int, ciphertext c: BigInt, digest: [UInt8]) -> Bool {
+    func verifyProof(
+        _ share: ThresholdDecryptionShare, index: Int, ciphertext c: BigInt, digest: [UInt8],
+        table: ThresholdVerificationTable? = nil
+    ) -> Bool {
         let value = share.values[index]
         let proof = share.proofs[index]
         let verificationKey = verificationKeys[share.party - 1]
@@ -287,7 +291,7 @@ extension ThresholdPublicKey {
         let response = ThresholdPower(exponent: proof.response, modulus: nSquared)
         let commitmentC = response.power(c4)
             .multiplied(by: valueSquaredInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
-        let commitmentV = response.power(verificationBase)
+        let commitmentV = (table?.power(proof.response) ?? response.power(verificationBase))
             .multiplied(by: keyInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
         let expected = proofChallenge(
             party: share.party, context: share.context, batchDigest: digest, index: index, ciphertext: c, value: value,
@@ -329,9 +333,11 @@ extension ThresholdPublicKey {
         // Every proof of every remaining share, over all cores.
         let work = candidates.indices.flatMap { shareIndex in ciphertexts.indices.map { (shareIndex, $0) } }
         let checking = candidates
+        let table = work.count >= Self.tableThreshold ? verificationTableCache.table(for: self) : nil
         let passed = ThresholdConcurrency.map(work.indices) { item -> Bool in
             let (shareIndex, index) = work[item]
-            return verifyProof(checking[shareIndex], index: index, ciphertext: ciphertexts[index], digest: digest)
+            return verifyProof(
+                checking[shareIndex], index: index, ciphertext: ciphertexts[index], digest: digest, table: table)
         }
         var valid: [ThresholdDecryptionShare] = []
         for (shareIndex, share) in candidates.enumerated() {
