@@ -28,11 +28,20 @@ public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
     public var thresholdDecryptionsPerSecond: Double
     /// Ordinary CRT decryptions per second with the dealer's full key, for comparison.
     public var plainCRTDecryptionsPerSecond: Double
+    /// CPU milliseconds of one partial decryption with its proof, on one thread (thread CPU
+    /// time: stable when other processes share the machine).
+    public var partialDecryptionCPUMilliseconds: Double
+    /// CPU milliseconds of one proof verification on one thread (with the key's table).
+    public var proofVerificationCPUMilliseconds: Double
+    /// CPU milliseconds of one plain CRT decryption on one thread.
+    public var plainCRTDecryptionCPUMilliseconds: Double
 
     public init(
         bits: Int, threshold: Int, parties: Int, cores: Int, dealSeconds: Double, partialDecryptionsPerSecond: Double,
         partialDecryptionsPerSecondOneCore: Double, proofVerificationsPerSecond: Double, combinationsPerSecond: Double,
-        thresholdDecryptionsPerSecond: Double, plainCRTDecryptionsPerSecond: Double
+        thresholdDecryptionsPerSecond: Double, plainCRTDecryptionsPerSecond: Double,
+        partialDecryptionCPUMilliseconds: Double, proofVerificationCPUMilliseconds: Double,
+        plainCRTDecryptionCPUMilliseconds: Double
     ) {
         self.bits = bits
         self.threshold = threshold
@@ -45,13 +54,16 @@ public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
         self.combinationsPerSecond = combinationsPerSecond
         self.thresholdDecryptionsPerSecond = thresholdDecryptionsPerSecond
         self.plainCRTDecryptionsPerSecond = plainCRTDecryptionsPerSecond
+        self.partialDecryptionCPUMilliseconds = partialDecryptionCPUMilliseconds
+        self.proofVerificationCPUMilliseconds = proofVerificationCPUMilliseconds
+        self.plainCRTDecryptionCPUMilliseconds = plainCRTDecryptionCPUMilliseconds
     }
 }
 
 /// The threshold decryption benchmark behind `fedshare bench paillier --threshold --parties`.
 public enum ThresholdBenchmark {
     /// Deals a fresh key of `bits` bits and measures each threshold operation for about
-    /// `seconds`/6 seconds, on all cores, with the CSPRNG.
+    /// `seconds`/9 seconds, on all cores, with the CSPRNG.
     ///
     /// - Parameters:
     ///   - bits: 2048, 3072 or 4096 (smaller sizes are accepted here for quick runs, since the
@@ -89,10 +101,11 @@ public enum ThresholdBenchmark {
     ) throws -> ThresholdBenchmarkResult {
         var random = SecureRandom()
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let phase = max(seconds, 0.6) / 6
+        let phase = max(seconds, 0.9) / 9
         let key = publicKey.paillierKey
         let t = publicKey.threshold
-        let batchSize = 2 * cores
+        // At least the table threshold, so that verification runs as it does on real batches.
+        let batchSize = max(ThresholdPublicKey.tableThreshold, 4 * cores)
         let ciphertexts = try (0..<batchSize).map { _ in
             try key.encrypt(BigInt.random(below: key.n, using: &random), method: .fast, using: &random)
         }
@@ -116,7 +129,8 @@ public enum ThresholdBenchmark {
                 try signer.decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random))
         }
 
-        // Proof verification: one share's batch, over all cores.
+        // Proof verification: one share's batch, over all cores (the table built beforehand).
+        let table = publicKey.verificationTableCache.table(for: publicKey)
         let verifyRate = try rate(seconds: phase) {
             try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
             return ciphertexts.count
@@ -147,11 +161,25 @@ public enum ThresholdBenchmark {
             return ciphertexts.count
         }
 
+        // Thread CPU time per operation, one thread.
+        let digest = ThresholdDecryptionShare.batchDigest(ciphertexts.map(\.value), keyID: publicKey.keyID)
+        let partialCPU = try cpuMilliseconds(seconds: phase) {
+            _ = try signers[0].decryptionShare(
+                for: [ciphertexts[0]], publicKey: publicKey, context: context, using: &random)
+        }
+        let verifyCPU = cpuMilliseconds(seconds: phase) {
+            _ = publicKey.verifyProof(
+                decryptionShares[0], index: 0, ciphertext: ciphertexts[0].value, digest: digest, table: table)
+        }
+        let crtCPU = cpuMilliseconds(seconds: phase) { _ = privateKey.decrypt(ciphertexts[0]) }
+
         return ThresholdBenchmarkResult(
             bits: publicKey.bits, threshold: t, parties: publicKey.parties, cores: cores, dealSeconds: dealSeconds,
             partialDecryptionsPerSecond: partialRate, partialDecryptionsPerSecondOneCore: partialOneCore,
             proofVerificationsPerSecond: verifyRate, combinationsPerSecond: combineRate,
-            thresholdDecryptionsPerSecond: endToEnd, plainCRTDecryptionsPerSecond: crtRate)
+            thresholdDecryptionsPerSecond: endToEnd, plainCRTDecryptionsPerSecond: crtRate,
+            partialDecryptionCPUMilliseconds: partialCPU, proofVerificationCPUMilliseconds: verifyCPU,
+            plainCRTDecryptionCPUMilliseconds: crtCPU)
     }
 
     /// Runs `body` (which returns how many operations it did) until `seconds` have passed, at
@@ -166,6 +194,28 @@ public enum ThresholdBenchmark {
             rounds += 1
         }
         return Double(operations) / (clock.now - start).seconds
+    }
+}
+
+extension ThresholdBenchmark {
+    /// Runs `body` on this thread until `seconds` of wall time have passed (at least twice);
+    /// the thread CPU time per call, in milliseconds.
+    static func cpuMilliseconds(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpuStart = threadCPUSeconds()
+        var calls = 0
+        while calls < 2 || (clock.now - start).seconds < seconds {
+            try body()
+            calls += 1
+        }
+        return (threadCPUSeconds() - cpuStart) * 1000 / Double(calls)
+    }
+
+    static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }
 

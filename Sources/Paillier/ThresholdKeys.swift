@@ -46,6 +46,11 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// contributions with it and the aggregator adds them; only decryption is shared.
     public let paillierKey: PaillierPublicKey
 
+    /// Powers of v for fast verification, built on first use.
+    let verificationTableCache = ThresholdVerificationTableCache()
+    /// The number of proofs in one call from which verification builds and uses the table.
+    static let tableThreshold = 16
+
     /// Party ids, 1...parties.
     public var partyIDs: ClosedRange<Int> { 1...parties }
 

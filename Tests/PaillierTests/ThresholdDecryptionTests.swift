@@ -185,6 +185,21 @@ struct ThresholdScenario {
         #expect(ciphertexts.map { TextbookPaillier.decryptCRT($0.value, p: fixture.p, q: fixture.q) } == messages)
     }
 
+    @Test func verificationTableMatchesExponentiation() throws {
+        let scenario = try ThresholdScenario(threshold: 2, parties: 3, extra: 1)
+        let key = scenario.publicKey
+        let table = key.verificationTableCache.table(for: key)
+        #expect(key.verificationTableCache.table(for: key) === table)
+        var random = SeededRandom(seed: 77)
+        var exponents: [BigInt] = [0, 1, 15, 16, 255, BigInt.powerOfTwo(key.maximumResponseBits) - 1]
+        for bits in [8, 100, 1000, key.maximumResponseBits] { exponents.append(BigInt.random(bits: bits, using: &random)) }
+        for exponent in exponents {
+            #expect(table.power(exponent) == key.verificationBase.power(exponent, modulus: key.nSquared), "\(exponent)")
+        }
+        #expect(table.power(BigInt.powerOfTwo(key.maximumResponseBits + 4)) == nil)
+        #expect(table.power(-1) == nil)
+    }
+
     @Test func lagrangeCoefficientsAreIntegersSummingToDelta() throws {
         let scenario = try ThresholdScenario(threshold: 5, parties: 7, extra: 1)
         let key = scenario.publicKey

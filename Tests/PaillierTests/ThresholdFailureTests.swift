@@ -105,6 +105,14 @@ import Testing
             values: values, proofs: honest.proofs)
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedValue], party: 5, reason: "ciphertext 2")
 
+        // A zero response (which a constant-time exponentiation would refuse) is a failed proof.
+        proofs = honest.proofs
+        proofs[0] = ThresholdDecryptionProof(challenge: proofs[0].challenge, response: 0)
+        let zero = ThresholdDecryptionShare(
+            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
+            values: honest.values, proofs: proofs)
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [zero], party: 5, reason: "ciphertext 0")
+
         // An oversized response (a resource attack) is refused before any exponentiation.
         proofs = honest.proofs
         proofs[0] = ThresholdDecryptionProof(challenge: proofs[0].challenge, response: BigInt.powerOfTwo(100_000))
