@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the performance of fedshare's components.",
-        subcommands: []
+        subcommands: [BenchPrivacy.self]
     )
 }
