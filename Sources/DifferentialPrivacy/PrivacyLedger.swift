@@ -140,12 +140,16 @@ public final class PrivacyLedger: Sendable {
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
-            try queue.writeWithoutTransaction { db in
+            // Only a new ledger takes the write lock to create its schema.
+            let ready = try queue.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'chain_head')") == 2
+            }
+            if !ready { try queue.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     try Self.createSchema(db)
                     return .commit
                 }
-            }
+            } }
         } catch let error as DatabaseError {
             throw DifferentialPrivacyError.ledger(path: path, reason: "cannot open the ledger: \(error.message ?? "\(error)")")
         }
@@ -266,6 +270,9 @@ public final class PrivacyLedger: Sendable {
     public func budget(dataset: String) throws -> DatasetBudget {
         try queue.read { db in try Self.budget(of: dataset, db) }
     }
+
+    /// What a dataset has spent (same as `budget(dataset:)`).
+    public func spent(dataset: String) throws -> DatasetBudget { try budget(dataset: dataset) }
 
     /// Every dataset's budget, sorted by name.
     public func budgets() throws -> [DatasetBudget] {

@@ -103,3 +103,12 @@ final class SeededRandomBox: @unchecked Sendable {
     static let shared = SeededRandomBox()
     var generator = SeededRandom(seed: 0)
 }
+
+@Suite struct BufferedSecureRandomTests {
+    @Test func producesFreshWordsAcrossRefills() {
+        var generator = BufferedSecureRandom()
+        var seen = Set<UInt64>()
+        for _ in 0..<2000 { seen.insert(generator.next()) }
+        #expect(seen.count == 2000) // 2000 distinct 64-bit words: collisions have probability ~1e-13
+    }
+}

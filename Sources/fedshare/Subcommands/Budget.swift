@@ -13,15 +13,15 @@ struct Budget: ParsableCommand {
         when a charge is refused, a preview exceeds the cap, or --verify finds a broken chain.
         """)
 
-    @Option(help: "The ledger file.") var ledger: String?
+    @Option(help: ArgumentHelp("The ledger file.", valueName: "FILE")) var ledger: String?
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "List every ledger entry.") var history = false
     @Flag(help: "Check the hash chain; name the first bad entry.") var verify = false
     @Flag(help: "Say what a release would cost and whether the cap allows it.") var preview = false
-    @Option(name: .customLong("set-cap"), help: "Set the cap of DATASET (with --epsilon, --delta).") var setCap: String?
-    @Option(help: "Record a release on DATASET: reserve then commit (refused above the cap).") var charge: String?
-    @Option(help: "Cancel pending reservation ID (only if nothing was released under it).") var cancel: Int64?
-    @Option(help: "The dataset for --preview (default: the only one).") var dataset: String?
+    @Option(name: .customLong("set-cap"), help: ArgumentHelp("Set the cap of DATASET (with --epsilon, --delta).", valueName: "DATASET")) var setCap: String?
+    @Option(help: ArgumentHelp("Record a release on DATASET: reserve then commit (refused above the cap).", valueName: "DATASET")) var charge: String?
+    @Option(help: ArgumentHelp("Cancel pending reservation ID (only if nothing was released under it).", valueName: "ID")) var cancel: Int64?
+    @Option(help: ArgumentHelp("The dataset for --preview (default: the only one).", valueName: "DATASET")) var dataset: String?
     @Option(help: "Cap ε (with --set-cap).") var epsilon: Double?
     @Option(help: "Cap δ (with --set-cap).") var delta: Double?
     @Option(help: "gaussian, laplace, discrete_gaussian or discrete_laplace.") var mechanism: String?
