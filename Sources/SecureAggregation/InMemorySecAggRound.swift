@@ -13,7 +13,20 @@ public struct InMemorySecAggRound: Sendable {
         /// Sends its masked input, then never answers the unmasking request.
         case duringUnmasking
 
-        var phase: SecAggPhase {
+        /// The drop point for a `--drop PARTY@PHASE` phase name: advertise, share, contribute,
+        /// unmask (or decrypt); nil for anything else.
+        public init?(phaseName: String) {
+            switch phaseName {
+            case "advertise": self = .beforeAdvertise
+            case "share": self = .duringShareKeys
+            case "contribute": self = .duringMaskedInput
+            case "unmask", "decrypt": self = .duringUnmasking
+            default: return nil
+            }
+        }
+
+        /// The phase the party fails to complete.
+        public var phase: SecAggPhase {
             switch self {
             case .beforeAdvertise: return .advertiseKeys
             case .duringShareKeys: return .shareKeys

@@ -131,7 +131,7 @@ public struct SecAggClient: Sendable {
     private mutating func handle(_ message: KeyDirectory) throws -> ClientMessage {
         let n = configuration.parties
         var seen: [Int: AdvertisedKeys] = [:]
-        var keyOwners: [[UInt8]: Int] = [:]
+        var keyOwners: [KeyFingerprint: Int] = [:]
         // Own keys: exactly once, under this party's id, unchanged.
         let ownEntries = message.keys.filter {
             $0.party == id || $0.maskPublicKey == ownKeys.maskPublicKey || $0.channelPublicKey == ownKeys.channelPublicKey
@@ -143,7 +143,7 @@ public struct SecAggClient: Sendable {
             guard SessionCrypto.isAcceptablePublicKey(entry.maskPublicKey), SessionCrypto.isAcceptablePublicKey(entry.channelPublicKey) else {
                 throw SecAggError.malformed(what: "public key of party \(entry.party)", reason: "not a usable X25519 key")
             }
-            for key in [entry.maskPublicKey, entry.channelPublicKey] {
+            for key in [KeyFingerprint(entry.maskPublicKey), KeyFingerprint(entry.channelPublicKey)] {
                 if let other = keyOwners[key] { throw SecAggError.duplicatePublicKey(party: entry.party, sameAs: other) }
                 keyOwners[key] = entry.party
             }

@@ -30,7 +30,7 @@ public struct SecAggServer: Sendable {
     public private(set) var dropouts: [Int: SecAggPhase] = [:]
 
     private var keys: [Int: AdvertisedKeys] = [:]
-    private var keyOwners: [[UInt8]: Int] = [:]
+    private var keyOwners: [KeyFingerprint: Int] = [:]
     private var sessionID: [UInt8] = []
     private var graph: SharingGraph?
     /// U1, U2, U3 in turn: the parties expected to answer the current phase.
@@ -115,10 +115,10 @@ public struct SecAggServer: Sendable {
             throw SecAggError.duplicatePublicKey(party: party, sameAs: party)
         }
         for key in [message.keys.maskPublicKey, message.keys.channelPublicKey] {
-            if let other = keyOwners[key] { throw SecAggError.duplicatePublicKey(party: party, sameAs: other) }
+            if let other = keyOwners[KeyFingerprint(key)] { throw SecAggError.duplicatePublicKey(party: party, sameAs: other) }
         }
-        keyOwners[message.keys.maskPublicKey] = party
-        keyOwners[message.keys.channelPublicKey] = party
+        keyOwners[KeyFingerprint(message.keys.maskPublicKey)] = party
+        keyOwners[KeyFingerprint(message.keys.channelPublicKey)] = party
         keys[party] = message.keys
     }
 

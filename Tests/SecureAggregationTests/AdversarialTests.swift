@@ -243,6 +243,21 @@ struct Harness {
 }
 
 @Suite struct ServerValidationTests {
+    @Test func serverAbortBelowThresholdReachesClients() throws {
+        var harness = try Harness(parties: 5, threshold: 4)
+        let notices = try harness.toServer(harness.clients.prefix(3).map { $0.advertiseKeys() }, close: true)
+        #expect(notices.map(\.recipient) == [0, 1, 2])
+        #expect(harness.server.abortReason == .tooFewParties(phase: .advertiseKeys, remaining: 3, needed: 4, missing: [3, 4]))
+        #expect(harness.server.dropouts == [3: .advertiseKeys, 4: .advertiseKeys])
+        _ = try harness.toClients(notices)
+        guard case .aborted(.roundAborted(let reason)) = harness.clients[0].state else {
+            Issue.record("client 0 did not record the abort")
+            return
+        }
+        #expect(reason.contains("missing parties: 3, 4"))
+        #expect(throws: SecAggError.roundFinished("aborted")) { try harness.server.closePhase() }
+    }
+
     @Test func malformedDuplicatedAndOutOfOrderClientMessages() throws {
         var harness = try Harness(parties: 4, threshold: 3)
         let adverts = harness.clients.map { $0.advertiseKeys() }

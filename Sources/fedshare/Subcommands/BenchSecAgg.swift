@@ -71,15 +71,11 @@ struct BenchSecAgg: ParsableCommand {
         guard length >= 1 else { throw ValidationError("--length must be at least 1 (got \(length))") }
         guard (0..<parties).contains(dropouts) else { throw ValidationError("--dropouts must be in 0..<\(parties) (got \(dropouts))") }
         guard ["full", "sparse"].contains(graph) else { throw ValidationError("--graph must be full or sparse (got \(graph))") }
-        guard Self.dropPoints[dropPhase] != nil else {
+        guard InMemorySecAggRound.DropPoint(phaseName: dropPhase) != nil else {
             throw ValidationError("--drop-phase must be advertise, share, contribute or unmask (got \(dropPhase))")
         }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
     }
-
-    static let dropPoints: [String: InMemorySecAggRound.DropPoint] = [
-        "advertise": .beforeAdvertise, "share": .duringShareKeys, "contribute": .duringMaskedInput, "unmask": .duringUnmasking,
-    ]
 
     func run() throws {
         let sparse = graph == "sparse"
@@ -98,7 +94,7 @@ struct BenchSecAgg: ParsableCommand {
         for _ in 0..<parties {
             inputs.append(try (0..<length).map { _ in try codec.encodeToRing64(Double.random(in: -1...1, using: &inputRandom)) })
         }
-        let drop = Self.dropPoints[dropPhase] ?? .duringMaskedInput
+        let drop = InMemorySecAggRound.DropPoint(phaseName: dropPhase) ?? .duringMaskedInput
         let dropped = Dictionary(uniqueKeysWithValues: (0..<dropouts).map { ($0, drop) })
         let round = try InMemorySecAggRound(configuration: configuration, inputs: inputs, dropouts: dropped)
 
