@@ -150,19 +150,22 @@ public final class AttentionAccumulator {
     }
 
     /// Adds records given as arrays (features row-major, n × d; group indices), in chunks.
+    /// - Throws: `AttentionError.shapeMismatch` if the sizes disagree or a group index is out
+    ///   of range (nothing is added then), `AttentionError.scoreOverflow` as `flush`.
     public func add(features input: [Double], groups inputGroups: [Int]) throws {
-        precondition(input.count == inputGroups.count * d, "features must hold d values per record")
+        guard input.count == inputGroups.count * d else {
+            throw AttentionError.shapeMismatch("expected \(inputGroups.count) × \(d) feature values (d = \(d)), found \(input.count)")
+        }
+        if let bad = inputGroups.first(where: { $0 < 0 || $0 >= groupCount }) {
+            throw AttentionError.shapeMismatch("group index \(bad) is outside 0..<\(groupCount)")
+        }
         var offset = 0
         while offset < inputGroups.count {
             let n = min(capacity, inputGroups.count - offset)
             input.withUnsafeBufferPointer { source in
                 features.update(from: source.baseAddress! + offset * d, count: n * d)
             }
-            for i in 0..<n {
-                let g = inputGroups[offset + i]
-                precondition(g >= 0 && g < groupCount, "group index out of range")
-                groups[i] = Int32(g)
-            }
+            for i in 0..<n { groups[i] = Int32(inputGroups[offset + i]) }
             try flush(count: n)
             offset += n
         }
