@@ -124,6 +124,12 @@ public final class AttentionAccumulator {
     /// in `features` and `groups`; group indices must be valid).
     /// - Throws: `AttentionError.scoreOverflow` if a record's scores are not finite.
     public func flush(count: Int) throws {
+        try flush(count: count, recordBase: recordsSeen)
+    }
+
+    /// `flush(count:)`, numbering records from `recordBase` in errors (for pipelines that
+    /// alternate between accumulators).
+    func flush(count: Int, recordBase: Int) throws {
         precondition(count >= 0 && count <= capacity, "chunk larger than the accumulator's capacity")
         guard count > 0 else { return }
         for i in 0..<count { counts[Int(groups[i])] += 1 }
@@ -145,7 +151,7 @@ public final class AttentionAccumulator {
             }
             firstBad = results.minimum()
         }
-        if firstBad < Int.max { throw AttentionError.scoreOverflow(record: recordsSeen + firstBad + 1) }
+        if firstBad < Int.max { throw AttentionError.scoreOverflow(record: recordBase + firstBad + 1) }
         recordsSeen += count
     }
 

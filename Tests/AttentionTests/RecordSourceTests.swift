@@ -237,3 +237,27 @@ struct RecordSourceTests {
         #expect(maxRelativeError(result.matrix, reference.matrix) < 1e-9)
     }
 }
+
+@Suite("Pipelined chunks")
+struct PipelineTests {
+    @Test("an overflowing record is reported with its number across alternating chunks")
+    func overflowNumbering() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder))
+        try folder.write("anchors.csv", "name,e1,e2\nup,1e300,0\ndown,0,1\n")
+        let strict = try FederationManifest.load(from: folder.url.appendingPathComponent("manifest.toml"))
+        let data = try folder.write("p.csv", "f1,group,f2\n1,a,1\n1,b,1\n1,a,1\n1,b,1\n1,a,1\n1e10,a,1\n1,a,1\n")
+        for chunk in [1, 2, 4, 100] {
+            #expect(throws: AttentionError.scoreOverflow(record: 6)) {
+                try LocalAttention.compute(manifest: strict, dataURL: data, options: .init(chunkSize: chunk))
+            }
+        }
+        // The same file with the ordinary anchors: every chunk size gives the same matrix.
+        let reference = try LocalAttention.compute(manifest: manifest, dataURL: data, options: .init(chunkSize: 100))
+        for chunk in [1, 2, 3] {
+            let result = try LocalAttention.compute(manifest: manifest, dataURL: data, options: .init(chunkSize: chunk))
+            #expect(result.counts == reference.counts)
+            #expect(maxRelativeError(result.matrix, reference.matrix) < 1e-14)
+        }
+    }
+}
