@@ -8,7 +8,8 @@ public enum LocalAttention {
     public struct Options: Sendable {
         /// Count and report bad rows instead of stopping at the first.
         public var skipBadRows = false
-        /// Records per chunk (memory ≈ chunk × (d + M) × 8 bytes, plus a 1 MiB read buffer).
+        /// Records per chunk (memory ≈ 2 × chunk × (d + M) × 8 bytes, plus a 1 MiB read buffer:
+        /// one chunk is read while the other is computed).
         public var chunkSize = 8192
         /// For `.npy` data: the CSV/TSV with the group (and user) column; by default the data
         /// path with `.npy` replaced by `.groups.csv`.
