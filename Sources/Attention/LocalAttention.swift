@@ -120,7 +120,7 @@ public enum LocalAttention {
                     }
                     accumulators[current].groups[filled] = group
                     filled += 1
-                    if filled == options.chunkSize {
+                    if filled == accumulators[current].capacity {
                         pipeline.submit(accumulators[current], count: filled, recordBase: recordsBefore, slot: current)
                         recordsBefore += filled
                         current ^= 1

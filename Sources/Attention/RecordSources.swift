@@ -131,7 +131,7 @@ final class DelimitedRecordSource: RecordSource {
         repeat {
             guard let next = try reader.nextLine() else { return nil }
             line = next
-        } while line.isEmpty || line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 })
+        } while line.allSatisfy({ $0 == 32 })   // blank lines (a line of tabs is a TSV row)
         let lineNumber = reader.lineNumber
         // One pass over the line: find each field (RFC 4180 quoting) and use it at once. The
         // first problem in a field is kept, but a wrong column count takes precedence.

@@ -261,3 +261,17 @@ struct PipelineTests {
         }
     }
 }
+
+@Suite("Reader edge cases")
+struct ReaderEdgeTests {
+    @Test("a TSV row of empty fields is a bad row, not a blank line; a zero chunk size is clamped")
+    func emptyFields() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder))
+        let data = try folder.write("p.tsv", "f1\tgroup\tf2\n1\ta\t2\n\t\t\n   \n")
+        #expect { try LocalAttention.compute(manifest: manifest, dataURL: data) } throws: { "\($0)".contains("p.tsv line 3") }
+        let clean = try folder.write("q.csv", "f1,group,f2\n1,a,2\n3,b,4\n")
+        let result = try LocalAttention.compute(manifest: manifest, dataURL: clean, options: .init(chunkSize: 0))
+        #expect(result.counts == [1, 1])
+    }
+}
