@@ -124,6 +124,12 @@ public final class AttentionAccumulator {
     /// in `features` and `groups`; group indices must be valid).
     /// - Throws: `AttentionError.scoreOverflow` if a record's scores are not finite.
     public func flush(count: Int) throws {
+        try flush(count: count, recordBase: recordsSeen)
+    }
+
+    /// `flush(count:)`, numbering records from `recordBase` in errors (for pipelines that
+    /// alternate between accumulators).
+    func flush(count: Int, recordBase: Int) throws {
         precondition(count >= 0 && count <= capacity, "chunk larger than the accumulator's capacity")
         guard count > 0 else { return }
         for i in 0..<count { counts[Int(groups[i])] += 1 }
@@ -145,24 +151,27 @@ public final class AttentionAccumulator {
             }
             firstBad = results.minimum()
         }
-        if firstBad < Int.max { throw AttentionError.scoreOverflow(record: recordsSeen + firstBad + 1) }
+        if firstBad < Int.max { throw AttentionError.scoreOverflow(record: recordBase + firstBad + 1) }
         recordsSeen += count
     }
 
     /// Adds records given as arrays (features row-major, n × d; group indices), in chunks.
+    /// - Throws: `AttentionError.shapeMismatch` if the sizes disagree or a group index is out
+    ///   of range (nothing is added then), `AttentionError.scoreOverflow` as `flush`.
     public func add(features input: [Double], groups inputGroups: [Int]) throws {
-        precondition(input.count == inputGroups.count * d, "features must hold d values per record")
+        guard input.count == inputGroups.count * d else {
+            throw AttentionError.shapeMismatch("expected \(inputGroups.count) × \(d) feature values (d = \(d)), found \(input.count)")
+        }
+        if let bad = inputGroups.first(where: { $0 < 0 || $0 >= groupCount }) {
+            throw AttentionError.shapeMismatch("group index \(bad) is outside 0..<\(groupCount)")
+        }
         var offset = 0
         while offset < inputGroups.count {
             let n = min(capacity, inputGroups.count - offset)
             input.withUnsafeBufferPointer { source in
                 features.update(from: source.baseAddress! + offset * d, count: n * d)
             }
-            for i in 0..<n {
-                let g = inputGroups[offset + i]
-                precondition(g >= 0 && g < groupCount, "group index out of range")
-                groups[i] = Int32(g)
-            }
+            for i in 0..<n { groups[i] = Int32(inputGroups[offset + i]) }
             try flush(count: n)
             offset += n
         }

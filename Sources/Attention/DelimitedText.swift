@@ -92,10 +92,36 @@ final class LineReader {
     }
 }
 
-private let exactPowersOfTen: [Double] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-]
+/// 10^k for k in 0...22, all exact in a Double (a switch, not a global array, so the hot path
+/// has no lazy-initialisation check).
+@inline(__always)
+private func exactPowerOfTen(_ k: Int) -> Double {
+    switch k {
+    case 0: return 1e0
+    case 1: return 1e1
+    case 2: return 1e2
+    case 3: return 1e3
+    case 4: return 1e4
+    case 5: return 1e5
+    case 6: return 1e6
+    case 7: return 1e7
+    case 8: return 1e8
+    case 9: return 1e9
+    case 10: return 1e10
+    case 11: return 1e11
+    case 12: return 1e12
+    case 13: return 1e13
+    case 14: return 1e14
+    case 15: return 1e15
+    case 16: return 1e16
+    case 17: return 1e17
+    case 18: return 1e18
+    case 19: return 1e19
+    case 20: return 1e20
+    case 21: return 1e21
+    default: return 1e22
+    }
+}
 
 /// The outcome of parsing a numeric field.
 enum ParsedNumber {
@@ -171,7 +197,7 @@ func parseNumber(_ base: UnsafePointer<UInt8>, count: Int) -> ParsedNumber {
     if mantissa == 0 { return .value(negative ? -0.0 : 0.0) }
     if !inexact, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
         var value = Double(mantissa)
-        value = exponent >= 0 ? value * exactPowersOfTen[exponent] : value / exactPowersOfTen[-exponent]
+        value = exponent >= 0 ? value * exactPowerOfTen(exponent) : value / exactPowerOfTen(-exponent)
         return .value(negative ? -value : value)
     }
     // Rare: many digits or a large exponent. The syntax is already checked, so strtod sees a

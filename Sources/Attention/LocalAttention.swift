@@ -8,7 +8,8 @@ public enum LocalAttention {
     public struct Options: Sendable {
         /// Count and report bad rows instead of stopping at the first.
         public var skipBadRows = false
-        /// Records per chunk (memory ≈ chunk × (d + M) × 8 bytes, plus a 1 MiB read buffer).
+        /// Records per chunk (memory ≈ 2 × chunk × (d + M) × 8 bytes, plus a 1 MiB read buffer:
+        /// one chunk is read while the other is computed).
         public var chunkSize = 8192
         /// For `.npy` data: the CSV/TSV with the group (and user) column; by default the data
         /// path with `.npy` replaced by `.groups.csv`.
@@ -91,33 +92,57 @@ public enum LocalAttention {
             report.usersOverBound = sampler?.usersOverLimit ?? 0
         }
 
+        // Two accumulators take turns: while one computes a full chunk on a background queue
+        // (itself split across cores), the reader fills the other, so parsing and arithmetic
+        // overlap. Memory: two chunks.
         let source = try openSource(dataURL: dataURL, layout: layout, options: options)
-        let accumulator = AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers)
+        let accumulators = [
+            AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers),
+            AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers),
+        ]
+        let pipeline = FlushPipeline()
+        var current = 0
         var filled = 0
+        var recordsBefore = 0
         var user = ""
-        while let outcome = try source.next(features: accumulator.features + filled * d, user: &user) {
-            switch outcome {
-            case .bad(let error):
-                guard options.skipBadRows else { throw error }
-                report.badRowsSkipped += 1
-                if report.badRowExamples.count < options.badRowExamples { report.badRowExamples.append(error.description) }
-            case .record(let group):
-                report.recordsRead += 1
-                if sampler != nil, !sampler!.admit(user) {
-                    report.recordsDroppedByUserBound += 1
-                    continue
-                }
-                accumulator.groups[filled] = group
-                filled += 1
-                if filled == accumulator.capacity {
-                    try accumulator.flush(count: filled)
-                    filled = 0
+        do {
+            while let outcome = try source.next(features: accumulators[current].features + filled * d, user: &user) {
+                switch outcome {
+                case .bad(let error):
+                    guard options.skipBadRows else { throw error }
+                    report.badRowsSkipped += 1
+                    if report.badRowExamples.count < options.badRowExamples { report.badRowExamples.append(error.description) }
+                case .record(let group):
+                    report.recordsRead += 1
+                    if sampler != nil, !sampler!.admit(user) {
+                        report.recordsDroppedByUserBound += 1
+                        continue
+                    }
+                    accumulators[current].groups[filled] = group
+                    filled += 1
+                    if filled == accumulators[current].capacity {
+                        pipeline.submit(accumulators[current], count: filled, recordBase: recordsBefore, slot: current)
+                        recordsBefore += filled
+                        current ^= 1
+                        filled = 0
+                        try pipeline.wait(slot: current)
+                    }
                 }
             }
+        } catch {
+            // Never leave a background flush writing into buffers about to be freed.
+            try? pipeline.wait(slot: 0)
+            try? pipeline.wait(slot: 1)
+            throw error
         }
-        try accumulator.flush(count: filled)
-        report.recordsUsed = accumulator.recordCount
-        var result = accumulator.result()
+        try pipeline.wait(slot: 0)
+        try pipeline.wait(slot: 1)
+        try accumulators[current].flush(count: filled, recordBase: recordsBefore)
+        var result = accumulators[0].result()
+        let other = accumulators[1].result()
+        for k in result.matrix.indices { result.matrix[k] += other.matrix[k] }
+        for g in result.counts.indices { result.counts[g] += other.counts[g] }
+        report.recordsUsed = accumulators[0].recordCount + accumulators[1].recordCount
         result.report = report
         return result
     }
@@ -140,5 +165,36 @@ public enum LocalAttention {
             return try NumPyRecordSource(path: dataURL.path, displayName: name, sidePath: side.path,
                                          sideName: side.lastPathComponent, layout: layout)
         }
+    }
+}
+
+/// Runs accumulator flushes on a background queue, one slot per accumulator.
+private final class FlushPipeline: @unchecked Sendable {
+    /// Carries a non-Sendable accumulator to the queue; the caller does not touch it until
+    /// `wait(slot:)` returns.
+    private struct Handoff: @unchecked Sendable { let accumulator: AttentionAccumulator }
+
+    private let queue = DispatchQueue(label: "fedshare.attention.flush")
+    private let slots = [DispatchGroup(), DispatchGroup()]
+    private let lock = NSLock()
+    private var errors: [Error?] = [nil, nil]
+
+    func submit(_ accumulator: AttentionAccumulator, count: Int, recordBase: Int, slot: Int) {
+        let handoff = Handoff(accumulator: accumulator)
+        slots[slot].enter()
+        queue.async {
+            do {
+                try handoff.accumulator.flush(count: count, recordBase: recordBase)
+            } catch {
+                self.lock.withLock { self.errors[slot] = error }
+            }
+            self.slots[slot].leave()
+        }
+    }
+
+    /// Waits for the slot's flush, rethrowing its error.
+    func wait(slot: Int) throws {
+        slots[slot].wait()
+        if let error = lock.withLock({ errors[slot] }) { throw error }
     }
 }

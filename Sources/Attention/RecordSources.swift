@@ -88,7 +88,6 @@ final class DelimitedRecordSource: RecordSource {
     private let roles: [ColumnRole]
     private let groupIndex: [String: Int32]
     private let layout: DataLayout
-    private var fields: [FieldRange] = []
 
     init(path: String, displayName: String, layout: DataLayout) throws {
         reader = try LineReader(path: path, displayName: displayName)
@@ -132,46 +131,83 @@ final class DelimitedRecordSource: RecordSource {
         repeat {
             guard let next = try reader.nextLine() else { return nil }
             line = next
-        } while line.isEmpty || line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 })
+        } while line.allSatisfy({ $0 == 32 })   // blank lines (a line of tabs is a TSV row)
         let lineNumber = reader.lineNumber
-        if let problem = splitFields(line, delimiter: separator, into: &fields) {
-            return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: problem))
-        }
-        guard fields.count == roles.count else {
-            return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "expected \(roles.count) columns, found \(fields.count)"))
-        }
-        var group: Int32 = -1
+        // One pass over the line: find each field (RFC 4180 quoting) and use it at once. The
+        // first problem in a field is kept, but a wrong column count takes precedence.
         let base = line.baseAddress!
-        for c in 0..<fields.count {
-            let field = fields[c]
-            switch roles[c] {
-            case .ignored:
-                continue
-            case .feature(let position):
-                switch parseNumber(base + field.start, count: field.end - field.start) {
-                case .value(let value):
-                    features[position] = value
-                case .notFinite:
-                    return .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[c])'",
-                                           problem: "'\(fieldText(line, field))' is not a finite number"))
-                case .notANumber:
-                    return .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[c])'",
-                                           problem: "'\(fieldText(line, field))' is not a number"))
+        let n = line.count
+        let columnCount = roles.count
+        var i = 0
+        var column = 0
+        var group: Int32 = -1
+        var problem: RowOutcome?
+        while true {
+            var start = i
+            var end: Int
+            var escaped = false
+            if i < n, base[i] == 34 {
+                var j = i + 1
+                while true {
+                    guard j < n else { return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "unterminated quoted field")) }
+                    if base[j] == 34 {
+                        if j + 1 < n, base[j + 1] == 34 { escaped = true; j += 2; continue }
+                        break
+                    }
+                    j += 1
                 }
-            case .group:
-                let label = fieldText(line, field)
-                guard let index = groupIndex[label] else {
-                    return .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[c])'", problem: layout.unknownGroupProblem(label)))
+                start = i + 1
+                end = j
+                i = j + 1
+                if i < n, base[i] != separator {
+                    return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "unexpected text after a closing quote"))
                 }
-                group = index
-            case .user:
-                user = fieldText(line, field)
-                guard !user.isEmpty else {
-                    return .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[c])'", problem: "the user id is empty"))
+            } else {
+                var j = i
+                while j < n, base[j] != separator { j += 1 }
+                end = j
+                i = j
+            }
+            if column < columnCount, problem == nil {
+                let field = FieldRange(start: start, end: end, hasEscapedQuotes: escaped)
+                switch roles[column] {
+                case .ignored:
+                    break
+                case .feature(let position):
+                    switch parseNumber(base + start, count: end - start) {
+                    case .value(let value):
+                        features[position] = value
+                    case .notFinite:
+                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                                  problem: "'\(fieldText(line, field))' is not a finite number"))
+                    case .notANumber:
+                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                                  problem: "'\(fieldText(line, field))' is not a number"))
+                    }
+                case .group:
+                    let label = fieldText(line, field)
+                    if let index = groupIndex[label] {
+                        group = index
+                    } else {
+                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                                  problem: layout.unknownGroupProblem(label)))
+                    }
+                case .user:
+                    user = fieldText(line, field)
+                    if user.isEmpty {
+                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                                  problem: "the user id is empty"))
+                    }
                 }
             }
+            column += 1
+            if i >= n { break }
+            i += 1
         }
-        return .record(group: group)
+        guard column == columnCount else {
+            return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "expected \(columnCount) columns, found \(column)"))
+        }
+        return problem ?? .record(group: group)
     }
 }
 

@@ -120,3 +120,18 @@ struct AttentionComputationTests {
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1], embeddingDimension: 1, groups: ["g", "g"]) }
     }
 }
+
+@Suite("Accumulator input checks")
+struct AccumulatorInputTests {
+    @Test("wrong sizes and group indices are errors, not crashes")
+    func badInput() throws {
+        let model = try AttentionModel(anchorNames: ["a", "b"], anchors: [1, 0, 0, 1], embeddingDimension: 2, groups: ["g"])
+        let accumulator = AttentionAccumulator(model: model)
+        #expect(throws: AttentionError.self) { try accumulator.add(features: [1, 2, 3], groups: [0]) }
+        #expect(throws: AttentionError.self) { try accumulator.add(features: [1, 2], groups: [1]) }
+        #expect(throws: AttentionError.self) { try accumulator.add(features: [1, 2], groups: [-1]) }
+        #expect(accumulator.recordCount == 0)
+        try accumulator.add(features: [], groups: [])
+        #expect(accumulator.result().total == 0)
+    }
+}

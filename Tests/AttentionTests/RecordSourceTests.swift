@@ -237,3 +237,41 @@ struct RecordSourceTests {
         #expect(maxRelativeError(result.matrix, reference.matrix) < 1e-9)
     }
 }
+
+@Suite("Pipelined chunks")
+struct PipelineTests {
+    @Test("an overflowing record is reported with its number across alternating chunks")
+    func overflowNumbering() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder))
+        try folder.write("anchors.csv", "name,e1,e2\nup,1e300,0\ndown,0,1\n")
+        let strict = try FederationManifest.load(from: folder.url.appendingPathComponent("manifest.toml"))
+        let data = try folder.write("p.csv", "f1,group,f2\n1,a,1\n1,b,1\n1,a,1\n1,b,1\n1,a,1\n1e10,a,1\n1,a,1\n")
+        for chunk in [1, 2, 4, 100] {
+            #expect(throws: AttentionError.scoreOverflow(record: 6)) {
+                try LocalAttention.compute(manifest: strict, dataURL: data, options: .init(chunkSize: chunk))
+            }
+        }
+        // The same file with the ordinary anchors: every chunk size gives the same matrix.
+        let reference = try LocalAttention.compute(manifest: manifest, dataURL: data, options: .init(chunkSize: 100))
+        for chunk in [1, 2, 3] {
+            let result = try LocalAttention.compute(manifest: manifest, dataURL: data, options: .init(chunkSize: chunk))
+            #expect(result.counts == reference.counts)
+            #expect(maxRelativeError(result.matrix, reference.matrix) < 1e-14)
+        }
+    }
+}
+
+@Suite("Reader edge cases")
+struct ReaderEdgeTests {
+    @Test("a TSV row of empty fields is a bad row, not a blank line; a zero chunk size is clamped")
+    func emptyFields() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder))
+        let data = try folder.write("p.tsv", "f1\tgroup\tf2\n1\ta\t2\n\t\t\n   \n")
+        #expect { try LocalAttention.compute(manifest: manifest, dataURL: data) } throws: { "\($0)".contains("p.tsv line 3") }
+        let clean = try folder.write("q.csv", "f1,group,f2\n1,a,2\n3,b,4\n")
+        let result = try LocalAttention.compute(manifest: manifest, dataURL: clean, options: .init(chunkSize: 0))
+        #expect(result.counts == [1, 1])
+    }
+}

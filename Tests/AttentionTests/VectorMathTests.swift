@@ -64,3 +64,34 @@ struct VectorMathTests {
         }
     }
 }
+
+@Suite("Line reader")
+struct LineReaderTests {
+    @Test("lines longer than the buffer, CRLF, no final newline, and blank lines")
+    func longLines() throws {
+        let folder = try TemporaryFolder()
+        let long = String(repeating: "x", count: 1000)
+        let url = try folder.write("lines.txt", "a\r\n\(long)\n\nb,\"c\"\n\(long)\(long)")
+        let reader = try LineReader(path: url.path, displayName: "lines.txt", blockSize: 64)
+        var lines: [String] = []
+        while let line = try reader.nextLine() { lines.append(String(decoding: line, as: UTF8.self)) }
+        #expect(lines == ["a", long, "", "b,\"c\"", long + long])
+        #expect(reader.lineNumber == 5)
+    }
+
+    @Test("field splitting with quotes")
+    func fields() {
+        var ranges: [FieldRange] = []
+        let text = Array("1,\"a, \"\"b\"\"\",,x".utf8)
+        text.withUnsafeBufferPointer { line in
+            #expect(splitFields(line, delimiter: 44, into: &ranges) == nil)
+            #expect(ranges.map { fieldText(line, $0) } == ["1", "a, \"b\"", "", "x"])
+        }
+        let bad = Array("1,\"a\"b".utf8)
+        bad.withUnsafeBufferPointer { line in
+            #expect(splitFields(line, delimiter: 44, into: &ranges) == "unexpected text after a closing quote")
+        }
+        #expect(csvField("a, \"b\"") == "\"a, \"\"b\"\"\"")
+        #expect(csvField("plain") == "plain")
+    }
+}

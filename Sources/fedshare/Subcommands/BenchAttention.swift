@@ -33,7 +33,8 @@ struct BenchAttention: AsyncParsableCommand {
         guard records >= 1, features >= 1, dim >= 1, anchors >= 1, groups >= 1, chunkSize >= 1, repeats >= 1 else {
             throw ValidationError("every size must be at least 1")
         }
-        guard records.multipliedReportingOverflow(by: features).partialValue <= 1 << 31 else {
+        let size = records.multipliedReportingOverflow(by: features)
+        guard !size.overflow, size.partialValue <= 1 << 31 else {
             throw ValidationError("records × features must be at most 2^31 (the data is held in memory)")
         }
     }
