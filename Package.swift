@@ -41,7 +41,7 @@ let package = Package(
 
         // Cryptography, privacy and local computation (no networking below this line).
         .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
-        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives", "COpenSSL"], swiftSettings: optimise),
+        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
         .target(
             name: "DifferentialPrivacy",
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
