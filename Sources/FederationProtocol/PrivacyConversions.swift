@@ -40,7 +40,7 @@ extension Fedshare_V1_PrivacyCost {
 }
 
 extension Fedshare_V1_SlotLayout {
-    public init(_ layout: Paillier.SlotLayout) {
+    public init(_ layout: SlotLayout) {
         self.init()
         valueBound = layout.valueBound
         noiseBound = layout.noiseBound
@@ -52,16 +52,16 @@ extension Fedshare_V1_SlotLayout {
     }
 
     /// Rebuilds the layout from its defining fields and refuses derived fields that disagree.
-    public func layout() throws -> Paillier.SlotLayout {
+    public func layout() throws -> SlotLayout {
         guard parties >= 1, parties <= WireProtocol.maximumParties else {
             throw ProtocolError.malformed(message: "SlotLayout", field: "parties", reason: "must be in 1...\(WireProtocol.maximumParties)")
         }
         guard modulusBits >= 64, modulusBits <= 16384 else {
             throw ProtocolError.malformed(message: "SlotLayout", field: "modulus_bits", reason: "must be in 64...16384")
         }
-        let layout: Paillier.SlotLayout
+        let layout: SlotLayout
         do {
-            layout = try Paillier.SlotLayout(valueBound: valueBound, noiseBound: noiseBound, parties: Int(parties),
+            layout = try SlotLayout(valueBound: valueBound, noiseBound: noiseBound, parties: Int(parties),
                                              modulusBits: Int(modulusBits), guardBits: Int(guardBits))
         } catch {
             throw ProtocolError.malformed(message: "SlotLayout", field: "bounds", reason: "\(error)")

@@ -110,7 +110,7 @@ public struct AggregatorRound: Sendable {
     public mutating func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) -> [OutgoingMessage] {
         guard outcome == nil else { return [] }
         guard invited.contains(party), dropped[party] == nil else {
-            return [reply(party, .error(Envelopes.error(.unexpectedMessage, "party \(party) is not taking part in round \(round)", phase: phase)))]
+            return [reply(party, .error(Envelopes.error(.errorUnexpectedMessage, "party \(party) is not taking part in round \(round)", phase: phase)))]
         }
         do {
             try check(envelope, from: party)
@@ -118,18 +118,28 @@ public struct AggregatorRound: Sendable {
             out += advanceIfReady()
             return out
         } catch {
-            let code: Fedshare_V1_ErrorCode
-            switch error {
-            case ProtocolError.unsupportedVersion: code = .unsupportedVersion
-            case ProtocolError.tooLarge: code = .tooLarge
-            case FederationError.parameterMismatch: code = .manifestMismatch
-            case FederationError.unexpectedMessage: code = .unexpectedMessage
-            default: code = .malformed
-            }
-            var out = [reply(party, .error(Envelopes.error(code, "\(error)", phase: phase)))]
+            var out = [reply(party, .error(Envelopes.error(Self.code(for: error), "\(error)", phase: phase)))]
             out += drop(party, reason: "\(error)")
             return out
         }
+    }
+
+    static func code(for error: any Error) -> Fedshare_V1_ErrorCode {
+        if let error = error as? ProtocolError {
+            switch error {
+            case .unsupportedVersion: return .errorUnsupportedVersion
+            case .tooLarge: return .errorTooLarge
+            default: return .errorMalformed
+            }
+        }
+        if let error = error as? FederationError {
+            switch error {
+            case .parameterMismatch: return .errorManifestMismatch
+            case .unexpectedMessage: return .errorUnexpectedMessage
+            default: return .errorMalformed
+            }
+        }
+        return .errorMalformed
     }
 
     /// The party's stream ended (machine died, network cut, or it hung up).
@@ -297,7 +307,13 @@ public struct AggregatorRound: Sendable {
     // MARK: Phases
 
     private mutating func advanceIfReady() -> [OutgoingMessage] {
-        guard outcome == nil, waitingFor.isEmpty else { return [] }
+        guard outcome == nil else { return [] }
+        // Fewer than t parties left: no point waiting for the deadline.
+        if alive.count < plan.threshold {
+            let named = phase == firstWorkPhase && accepted.count < plan.threshold ? RoundPhase.join : phase
+            return abort(phase: named, reason: "only \(alive.count) parties remain in phase \(phase.rawValue); the threshold is \(plan.threshold)")
+        }
+        guard waitingFor.isEmpty else { return [] }
         return closePhase()
     }
 
@@ -512,9 +528,9 @@ public struct AggregatorRound: Sendable {
         }
         phase = .aborted
         outcome = .aborted(phase: failed, reason: reason, missing: missing)
-        var record = record(contributors: [])
-        record.reason = reason
-        try? store?.save(record)
+        var entry = record(contributors: [])
+        entry.reason = reason
+        try? store?.save(entry)
         var notice = Fedshare_V1_Abort()
         notice.phase = failed.wire
         notice.reason = String(reason.prefix(2000))
@@ -540,9 +556,9 @@ public struct AggregatorRound: Sendable {
 
     private func persistQuietly(contributors: [Int] = []) {
         guard let store else { return }
-        var record = record(contributors: contributors)
-        if case .released = outcome { record.released = true }
-        try? store.save(record)
+        var entry = record(contributors: contributors)
+        if case .released = outcome { entry.released = true }
+        try? store.save(entry)
     }
 }
 

@@ -110,7 +110,8 @@ public struct InMemoryFederation: Sendable {
         var sent: [Int: Int] = [:], received: [Int: Int] = [:]
         var toAggregator: [(Int, [UInt8])] = []
         var toParties: [(Int, [UInt8])] = []
-        var phaseSeconds: [(RoundPhase, Double)] = []
+        var phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
+        var idleDeadlines = 0
         var phaseStart = ContinuousClock.now
         var lastPhase = aggregator.phase
 
@@ -166,12 +167,14 @@ public struct InMemoryFederation: Sendable {
                 try deliver(aggregator.partyLeft(party, reason: "its stream ended"))
             } else {
                 // Nothing in flight: the phase deadline passes.
+                idleDeadlines += 1
+                guard idleDeadlines < 64 else { throw FederationError.configuration("the round made no progress after \(idleDeadlines) deadlines") }
                 try deliver(aggregator.deadlinePassed())
             }
             if aggregator.phase != lastPhase {
                 let now = ContinuousClock.now
                 let elapsed = now - phaseStart
-                phaseSeconds.append((lastPhase, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
+                phaseSeconds.append((phase: lastPhase, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
                 phaseStart = now
                 lastPhase = aggregator.phase
             }

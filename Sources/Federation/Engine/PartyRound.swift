@@ -96,7 +96,7 @@ public struct PartyRound: Sendable {
 
     /// An `Error` envelope telling the aggregator why this party stops.
     public func errorEnvelope(_ error: any Error) -> Fedshare_V1_PartyEnvelope {
-        envelope(.error(Envelopes.error(.malformed, "\(error)", phase: phase)))
+        envelope(.error(Envelopes.error(.errorMalformed, "\(error)", phase: phase)))
     }
 
     /// Handles one aggregator envelope and returns the replies.
@@ -237,8 +237,8 @@ public struct PartyRound: Sendable {
     /// The first difference between the announced round and this party's own plan.
     private mutating func check(_ open: Fedshare_V1_RoundOpen) -> (reason: Fedshare_V1_RefuseReason, message: String)? {
         func mismatch(_ field: String, _ expected: String, _ found: String, _ reason: Fedshare_V1_RefuseReason = .refuseParameters)
-            -> (Fedshare_V1_RefuseReason, String) {
-            (reason, "party \(party): \(FederationError.parameterMismatch(field: field, expected: expected, found: found))")
+            -> (reason: Fedshare_V1_RefuseReason, message: String) {
+            (reason: reason, message: "party \(party): \(FederationError.parameterMismatch(field: field, expected: expected, found: found))")
         }
         guard Array(open.manifestHash) == plan.manifestHash else {
             return mismatch("manifest hash", hex(plan.manifestHash), hex(Array(open.manifestHash)), .refuseManifestMismatch)
