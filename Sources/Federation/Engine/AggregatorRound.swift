@@ -471,7 +471,9 @@ public struct AggregatorRound: Sendable {
         case .aborted(let reason):
             return abort(phase: phase, reason: "\(reason)")
         case .collecting(let secaggPhase):
-            phase = Self.roundPhase(secaggPhase)
+            let next = Self.roundPhase(secaggPhase)
+            guard next != phase else { return [] }
+            phase = next
             alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
             answered = []
             persistQuietly()
