@@ -97,6 +97,10 @@ public struct AggregatorRound: Sendable {
         try persist()
     }
 
+    /// The current phase's deadline in milliseconds, if one was given (the transport arms a
+    /// timer with it and calls ``deadlinePassed()`` when it fires).
+    public var currentDeadline: UInt64? { outcome == nil ? deadlines[phase] : nil }
+
     /// The parties the current phase still waits for.
     public var waitingFor: [Int] {
         outcome == nil ? alive.subtracting(answered).sorted() : []
