@@ -315,4 +315,22 @@ struct RoundEngineHostileTests {
         let named = try #require(result.dropped.first { $0.party == 1 })
         #expect(named.reason.contains("round"), "\(named.reason)")
     }
+
+    @Test func partyWithAnotherManifestIsRefused() throws {
+        let harness = try Harness(parties: 3, threshold: 2, mode: "paillier")
+        var federation = try harness.federation()
+        federation.intercept = { party, envelope in
+            guard party == 3 else { return envelope }
+            var other = envelope
+            other.manifestHash = Data(repeating: 7, count: 32)
+            return other
+        }
+        var random = SeededRandom(seed: 14)
+        let report = try federation.run(using: &random)
+        let result = try #require(report.result, "\(report.aggregator)")
+        #expect(result.contributors == [1, 2])
+        let named = try #require(result.dropped.first { $0.party == 3 })
+        #expect(named.phase == .join)
+        #expect(named.reason.contains("manifest hash"), "\(named.reason)")
+    }
 }
