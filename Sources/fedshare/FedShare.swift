@@ -13,6 +13,8 @@ struct FedShare: AsyncParsableCommand {
             Privacy.self,
             PaillierCommand.self,
             Bench.self,
+            Provision.self,
+            Status.self,
         ]
     )
 }
