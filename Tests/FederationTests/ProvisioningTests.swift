@@ -14,7 +14,7 @@ struct WireFixture {
 
     init(parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv") throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-wire-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("federation"), withIntermediateDirectories: true)
         let anchors = "name,e1,e2\nsports,1.0,0.0\nmusic,0.0,1.0\n"
         let anchorsURL = URL(fileURLWithPath: anchorsPath, relativeTo: folder.appendingPathComponent("federation/"))
         try FileManager.default.createDirectory(at: anchorsURL.deletingLastPathComponent(), withIntermediateDirectories: true)

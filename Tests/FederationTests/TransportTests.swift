@@ -235,7 +235,8 @@ struct TransportTests {
         let outcome: String = try await withAggregator(kit: aggregator, limits: limits, sessions: { stream in
             for try await message in stream.messages { received.record(Int(message.partyID)) }
         }) { address in
-            let connection = try PartyConnection(kit: party, aggregator: address, retry: .never)
+            // The party's own limit is higher, so the oversized message leaves it.
+            let connection = try PartyConnection(kit: party, aggregator: address, limits: TransportLimits(maxMessageBytes: 1 << 20), retry: .never)
             do {
                 try await connection.round(hello: hello(party: 1)) { stream in
                     try await stream.send(.with {
@@ -250,7 +251,28 @@ struct TransportTests {
                 return "\(error)"
             }
         }
-        #expect(outcome != "completed")
+        #expect(outcome.contains("closed the stream"))
+        #expect(received.admitted.isEmpty)
+
+        // With the same limit on both sides, the party refuses to send it at all.
+        let local: String = try await withAggregator(kit: aggregator, limits: limits, sessions: { stream in
+            for try await message in stream.messages { received.record(Int(message.partyID)) }
+        }) { address in
+            let connection = try PartyConnection(kit: party, aggregator: address, limits: limits, retry: .never)
+            do {
+                try await connection.round(hello: hello(party: 1)) { stream in
+                    try await stream.send(.with {
+                        $0.protocolVersion = 1
+                        $0.partyID = 1
+                        $0.contribution = .with { $0.ciphertexts = Data(count: 200 << 10) }
+                    })
+                }
+                return "completed"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(local.contains("exceeds the 65536-byte limit"))
         #expect(received.admitted.isEmpty)
     }
 }

@@ -23,10 +23,13 @@ public struct PartyStream: Sendable {
     /// The party's later messages, in order.
     public let messages: PartyMessages
     let writer: RPCWriter<Fedshare_V1_AggregatorEnvelope>
+    let maxMessageBytes: Int
 
     /// Sends one envelope to the party.
-    /// - Throws: `RPCError` when the stream is closed.
+    /// - Throws: ``TransportError/peerViolation(party:reason:)`` for a message above the size
+    ///   limit, `RPCError` when the stream is closed.
     public func send(_ envelope: Fedshare_V1_AggregatorEnvelope) async throws {
+        try checkSize(envelope, limit: maxMessageBytes, party: nil)
         try await writer.write(envelope)
     }
 }
@@ -225,6 +228,7 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
         let sessions = self.sessions
         let logger = self.logger
         let helloTimeout = limits.helloTimeout
+        let maxMessageBytes = limits.maxMessageBytes
         let digest = kit.manifest.digest
         return StreamingServerResponse { writer in
             let inbound = InboundPartyMessages(request.messages, partyID: partyID)
@@ -258,7 +262,8 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
             logger.info("party connected", metadata: ["peer": "\(peer)", "party": "\(partyID)"])
             let stream = PartyStream(
                 partyID: partyID, certificateFingerprint: identity.fingerprint, remotePeer: peer, hello: hello,
-                messages: PartyMessages(source: inbound), writer: writer)
+                messages: PartyMessages(source: inbound), writer: writer,
+                maxMessageBytes: maxMessageBytes)
             do {
                 try await sessions(stream)
             } catch let error as RPCError {

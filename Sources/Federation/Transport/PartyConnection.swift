@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SwiftProtobuf
 import Synchronization
 
 /// How a party retries reaching the aggregator: exponential backoff with jitter, until a total
@@ -42,9 +43,13 @@ public struct AggregatorStream: Sendable {
     /// aggregator refuses the party or the connection fails.
     public let messages: AggregatorMessages
     let writer: RPCWriter<Fedshare_V1_PartyEnvelope>
+    let maxMessageBytes: Int
 
     /// Sends one envelope to the aggregator.
+    /// - Throws: ``TransportError/peerViolation(party:reason:)`` for a message above the size
+    ///   limit (the aggregator would cut the stream), or `RPCError` when the stream is closed.
     public func send(_ envelope: Fedshare_V1_PartyEnvelope) async throws {
+        try checkSize(envelope, limit: maxMessageBytes, party: Int(envelope.partyID))
         try await writer.write(envelope)
     }
 }
@@ -67,7 +72,7 @@ public struct AggregatorMessages: AsyncSequence, Sendable {
                 if envelope != nil { received.set() }
                 return envelope
             } catch {
-                throw TransportDiagnosis.classify(error, address: address, attempts: 1, seconds: 0)
+                throw TransportDiagnosis.classify(error, address: address, attempts: 1, seconds: 0, connected: true)
             }
         }
     }
@@ -77,11 +82,15 @@ public struct AggregatorMessages: AsyncSequence, Sendable {
     }
 }
 
-/// Whether any message arrived on a stream (a failure before that is worth a retry).
+/// What one attempt got to: a stream opened on an established connection, and whether any
+/// message arrived (a failure before either is worth a retry).
 final class ReceivedFlag: Sendable {
     private let value = Mutex(false)
+    private let stream = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }
+    func setConnected() { stream.withLock { $0 = true } }
+    var connected: Bool { stream.withLock { $0 } }
 }
 
 /// A party's side of the transport: dials the aggregator over HTTP/2 with mutual TLS (this
@@ -150,7 +159,9 @@ public struct PartyConnection: Sendable {
                 let client = Fedshare_V1_Federation.Client(wrapping: grpc)
                 let (writers, writerContinuation) = AsyncStream<RPCWriter<Fedshare_V1_PartyEnvelope>>.makeStream()
                 let (finished, finishedContinuation) = AsyncStream<Void>.makeStream()
+                let limit = limits.maxMessageBytes
                 let request = StreamingClientRequest<Fedshare_V1_PartyEnvelope> { writer in
+                    received.setConnected()
                     try await writer.write(first)
                     writerContinuation.yield(writer)
                     writerContinuation.finish()
@@ -165,7 +176,7 @@ public struct PartyConnection: Sendable {
                         throw TransportError.streamFailed(address: address, reason: "the stream closed before the hello was sent")
                     }
                     let messages = AggregatorMessages(source: response.messages, address: address, received: received)
-                    return try await body(AggregatorStream(messages: messages, writer: writer))
+                    return try await body(AggregatorStream(messages: messages, writer: writer, maxMessageBytes: limit))
                 }
             }
         }
@@ -178,7 +189,10 @@ public struct PartyConnection: Sendable {
             let transport = try makeTransport()
             return try await withGRPCClient(transport: transport) { grpc in
                 let client = Fedshare_V1_Federation.Client(wrapping: grpc)
-                let reply = try await client.status(Fedshare_V1_StatusRequest(), options: callOptions)
+                let reply = try await client.status(Fedshare_V1_StatusRequest(), options: callOptions) { response in
+                    received.setConnected()
+                    return try response.message
+                }
                 received.set()
                 return reply
             }
@@ -200,8 +214,9 @@ public struct PartyConnection: Sendable {
                 return try await attempt(received)
             } catch {
                 let elapsed = clock.now - start
-                let seconds = Int(elapsed.components.seconds)
-                let diagnosed = TransportDiagnosis.classify(error, address: address.description, attempts: attempts, seconds: seconds)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                let diagnosed = TransportDiagnosis.classify(
+                    error, address: address.description, attempts: attempts, seconds: seconds, connected: received.connected)
                 guard case .unreachable = diagnosed, !received.isSet, !Task.isCancelled else { throw diagnosed }
                 let delay = retry.delay(after: attempts)
                 if elapsed + delay > retry.giveUpAfter { throw diagnosed }
@@ -211,5 +226,13 @@ public struct PartyConnection: Sendable {
                 try await Task.sleep(for: delay)
             }
         }
+    }
+}
+
+/// Refuses to send a message the receiver would refuse (it would cut the stream without saying why).
+func checkSize(_ message: some SwiftProtobuf.Message, limit: Int, party: Int?) throws {
+    let size = try message.serializedBytes() as [UInt8]
+    guard size.count <= limit else {
+        throw TransportError.peerViolation(party: party, reason: "a message of \(size.count) bytes exceeds the \(limit)-byte limit (chunk it)")
     }
 }

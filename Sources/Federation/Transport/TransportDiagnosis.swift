@@ -43,7 +43,7 @@ enum TransportDiagnosis {
     ]
 
     /// Classifies a failure of one attempt to talk to the aggregator.
-    static func classify(_ error: any Error, address: String, attempts: Int, seconds: Int) -> TransportError {
+    static func classify(_ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false) -> TransportError {
         if let transport = error as? TransportError {
             if case .unreachable(let address, _, _, let reason) = transport {
                 return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: reason)
@@ -55,18 +55,23 @@ enum TransportDiagnosis {
         for alert in alerts where upper.contains(alert.pattern) {
             return .refused(address: address, reason: alert.meaning)
         }
-        if upper.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("failedToValidateHostname")
-            || upper.contains("UNABLE TO GET LOCAL ISSUER") || upper.contains("SELF SIGNED") || upper.contains("SELF-SIGNED") {
+        if text.contains("failedToValidateHostname") {
+            return .untrustedAggregator(address: address, reason: "its certificate does not name the host dialled (is the address right?)")
+        }
+        if upper.contains("CERTIFICATE_VERIFY_FAILED") || upper.contains("UNABLE TO GET LOCAL ISSUER")
+            || upper.contains("SELF SIGNED") || upper.contains("SELF-SIGNED") {
             return .untrustedAggregator(
                 address: address,
-                reason: "its certificate is not signed by this federation's CA or does not name \(address) (\(shorten(text)))")
+                reason: "its certificate is not signed by this federation's CA (a kit from another provisioning, or another server?)")
         }
         if let rpc = error as? RPCError {
             switch rpc.code {
             case .permissionDenied, .unauthenticated:
                 return .refused(address: address, reason: rpc.message)
+            case .unavailable where connected:
+                return .streamFailed(address: address, reason: "the aggregator closed the stream (\(shorten(rpc.message)))")
             case .unavailable:
-                return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: shorten(text))
+                return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: connectionProblem(text))
             case .deadlineExceeded:
                 return .streamFailed(address: address, reason: "timed out (\(rpc.message))")
             default:
@@ -75,9 +80,20 @@ enum TransportDiagnosis {
         }
         if upper.contains("CONNECTION REFUSED") || upper.contains("ECONNREFUSED") || upper.contains("CONNECT TIMEOUT")
             || upper.contains("NO ROUTE") || upper.contains("UNREACHABLE") {
-            return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: shorten(text))
+            return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: connectionProblem(text))
         }
         return .streamFailed(address: address, reason: shorten(text))
+    }
+
+    /// The usual connection failures in a few words; anything else shortened.
+    private static func connectionProblem(_ text: String) -> String {
+        let lower = text.lowercased()
+        if lower.contains("connection refused") { return "connection refused" }
+        if lower.contains("timed out") || lower.contains("timeout") { return "connection timed out" }
+        if lower.contains("no route") || lower.contains("unreachable") { return "no route to host" }
+        if lower.contains("resolve") || lower.contains("name or service") || lower.contains("lookup") { return "cannot resolve the host name" }
+        if lower.contains("preface") || lower.contains("closed") { return "the server closed the connection" }
+        return shorten(text)
     }
 
     private static func shorten(_ text: String) -> String {

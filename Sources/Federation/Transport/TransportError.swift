@@ -6,7 +6,7 @@ public enum TransportError: Error, CustomStringConvertible, LocalizedError, Send
     /// An address given in the manifest or on the command line is not `host:port`.
     case invalidAddress(field: String, value: String)
     /// The aggregator could not be reached (it is down, or the address is wrong).
-    case unreachable(address: String, attempts: Int, seconds: Int, reason: String)
+    case unreachable(address: String, attempts: Int, seconds: Double, reason: String)
     /// The aggregator refused this participant (certificate not accepted, identity mismatch,
     /// not a member of the federation).
     case refused(address: String, reason: String)
@@ -24,7 +24,7 @@ public enum TransportError: Error, CustomStringConvertible, LocalizedError, Send
         case .invalidAddress(let field, let value):
             return "\(field): expected host:port (or [ipv6]:port) with a port from 0 to 65535, found \"\(value)\""
         case .unreachable(let address, let attempts, let seconds, let reason):
-            return "cannot reach the aggregator at \(address) after \(attempts) attempt\(attempts == 1 ? "" : "s") over \(seconds) s (\(reason)); is it running, and is the address in the manifest right?"
+            return "cannot reach the aggregator at \(address) after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s (\(reason)); is it running, and is the address in the manifest right?"
         case .refused(let address, let reason):
             return "the aggregator at \(address) refused this participant: \(reason)"
         case .untrustedAggregator(let address, let reason):
