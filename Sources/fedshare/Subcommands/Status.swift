@@ -2,6 +2,7 @@ import ArgumentParser
 import Federation
 import FederationProtocol
 import Foundation
+import Logging
 
 /// `fedshare status`: the aggregator's view of the federation.
 struct Status: AsyncParsableCommand {
@@ -35,7 +36,8 @@ struct Status: AsyncParsableCommand {
             for warning in loaded.warnings { StatusLine.warn(warning) }
             let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
             let connection = try PartyConnection(
-                kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)))
+                kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+                logger: Self.quietLogger)
             let reply = try await connection.status()
             let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
             if json { try printJSON(view) } else { print(view.text) }
@@ -44,6 +46,13 @@ struct Status: AsyncParsableCommand {
         } catch let error as TransportError {
             throw CLIError(error.description)
         }
+    }
+
+    /// Transport notes (retries) stay quiet: the command prints its own one-line error.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "fedshare.status")
+        logger.logLevel = .error
+        return logger
     }
 
     /// The status reply in the CLI's words.
