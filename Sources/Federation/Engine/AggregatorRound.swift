@@ -1,0 +1,565 @@
+import Arithmetic
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Paillier
+import SecureAggregation
+
+/// The aggregator's side of one round, as a state machine without sockets.
+///
+/// The transport feeds it every envelope a party sends (`receive(_:from:)`, with the party id
+/// its certificate proves), tells it when a party's stream ends (`partyLeft(_:reason:)`) and
+/// when the current phase's deadline passes (`deadlinePassed()`), and sends the messages each
+/// call returns. ``waitingFor`` says which parties the current phase still waits for.
+///
+/// Paillier mode: join → contribute (accept + encrypted chunks) → decrypt (partial
+/// decryptions with proofs) → release. Secure-aggregation mode: join → advertise → share →
+/// contribute (masked input) → unmask → release, driving `SecAggServer` unchanged. Every
+/// phase proceeds without parties that dropped while at least t remain, and otherwise aborts
+/// naming the missing parties. The federation ledger commits before any result leaves.
+public struct AggregatorRound: Sendable {
+    public let plan: RoundPlan
+    public let round: UInt64
+    public let noNoise: Bool
+    public private(set) var phase: RoundPhase = .join
+    public private(set) var outcome: RoundOutcome?
+    /// Parties that joined (sent Hello), ascending.
+    public private(set) var joined: [Int] = []
+    /// Dropped parties so far, with the phase and the reason.
+    public private(set) var dropped: [Int: DroppedParty] = [:]
+    /// The aggregator's own reservation in the federation ledger (made at open).
+    public private(set) var reservation: Reservation?
+
+    private let invited: [Int]
+    private let key: ThresholdPublicKey?
+    private let ledger: PrivacyLedger
+    private let store: RoundStore?
+    private let deadlines: [RoundPhase: UInt64]
+    /// Parties still taking part in the current phase.
+    private var alive: Set<Int> = []
+    private var answered: Set<Int> = []
+    private var accepted: Set<Int> = []
+    private var committed: [Int: Int64] = [:]
+
+    // Paillier.
+    private var layout: SlotLayout?
+    private var contributions: [Int: CiphertextBatchAssembler] = [:]
+    private var sum: [PaillierCiphertext] = []
+    private var contributors: [Int] = []
+    private var context: [UInt8] = []
+    private var partials: [Int: PartialDecryptionAssembler] = [:]
+
+    // Secure aggregation.
+    private var sessionNonce: [UInt8] = []
+    private var map: SecAggPartyMap?
+    private var server: SecAggServer?
+    private var masked: [Int: MaskedInputAssembler] = [:]
+
+    /// - Parameters:
+    ///   - plan: the round's parameters, from the aggregator's manifest.
+    ///   - round: a round id never used before (``RoundStore/nextRoundID()``).
+    ///   - parties: the parties invited (the manifest's, or a subset).
+    ///   - key: the threshold public key (Paillier mode).
+    ///   - ledger: the federation ledger; its cap comes from the manifest when it has none.
+    ///   - store: durable round state (nil in tests that do not need it).
+    ///   - deadlines: milliseconds per phase, announced to parties (the transport enforces them).
+    ///   - noNoise: simulations only; recorded in the result.
+    ///   - generator: the session nonce's source (`SecureRandom` in production).
+    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, ledger: PrivacyLedger,
+                store: RoundStore?, deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false,
+                using generator: inout some RandomNumberGenerator) throws {
+        let invited = Array(Set(parties)).sorted()
+        guard invited.count >= plan.threshold, invited.count <= WireProtocol.maximumParties, invited.allSatisfy({ $0 >= 1 }) else {
+            throw FederationError.configuration("a round needs between the threshold \(plan.threshold) and \(WireProtocol.maximumParties) distinct positive party ids; got \(invited)")
+        }
+        switch plan.mode {
+        case .paillier:
+            guard let key else { throw FederationError.configuration("Paillier mode needs the threshold public key") }
+            guard key.threshold == plan.threshold, invited.allSatisfy({ key.partyIDs.contains($0) }) else {
+                throw FederationError.configuration("the threshold key is \(key.threshold)-of-\(key.parties) but the round needs threshold \(plan.threshold) for parties \(invited)")
+            }
+        case .secagg:
+            guard plan.threshold >= 2 else { throw FederationError.configuration("secure aggregation needs a threshold of at least 2") }
+        }
+        self.plan = plan
+        self.round = round
+        self.invited = invited
+        self.key = key
+        self.ledger = ledger
+        self.store = store
+        self.deadlines = deadlines
+        self.noNoise = noNoise
+        var nonce = [UInt8]()
+        while nonce.count < 32 { withUnsafeBytes(of: generator.next()) { nonce += $0 } }
+        sessionNonce = nonce
+        alive = Set(invited)
+        try persist()
+    }
+
+    /// The parties the current phase still waits for.
+    public var waitingFor: [Int] {
+        outcome == nil ? alive.subtracting(answered).sorted() : []
+    }
+
+    // MARK: Input
+
+    /// Handles one envelope from `party` (the id its certificate proves). A message that breaks
+    /// the protocol cuts that party off (it is named in ``dropped``) and an `Error` goes back to
+    /// it; the round goes on without it while ≥ t remain.
+    public mutating func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) -> [OutgoingMessage] {
+        guard outcome == nil else { return [] }
+        guard invited.contains(party), dropped[party] == nil else {
+            return [reply(party, .error(Envelopes.error(.errorUnexpectedMessage, "party \(party) is not taking part in round \(round)", phase: phase)))]
+        }
+        do {
+            try check(envelope, from: party)
+            var out = try handle(envelope.body, from: party)
+            out += advanceIfReady()
+            return out
+        } catch {
+            var out = [reply(party, .error(Envelopes.error(Self.code(for: error), "\(error)", phase: phase)))]
+            out += drop(party, reason: "\(error)")
+            return out
+        }
+    }
+
+    static func code(for error: any Error) -> Fedshare_V1_ErrorCode {
+        if let error = error as? ProtocolError {
+            switch error {
+            case .unsupportedVersion: return .errorUnsupportedVersion
+            case .tooLarge: return .errorTooLarge
+            default: return .errorMalformed
+            }
+        }
+        if let error = error as? FederationError {
+            switch error {
+            case .parameterMismatch: return .errorManifestMismatch
+            case .unexpectedMessage: return .errorUnexpectedMessage
+            default: return .errorMalformed
+            }
+        }
+        return .errorMalformed
+    }
+
+    /// The party's stream ended (machine died, network cut, or it hung up).
+    public mutating func partyLeft(_ party: Int, reason: String = "disconnected") -> [OutgoingMessage] {
+        guard outcome == nil, invited.contains(party), dropped[party] == nil else { return [] }
+        // A party that has nothing more to send in this round (its result is on its way) is not a dropout.
+        if phase == .join, !joined.contains(party) {
+            alive.remove(party)
+            dropped[party] = DroppedParty(party: party, phase: .join, reason: reason)
+            return advanceIfReady()
+        }
+        return drop(party, reason: reason)
+    }
+
+    /// The current phase's deadline passed: silent parties are dropped and the round moves on
+    /// (or aborts below the threshold).
+    public mutating func deadlinePassed() -> [OutgoingMessage] {
+        guard outcome == nil else { return [] }
+        for party in waitingFor {
+            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no answer before the \(phase.rawValue) deadline")
+            alive.remove(party)
+        }
+        return closePhase()
+    }
+
+    // MARK: Checks
+
+    private func check(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) throws {
+        guard envelope.protocolVersion == WireProtocol.version else {
+            throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
+        }
+        guard Int(envelope.partyID) == party else {
+            throw FederationError.malformed(party: party, reason: "the envelope claims party \(envelope.partyID) but the certificate says \(party)")
+        }
+        guard Array(envelope.manifestHash) == plan.manifestHash else {
+            throw FederationError.parameterMismatch(field: "manifest hash", expected: hex(plan.manifestHash), found: hex(Array(envelope.manifestHash)))
+        }
+        if case .hello = envelope.body, envelope.roundID == 0 { return }
+        guard envelope.roundID == round else {
+            throw FederationError.malformed(party: party, reason: "message for round \(envelope.roundID) during round \(round)")
+        }
+    }
+
+    private func unexpected(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, _ party: Int) -> FederationError {
+        .unexpectedMessage(party: party, received: Envelopes.name(body), phase: phase.rawValue)
+    }
+
+    // MARK: Handling
+
+    private mutating func handle(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, from party: Int) throws -> [OutgoingMessage] {
+        switch body {
+        case .hello(let hello):
+            guard phase == .join, !joined.contains(party) else { throw unexpected(body, party) }
+            guard hello.supportedVersions.isEmpty || hello.supportedVersions.contains(WireProtocol.version) else {
+                throw ProtocolError.unsupportedVersion(found: hello.supportedVersions.first ?? 0, supported: WireProtocol.version)
+            }
+            if plan.mode == .paillier, let key, !hello.keyID.isEmpty, Array(hello.keyID) != key.keyID {
+                throw FederationError.parameterMismatch(field: "threshold key", expected: key.fingerprint, found: hex(Array(hello.keyID)))
+            }
+            joined.append(party)
+            joined.sort()
+            answered.insert(party)
+            var welcome = Fedshare_V1_Welcome()
+            welcome.federation = plan.federation
+            welcome.connected = joined.map { UInt32($0) }
+            welcome.software = "fedshare"
+            return [reply(party, .welcome(welcome))]
+
+        case .accept:
+            guard phase == firstWorkPhase, !accepted.contains(party) else { throw unexpected(body, party) }
+            accepted.insert(party)
+            return []
+
+        case .refuse(let refuse):
+            guard phase == firstWorkPhase, !accepted.contains(party) else { throw unexpected(body, party) }
+            alive.remove(party)
+            dropped[party] = DroppedParty(party: party, phase: .join, reason: "refused: \(refuse.message.prefix(500))")
+            return []
+
+        case .contribution(let chunk):
+            guard plan.mode == .paillier, phase == .contribute, accepted.contains(party), !answered.contains(party),
+                  let key, let layout else { throw unexpected(body, party) }
+            var assembler = contributions[party]
+                ?? CiphertextBatchAssembler(message: "ContributionChunk from party \(party)", key: key.paillierKey,
+                                            expectedCount: layout.plaintextCount(for: plan.valueCount))
+            try assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
+            contributions[party] = assembler
+            if assembler.isComplete { answered.insert(party) }
+            return []
+
+        case .commitAck(let ack):
+            let commitPhase: RoundPhase = plan.mode == .paillier ? .decrypt : .unmask
+            guard phase == commitPhase, alive.contains(party), committed[party] == nil else { throw unexpected(body, party) }
+            committed[party] = ack.ledgerEntryID
+            return []
+
+        case .partialDecryption(let chunk):
+            guard plan.mode == .paillier, phase == .decrypt, alive.contains(party), !answered.contains(party), let key else {
+                throw unexpected(body, party)
+            }
+            guard committed[party] != nil else {
+                throw FederationError.malformed(party: party, reason: "sent its partial decryption before its CommitAck")
+            }
+            var assembler = partials[party] ?? PartialDecryptionAssembler(party: party, key: key, expectedCount: sum.count, context: context)
+            try assembler.append(chunk)
+            partials[party] = assembler
+            if assembler.isComplete { answered.insert(party) }
+            return []
+
+        case .advertiseKeys(let message):
+            guard plan.mode == .secagg, phase == .advertise, accepted.contains(party), let map else { throw unexpected(body, party) }
+            let advertise = try SecAggWire.advertise(message, round: round, sender: party, map: map)
+            return try serverReceive(.advertiseKeys(advertise), from: party)
+
+        case .shareKeys(let message):
+            guard plan.mode == .secagg, phase == .share, let map else { throw unexpected(body, party) }
+            return try serverReceive(.shareKeys(try SecAggWire.shareKeys(message, sender: party, map: map)), from: party)
+
+        case .maskedInput(let chunk):
+            guard plan.mode == .secagg, phase == .contribute, alive.contains(party), !answered.contains(party), let map else {
+                throw unexpected(body, party)
+            }
+            var assembler = masked[party] ?? MaskedInputAssembler(sender: party, expectedLength: plan.valueCount)
+            try assembler.append(chunk)
+            masked[party] = assembler
+            guard assembler.isComplete else { return [] }
+            masked[party] = nil
+            return try serverReceive(.maskedInput(try assembler.message(map: map)), from: party)
+
+        case .unmaskingResponse(let message):
+            guard plan.mode == .secagg, phase == .unmask, let map else { throw unexpected(body, party) }
+            guard committed[party] != nil else {
+                throw FederationError.malformed(party: party, reason: "sent its unmasking shares before its CommitAck")
+            }
+            return try serverReceive(.unmaskingResponse(try SecAggWire.unmaskingResponse(message, sender: party, map: map)), from: party)
+
+        case .resultAck:
+            return []
+
+        case .error(let error):
+            throw FederationError.malformed(party: party, reason: "reported an error: \(error.message.prefix(500))")
+
+        case .none:
+            throw FederationError.malformed(party: party, reason: "sent an empty envelope")
+        }
+    }
+
+    private var firstWorkPhase: RoundPhase { plan.mode == .paillier ? .contribute : .advertise }
+
+    /// The phase a party is named as dropped in: join until it accepted the round.
+    private func droppedPhase(_ party: Int) -> RoundPhase {
+        if phase == firstWorkPhase, !accepted.contains(party) { return .join }
+        return phase
+    }
+
+    private mutating func drop(_ party: Int, reason: String) -> [OutgoingMessage] {
+        guard dropped[party] == nil else { return [] }
+        dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: reason)
+        alive.remove(party)
+        answered.remove(party)
+        if phase == .join { joined.removeAll { $0 == party } }
+        return advanceIfReady()
+    }
+
+    // MARK: Phases
+
+    private mutating func advanceIfReady() -> [OutgoingMessage] {
+        guard outcome == nil else { return [] }
+        // Fewer than t parties left: no point waiting for the deadline.
+        if alive.count < plan.threshold {
+            let named = phase == firstWorkPhase && accepted.count < plan.threshold ? RoundPhase.join : phase
+            return abort(phase: named, reason: "only \(alive.count) parties remain in phase \(phase.rawValue); the threshold is \(plan.threshold)")
+        }
+        guard waitingFor.isEmpty else { return [] }
+        return closePhase()
+    }
+
+    private mutating func closePhase() -> [OutgoingMessage] {
+        guard outcome == nil else { return [] }
+        switch phase {
+        case .join: return open()
+        case .contribute where plan.mode == .paillier: return closeContribute()
+        case .decrypt: return closeDecrypt()
+        case .advertise, .share, .contribute, .unmask: return closeSecAggPhase()
+        default: return []
+        }
+    }
+
+    private mutating func open() -> [OutgoingMessage] {
+        for party in invited where !joined.contains(party) && dropped[party] == nil {
+            dropped[party] = DroppedParty(party: party, phase: .join, reason: "did not join")
+        }
+        guard joined.count >= plan.threshold else {
+            return abort(phase: .join, reason: "only \(joined.count) of \(invited.count) parties joined; the threshold is \(plan.threshold)")
+        }
+        do {
+            reservation = try reserveCharge(plan, ledger: ledger, party: "aggregator", round: round)
+        } catch {
+            return abort(phase: .join, reason: "the federation ledger refuses the round: \(error)")
+        }
+        var open = Fedshare_V1_RoundOpen()
+        open.mode = plan.mode == .paillier ? .paillier : .secagg
+        open.manifestHash = Data(plan.manifestHash)
+        open.cost = plan.cost
+        open.parties = joined.map { UInt32($0) }
+        open.threshold = UInt32(plan.threshold)
+        open.fractionalBits = UInt32(plan.codec.fractionalBits)
+        open.valueCount = UInt32(plan.valueCount)
+        open.groups = UInt32(plan.groups.count)
+        open.anchors = UInt32(plan.anchors.count)
+        open.noNoise = noNoise
+        open.deadlines = deadlines.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            var deadline = Fedshare_V1_PhaseDeadline()
+            deadline.phase = $0.key.wire
+            deadline.milliseconds = $0.value
+            return deadline
+        }
+        do {
+            switch plan.mode {
+            case .paillier:
+                guard let key else { return abort(phase: .join, reason: "no threshold key") }
+                let layout = try plan.layout(parties: joined.count, modulusBits: key.bits)
+                self.layout = layout
+                open.layout = Fedshare_V1_SlotLayout(layout)
+                open.keyID = Data(key.keyID)
+                phase = .contribute
+            case .secagg:
+                let map = try SecAggPartyMap(parties: joined)
+                let configuration = try SecAggConfiguration(parties: joined.count, threshold: plan.threshold, vectorLength: plan.valueCount,
+                                                            sessionNonce: sessionNonce, round: round)
+                self.map = map
+                server = SecAggServer(configuration: configuration)
+                open.sessionNonce = Data(sessionNonce)
+                phase = .advertise
+            }
+        } catch {
+            return abort(phase: .join, reason: "cannot open the round: \(error)")
+        }
+        alive = Set(joined)
+        answered = []
+        persistQuietly()
+        return joined.map { reply($0, .open(open)) }
+    }
+
+    private mutating func closeContribute() -> [OutgoingMessage] {
+        for party in alive.subtracting(answered) {
+            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no complete contribution")
+        }
+        contributors = answered.sorted()
+        contributions = contributions.filter { answered.contains($0.key) }
+        guard contributors.count >= plan.threshold, let key else {
+            return abort(phase: .contribute, reason: "only \(contributors.count) contributions arrived; the threshold is \(plan.threshold)")
+        }
+        // Homomorphic sum, ciphertext by ciphertext (each was validated in Z*_{n²} on arrival).
+        let batches = contributors.compactMap { contributions[$0]?.ciphertexts }
+        let count = batches[0].count
+        sum = (0..<count).map { index in
+            batches.dropFirst().reduce(batches[0][index]) { key.paillierKey.add($0, $1[index]) }
+        }
+        contributions = [:]
+        context = plan.decryptionContext(round: round, contributors: contributors)
+        phase = .decrypt
+        alive = Set(contributors)
+        answered = []
+        persistQuietly()
+        let chunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
+        return contributors.flatMap { party in chunks.map { reply(party, .encryptedSum($0)) } }
+    }
+
+    private mutating func closeDecrypt() -> [OutgoingMessage] {
+        guard let key, let layout else { return abort(phase: .decrypt, reason: "no key") }
+        var shares: [ThresholdDecryptionShare] = []
+        for party in alive.sorted() {
+            guard let assembler = partials[party], assembler.isComplete, let share = try? assembler.share() else {
+                dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no complete partial decryption")
+                continue
+            }
+            shares.append(share)
+        }
+        do {
+            let (values, combination) = try key.combinePackedSum(shares, for: sum, context: context, layout: layout,
+                                                                 count: plan.valueCount, contributors: contributors.count)
+            for rejection in combination.rejected {
+                dropped[rejection.party] = DroppedParty(party: rejection.party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")
+            }
+            return release(sums: values, contributors: contributors, keyFingerprint: key.fingerprint)
+        } catch {
+            for party in alive where dropped[party] == nil && !shares.contains(where: { $0.party == party }) {
+                dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no partial decryption")
+            }
+            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)")
+        }
+    }
+
+    // MARK: Secure aggregation
+
+    private mutating func serverReceive(_ message: ClientMessage, from party: Int) throws -> [OutgoingMessage] {
+        guard var server else { throw unexpected(nil, party) }
+        let outputs = try server.receive(message)
+        self.server = server
+        answered.insert(party)
+        return handleServer(outputs)
+    }
+
+    private mutating func closeSecAggPhase() -> [OutgoingMessage] {
+        guard var server else { return abort(phase: phase, reason: "no secure-aggregation server") }
+        do {
+            let outputs = try server.closePhase()
+            self.server = server
+            return handleServer(outputs)
+        } catch {
+            self.server = server
+            return abort(phase: phase, reason: "\(error)")
+        }
+    }
+
+    private mutating func handleServer(_ outputs: [Addressed<ServerMessage>]) -> [OutgoingMessage] {
+        guard let server, let map else { return [] }
+        for (index, secaggPhase) in server.dropouts {
+            let party = map.party(at: index)
+            if dropped[party] == nil {
+                dropped[party] = DroppedParty(party: party, phase: Self.roundPhase(secaggPhase), reason: "no answer in phase \(Self.roundPhase(secaggPhase).rawValue)")
+            }
+        }
+        switch server.state {
+        case .completed(let result):
+            let sums = result.sum.map { Int64(bitPattern: $0) }
+            return release(sums: sums, contributors: result.contributors.map(map.party(at:)), keyFingerprint: "secagg")
+        case .aborted(let reason):
+            return abort(phase: phase, reason: "\(reason)")
+        case .collecting(let secaggPhase):
+            phase = Self.roundPhase(secaggPhase)
+            alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
+            answered = []
+            persistQuietly()
+            return outputs.compactMap { addressed -> OutgoingMessage? in
+                let party = map.party(at: addressed.recipient)
+                switch addressed.message {
+                case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
+                case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
+                case .unmaskingRequest(let request): return reply(party, .unmaskingRequest(SecAggWire.unmaskingRequest(request, map: map)))
+                case .abort: return nil
+                }
+            }
+        }
+    }
+
+    static func roundPhase(_ secagg: SecAggPhase) -> RoundPhase {
+        switch secagg {
+        case .advertiseKeys: return .advertise
+        case .shareKeys: return .share
+        case .maskedInput: return .contribute
+        case .unmasking: return .unmask
+        }
+    }
+
+    // MARK: Endings
+
+    private mutating func release(sums: [Int64], contributors: [Int], keyFingerprint: String) -> [OutgoingMessage] {
+        guard let reservation else { return abort(phase: phase, reason: "no ledger reservation") }
+        let result = RoundResult(
+            round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
+            sums: sums, contributors: contributors.sorted(), dropped: dropped.values.sorted { $0.party < $1.party },
+            event: plan.event, ledgerEntryID: reservation.id, keyFingerprint: keyFingerprint, noNoise: noNoise)
+        phase = .release
+        do {
+            // The expense first: a crash after this line loses a release, never a charge.
+            try ledger.commit(reservation)
+            try store?.markReleased(record(contributors: result.contributors))
+        } catch {
+            return abort(phase: .release, reason: "cannot record the release: \(error)", cancelReservation: false)
+        }
+        phase = .done
+        outcome = .released(result)
+        persistQuietly(contributors: result.contributors)
+        let chunks = result.chunks(cost: plan.cost)
+        let recipients = joined.filter { dropped[$0] == nil }
+        return recipients.flatMap { party in chunks.map { reply(party, .result($0)) } }
+    }
+
+    private mutating func abort(phase failed: RoundPhase, reason: String, cancelReservation: Bool = true) -> [OutgoingMessage] {
+        let missing = dropped.keys.sorted()
+        if cancelReservation, let reservation {
+            // Nothing was released: the charge goes back.
+            try? ledger.cancel(reservation)
+        }
+        phase = .aborted
+        outcome = .aborted(phase: failed, reason: reason, missing: missing)
+        var entry = record(contributors: [])
+        entry.reason = reason
+        try? store?.save(entry)
+        var notice = Fedshare_V1_Abort()
+        notice.phase = failed.wire
+        notice.reason = String(reason.prefix(2000))
+        notice.missingParties = missing.map { UInt32($0) }
+        return joined.filter { dropped[$0] == nil }.map { reply($0, .abort(notice)) }
+    }
+
+    // MARK: Plumbing
+
+    private func reply(_ party: Int, _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> OutgoingMessage {
+        OutgoingMessage(party: party, envelope: Envelopes.aggregator(round: round, manifestHash: plan.manifestHash, body))
+    }
+
+    private func record(contributors: [Int]) -> RoundStore.Record {
+        RoundStore.Record(
+            round: Int64(bitPattern: round), mode: plan.mode.rawValue, phase: phase.rawValue, released: false,
+            contributors: contributors.map(String.init).joined(separator: ","),
+            dropped: dropped.values.sorted { $0.party < $1.party }.map { "\($0.party)@\($0.phase.rawValue)" }.joined(separator: ","),
+            reason: nil, reservation: reservation?.id, updated: RoundStore.now())
+    }
+
+    private func persist() throws { try store?.save(record(contributors: [])) }
+
+    private func persistQuietly(contributors: [Int] = []) {
+        guard let store else { return }
+        var entry = record(contributors: contributors)
+        if case .released = outcome { entry.released = true }
+        try? store.save(entry)
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

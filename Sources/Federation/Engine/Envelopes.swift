@@ -1,0 +1,66 @@
+import FederationProtocol
+import Foundation
+
+/// Builders and checks shared by both engines.
+enum Envelopes {
+    static func aggregator(round: UInt64, manifestHash: [UInt8], _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> Fedshare_V1_AggregatorEnvelope {
+        var envelope = Fedshare_V1_AggregatorEnvelope()
+        envelope.protocolVersion = WireProtocol.version
+        envelope.manifestHash = Data(manifestHash)
+        envelope.roundID = round
+        envelope.body = body
+        return envelope
+    }
+
+    static func party(_ party: Int, round: UInt64, manifestHash: [UInt8], _ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
+        var envelope = Fedshare_V1_PartyEnvelope()
+        envelope.protocolVersion = WireProtocol.version
+        envelope.manifestHash = Data(manifestHash)
+        envelope.roundID = round
+        envelope.partyID = UInt32(party)
+        envelope.body = body
+        return envelope
+    }
+
+    static func error(_ code: Fedshare_V1_ErrorCode, _ message: String, phase: RoundPhase) -> Fedshare_V1_Error {
+        var error = Fedshare_V1_Error()
+        error.code = code
+        error.message = String(message.prefix(2000))
+        error.phase = phase.wire
+        return error
+    }
+
+    /// The name of a party message's body, for errors.
+    static func name(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?) -> String {
+        switch body {
+        case .none: return "an empty envelope"
+        case .hello: return "Hello"
+        case .accept: return "RoundAccept"
+        case .refuse: return "RoundRefuse"
+        case .contribution: return "ContributionChunk"
+        case .commitAck: return "CommitAck"
+        case .partialDecryption: return "PartialDecryptionChunk"
+        case .advertiseKeys: return "SecAggAdvertiseKeys"
+        case .shareKeys: return "SecAggShareKeys"
+        case .maskedInput: return "SecAggMaskedInputChunk"
+        case .unmaskingResponse: return "SecAggUnmaskingResponse"
+        case .resultAck: return "ResultAck"
+        case .error: return "Error"
+        }
+    }
+
+    static func name(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body?) -> String {
+        switch body {
+        case .none: return "an empty envelope"
+        case .welcome: return "Welcome"
+        case .open: return "RoundOpen"
+        case .encryptedSum: return "EncryptedSumChunk"
+        case .keyDirectory: return "SecAggKeyDirectory"
+        case .forwardedShares: return "SecAggForwardedShares"
+        case .unmaskingRequest: return "SecAggUnmaskingRequest"
+        case .result: return "ResultChunk"
+        case .abort: return "Abort"
+        case .error: return "Error"
+        }
+    }
+}

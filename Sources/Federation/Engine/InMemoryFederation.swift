@@ -1,0 +1,190 @@
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Paillier
+import SwiftProtobuf
+
+/// A whole federation in one process: the aggregator engine and every party engine, with
+/// envelopes serialized, size-checked and parsed as on the wire but passed in memory, and the
+/// real cryptography. Tests use it; `simulate` can use it before the transport exists.
+///
+/// A party dropped at a phase stops answering there, as if its machine died: it sends nothing
+/// from that phase on, and the aggregator is told its stream ended.
+public struct InMemoryFederation: Sendable {
+    /// One party: its engine inputs.
+    public struct Party: Sendable {
+        public let id: Int
+        public let contribution: AttentionResult
+        public let ledger: PrivacyLedger
+        public let keyShare: ThresholdKeyShare?
+
+        public init(id: Int, contribution: AttentionResult, ledger: PrivacyLedger, keyShare: ThresholdKeyShare? = nil) {
+            self.id = id
+            self.contribution = contribution
+            self.ledger = ledger
+            self.keyShare = keyShare
+        }
+    }
+
+    /// What happened.
+    public struct Report: Sendable {
+        public let aggregator: RoundOutcome
+        public let parties: [Int: RoundOutcome]
+        /// Seconds spent in each aggregator phase, in order.
+        public let phaseSeconds: [(phase: RoundPhase, seconds: Double)]
+        /// Serialized bytes each party sent and received.
+        public let bytesSent: [Int: Int]
+        public let bytesReceived: [Int: Int]
+        public let round: UInt64
+
+        /// The released result, if any.
+        public var result: RoundResult? {
+            if case .released(let result) = aggregator { return result }
+            return nil
+        }
+    }
+
+    public let manifest: FederationManifest
+    public let plan: RoundPlan
+    public let parties: [Party]
+    public let publicKey: ThresholdPublicKey?
+    public let aggregatorLedger: PrivacyLedger
+    public let store: RoundStore?
+    public let drops: [Int: RoundPhase]
+    public let noNoise: Bool
+    public let threshold: Int?
+
+    /// - Parameters:
+    ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
+    ///     `contribute`, `decrypt`, `unmask`).
+    public init(manifest: FederationManifest, parties: [Party], publicKey: ThresholdPublicKey?, aggregatorLedger: PrivacyLedger,
+                store: RoundStore? = nil, threshold: Int? = nil, drops: [Int: RoundPhase] = [:], noNoise: Bool = false) throws {
+        let plan = try RoundPlan(manifest: manifest, threshold: threshold)
+        for (party, phase) in drops {
+            guard parties.contains(where: { $0.id == party }) else { throw FederationError.configuration("--drop names party \(party), which is not in the federation") }
+            let valid: [RoundPhase] = plan.mode == .paillier ? [.join, .contribute, .decrypt] : [.join, .advertise, .share, .contribute, .unmask]
+            guard valid.contains(phase) else {
+                throw FederationError.configuration("--drop \(party)@\(phase.rawValue): in \(plan.mode.rawValue) mode the phases are \(valid.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        self.manifest = manifest
+        self.plan = plan
+        self.parties = parties
+        self.publicKey = publicKey
+        self.aggregatorLedger = aggregatorLedger
+        self.store = store
+        self.drops = drops
+        self.noNoise = noNoise
+        self.threshold = threshold
+    }
+
+    /// The phase a party message belongs to (for drops).
+    static func phase(of body: Fedshare_V1_PartyEnvelope.OneOf_Body?, mode: FederationManifest.CryptoMode) -> RoundPhase {
+        switch body {
+        case .hello, .accept, .refuse, .none, .error: return .join
+        case .advertiseKeys: return .advertise
+        case .shareKeys: return .share
+        case .contribution, .maskedInput: return .contribute
+        case .commitAck: return mode == .paillier ? .decrypt : .unmask
+        case .partialDecryption: return .decrypt
+        case .unmaskingResponse: return .unmask
+        case .resultAck: return .release
+        }
+    }
+
+    static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .decrypt, .unmask, .release]
+
+    /// Runs one round to its end.
+    public func run(round: UInt64? = nil, using generator: inout some RandomNumberGenerator) throws -> Report {
+        let roundID = try round ?? store?.nextRoundID() ?? 1
+        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
+                                             ledger: aggregatorLedger, store: store, noNoise: noNoise, using: &generator)
+        var engines: [Int: PartyRound] = [:]
+        for party in parties {
+            engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution, ledger: party.ledger,
+                                               keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
+                                               options: .init(allowNoNoise: noNoise))
+        }
+        var dead = Set<Int>()
+        var sent: [Int: Int] = [:], received: [Int: Int] = [:]
+        var toAggregator: [(Int, [UInt8])] = []
+        var toParties: [(Int, [UInt8])] = []
+        var phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
+        var idleDeadlines = 0
+        var phaseStart = ContinuousClock.now
+        var lastPhase = aggregator.phase
+
+        func send(_ party: Int, _ envelopes: [Fedshare_V1_PartyEnvelope]) throws {
+            for envelope in envelopes {
+                guard !dead.contains(party) else { return }
+                if let stop = drops[party], let at = Self.order.firstIndex(of: stop),
+                   let now = Self.order.firstIndex(of: Self.phase(of: envelope.body, mode: plan.mode)), now >= at {
+                    dead.insert(party)
+                    return
+                }
+                let bytes: [UInt8] = try envelope.serializedBytes()
+                try checkedSize(bytes.count, message: "PartyEnvelope")
+                sent[party, default: 0] += bytes.count
+                toAggregator.append((party, bytes))
+            }
+        }
+        func deliver(_ outgoing: [OutgoingMessage]) throws {
+            for message in outgoing where !dead.contains(message.party) {
+                let bytes: [UInt8] = try message.envelope.serializedBytes()
+                try checkedSize(bytes.count, message: "AggregatorEnvelope")
+                received[message.party, default: 0] += bytes.count
+                toParties.append((message.party, bytes))
+            }
+        }
+
+        for party in parties.map(\.id).sorted() {
+            guard let engine = engines[party] else { continue }
+            try send(party, [engine.hello()])
+        }
+        var announcedDead = Set<Int>()
+        while aggregator.outcome == nil || !toParties.isEmpty {
+            if !toAggregator.isEmpty {
+                let (party, bytes) = toAggregator.removeFirst()
+                let envelope = try Fedshare_V1_PartyEnvelope(serializedBytes: bytes)
+                try deliver(aggregator.receive(envelope, from: party))
+            } else if !toParties.isEmpty {
+                let (party, bytes) = toParties.removeFirst()
+                guard !dead.contains(party), var engine = engines[party] else { continue }
+                let envelope = try Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes)
+                do {
+                    let replies = try engine.receive(envelope, using: &generator)
+                    engines[party] = engine
+                    try send(party, replies)
+                } catch {
+                    engines[party] = engine
+                    try send(party, [engine.errorEnvelope(error)])
+                    dead.insert(party)
+                }
+            } else if let party = dead.subtracting(announcedDead).min() {
+                // The dead party's stream ends (what gRPC reports when its machine dies).
+                announcedDead.insert(party)
+                try deliver(aggregator.partyLeft(party, reason: "its stream ended"))
+            } else {
+                // Nothing in flight: the phase deadline passes.
+                idleDeadlines += 1
+                guard idleDeadlines < 64 else { throw FederationError.configuration("the round made no progress after \(idleDeadlines) deadlines") }
+                try deliver(aggregator.deadlinePassed())
+            }
+            if aggregator.phase != lastPhase {
+                let now = ContinuousClock.now
+                let elapsed = now - phaseStart
+                phaseSeconds.append((phase: lastPhase, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
+                phaseStart = now
+                lastPhase = aggregator.phase
+            }
+        }
+        guard let outcome = aggregator.outcome else { throw FederationError.configuration("the round did not finish") }
+        var outcomes: [Int: RoundOutcome] = [:]
+        for (id, engine) in engines {
+            outcomes[id] = engine.outcome ?? .aborted(phase: engine.phase, reason: "stopped answering", missing: [])
+        }
+        return Report(aggregator: outcome, parties: outcomes, phaseSeconds: phaseSeconds, bytesSent: sent,
+                      bytesReceived: received, round: roundID)
+    }
+}

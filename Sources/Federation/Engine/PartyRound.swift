@@ -1,0 +1,389 @@
+import Arithmetic
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Paillier
+import SecureAggregation
+
+/// One party's side of one round, as a state machine without sockets: send ``hello()``, then
+/// feed every aggregator envelope to `receive(_:using:)` and send what it returns.
+///
+/// The party trusts nothing the aggregator says about parameters or budget: it recomputes the
+/// round's plan from its own manifest and refuses any difference, reserves the charge in its
+/// own ledger (refusing when its cap would be exceeded), and commits that charge before the
+/// message that can open the result (its partial decryption or unmasking shares) leaves.
+public struct PartyRound: Sendable {
+    public struct Options: Sendable {
+        /// Accept rounds announced without noise (simulations only).
+        public var allowNoNoise = false
+        public init(allowNoNoise: Bool = false) { self.allowNoNoise = allowNoNoise }
+    }
+
+    public let party: Int
+    public let plan: RoundPlan
+    public private(set) var phase: RoundPhase = .join
+    public private(set) var outcome: RoundOutcome?
+    public private(set) var round: UInt64 = 0
+    /// The reservation in this party's ledger for the current round.
+    public private(set) var reservation: Reservation?
+    /// True once this party's ledger committed the round's charge.
+    public private(set) var committed = false
+    /// True once the party's (encrypted or masked) contribution left.
+    public private(set) var contributed = false
+
+    private let manifestParties: [Int]
+    private let contribution: AttentionResult
+    private let ledger: PrivacyLedger
+    private let keyShare: ThresholdKeyShare?
+    private let publicKey: ThresholdPublicKey?
+    private let options: Options
+    private var invited: [Int] = []
+    private var noNoise = false
+    private var layout: SlotLayout?
+    private var sumAssembler: CiphertextBatchAssembler?
+    private var sumContributors: [Int] = []
+    private var sumContext: [UInt8] = []
+    private var map: SecAggPartyMap?
+    private var client: SecAggClient?
+    private var resultChunks: ChunkAssembler<Int>?
+    private var resultHeader: Fedshare_V1_ResultHeader?
+    private var resultValues: [Int64] = []
+
+    /// - Parameters:
+    ///   - party: this party's id (as in its certificate and the manifest).
+    ///   - manifest: the party's own copy of the manifest.
+    ///   - contribution: its local attention A_p and counts n_p (`LocalAttention.compute`).
+    ///   - ledger: its own privacy ledger (cap from the manifest's budget if it has none).
+    ///   - keyShare, publicKey: its threshold key share (Paillier mode).
+    ///   - threshold: overrides the manifest's threshold (simulations).
+    public init(party: Int, manifest: FederationManifest, contribution: AttentionResult, ledger: PrivacyLedger,
+                keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil, threshold: Int? = nil,
+                options: Options = Options()) throws {
+        guard manifest.parties.contains(party) else {
+            throw FederationError.configuration("party \(party) is not in the manifest's parties \(manifest.parties)")
+        }
+        let plan = try RoundPlan(manifest: manifest, threshold: threshold)
+        if plan.mode == .paillier {
+            guard let keyShare, let publicKey else { throw FederationError.configuration("party \(party): Paillier mode needs its key share and the public key") }
+            guard keyShare.party == party else {
+                throw FederationError.configuration("the key share belongs to party \(keyShare.party), not party \(party)")
+            }
+            do { try keyShare.verify(against: publicKey) } catch {
+                throw FederationError.configuration("party \(party): the key share does not match the public key: \(error)")
+            }
+        }
+        // Fail early on data that cannot be encoded.
+        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifest.parties.count)
+        self.party = party
+        self.plan = plan
+        self.manifestParties = manifest.parties
+        self.contribution = contribution
+        self.ledger = ledger
+        self.keyShare = keyShare
+        self.publicKey = publicKey
+        self.options = options
+    }
+
+    /// The first message on the stream.
+    public func hello() -> Fedshare_V1_PartyEnvelope {
+        var hello = Fedshare_V1_Hello()
+        hello.supportedVersions = [WireProtocol.version]
+        hello.keyID = Data(publicKey?.keyID ?? [])
+        hello.software = "fedshare"
+        return envelope(.hello(hello))
+    }
+
+    /// An `Error` envelope telling the aggregator why this party stops.
+    public func errorEnvelope(_ error: any Error) -> Fedshare_V1_PartyEnvelope {
+        envelope(.error(Envelopes.error(.errorMalformed, "\(error)", phase: phase)))
+    }
+
+    /// Handles one aggregator envelope and returns the replies.
+    /// - Throws: `FederationError` when the aggregator breaks the protocol; the party then
+    ///   stops (``outcome`` is set) and should send ``errorEnvelope(_:)`` and hang up.
+    public mutating func receive(_ envelope: Fedshare_V1_AggregatorEnvelope,
+                                 using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+        guard outcome == nil else { return [] }
+        do {
+            return try handle(envelope, using: &generator)
+        } catch {
+            stop(.aborted(phase: phase, reason: "\(error)", missing: []))
+            throw error
+        }
+    }
+
+    // MARK: Handling
+
+    private mutating func handle(_ envelope: Fedshare_V1_AggregatorEnvelope,
+                                 using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+        guard envelope.protocolVersion == WireProtocol.version else {
+            throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
+        }
+        guard Array(envelope.manifestHash) == plan.manifestHash else {
+            throw FederationError.parameterMismatch(field: "manifest hash", expected: hex(plan.manifestHash), found: hex(Array(envelope.manifestHash)))
+        }
+        if round != 0 || phase != .join {
+            guard envelope.roundID == round else {
+                throw FederationError.malformed(party: nil, reason: "message for round \(envelope.roundID) during round \(round)")
+            }
+        }
+        switch envelope.body {
+        case .welcome:
+            guard phase == .join else { throw unexpected(envelope.body) }
+            return []
+        case .open(let open):
+            guard phase == .join, reservation == nil else { throw unexpected(envelope.body) }
+            return try handleOpen(open, round: envelope.roundID, using: &generator)
+        case .encryptedSum(let chunk):
+            guard plan.mode == .paillier, phase == .contribute || phase == .decrypt else { throw unexpected(envelope.body) }
+            return try handleSum(chunk, using: &generator)
+        case .keyDirectory(let directory):
+            guard let map, var client, phase == .advertise else { throw unexpected(envelope.body) }
+            let message = try SecAggWire.directory(directory, round: round, map: map)
+            let reply = try client.receive(.keyDirectory(message))
+            self.client = client
+            phase = .share
+            guard case .shareKeys(let shares)? = reply else { throw unexpected(envelope.body) }
+            return [self.envelope(.shareKeys(SecAggWire.shareKeys(shares, map: map)))]
+        case .forwardedShares(let forwarded):
+            guard let map, var client, phase == .share else { throw unexpected(envelope.body) }
+            let message = try SecAggWire.forwarded(forwarded, recipient: party, map: map)
+            let reply = try client.receive(.forwardedShares(message))
+            self.client = client
+            phase = .contribute
+            guard case .maskedInput(let input)? = reply else { throw unexpected(envelope.body) }
+            contributed = true
+            return SecAggWire.maskedInputChunks(input).map { self.envelope(.maskedInput($0)) }
+        case .unmaskingRequest(let request):
+            guard let map, var client, phase == .contribute else { throw unexpected(envelope.body) }
+            let message = try SecAggWire.unmaskingRequest(request, map: map)
+            let reply = try client.receive(.unmaskingRequest(message))
+            self.client = client
+            phase = .unmask
+            guard case .unmaskingResponse(let response)? = reply else { throw unexpected(envelope.body) }
+            // The charge is committed before the shares that open the sum leave.
+            let ack = try commit()
+            return [self.envelope(.commitAck(ack)), self.envelope(.unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map)))]
+        case .result(let chunk):
+            return try handleResult(chunk)
+        case .abort(let notice):
+            settleAfterAbort()
+            stop(.aborted(phase: RoundPhase(wire: notice.phase), reason: notice.reason, missing: notice.missingParties.map { Int($0) }))
+            return []
+        case .error(let error):
+            settleAfterAbort()
+            stop(.aborted(phase: phase, reason: "the aggregator reports: \(error.message.prefix(500))", missing: []))
+            return []
+        case .none:
+            throw FederationError.malformed(party: nil, reason: "the aggregator sent an empty envelope")
+        }
+    }
+
+    private mutating func handleOpen(_ open: Fedshare_V1_RoundOpen, round: UInt64,
+                                     using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+        self.round = round
+        // Every announced parameter is recomputed here from this party's own manifest.
+        if let problem = check(open) {
+            stop(.refused(reason: problem.message))
+            var refuse = Fedshare_V1_RoundRefuse()
+            refuse.reason = problem.reason
+            refuse.message = problem.message
+            return [envelope(.refuse(refuse))]
+        }
+        invited = open.parties.map { Int($0) }
+        noNoise = open.noNoise
+        do {
+            reservation = try reserveCharge(plan, ledger: ledger, party: String(party), round: round)
+        } catch {
+            let message = "party \(party): its own ledger refuses round \(round): \(error)"
+            stop(.refused(reason: message))
+            var refuse = Fedshare_V1_RoundRefuse()
+            refuse.reason = .refuseBudgetExceeded
+            refuse.message = message
+            return [envelope(.refuse(refuse))]
+        }
+        var accept = Fedshare_V1_RoundAccept()
+        accept.reservationID = reservation?.id ?? 0
+        let noise = try plan.noiseShare(parties: invited.count, noNoise: noNoise, using: &generator)
+        let values = try plan.encode(contribution, noise: noise, parties: invited.count)
+        switch plan.mode {
+        case .paillier:
+            guard let publicKey, let layout else { throw FederationError.configuration("no key") }
+            let ciphertexts: [PaillierCiphertext]
+            do {
+                ciphertexts = try publicKey.paillierKey.encrypt(batch: try layout.pack(values))
+            } catch {
+                throw FederationError.configuration("party \(party): cannot pack and encrypt its contribution: \(error)")
+            }
+            phase = .contribute
+            contributed = true
+            return [envelope(.accept(accept))]
+                + CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey).map { envelope(.contribution($0)) }
+        case .secagg:
+            let map = try SecAggPartyMap(parties: invited)
+            let configuration = try SecAggConfiguration(parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
+                                                        sessionNonce: Array(open.sessionNonce), round: round)
+            let client = try SecAggClient(id: try map.index(of: party), configuration: configuration,
+                                          input: values.map { UInt64(bitPattern: $0) }, using: &generator)
+            guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { throw FederationError.configuration("no keys") }
+            self.map = map
+            self.client = client
+            phase = .advertise
+            return [envelope(.accept(accept)), envelope(.advertiseKeys(SecAggWire.advertise(advertise, map: map)))]
+        }
+    }
+
+    /// The first difference between the announced round and this party's own plan.
+    private mutating func check(_ open: Fedshare_V1_RoundOpen) -> (reason: Fedshare_V1_RefuseReason, message: String)? {
+        func mismatch(_ field: String, _ expected: String, _ found: String, _ reason: Fedshare_V1_RefuseReason = .refuseParameters)
+            -> (reason: Fedshare_V1_RefuseReason, message: String) {
+            (reason: reason, message: "party \(party): \(FederationError.parameterMismatch(field: field, expected: expected, found: found))")
+        }
+        guard Array(open.manifestHash) == plan.manifestHash else {
+            return mismatch("manifest hash", hex(plan.manifestHash), hex(Array(open.manifestHash)), .refuseManifestMismatch)
+        }
+        let mode: Fedshare_V1_Mode = plan.mode == .paillier ? .paillier : .secagg
+        guard open.mode == mode else { return mismatch("mode", "\(mode)", "\(open.mode)") }
+        guard Int(open.threshold) == plan.threshold else { return mismatch("threshold", "\(plan.threshold)", "\(open.threshold)") }
+        guard Int(open.fractionalBits) == plan.codec.fractionalBits else {
+            return mismatch("fractional bits", "\(plan.codec.fractionalBits)", "\(open.fractionalBits)")
+        }
+        guard Int(open.valueCount) == plan.valueCount, Int(open.groups) == plan.groups.count, Int(open.anchors) == plan.anchors.count else {
+            return mismatch("shape", "\(plan.groups.count) groups × \(plan.anchors.count) anchors", "\(open.groups) × \(open.anchors)")
+        }
+        let parties = open.parties.map { Int($0) }
+        guard parties.count <= WireProtocol.maximumParties, parties == Array(Set(parties)).sorted(), parties.contains(party),
+              parties.allSatisfy(manifestParties.contains), parties.count >= plan.threshold else {
+            return mismatch("parties", "ascending distinct ids from \(manifestParties) including \(party), at least \(plan.threshold)", "\(parties.prefix(20))")
+        }
+        guard let event = try? open.cost.event(), event == plan.event,
+              (try? open.cost.neighbouringRelation()) == plan.relation, open.cost.unit == plan.unit else {
+            return mismatch("privacy cost", "\(plan.event)", "\(open.cost.mechanism) noise \(open.cost.noise) sensitivity \(open.cost.sensitivity) dimension \(open.cost.dimension)")
+        }
+        if open.noNoise, !options.allowNoNoise {
+            return mismatch("no_noise", "noise (no-noise rounds are for simulations only)", "no noise")
+        }
+        switch plan.mode {
+        case .paillier:
+            guard let publicKey, Array(open.keyID) == publicKey.keyID else {
+                return mismatch("threshold key", publicKey?.fingerprint ?? "none", hex(Array(open.keyID)), .refuseKeyMismatch)
+            }
+            guard let expected = try? plan.layout(parties: parties.count, modulusBits: publicKey.bits),
+                  let announced = try? open.layout.layout(), announced == expected else {
+                return mismatch("slot layout", (try? plan.layout(parties: parties.count, modulusBits: publicKey.bits).description) ?? "?", "a different layout")
+            }
+            layout = expected
+        case .secagg:
+            guard (16...64).contains(open.sessionNonce.count) else { return mismatch("session nonce", "16 to 64 bytes", "\(open.sessionNonce.count) bytes") }
+        }
+        return nil
+    }
+
+    private mutating func handleSum(_ chunk: Fedshare_V1_EncryptedSumChunk,
+                                    using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+        guard let publicKey, let keyShare, let layout else { throw FederationError.configuration("no key") }
+        if sumAssembler == nil {
+            let contributors = chunk.contributors.map { Int($0) }
+            // The sum must hold at least t contributions from this round, so the noise guarantee holds.
+            guard contributors == Array(Set(contributors)).sorted(), contributors.count >= plan.threshold,
+                  contributors.allSatisfy(invited.contains) else {
+                throw FederationError.malformed(party: nil, reason: "the encrypted sum names contributors \(contributors.prefix(20)); need at least \(plan.threshold) distinct invited parties")
+            }
+            let context = plan.decryptionContext(round: round, contributors: contributors)
+            guard Array(chunk.context) == context else {
+                throw FederationError.malformed(party: nil, reason: "the decryption context does not match round \(round) and its contributors")
+            }
+            sumContributors = contributors
+            sumContext = context
+            sumAssembler = CiphertextBatchAssembler(message: "EncryptedSumChunk", key: publicKey.paillierKey,
+                                                    expectedCount: layout.plaintextCount(for: plan.valueCount))
+            phase = .decrypt
+        }
+        guard chunk.contributors.map({ Int($0) }) == sumContributors, Array(chunk.context) == sumContext, var assembler = sumAssembler else {
+            throw FederationError.malformed(party: nil, reason: "the encrypted sum's contributors or context changed between chunks")
+        }
+        try assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
+        sumAssembler = assembler
+        guard assembler.isComplete else { return [] }
+        // The charge is committed before the partial decryption that opens the sum leaves.
+        let ack = try commit()
+        let share: ThresholdDecryptionShare
+        do {
+            share = try keyShare.decryptionShare(for: assembler.ciphertexts, publicKey: publicKey, context: sumContext, using: &generator)
+        } catch {
+            throw FederationError.malformed(party: nil, reason: "cannot decrypt the encrypted sum: \(error)")
+        }
+        sumAssembler = nil
+        return [envelope(.commitAck(ack))]
+            + PartialDecryptionChunking.chunks(share, key: publicKey).map { envelope(.partialDecryption($0)) }
+    }
+
+    private mutating func handleResult(_ chunk: Fedshare_V1_ResultChunk) throws -> [Fedshare_V1_PartyEnvelope] {
+        guard reservation != nil, phase != .join else { throw unexpected(.result(chunk)) }
+        var chunks = resultChunks ?? ChunkAssembler<Int>(message: "ResultChunk")
+        if chunk.chunk.index == 0 {
+            guard chunk.hasHeader, Int(chunk.header.valueCount) == plan.valueCount,
+                  chunk.header.groups == plan.groups, chunk.header.anchors == plan.anchors,
+                  Int(chunk.header.fractionalBits) == plan.codec.fractionalBits else {
+                throw FederationError.malformed(party: nil, reason: "the result's header does not match this round's shape")
+            }
+            resultHeader = chunk.header
+        }
+        guard Int(chunk.firstValue) == resultValues.count, resultValues.count + chunk.values.count <= plan.valueCount else {
+            throw FederationError.malformed(party: nil, reason: "result chunk at value \(chunk.firstValue) does not follow value \(resultValues.count)")
+        }
+        try chunks.append(chunk.chunk, resultValues.count)
+        resultChunks = chunks
+        resultValues += chunk.values
+        guard chunks.isComplete else { return [] }
+        guard resultValues.count == plan.valueCount, let header = resultHeader else {
+            throw FederationError.malformed(party: nil, reason: "the result holds \(resultValues.count) of \(plan.valueCount) values")
+        }
+        // The result may contain this party's data even if it did not help open it: commit.
+        if !committed, contributed { _ = try commit() }
+        let result = RoundResult(
+            round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
+            sums: resultValues, contributors: header.contributors.map { Int($0) },
+            dropped: header.dropped.map { DroppedParty(party: Int($0.party), phase: RoundPhase(wire: $0.phase), reason: $0.reason) },
+            event: plan.event, ledgerEntryID: header.ledgerEntryID, keyFingerprint: header.keyFingerprint, noNoise: header.noNoise)
+        phase = .done
+        outcome = .released(result)
+        return [envelope(.resultAck(Fedshare_V1_ResultAck()))]
+    }
+
+    // MARK: Ledger
+
+    private mutating func commit() throws -> Fedshare_V1_CommitAck {
+        guard let reservation else { throw FederationError.configuration("party \(party): nothing reserved to commit") }
+        if !committed {
+            try ledger.commit(reservation)
+            committed = true
+        }
+        var ack = Fedshare_V1_CommitAck()
+        ack.reservationID = reservation.id
+        ack.ledgerEntryID = reservation.id
+        return ack
+    }
+
+    /// After an abort: the reservation is cancelled only if this party's contribution never
+    /// left (otherwise t others could still open a sum holding it, so the charge stays held).
+    private mutating func settleAfterAbort() {
+        guard let reservation, !committed, !contributed else { return }
+        try? ledger.cancel(reservation)
+        self.reservation = nil
+    }
+
+    private mutating func stop(_ outcome: RoundOutcome) {
+        self.outcome = outcome
+        if case .aborted = outcome { phase = .aborted }
+    }
+
+    private func unexpected(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body?) -> FederationError {
+        .unexpectedMessage(party: nil, received: Envelopes.name(body), phase: phase.rawValue)
+    }
+
+    private func envelope(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
+        Envelopes.party(party, round: round, manifestHash: plan.manifestHash, body)
+    }
+}

@@ -1,0 +1,218 @@
+import Arithmetic
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Paillier
+import Primitives
+
+/// The phases of a round, as both engines and `--drop PARTY@PHASE` name them.
+public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
+    case join, advertise, share, contribute, decrypt, unmask, release, done, aborted
+
+    /// The wire enum.
+    public var wire: Fedshare_V1_Phase {
+        switch self {
+        case .join: return .join
+        case .advertise: return .advertise
+        case .share: return .share
+        case .contribute: return .contribute
+        case .decrypt: return .decrypt
+        case .unmask: return .unmask
+        case .release: return .release
+        case .done: return .done
+        case .aborted: return .aborted
+        }
+    }
+
+    public init(wire: Fedshare_V1_Phase) {
+        switch wire {
+        case .advertise: self = .advertise
+        case .share: self = .share
+        case .contribute: self = .contribute
+        case .decrypt: self = .decrypt
+        case .unmask: self = .unmask
+        case .release: self = .release
+        case .done: self = .done
+        case .aborted: self = .aborted
+        default: self = .join
+        }
+    }
+}
+
+/// Everything about a round that both sides derive from the manifest alone, so that a party
+/// can recompute what the aggregator announces and refuse any difference.
+///
+/// The contributed vector holds G·M attention values then G record counts, all on the
+/// fixed-point grid 2^-f; noise is added to every coordinate (counts included). One record
+/// moves A by a probability vector (L1 = 1, L2 ≤ 1) and its group's count by 1, so the
+/// vector's sensitivity per privacy unit of k records is 2k (L1) or √2·k (L2).
+public struct RoundPlan: Sendable, Hashable {
+    public let federation: String
+    public let manifestHash: [UInt8]
+    public let mode: FederationManifest.CryptoMode
+    public let groups: [String]
+    public let anchors: [String]
+    public let codec: FixedPointCodec
+    /// G·M + G.
+    public let valueCount: Int
+    public let threshold: Int
+    /// The target noise of the released sum.
+    public let mechanism: NoiseMechanism
+    /// The charge per release (grid units, rounding included), as each ledger records it.
+    public let event: MechanismEvent
+    public let relation: NeighbouringRelation
+    public let unit: String
+    public let epsilon: Double
+    public let delta: Double
+    public let epsilonBudget: Double
+    public let deltaBudget: Double
+    /// The largest |noise share| a party adds, in grid units (a tail bound far beyond 2^-80).
+    public let noiseBound: UInt64
+
+    /// - Parameter threshold: overrides the manifest's threshold (simulations with `--threshold`).
+    public init(manifest: FederationManifest, threshold: Int? = nil) throws {
+        federation = manifest.name
+        manifestHash = manifest.digest
+        mode = manifest.crypto.mode
+        groups = manifest.attention.groups
+        anchors = manifest.model.anchorNames
+        codec = FixedPointCodec(fractionalBits: manifest.crypto.fractionalBits)
+        let g = groups.count, m = anchors.count
+        guard g >= 1, m >= 1, g * m + g <= WireProtocol.maximumValues else {
+            throw FederationError.configuration("manifest: \(g) groups × \(m) anchors is outside 1...\(WireProtocol.maximumValues) values")
+        }
+        valueCount = g * m + g
+        self.threshold = threshold ?? manifest.threshold
+        guard self.threshold >= 1, self.threshold <= manifest.parties.count else {
+            throw FederationError.configuration("threshold \(self.threshold) must be in 1...\(manifest.parties.count) (the number of parties)")
+        }
+        let k = Double(manifest.recordsPerPrivacyUnit)
+        let affected = min(valueCount, manifest.recordsPerPrivacyUnit * (m + 1))
+        relation = .addOrRemoveOne
+        unit = manifest.privacy.unit.rawValue
+        epsilon = manifest.privacy.epsilon
+        delta = manifest.privacy.delta
+        epsilonBudget = manifest.privacy.epsilonBudget
+        deltaBudget = manifest.privacy.deltaBudget
+        do {
+            switch manifest.privacy.mechanism {
+            case .laplace:
+                let sensitivity = 2 * k
+                // Calibrate against the grid sensitivity (rounding included), in real units.
+                let gridReal = DistributedNoise.gridSensitivity(sensitivity, mechanism: .laplace(scale: 1), affectedCoordinates: affected, codec: codec) / codec.scale
+                let b = try Calibration.noise(for: .laplace, epsilon: epsilon, sensitivity: gridReal)
+                mechanism = .laplace(scale: b)
+                event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
+                                                   dimension: valueCount, affectedCoordinates: affected, codec: codec)
+                noiseBound = try Self.bound(b * codec.scale * 64)
+            case .gaussian:
+                let sensitivity = 2.0.squareRoot().nextUp * k
+                let gridReal = DistributedNoise.gridSensitivity(sensitivity, mechanism: .gaussian(sigma: 1), affectedCoordinates: affected, codec: codec) / codec.scale
+                let sigma = try Calibration.noise(for: .gaussian, epsilon: epsilon, delta: delta, sensitivity: gridReal)
+                mechanism = .gaussian(sigma: sigma)
+                event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
+                                                   dimension: valueCount, affectedCoordinates: affected, codec: codec)
+                noiseBound = try Self.bound(sigma * codec.scale / Double(self.threshold).squareRoot() * 41 + 2)
+            }
+        } catch let error as FederationError {
+            throw error
+        } catch {
+            throw FederationError.configuration("manifest [privacy]: \(error)")
+        }
+    }
+
+    private static func bound(_ value: Double) throws -> UInt64 {
+        guard value.isFinite, value < 0x1p60 else {
+            throw FederationError.configuration("manifest: the noise tail \(value) grid units does not fit in 60 bits; lower fractional_bits or raise epsilon")
+        }
+        return UInt64(value.rounded(.up))
+    }
+
+    /// The largest |value| a party's data may contribute so that the sum over `parties`
+    /// contributions, noise included, fits in a signed 63-bit slot.
+    public func valueBound(parties: Int) throws -> UInt64 {
+        let total = (UInt64(1) << 62) / UInt64(max(1, parties))
+        guard total > noiseBound + 1 else {
+            throw FederationError.configuration("\(parties) parties leave no room for values next to the noise bound \(noiseBound)")
+        }
+        return total - noiseBound - 1
+    }
+
+    /// The Paillier slot layout for `parties` contributions under a key of `modulusBits` bits.
+    public func layout(parties: Int, modulusBits: Int) throws -> SlotLayout {
+        do {
+            return try SlotLayout(valueBound: valueBound(parties: parties), noiseBound: noiseBound, parties: parties, modulusBits: modulusBits)
+        } catch let error as FederationError { throw error } catch {
+            throw FederationError.configuration("slot layout: \(error)")
+        }
+    }
+
+    /// The privacy cost as the wire carries it.
+    public var cost: Fedshare_V1_PrivacyCost {
+        Fedshare_V1_PrivacyCost(event, relation: relation, unit: unit, epsilon: epsilon, delta: delta)
+    }
+
+    /// One party's contribution on the grid: encode(A_p) then encode(n_p), plus its noise share.
+    /// - Throws: when a value does not fit the grid or the bound for `parties`.
+    public func encode(_ contribution: AttentionResult, noise: [Int64], parties: Int) throws -> [Int64] {
+        guard contribution.groups == groups, contribution.anchors == anchors else {
+            throw FederationError.configuration("the local attention's groups or anchors differ from the manifest's")
+        }
+        guard contribution.matrix.count == groups.count * anchors.count, contribution.counts.count == groups.count,
+              noise.count == valueCount else {
+            throw FederationError.configuration("the local attention has \(contribution.matrix.count) values and \(contribution.counts.count) counts; expected \(groups.count * anchors.count) and \(groups.count)")
+        }
+        let bound = try valueBound(parties: parties)
+        var values: [Int64] = []
+        values.reserveCapacity(valueCount)
+        do {
+            for value in contribution.matrix { values.append(try codec.encode(value)) }
+            for count in contribution.counts { values.append(try codec.encode(Double(count))) }
+        } catch {
+            throw FederationError.configuration("local attention does not fit the fixed-point grid: \(error)")
+        }
+        for (index, value) in values.enumerated() where value.magnitude > bound {
+            throw FederationError.configuration("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: lower fractional_bits")
+        }
+        return zip(values, noise).map { $0 &+ $1 }
+    }
+
+    /// The noise share a party adds (zeros when `noNoise`).
+    public func noiseShare(parties: Int, noNoise: Bool, using generator: inout some RandomNumberGenerator) throws -> [Int64] {
+        if noNoise { return [Int64](repeating: 0, count: valueCount) }
+        do {
+            let share = try DistributedNoise.share(for: mechanism, parties: parties, threshold: threshold, codec: codec,
+                                                   count: valueCount, using: &generator)
+            guard share.allSatisfy({ $0.magnitude <= noiseBound }) else {
+                throw FederationError.configuration("a noise share broke its tail bound (probability below 2^-80); retry the round")
+            }
+            return share
+        } catch let error as FederationError { throw error } catch {
+            throw FederationError.configuration("noise share: \(error)")
+        }
+    }
+
+    /// The context bound into every partial decryption of one round's sum.
+    public func decryptionContext(round: UInt64, contributors: [Int]) -> [UInt8] {
+        var bytes = Array("fedshare/v1/decrypt".utf8)
+        withUnsafeBytes(of: round.bigEndian) { bytes += $0 }
+        bytes += manifestHash
+        for party in contributors { withUnsafeBytes(of: UInt32(party).bigEndian) { bytes += $0 } }
+        return SHA256.hash(bytes)
+    }
+
+    /// The charge a ledger records for this round.
+    public func charge(party: String, round: UInt64) -> PrivacyCharge {
+        PrivacyCharge(dataset: federation, event: event, relation: relation, unit: unit, party: party, round: String(round))
+    }
+}
+
+/// Reserves `plan`'s charge in `ledger`, setting the dataset's cap from the manifest's budget
+/// first if the ledger has none (a cap already there, the owner's own, is never raised).
+func reserveCharge(_ plan: RoundPlan, ledger: PrivacyLedger, party: String, round: UInt64) throws -> Reservation {
+    if (try? ledger.budget(dataset: plan.federation))?.capEpsilon == nil {
+        try ledger.setCap(dataset: plan.federation, epsilon: plan.epsilonBudget, delta: plan.deltaBudget)
+    }
+    return try ledger.reserve(plan.charge(party: party, round: round))
+}

@@ -1,0 +1,111 @@
+import Arithmetic
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+
+/// A party that left the round, the phase it failed to complete and why.
+public struct DroppedParty: Sendable, Hashable, Codable {
+    public let party: Int
+    public let phase: RoundPhase
+    public let reason: String
+
+    public init(party: Int, phase: RoundPhase, reason: String) {
+        self.party = party
+        self.phase = phase
+        self.reason = reason
+    }
+}
+
+/// A released round: the noisy sums, who is in them, and what it cost.
+public struct RoundResult: Sendable, Equatable {
+    public let round: UInt64
+    public let mode: FederationManifest.CryptoMode
+    public let groups: [String]
+    public let anchors: [String]
+    public let fractionalBits: Int
+    /// The summed grid values: G·M attention sums, then G count sums.
+    public let sums: [Int64]
+    public let contributors: [Int]
+    public let dropped: [DroppedParty]
+    public let event: MechanismEvent
+    /// The aggregator's ledger reservation id, committed before the release.
+    public let ledgerEntryID: Int64
+    /// The Paillier key fingerprint, or "secagg" in secure-aggregation mode.
+    public let keyFingerprint: String
+    public let noNoise: Bool
+
+    /// The released attention matrix A + noise (G × M, row-major).
+    public var matrix: [Double] {
+        let codec = FixedPointCodec(fractionalBits: fractionalBits)
+        return sums.prefix(groups.count * anchors.count).map(codec.decode)
+    }
+
+    /// The released counts n + noise (per group, real-valued).
+    public var noisyCounts: [Double] {
+        let codec = FixedPointCodec(fractionalBits: fractionalBits)
+        return sums.suffix(groups.count).map(codec.decode)
+    }
+
+    /// The counts rounded to whole records, never below 0.
+    public var counts: [Int] { noisyCounts.map { max(0, Int($0.rounded())) } }
+
+    /// As an `AttentionResult` (the Attention module's writers and allocation read it).
+    public var attention: AttentionResult {
+        AttentionResult(groups: groups, anchors: anchors, matrix: matrix, counts: counts)
+    }
+}
+
+extension RoundResult {
+    /// The result as chunks for the wire.
+    func chunks(cost: Fedshare_V1_PrivacyCost) -> [Fedshare_V1_ResultChunk] {
+        let ranges = chunkRanges(count: sums.count, itemBytes: 10)
+        return ranges.enumerated().map { index, range in
+            var chunk = Fedshare_V1_ResultChunk()
+            chunk.chunk = Fedshare_V1_Chunk(index: index, total: ranges.count)
+            chunk.firstValue = UInt32(range.lowerBound)
+            chunk.values = Array(sums[range])
+            if index == 0 {
+                var header = Fedshare_V1_ResultHeader()
+                header.mode = mode == .paillier ? .paillier : .secagg
+                header.groups = groups
+                header.anchors = anchors
+                header.fractionalBits = UInt32(fractionalBits)
+                header.contributors = contributors.map { UInt32($0) }
+                header.dropped = dropped.map {
+                    var wire = Fedshare_V1_DroppedParty()
+                    wire.party = UInt32($0.party)
+                    wire.phase = $0.phase.wire
+                    wire.reason = String($0.reason.prefix(1000))
+                    return wire
+                }
+                header.charge = cost
+                header.ledgerEntryID = ledgerEntryID
+                header.keyFingerprint = keyFingerprint
+                header.noNoise = noNoise
+                header.valueCount = UInt32(sums.count)
+                chunk.header = header
+            }
+            return chunk
+        }
+    }
+}
+
+/// How a round ended, from one side's point of view.
+public enum RoundOutcome: Sendable, Equatable {
+    case released(RoundResult)
+    case aborted(phase: RoundPhase, reason: String, missing: [Int])
+    /// The party refused to take part (its own checks or budget).
+    case refused(reason: String)
+}
+
+/// A message from the aggregator engine and the party it goes to.
+public struct OutgoingMessage: Sendable {
+    public let party: Int
+    public let envelope: Fedshare_V1_AggregatorEnvelope
+
+    public init(party: Int, envelope: Fedshare_V1_AggregatorEnvelope) {
+        self.party = party
+        self.envelope = envelope
+    }
+}

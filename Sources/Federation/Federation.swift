@@ -1,1 +1,0 @@
-// The federation runtime; see DESIGN.md §2.

@@ -1,0 +1,41 @@
+/// Everything the federation runtime refuses, each with one actionable line.
+public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The round's parameters do not match this side's manifest or key.
+    case parameterMismatch(field: String, expected: String, found: String)
+    /// A party's own ledger refused the round's charge.
+    case budgetRefused(party: Int, reason: String)
+    /// A message arrived that this phase does not expect.
+    case unexpectedMessage(party: Int?, received: String, phase: String)
+    /// A message or contribution is malformed.
+    case malformed(party: Int?, reason: String)
+    /// The round stopped: the reason names the phase and the missing parties.
+    case aborted(phase: String, reason: String, missing: [Int])
+    /// A configuration problem (bad threshold, unknown party, no key for Paillier mode…).
+    case configuration(String)
+    /// Durable state could not be read or written.
+    case storage(path: String, reason: String)
+    /// An output file could not be written.
+    case output(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .parameterMismatch(let field, let expected, let found):
+            return "round parameter \(field): this side expects \(expected), the round announced \(found)"
+        case .budgetRefused(let party, let reason):
+            return "party \(party) refuses the round: \(reason)"
+        case .unexpectedMessage(let party, let received, let phase):
+            return "\(party.map { "party \($0)" } ?? "aggregator") sent \(received) during phase \(phase)"
+        case .malformed(let party, let reason):
+            return "\(party.map { "party \($0)" } ?? "aggregator"): \(reason)"
+        case .aborted(let phase, let reason, let missing):
+            let names = missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"
+            return "round aborted in phase \(phase): \(reason)\(names)"
+        case .configuration(let reason):
+            return reason
+        case .storage(let path, let reason):
+            return "\(path): \(reason)"
+        case .output(let file, let reason):
+            return "\(file): \(reason)"
+        }
+    }
+}

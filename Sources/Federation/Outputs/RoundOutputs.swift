@@ -1,0 +1,202 @@
+import Attention
+import DifferentialPrivacy
+import Foundation
+
+/// Writes a released round's output folder (DESIGN.md §4): `attention.csv`, `counts.csv`,
+/// `allocation.csv`, `result.json` and `heatmap.svg`. Every file is written atomically.
+public enum RoundOutputs {
+    /// The files written, by name.
+    public static let fileNames = ["attention.csv", "counts.csv", "allocation.csv", "result.json", "heatmap.svg"]
+
+    /// What `result.json` holds.
+    public struct Summary: Codable, Sendable, Equatable {
+        public struct Dropped: Codable, Sendable, Equatable {
+            public var party: Int
+            public var phase: String
+            public var reason: String
+        }
+        public struct Cost: Codable, Sendable, Equatable {
+            public var mechanism: String
+            public var noise: Double
+            public var sensitivity: Double
+            public var dimension: Int
+            public var shares: Int
+            public var count: Int
+            public var relation: String
+            public var unit: String
+            public var targetEpsilon: Double
+            public var targetDelta: Double
+            public var noiseUnits: String
+        }
+        public var federation: String
+        public var round: UInt64
+        public var mode: String
+        public var keyFingerprint: String
+        public var partiesContributed: [Int]
+        public var dropped: [Dropped]
+        public var privacyCost: Cost
+        public var ledgerEntryID: Int64
+        public var noNoise: Bool
+        public var groups: [String]
+        public var anchors: [String]
+        public var fractionalBits: Int
+        public var allocation: String
+        public var phaseSeconds: [String: Double]?
+    }
+
+    /// Writes every output file into `directory` (created if needed).
+    /// - Parameters:
+    ///   - capacities: the capacities for `allocation.csv`; without them every anchor gets
+    ///     capacity 1, so the allocation column is each anchor's share of attention.
+    ///   - phaseSeconds: optional timings to record in result.json.
+    /// - Returns: the summary written to result.json.
+    @discardableResult
+    public static func write(_ result: RoundResult, plan: RoundPlan, to directory: URL, capacities: [Allocation.Capacity]? = nil,
+                             phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []) throws -> Summary {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw FederationError.output(file: directory.path, reason: "cannot create the output folder: \(error.localizedDescription)")
+        }
+        let attention = result.attention
+        try save(attention.labelled.csv(), "attention.csv", in: directory)
+        try save(attention.countsCSV(), "counts.csv", in: directory)
+
+        // Noise can push entries below zero: the allocation reads the release clamped at 0.
+        var clamped = attention.labelled
+        clamped.values = clamped.values.map { max(0, $0) }
+        let capacityList = capacities ?? result.anchors.map { Allocation.Capacity(node: $0, kind: .anchor, capacity: 1) }
+        var allocationNote = capacities == nil ? "capacity 1 per anchor (shares of attention)" : "from the capacities given"
+        do {
+            let allocation = try Allocation(attention: clamped, capacities: capacityList)
+            try save(allocation.csv(), "allocation.csv", in: directory)
+        } catch let error as FederationError {
+            throw error
+        } catch {
+            allocationNote = "not computed: \(error)"
+            try save("node,kind,capacity,share,allocation\n", "allocation.csv", in: directory)
+        }
+
+        let event = result.event
+        var timings: [String: Double]?
+        if !phaseSeconds.isEmpty {
+            timings = [:]
+            for (phase, seconds) in phaseSeconds { timings?[phase.rawValue, default: 0] += seconds }
+        }
+        let summary = Summary(
+            federation: plan.federation, round: result.round, mode: result.mode.rawValue, keyFingerprint: result.keyFingerprint,
+            partiesContributed: result.contributors,
+            dropped: result.dropped.map { Summary.Dropped(party: $0.party, phase: $0.phase.rawValue, reason: $0.reason) },
+            privacyCost: Summary.Cost(mechanism: event.mechanism.rawValue, noise: event.noise, sensitivity: event.sensitivity,
+                                      dimension: event.dimension, shares: event.shares, count: event.count,
+                                      relation: plan.relation.rawValue, unit: plan.unit, targetEpsilon: plan.epsilon,
+                                      targetDelta: plan.delta, noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
+            ledgerEntryID: result.ledgerEntryID, noNoise: result.noNoise, groups: result.groups, anchors: result.anchors,
+            fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = (try? encoder.encode(summary)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        try save(json + "\n", "result.json", in: directory)
+        try save(Heatmap.svg(attention.labelled, title: "\(plan.federation) — released attention (round \(result.round), \(result.mode.rawValue)\(result.noNoise ? ", no noise" : ""))"),
+                 "heatmap.svg", in: directory)
+        return summary
+    }
+
+    static func save(_ text: String, _ name: String, in directory: URL) throws {
+        let url = directory.appendingPathComponent(name)
+        do {
+            try Data(text.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw FederationError.output(file: url.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// A labelled SVG heatmap with axis titles and a colour legend.
+public enum Heatmap {
+    /// The SVG text for `matrix` (rows = groups, columns = anchors).
+    public static func svg(_ matrix: LabelledMatrix, title: String) -> String {
+        let rows = matrix.rowLabels.count, columns = matrix.columnLabels.count
+        let cell = max(14.0, min(60.0, 720.0 / Double(max(rows, columns))))
+        let fontSize = max(8.0, min(13.0, cell * 0.4))
+        let longestRow = matrix.rowLabels.map(\.count).max() ?? 1
+        let longestColumn = matrix.columnLabels.map(\.count).max() ?? 1
+        let left = 40.0 + Double(min(longestRow, 32)) * fontSize * 0.6
+        let top = 50.0
+        let gridWidth = cell * Double(columns), gridHeight = cell * Double(rows)
+        let bottom = 50.0 + Double(min(longestColumn, 32)) * fontSize * 0.6
+        let legendWidth = 90.0
+        let width = left + gridWidth + 30 + legendWidth
+        let height = top + max(gridHeight, 160) + bottom
+        let finite = matrix.values.filter(\.isFinite)
+        let low = finite.min() ?? 0, high = finite.max() ?? 1
+        let span = high > low ? high - low : 1
+
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="sans-serif">
+            <title>\(escape(title))</title>
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(f(width / 2))" y="24" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
+
+            """
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let value = matrix[r, c]
+                let t = value.isFinite ? (value - low) / span : 0
+                svg += "<rect x=\"\(f(left + Double(c) * cell))\" y=\"\(f(top + Double(r) * cell))\" width=\"\(f(cell))\" height=\"\(f(cell))\" fill=\"\(colour(t))\"><title>\(escape(matrix.rowLabels[r])) × \(escape(matrix.columnLabels[c])): \(value)</title></rect>\n"
+            }
+        }
+        // Row labels (groups) and the y-axis title.
+        for (r, label) in matrix.rowLabels.enumerated() {
+            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(top + (Double(r) + 0.5) * cell + fontSize / 3))\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
+        }
+        svg += "<text transform=\"translate(14 \(f(top + gridHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">group</text>\n"
+        // Column labels (anchors), rotated, and the x-axis title.
+        for (c, label) in matrix.columnLabels.enumerated() {
+            let x = left + (Double(c) + 0.5) * cell
+            let y = top + gridHeight + 8
+            svg += "<text transform=\"translate(\(f(x + fontSize / 3)) \(f(y))) rotate(-60)\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
+        }
+        svg += "<text x=\"\(f(left + gridWidth / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">anchor</text>\n"
+        // Legend: a vertical gradient with the extreme values.
+        let legendX = left + gridWidth + 30, legendHeight = max(gridHeight, 160)
+        svg += "<defs><linearGradient id=\"legend\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
+        for step in 0...10 {
+            let t = Double(step) / 10
+            svg += "<stop offset=\"\(f(t))\" stop-color=\"\(colour(t))\"/>"
+        }
+        svg += "</linearGradient></defs>\n"
+        svg += "<rect x=\"\(f(legendX))\" y=\"\(f(top))\" width=\"18\" height=\"\(f(legendHeight))\" fill=\"url(#legend)\" stroke=\"#444\"/>\n"
+        for step in 0...4 {
+            let t = Double(step) / 4
+            let y = top + legendHeight * (1 - t)
+            svg += "<line x1=\"\(f(legendX + 18))\" y1=\"\(f(y))\" x2=\"\(f(legendX + 23))\" y2=\"\(f(y))\" stroke=\"#444\"/>"
+            svg += "<text x=\"\(f(legendX + 26))\" y=\"\(f(y + 4))\" font-size=\"10\">\(label(low + t * span))</text>\n"
+        }
+        svg += "<text x=\"\(f(legendX))\" y=\"\(f(top - 8))\" font-size=\"11\">attention</text>\n"
+        svg += "</svg>\n"
+        return svg
+    }
+
+    /// A perceptually ordered ramp (dark blue → teal → yellow), t in 0…1.
+    static func colour(_ t: Double) -> String {
+        let stops: [(Double, Double, Double)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+        let x = min(max(t, 0), 1) * Double(stops.count - 1)
+        let i = min(Int(x), stops.count - 2)
+        let u = x - Double(i)
+        let a = stops[i], b = stops[i + 1]
+        func mix(_ p: Double, _ q: Double) -> Int { Int((p + (q - p) * u).rounded()) }
+        return String(format: "#%02x%02x%02x", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    }
+
+    static func label(_ value: Double) -> String {
+        abs(value) >= 1000 || (abs(value) < 0.01 && value != 0) ? String(format: "%.3g", value) : String(format: "%.2f", value)
+    }
+
+    static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

@@ -1,1 +1,0 @@
-// Generated protocol code and conversions land here; see Protocols/PROTOCOL.md.
