@@ -15,6 +15,7 @@ struct FedShare: AsyncParsableCommand {
             Bench.self,
             Provision.self,
             Status.self,
+            Simulate.self,
         ]
     )
 }
