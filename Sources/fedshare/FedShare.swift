@@ -16,6 +16,8 @@ struct FedShare: AsyncParsableCommand {
             Provision.self,
             Status.self,
             Simulate.self,
+            Aggregator.self,
+            Party.self,
         ]
     )
 }
