@@ -8,6 +8,7 @@ struct Bench: AsyncParsableCommand {
             BenchPaillier.self,
             BenchSecAgg.self,
             BenchAttention.self,
+            BenchE2E.self,
         ]
     )
 }
