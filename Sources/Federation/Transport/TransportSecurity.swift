@@ -1,3 +1,4 @@
+import FederationProtocol
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -5,12 +6,12 @@ import GRPCNIOTransportHTTP2
 /// Limits the transport enforces on every stream.
 public struct TransportLimits: Sendable, Equatable {
     /// The largest serialised message either side accepts (checked from the length prefix,
-    /// before the message is buffered). PROTOCOL.md: 4 MiB.
+    /// before the message is buffered): `WireProtocol.maximumMessageBytes` (4 MiB, PROTOCOL.md).
     public var maxMessageBytes: Int
     /// How long the server waits for a party's first message (its hello).
     public var helloTimeout: Duration
 
-    public init(maxMessageBytes: Int = 4 << 20, helloTimeout: Duration = .seconds(30)) {
+    public init(maxMessageBytes: Int = WireProtocol.maximumMessageBytes, helloTimeout: Duration = .seconds(30)) {
         self.maxMessageBytes = maxMessageBytes
         self.helloTimeout = helloTimeout
     }
