@@ -178,8 +178,8 @@ struct RoundEngineFailureTests {
     }
 
     @Test func capsStopRepeatedRounds() throws {
-        // Budget for about one round: the second round is refused by every party's own ledger.
-        let harness = try Harness(parties: 3, threshold: 2, mode: "secagg", epsilonBudget: 1.5)
+        // Budget for one round (ε ≈ 1 each; two compose to ≈ 1.45): the second round is refused by every party's own ledger.
+        let harness = try Harness(parties: 3, threshold: 2, mode: "secagg", epsilonBudget: 1.2)
         let first = try harness.run(noNoise: false)
         #expect(first.result != nil, "\(first.aggregator)")
         let second = try harness.run(noNoise: false)
@@ -234,5 +234,103 @@ struct RoundEngineFailureTests {
         #expect(error.message.contains("claims party 2"))
         #expect(aggregator.dropped[3] != nil)
         #expect(aggregator.waitingFor == [1, 2])
+    }
+}
+
+@Suite("Round engine: hostile parties are cut off and named")
+struct RoundEngineHostileTests {
+    @Test func badPartialDecryptionIsNamedAndDropped() throws {
+        let harness = try Harness(parties: 3, threshold: 2, mode: "paillier")
+        var federation = try harness.federation()
+        federation.intercept = { party, envelope in
+            guard party == 2, case .partialDecryption(var chunk) = envelope.body else { return envelope }
+            var value = [UInt8](chunk.values[0])
+            value[value.count - 1] ^= 1
+            chunk.values[0] = Data(value)
+            var tampered = envelope
+            tampered.body = .partialDecryption(chunk)
+            return tampered
+        }
+        var random = SeededRandom(seed: 11)
+        let report = try federation.run(using: &random)
+        let result = try #require(report.result, "\(report.aggregator)")
+        #expect(result.contributors == [1, 2, 3])
+        let named = try #require(result.dropped.first { $0.party == 2 })
+        #expect(named.phase == .decrypt)
+        #expect(named.reason.contains("proof"), "\(named.reason)")
+        let clear = harness.clearSum(of: [1, 2, 3])
+        for (released, exact) in zip(result.matrix, clear.matrix) { #expect(abs(released - exact) <= 3 * 0x1p-32) }
+    }
+
+    @Test(arguments: ["paillier", "secagg"])
+    func malformedContributionCutsThePartyOff(mode: String) throws {
+        let harness = try Harness(parties: 3, threshold: 2, mode: mode)
+        var federation = try harness.federation()
+        federation.intercept = { party, envelope in
+            guard party == 3 else { return envelope }
+            var tampered = envelope
+            switch envelope.body {
+            case .contribution(var chunk):
+                // A ciphertext of 0 is outside Z*_{n²}.
+                var bytes = [UInt8](chunk.ciphertexts)
+                for i in 45..<bytes.count { bytes[i] = 0 }
+                chunk.ciphertexts = Data(bytes)
+                tampered.body = .contribution(chunk)
+            case .maskedInput(var chunk):
+                chunk.words.removeLast()   // the wrong length
+                tampered.body = .maskedInput(chunk)
+            default: break
+            }
+            return tampered
+        }
+        var random = SeededRandom(seed: 12)
+        let report = try federation.run(using: &random)
+        let result = try #require(report.result, "\(report.aggregator)")
+        #expect(result.contributors == [1, 2])
+        let named = try #require(result.dropped.first { $0.party == 3 })
+        #expect(named.phase == .contribute, "\(named)")
+        let clear = harness.clearSum(of: [1, 2])
+        for (released, exact) in zip(result.matrix, clear.matrix) { #expect(abs(released - exact) <= 2 * 0x1p-32) }
+        // The offender was told why.
+        guard case .aborted(_, let reason, _)? = report.parties[3] else {
+            Issue.record("party 3 ended with \(String(describing: report.parties[3]))")
+            return
+        }
+        #expect(reason.contains("aggregator reports"), "\(reason)")
+    }
+
+    @Test func replayedMessageFromAnotherRoundIsRefused() throws {
+        let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
+        var federation = try harness.federation()
+        federation.intercept = { party, envelope in
+            guard party == 1, case .advertiseKeys = envelope.body else { return envelope }
+            var replayed = envelope
+            replayed.roundID &+= 1000
+            return replayed
+        }
+        var random = SeededRandom(seed: 13)
+        let report = try federation.run(using: &random)
+        let result = try #require(report.result, "\(report.aggregator)")
+        #expect(result.contributors == [2, 3])
+        let named = try #require(result.dropped.first { $0.party == 1 })
+        #expect(named.reason.contains("round"), "\(named.reason)")
+    }
+
+    @Test func partyWithAnotherManifestIsRefused() throws {
+        let harness = try Harness(parties: 3, threshold: 2, mode: "paillier")
+        var federation = try harness.federation()
+        federation.intercept = { party, envelope in
+            guard party == 3 else { return envelope }
+            var other = envelope
+            other.manifestHash = Data(repeating: 7, count: 32)
+            return other
+        }
+        var random = SeededRandom(seed: 14)
+        let report = try federation.run(using: &random)
+        let result = try #require(report.result, "\(report.aggregator)")
+        #expect(result.contributors == [1, 2])
+        let named = try #require(result.dropped.first { $0.party == 3 })
+        #expect(named.phase == .join)
+        #expect(named.reason.contains("manifest hash"), "\(named.reason)")
     }
 }

@@ -97,6 +97,10 @@ public struct AggregatorRound: Sendable {
         try persist()
     }
 
+    /// The current phase's deadline in milliseconds, if one was given (the transport arms a
+    /// timer with it and calls ``deadlinePassed()`` when it fires).
+    public var currentDeadline: UInt64? { outcome == nil ? deadlines[phase] : nil }
+
     /// The parties the current phase still waits for.
     public var waitingFor: [Int] {
         outcome == nil ? alive.subtracting(answered).sorted() : []
@@ -471,7 +475,9 @@ public struct AggregatorRound: Sendable {
         case .aborted(let reason):
             return abort(phase: phase, reason: "\(reason)")
         case .collecting(let secaggPhase):
-            phase = Self.roundPhase(secaggPhase)
+            let next = Self.roundPhase(secaggPhase)
+            guard next != phase else { return [] }
+            phase = next
             alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
             answered = []
             persistQuietly()

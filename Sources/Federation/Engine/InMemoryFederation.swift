@@ -54,6 +54,9 @@ public struct InMemoryFederation: Sendable {
     public let drops: [Int: RoundPhase]
     public let noNoise: Bool
     public let threshold: Int?
+    /// Tests of hostile peers: sees every party envelope before it leaves and may replace it
+    /// (return nil to swallow it).
+    public var intercept: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_PartyEnvelope) -> Fedshare_V1_PartyEnvelope?)?
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
@@ -123,6 +126,7 @@ public struct InMemoryFederation: Sendable {
                     dead.insert(party)
                     return
                 }
+                guard let envelope = intercept.map({ $0(party, envelope) }) ?? envelope else { continue }
                 let bytes: [UInt8] = try envelope.serializedBytes()
                 try checkedSize(bytes.count, message: "PartyEnvelope")
                 sent[party, default: 0] += bytes.count
