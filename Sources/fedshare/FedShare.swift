@@ -7,10 +7,15 @@ struct FedShare: AsyncParsableCommand {
         abstract: "Federated, privacy-preserving attention statistics.",
         version: "0.1.0",
         subcommands: [
-            AttentionCommand.self,
-            Allocate.self,
+            Simulate.self,
+            Provision.self,
+            Aggregator.self,
+            Party.self,
+            Status.self,
             Budget.self,
             Privacy.self,
+            AttentionCommand.self,
+            Allocate.self,
             PaillierCommand.self,
             Bench.self,
         ]

@@ -9,6 +9,7 @@ struct Bench: AsyncParsableCommand {
             BenchSecAgg.self,
             BenchAttention.self,
             BenchPrivacy.self,
+            BenchE2E.self,
         ]
     )
 }

@@ -1,0 +1,231 @@
+import Attention
+import Crypto
+import Foundation
+import Paillier
+import Primitives
+import X509
+
+/// A participant's startup kit, loaded and checked: the manifest, the federation CA, the
+/// participant's own certificate and private key, and (Paillier mode) the threshold public key
+/// and, for a party, its key share.
+///
+/// Made by ``Provisioner``; read by `fedshare aggregator|party|status` and by the transport.
+public struct FederationKit: Sendable {
+    /// The kit folder.
+    public let folder: URL
+    public let role: FederationRole
+    public let manifest: FederationManifest
+    /// The federation CA certificate (the only trust root of the transport).
+    public let authority: Certificate
+    /// This participant's certificate.
+    public let certificate: Certificate
+    /// PEM text of the CA certificate and of this participant's certificate.
+    public let authorityPEM: String
+    public let certificatePEM: String
+    /// PEM text of this participant's private key (secret; for the TLS configuration only).
+    let privateKeyPEM: String
+    /// The threshold Paillier public key (Paillier mode).
+    public let thresholdPublicKey: ThresholdPublicKey?
+    /// This party's threshold key share (parties, Paillier mode). Secret.
+    public let keyShare: ThresholdKeyShare?
+    /// Hex SHA-256 of the certificates' DER encodings (colon-separated pairs).
+    public let authorityFingerprint: String
+    public let certificateFingerprint: String
+    /// Problems that do not stop the kit from working yet (certificates expiring soon).
+    public let warnings: [String]
+
+    /// The party id (nil for the aggregator).
+    public var partyID: Int? {
+        if case .party(let id) = role { return id }
+        return nil
+    }
+
+    /// The index of party `id` in the threshold key: its rank among the manifest's party ids
+    /// in ascending order, from 1 (so parties [1, 2, 3] keep their ids). Both the dealer and
+    /// every combiner use this mapping.
+    public static func shareIndex(ofParty id: Int, in manifest: FederationManifest) -> Int? {
+        manifest.parties.sorted().firstIndex(of: id).map { $0 + 1 }
+    }
+
+    /// The party id that holds threshold-key share `index` (the inverse of ``shareIndex(ofParty:in:)``).
+    public static func party(ofShareIndex index: Int, in manifest: FederationManifest) -> Int? {
+        let sorted = manifest.parties.sorted()
+        return sorted.indices.contains(index - 1) ? sorted[index - 1] : nil
+    }
+
+    /// Loads and checks a kit folder.
+    ///
+    /// Checks: `kit.json`'s format; the manifest loads and is byte-identical to the one
+    /// provisioned; the certificate chains to the kit's CA, is valid at `now`, and names this
+    /// kit's role; the private key matches the certificate and is not readable by others; the
+    /// party is still in the manifest; the threshold key matches the manifest, and the key share
+    /// matches the key and its verification key.
+    ///
+    /// - Parameters:
+    ///   - keyPolicy: `.insecureTestOnly` accepts threshold keys below 2048 bits (tests only).
+    /// - Throws: ``ProvisioningError`` (or the manifest's `AttentionError`, or the key's
+    ///   `ThresholdError`) naming the file and field at fault.
+    public static func load(from folder: URL, now: Date = Date(), keyPolicy: KeySizePolicy = .production) throws -> FederationKit {
+        let folder = folder.standardizedFileURL
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ProvisioningError.io(path: folder.path, problem: "no such kit folder (make kits with fedshare provision)")
+        }
+        let descriptorURL = folder.appendingPathComponent(KitDescriptor.fileName)
+        let descriptor: KitDescriptor
+        do {
+            descriptor = try JSONDecoder().decode(KitDescriptor.self, from: KitFiles.read(descriptorURL, limit: 1 << 20))
+        } catch let error as ProvisioningError {
+            throw error
+        } catch let error as DecodingError {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: describe(error))
+        } catch {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "not valid JSON")
+        }
+        guard descriptor.format == KitDescriptor.formatName else {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"format\" is \"\(descriptor.format)\", expected \"\(KitDescriptor.formatName)\"")
+        }
+        guard descriptor.version == KitDescriptor.currentVersion else {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"version\" is \(descriptor.version); this build reads version \(KitDescriptor.currentVersion)")
+        }
+        func file(_ name: String, field: String) throws -> URL {
+            guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+                throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"\(field)\" must name a file inside the kit, found \"\(name)\"")
+            }
+            return folder.appendingPathComponent(name)
+        }
+
+        // Role.
+        let role: FederationRole
+        switch descriptor.role {
+        case "aggregator": role = .aggregator
+        case "party":
+            guard let id = descriptor.party, id >= 1 else {
+                throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"party\" is missing (role \"party\" needs a party id)")
+            }
+            role = .party(id)
+        default:
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"role\" is \"\(descriptor.role)\", expected \"aggregator\" or \"party\"")
+        }
+
+        // Manifest.
+        let manifestURL = try file(descriptor.manifest, field: "manifest")
+        let manifest = try FederationManifest.load(from: manifestURL)
+        guard KitHex.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
+            throw ProvisioningError.malformed(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
+        }
+        guard manifest.name == descriptor.federation else {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"federation\" is \"\(descriptor.federation)\" but the manifest names \"\(manifest.name)\"")
+        }
+        if case .party(let id) = role, !manifest.parties.contains(id) {
+            throw ProvisioningError.invalidSetting(field: "\(manifestURL.lastPathComponent) federation.parties", problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
+        }
+
+        // Certificates and key.
+        let authorityURL = try file(descriptor.caCertificate, field: "caCertificate")
+        let certificateURL = try file(descriptor.certificate, field: "certificate")
+        let keyURL = try file(descriptor.privateKey, field: "privateKey")
+        let authorityPEM = try text(authorityURL)
+        let certificatePEM = try text(certificateURL)
+        let authority = try parseCertificate(authorityPEM, path: authorityURL.path)
+        let certificate = try parseCertificate(certificatePEM, path: certificateURL.path)
+        guard (try? authority.extensions.basicConstraints) == .isCertificateAuthority(maxPathLength: 0),
+              authority.issuer == authority.subject,
+              authority.publicKey.isValidSignature(authority.signature, for: authority)
+        else {
+            throw ProvisioningError.certificate(path: authorityURL.path, problem: "not a federation CA certificate (self-signed, CA:true)")
+        }
+        try FederationCertificates.checkValidity(authority, at: now, source: authorityURL.path)
+        try FederationCertificates.checkIssued(certificate, by: authority, at: now, source: certificateURL.path)
+        let certifiedRole = try FederationCertificates.role(of: certificate, source: certificateURL.path)
+        guard certifiedRole == role else {
+            throw ProvisioningError.certificate(path: certificateURL.path, problem: "certifies \(certifiedRole) but kit.json says this kit is \(role)'s")
+        }
+        try KitFiles.checkPrivate(keyURL)
+        let privateKeyPEM = try text(keyURL)
+        let privateKey: P256.Signing.PrivateKey
+        do { privateKey = try P256.Signing.PrivateKey(pemRepresentation: privateKeyPEM) } catch {
+            throw ProvisioningError.malformed(path: keyURL.path, problem: "not a P-256 private key in PEM form")
+        }
+        guard Certificate.PublicKey(privateKey.publicKey) == certificate.publicKey else {
+            throw ProvisioningError.malformed(path: keyURL.path, problem: "does not belong to \(certificateURL.lastPathComponent) (mixed-up kits?)")
+        }
+
+        // Threshold key.
+        var thresholdPublicKey: ThresholdPublicKey?
+        var keyShare: ThresholdKeyShare?
+        if let name = descriptor.thresholdPublicKey {
+            let url = try file(name, field: "thresholdPublicKey")
+            let key: ThresholdPublicKey
+            do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as ThresholdError {
+                throw ProvisioningError.malformed(path: url.path, problem: "\(error)")
+            }
+            guard key.threshold == manifest.threshold, key.parties == manifest.parties.count else {
+                throw ProvisioningError.malformed(path: url.path, problem: "a \(key.threshold)-of-\(key.parties) key, but the manifest asks for \(manifest.threshold) of \(manifest.parties.count) parties")
+            }
+            if keyPolicy == .production, key.bits < manifest.crypto.keyBits {
+                throw ProvisioningError.malformed(path: url.path, problem: "a \(key.bits)-bit key, but the manifest asks for crypto.key_bits = \(manifest.crypto.keyBits)")
+            }
+            thresholdPublicKey = key
+            if case .party(let id) = role {
+                guard let shareName = descriptor.keyShare else {
+                    throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
+                }
+                let shareURL = try file(shareName, field: "keyShare")
+                try KitFiles.checkPrivate(shareURL)
+                var shareData = try KitFiles.read(shareURL)
+                defer { shareData.resetBytes(in: 0..<shareData.count) }
+                let share: ThresholdKeyShare
+                do {
+                    share = try ThresholdKeyShare(jsonData: shareData, publicKey: key)
+                    try share.verify(against: key)
+                } catch let error as ThresholdError {
+                    throw ProvisioningError.malformed(path: shareURL.path, problem: "\(error)")
+                }
+                guard share.party == shareIndex(ofParty: id, in: manifest) else {
+                    throw ProvisioningError.malformed(path: shareURL.path, problem: "share \(share.party) does not belong to party \(id) (expected share \(shareIndex(ofParty: id, in: manifest) ?? 0))")
+                }
+                keyShare = share
+            }
+        } else if manifest.crypto.mode == .paillier {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"thresholdPublicKey\" is missing, but the manifest's crypto.mode is paillier")
+        }
+
+        var warnings: [String] = []
+        for (what, cert) in [("the federation CA", authority), ("this kit's certificate", certificate)] {
+            let remaining = cert.notValidAfter.timeIntervalSince(now)
+            if remaining < 30 * 86_400 {
+                warnings.append("\(what) expires on \(FederationCertificates.timestamp(cert.notValidAfter)) (in \(max(0, Int(remaining / 86_400))) days); provision the federation again before then")
+            }
+        }
+        return FederationKit(
+            folder: folder, role: role, manifest: manifest, authority: authority, certificate: certificate,
+            authorityPEM: authorityPEM, certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM,
+            thresholdPublicKey: thresholdPublicKey, keyShare: keyShare,
+            authorityFingerprint: FederationCertificates.fingerprint(authority),
+            certificateFingerprint: FederationCertificates.fingerprint(certificate), warnings: warnings)
+    }
+
+    private static func text(_ url: URL) throws -> String {
+        guard let text = String(data: try KitFiles.read(url, limit: 1 << 20), encoding: .utf8) else {
+            throw ProvisioningError.malformed(path: url.path, problem: "not UTF-8 text")
+        }
+        return text
+    }
+
+    private static func parseCertificate(_ pem: String, path: String) throws -> Certificate {
+        do { return try Certificate(pemEncoded: pem) } catch {
+            throw ProvisioningError.malformed(path: path, problem: "not a PEM certificate")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type"
+        case .dataCorrupted: return "not valid JSON"
+        @unknown default: return "unreadable"
+        }
+    }
+}

@@ -1,0 +1,337 @@
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Logging
+import Paillier
+import Primitives
+import SwiftProtobuf
+
+/// Runs the aggregator's round engine (``AggregatorRound``) over the gRPC transport: each
+/// admitted party stream feeds the engine, the engine's replies go to each party's outbox, and
+/// a ticker enforces the per-phase deadlines. The engine itself never sees a socket.
+public actor AggregatorRuntime {
+    /// Per-phase deadlines and round options.
+    public struct Options: Sendable {
+        /// How long the join phase waits for every invited party to say hello.
+        public var joinDeadline: Duration = .seconds(120)
+        /// How long every later phase waits for silent parties.
+        public var phaseDeadline: Duration = .seconds(120)
+        /// Simulations only: no noise (recorded in the result).
+        public var noNoise = false
+        /// Overrides the manifest's threshold (simulations).
+        public var threshold: Int?
+        public init() {}
+    }
+
+    /// How a round went.
+    public struct Report: Sendable {
+        public let round: UInt64
+        public let outcome: RoundOutcome
+        public let plan: RoundPlan
+        /// Seconds spent in each phase, in order.
+        public let phaseSeconds: [(phase: RoundPhase, seconds: Double)]
+        /// Serialised bytes each party sent to / received from the aggregator.
+        public let bytesSent: [Int: Int]
+        public let bytesReceived: [Int: Int]
+
+        public var result: RoundResult? {
+            if case .released(let result) = outcome { return result }
+            return nil
+        }
+    }
+
+    private let kit: FederationKit
+    private let ledger: PrivacyLedger
+    private let store: RoundStore?
+    private let options: Options
+    private let logger: Logger
+    private let plan: RoundPlan
+
+    private var engine: AggregatorRound?
+    private var outboxes: [Int: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation] = [:]
+    private var phaseStart = ContinuousClock.now
+    private var phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
+    private var lastPhase: RoundPhase = .join
+    private var finished: CheckedContinuation<Void, Never>?
+    private var bytesSent: [Int: Int] = [:]
+    private var bytesReceived: [Int: Int] = [:]
+    private var lastReport: Report?
+
+    /// - Parameters:
+    ///   - kit: the aggregator's kit (manifest and, in Paillier mode, the threshold public key).
+    ///   - ledger: the federation ledger.
+    ///   - store: durable round state (nil: none).
+    public init(kit: FederationKit, ledger: PrivacyLedger, store: RoundStore?, options: Options = Options(),
+                logger: Logger = Logger(label: "fedshare.aggregator")) throws {
+        self.kit = kit
+        self.ledger = ledger
+        self.store = store
+        self.options = options
+        self.logger = logger
+        self.plan = try RoundPlan(manifest: kit.manifest, threshold: options.threshold)
+    }
+
+    /// The session handler to give ``AggregatorServer``.
+    public nonisolated var sessionHandler: AggregatorServer.SessionHandler {
+        { [weak self] stream in
+            guard let self else { return }
+            try await self.serve(stream)
+        }
+    }
+
+    /// The status provider to give ``AggregatorServer``.
+    public nonisolated var statusProvider: AggregatorServer.StatusProvider {
+        { [weak self] in
+            guard let self else { return Fedshare_V1_StatusReply() }
+            return await self.status()
+        }
+    }
+
+    /// Runs one round to its end (released or aborted) with the parties that connect.
+    public func runRound() async throws -> Report {
+        let roundID = try store?.nextRoundID() ?? UInt64(Date().timeIntervalSince1970)
+        var random = SecureRandom()
+        var deadlines: [RoundPhase: UInt64] = [:]
+        for phase in RoundPhase.allCases {
+            deadlines[phase] = UInt64(Self.milliseconds(phase == .join ? options.joinDeadline : options.phaseDeadline))
+        }
+        engine = try AggregatorRound(
+            plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey, ledger: ledger,
+            store: store, deadlines: deadlines, noNoise: options.noNoise, using: &random)
+        phaseStart = .now
+        lastPhase = .join
+        phaseSeconds = []
+        bytesSent = [:]
+        bytesReceived = [:]
+        logger.info("round open for joins", metadata: ["round": "\(roundID)", "parties": "\(kit.manifest.parties)"])
+        let ticker = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                await self?.checkDeadline()
+            }
+        }
+        defer { ticker.cancel() }
+        if engine?.outcome == nil {
+            await withCheckedContinuation { continuation in finished = continuation }
+        }
+        guard let engine, let outcome = engine.outcome else { throw FederationError.configuration("the round did not finish") }
+        let report = Report(round: roundID, outcome: outcome, plan: plan, phaseSeconds: phaseSeconds,
+                            bytesSent: bytesSent, bytesReceived: bytesReceived)
+        lastReport = report
+        return report
+    }
+
+    /// Tells the engine that `party` will not connect (simulations of a party dead before it joins).
+    public func partyLeft(_ party: Int, reason: String) {
+        guard var engine else { return }
+        let out = engine.partyLeft(party, reason: reason)
+        self.engine = engine
+        deliver(out)
+    }
+
+    // MARK: Streams
+
+    private func serve(_ stream: PartyStream) async throws {
+        let party = stream.partyID
+        let (outbox, continuation) = AsyncStream<Fedshare_V1_AggregatorEnvelope>.makeStream()
+        try register(party, continuation: continuation, hello: stream.hello)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await envelope in outbox { try await stream.send(envelope) }
+            }
+            do {
+                for try await envelope in stream.messages { receive(envelope, from: party) }
+                left(party, reason: "its stream ended")
+            } catch {
+                left(party, reason: "its stream failed: \(error)")
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func register(_ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,
+                          hello: Fedshare_V1_PartyEnvelope) throws {
+        guard engine != nil, engine?.outcome == nil else {
+            continuation.finish()
+            throw TransportError.peerViolation(party: party, reason: "no round is open for joins")
+        }
+        guard outboxes[party] == nil else {
+            continuation.finish()
+            throw TransportError.peerViolation(party: party, reason: "already connected on another stream")
+        }
+        outboxes[party] = continuation
+        logger.info("party joined", metadata: ["party": "\(party)"])
+        receive(hello, from: party)
+    }
+
+    private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
+        guard var engine else { return }
+        bytesSent[party, default: 0] += envelope.serializedSizeEstimate
+        let out = engine.receive(envelope, from: party)
+        self.engine = engine
+        deliver(out)
+    }
+
+    private func left(_ party: Int, reason: String) {
+        if var engine, engine.outcome == nil {
+            let out = engine.partyLeft(party, reason: reason)
+            self.engine = engine
+            logger.info("party left", metadata: ["party": "\(party)", "reason": "\(reason)"])
+            deliver(out)
+        }
+        outboxes.removeValue(forKey: party)?.finish()
+    }
+
+    private func checkDeadline() {
+        guard var engine, engine.outcome == nil else { return }
+        let limit = engine.phase == .join ? options.joinDeadline : options.phaseDeadline
+        guard ContinuousClock.now - phaseStart > limit else { return }
+        logger.warning("phase deadline passed", metadata: ["phase": "\(engine.phase.rawValue)", "waiting_for": "\(engine.waitingFor)"])
+        let out = engine.deadlinePassed()
+        self.engine = engine
+        phaseStart = .now
+        deliver(out)
+    }
+
+    private func deliver(_ messages: [OutgoingMessage]) {
+        for message in messages {
+            bytesReceived[message.party, default: 0] += message.envelope.serializedSizeEstimate
+            outboxes[message.party]?.yield(message.envelope)
+        }
+        guard let engine else { return }
+        if engine.phase != lastPhase {
+            let now = ContinuousClock.now
+            phaseSeconds.append((phase: lastPhase, seconds: Self.seconds(now - phaseStart)))
+            logger.info("phase", metadata: ["from": "\(lastPhase.rawValue)", "to": "\(engine.phase.rawValue)"])
+            phaseStart = now
+            lastPhase = engine.phase
+        }
+        // Parties the engine dropped get no more messages.
+        for party in engine.dropped.keys { outboxes.removeValue(forKey: party)?.finish() }
+        if engine.outcome != nil {
+            if phaseSeconds.last?.phase != lastPhase {
+                phaseSeconds.append((phase: lastPhase, seconds: Self.seconds(.now - phaseStart)))
+            }
+            for continuation in outboxes.values { continuation.finish() }
+            outboxes = [:]
+            finished?.resume()
+            finished = nil
+        }
+    }
+
+    // MARK: Status
+
+    func status() -> Fedshare_V1_StatusReply {
+        var reply = Fedshare_V1_StatusReply()
+        reply.protocolVersion = WireProtocol.version
+        reply.federation = kit.manifest.name
+        reply.manifestHash = Data(kit.manifest.digest)
+        reply.mode = plan.mode == .paillier ? .paillier : .secagg
+        reply.connected = outboxes.keys.sorted().map { UInt32($0) }
+        if let engine, engine.outcome == nil {
+            reply.currentRound = engine.round
+            reply.phase = engine.phase.wire
+            reply.waitingFor = engine.waitingFor.map { UInt32($0) }
+        }
+        if let report = lastReport {
+            reply.last = .with { last in
+                last.roundID = report.round
+                switch report.outcome {
+                case .released(let result):
+                    last.released = true
+                    last.contributors = result.contributors.map { UInt32($0) }
+                    last.dropped = result.dropped.map { dropped in
+                        .with { $0.party = UInt32(dropped.party); $0.phase = dropped.phase.wire; $0.reason = dropped.reason }
+                    }
+                    last.ledgerEntryID = result.ledgerEntryID
+                case .aborted(_, let reason, _), .refused(let reason):
+                    last.abortReason = reason
+                }
+            }
+        }
+        return reply
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
+
+/// Runs one party's round engine (``PartyRound``) over a ``PartyConnection``.
+public enum PartyRuntime {
+    /// A step the party reports (for a progress display).
+    public enum Progress: Sendable {
+        case connecting(String)
+        case phase(RoundPhase)
+    }
+
+    /// Runs one round and returns how it ended for this party.
+    ///
+    /// - Parameters:
+    ///   - dropAt: simulations only: stop answering (hang up) when the engine would send its
+    ///     first message of that phase, as if the machine died.
+    /// - Throws: ``TransportError`` when the aggregator cannot be reached or refuses the party,
+    ///   `FederationError` for engine configuration problems.
+    public static func run(
+        kit: FederationKit, connection: PartyConnection, contribution: AttentionResult, ledger: PrivacyLedger,
+        threshold: Int? = nil, options: PartyRound.Options = .init(), dropAt: RoundPhase? = nil,
+        progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> RoundOutcome {
+        guard let party = kit.partyID else {
+            throw FederationError.configuration("\(kit.folder.path) is the aggregator's kit; a party needs its own kit")
+        }
+        let engine = try PartyRound(
+            party: party, manifest: kit.manifest, contribution: contribution, ledger: ledger, keyShare: kit.keyShare,
+            publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
+        let mode = kit.manifest.crypto.mode
+        progress?(.connecting(connection.address.description))
+        return try await connection.round(hello: engine.hello()) { stream in
+            var engine = engine
+            var random = SecureRandom()
+            var phase = engine.phase
+            progress?(.phase(phase))
+            for try await envelope in stream.messages {
+                let replies: [Fedshare_V1_PartyEnvelope]
+                do {
+                    replies = try engine.receive(envelope, using: &random)
+                } catch {
+                    try? await stream.send(engine.errorEnvelope(error))
+                    return engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: [])
+                }
+                if let dropAt, let stop = InMemoryFederation.order.firstIndex(of: dropAt),
+                   replies.contains(where: { reply in
+                       (InMemoryFederation.order.firstIndex(of: InMemoryFederation.phase(of: reply.body, mode: mode)) ?? 0) >= stop
+                   }) {
+                    throw SimulatedDrop(party: party, phase: dropAt)
+                }
+                for reply in replies { try await stream.send(reply) }
+                if engine.phase != phase {
+                    phase = engine.phase
+                    progress?(.phase(phase))
+                }
+                if let outcome = engine.outcome { return outcome }
+            }
+            return engine.outcome ?? .aborted(phase: engine.phase, reason: "the aggregator closed the stream", missing: [])
+        }
+    }
+}
+
+/// A simulated party stopped answering (`simulate --drop PARTY@PHASE`).
+public struct SimulatedDrop: Error, CustomStringConvertible, Sendable {
+    public let party: Int
+    public let phase: RoundPhase
+    public var description: String { "party \(party) stopped answering at \(phase.rawValue) (simulated)" }
+}
+
+extension Fedshare_V1_PartyEnvelope {
+    var serializedSizeEstimate: Int { (try? serializedBytes() as [UInt8])?.count ?? 0 }
+}
+
+extension Fedshare_V1_AggregatorEnvelope {
+    var serializedSizeEstimate: Int { (try? serializedBytes() as [UInt8])?.count ?? 0 }
+}

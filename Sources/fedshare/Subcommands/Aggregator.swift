@@ -1,0 +1,135 @@
+import ArgumentParser
+import Attention
+import DifferentialPrivacy
+import Federation
+import Foundation
+import Logging
+
+/// `fedshare aggregator`: the federation's only server.
+struct Aggregator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aggregator",
+        abstract: "Run the federation's aggregator: admit parties, drive rounds, publish results.",
+        discussion: """
+            Listens (gRPC over HTTP/2, mutual TLS) on the manifest's aggregator address or \
+            --listen, and admits only parties whose certificate comes from the federation CA and \
+            names the party id they claim. Runs rounds in the manifest's mode with per-phase \
+            deadlines: a round goes on without parties that drop while at least t remain, and \
+            aborts naming the missing parties otherwise. The federation ledger commits the \
+            charge before a result leaves; round state is kept in SQLite (a restart marks an \
+            interrupted round aborted and returns its reservation). Writes attention.csv, \
+            counts.csv, allocation.csv, result.json and heatmap.svg. Logs go to standard error \
+            and never contain secrets.
+            """)
+
+    @Option(name: .long, help: "The aggregator's startup kit (aggregator/ from fedshare provision).")
+    var kit: String
+
+    @Option(name: .long, help: "HOST:PORT to listen on (default: the manifest's aggregator address).")
+    var listen: String?
+
+    @Option(name: .long, help: "Output folder (with --rounds above 1, one round-N/ folder per round).")
+    var out = "fedshare-results"
+
+    @Option(name: .long, help: "Rounds to run before exiting (0: until interrupted).")
+    var rounds = 1
+
+    @Option(name: .long, help: "Seconds the join phase waits for every party.")
+    var joinTimeout = 300
+
+    @Option(name: .long, help: "Seconds every later phase waits for silent parties.")
+    var phaseTimeout = 120
+
+    @Option(name: .long, help: "The federation ledger (default: <kit>/federation-ledger.sqlite).")
+    var ledger: String?
+
+    @Option(name: .long, help: "Capacities CSV (node,capacity) for allocation.csv.")
+    var capacities: String?
+
+    @Flag(name: .long, help: "Print one JSON object per finished round on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
+        guard (1...86_400).contains(joinTimeout), (1...86_400).contains(phaseTimeout) else {
+            throw ValidationError("--join-timeout and --phase-timeout must be between 1 and 86400 seconds")
+        }
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "fedshare.aggregator")
+        let loaded: FederationKit
+        do { loaded = try FederationKit.load(from: URL(fileURLWithPath: kit)) } catch let error as ProvisioningError {
+            throw CLIError(error.description)
+        }
+        guard loaded.role == .aggregator else { throw CLIError("\(loaded.folder.path): this is \(loaded.role)'s kit; the aggregator needs aggregator/") }
+        for warning in loaded.warnings { StatusLine.warn(warning) }
+        let address: HostPort?
+        do { address = try listen.map { try HostPort(parsing: $0, field: "--listen") } } catch let error as TransportError {
+            throw CLIError(error.description)
+        }
+        let capacityList = try capacities.map { path -> [Allocation.Capacity] in
+            do { return try Allocation.readCapacities(from: URL(fileURLWithPath: path)) } catch let error as AttentionError { throw CLIError(error.description) }
+        }
+        do {
+            let ledgerPath = ledger ?? loaded.folder.appendingPathComponent("federation-ledger.sqlite").path
+            let federationLedger = try PrivacyLedger(path: ledgerPath)
+            let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
+            let interrupted = try store.recoverInterrupted { try federationLedger.cancel(reservationID: $0) }
+            for record in interrupted {
+                logger.warning("a round was interrupted by a restart; marked aborted", metadata: ["round": "\(record.round)"])
+            }
+            var options = AggregatorRuntime.Options()
+            options.joinDeadline = .seconds(joinTimeout)
+            options.phaseDeadline = .seconds(phaseTimeout)
+            let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
+            let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
+                                              sessions: runtime.sessionHandler, status: runtime.statusProvider)
+            let rounds = self.rounds
+            let out = self.out
+            let json = self.json
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.serve() }
+                defer { server.shutdown() }
+                let bound = try await server.listeningAddress
+                logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
+                                                    "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
+                var done = 0
+                while rounds == 0 || done < rounds {
+                    let report = try await runtime.runRound()
+                    done += 1
+                    let folder = URL(fileURLWithPath: out).appendingPathComponent(rounds == 1 ? "" : "round-\(report.round)")
+                    switch report.outcome {
+                    case .released(let result):
+                        let summary = try RoundOutputs.write(result, plan: report.plan, to: folder, capacities: capacityList,
+                                                             phaseSeconds: report.phaseSeconds)
+                        if json {
+                            try printJSON(summary)
+                        } else {
+                            print("round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                                  + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
+                                  + "; outputs in \(folder.standardizedFileURL.path)")
+                        }
+                    case .aborted(let phase, let reason, let missing):
+                        let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
+                            + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
+                        if rounds == 1 { throw CLIError(message) }
+                        StatusLine.warn(message)
+                    case .refused(let reason):
+                        throw CLIError("round \(report.round) refused: \(reason)")
+                    }
+                }
+                server.shutdown()
+                try await group.waitForAll()
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch let error as TransportError {
+            throw CLIError(error.description)
+        } catch let error as FederationError {
+            throw CLIError(error.description)
+        } catch let error as DifferentialPrivacyError {
+            throw CLIError(error.description)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Attention
+import DifferentialPrivacy
+import Federation
+import Foundation
+import Logging
+
+/// `fedshare party`: one party of a federation, for one round.
+struct Party: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "party",
+        abstract: "Run one party of a federation for one round.",
+        discussion: """
+            Computes the party's local attention from its data, dials the aggregator (gRPC, \
+            mutual TLS with the kit's certificate; retries with backoff while it is unreachable), \
+            checks the round's parameters against its own manifest, reserves the privacy cost in \
+            its own ledger (refusing when its cap would be exceeded), adds its noise share, \
+            encrypts (Paillier) or masks (secure aggregation) its contribution, takes part in \
+            decryption or unmasking, and commits the charge before its opening share leaves. \
+            Progress on a terminal; --json prints JSON lines.
+            """)
+
+    @Option(name: .long, help: "This party's id (as in the manifest and its certificate).")
+    var id: Int
+
+    @Option(name: .long, help: "This party's startup kit (party-N/ from fedshare provision).")
+    var kit: String
+
+    @Option(name: .long, help: "This party's data file (.csv, .tsv, .jsonl, .ndjson or .npy).")
+    var data: String
+
+    @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
+    var aggregator: String?
+
+    @Option(name: .long, help: "This party's privacy ledger (default: <kit>/ledger.sqlite).")
+    var ledger: String?
+
+    @Option(name: .long, help: "Also write the released result here (attention.csv, counts.csv, …).")
+    var out: String?
+
+    @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable.")
+    var retryFor = 120
+
+    @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
+        guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
+    }
+
+    struct Event: Encodable {
+        var event: String
+        var party: Int
+        var detail: String?
+        var contributors: [Int]?
+        var dropped: [String]?
+        var round: UInt64?
+    }
+
+    func run() async throws {
+        let loaded: FederationKit
+        do { loaded = try FederationKit.load(from: URL(fileURLWithPath: kit)) } catch let error as ProvisioningError {
+            throw CLIError(error.description)
+        }
+        guard let kitParty = loaded.partyID else {
+            throw CLIError("\(loaded.folder.path): this is the aggregator's kit; a party needs its own party-N/ kit")
+        }
+        guard kitParty == id else {
+            throw CLIError("--id \(id): the kit in \(loaded.folder.path) holds party \(kitParty)'s certificate; a party can only claim the id its certificate names")
+        }
+        for warning in loaded.warnings { StatusLine.warn(warning) }
+        let json = self.json
+        let id = self.id
+        @Sendable func emit(_ event: Event) {
+            if json { try? printJSON(event) }
+        }
+        let contribution: AttentionResult
+        do { contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data)) } catch let error as AttentionError {
+            throw CLIError(error.description)
+        }
+        emit(Event(event: "attention", party: id, detail: "\(contribution.report.recordsUsed) records"))
+        var logger = Logger(label: "fedshare.party")
+        logger.logLevel = json ? .error : .info
+        let line = StatusLine(enabled: !json)
+        defer { line.finish() }
+        do {
+            let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
+            let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+                                                 logger: logger)
+            let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
+            let outcome = try await PartyRuntime.run(
+                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger
+            ) { step in
+                switch step {
+                case .connecting(let address):
+                    line.set("party \(id): connecting to the aggregator at \(address)")
+                    emit(Event(event: "connecting", party: id, detail: address))
+                case .phase(let phase):
+                    line.set("party \(id): phase \(phase.rawValue)")
+                    emit(Event(event: "phase", party: id, detail: phase.rawValue))
+                }
+            }
+            line.finish()
+            switch outcome {
+            case .released(let result):
+                if let out {
+                    try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out))
+                }
+                let dropped = result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }
+                if json {
+                    emit(Event(event: "released", party: id, detail: out, contributors: result.contributors, dropped: dropped, round: result.round))
+                } else {
+                    print("party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                          + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
+                          + "; charge committed in \(ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)"
+                          + (out.map { "; outputs in \($0)" } ?? ""))
+                }
+            case .aborted(let phase, let reason, let missing):
+                throw CLIError("party \(id): the round aborted in phase \(phase.rawValue): \(reason)"
+                               + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+            case .refused(let reason):
+                throw CLIError("party \(id) refused the round: \(reason)")
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch let error as TransportError {
+            throw CLIError(error.description)
+        } catch let error as FederationError {
+            throw CLIError(error.description)
+        } catch let error as DifferentialPrivacyError {
+            throw CLIError(error.description)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Attention
+import DifferentialPrivacy
+import FederationProtocol
+import Foundation
+import Testing
+@testable import Federation
+
+@Suite("A whole round over loopback gRPC with mutual TLS", .timeLimit(.minutes(2)))
+struct TransportRoundTests {
+    /// Party p's local matrix: distinct, easy-to-sum values.
+    static func contribution(_ party: Int) -> AttentionResult {
+        AttentionResult(groups: ["a", "b"], anchors: ["sports", "music"],
+                        matrix: [0.25 * Double(party), 1.5, 2.0 + Double(party), 0.125], counts: [party, 2 * party])
+    }
+
+    func runRound(drops: [Int: RoundPhase]) async throws -> (AggregatorRuntime.Report, [Int: Result<RoundOutcome, any Error>]) {
+        let fixture = try WireFixture(parties: [1, 2, 3], threshold: 2)
+        defer { fixture.remove() }
+        try fixture.provision()
+        let aggregatorKit = try fixture.kit(.aggregator)
+        var options = AggregatorRuntime.Options()
+        options.noNoise = true
+        options.joinDeadline = .seconds(20)
+        options.phaseDeadline = .seconds(20)
+        let runtime = try AggregatorRuntime(
+            kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
+            store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options)
+        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
+                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        let kits = try [1, 2, 3].map { try fixture.kit(.party($0)) }
+        let ledgers = try [1, 2, 3].map { try PrivacyLedger(path: fixture.url("party-\($0)-ledger.sqlite").path) }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            let address = try await server.listeningAddress
+            async let report = runtime.runRound()
+            let outcomes = await withTaskGroup(of: (Int, Result<RoundOutcome, any Error>).self) { parties in
+                for (index, kit) in kits.enumerated() {
+                    let party = index + 1
+                    if drops[party] == .join {
+                        await runtime.partyLeft(party, reason: "never connected")
+                        continue
+                    }
+                    parties.addTask {
+                        do {
+                            let connection = try PartyConnection(kit: kit, aggregator: address)
+                            return (party, .success(try await PartyRuntime.run(
+                                kit: kit, connection: connection, contribution: Self.contribution(party), ledger: ledgers[index],
+                                options: .init(allowNoNoise: true), dropAt: drops[party])))
+                        } catch {
+                            return (party, .failure(error))
+                        }
+                    }
+                }
+                var all: [Int: Result<RoundOutcome, any Error>] = [:]
+                for await (party, outcome) in parties { all[party] = outcome }
+                return all
+            }
+            let finished = try await report
+            server.shutdown()
+            try await group.waitForAll()
+            return (finished, outcomes)
+        }
+    }
+
+    @Test("three parties reach the clear sum (no noise)")
+    func allParties() async throws {
+        let (report, outcomes) = try await runRound(drops: [:])
+        let result = try #require(report.result)
+        #expect(result.contributors == [1, 2, 3])
+        let expected = [1, 2, 3].map(Self.contribution).reduce(into: [Double](repeating: 0, count: 4)) { sum, c in
+            for i in 0..<4 { sum[i] += c.matrix[i] }
+        }
+        for (value, want) in zip(result.matrix, expected) { #expect(abs(value - want) < 1e-6) }
+        #expect(result.counts == [6, 12])
+        for party in [1, 2, 3] {
+            guard case .success(.released(let partyResult)) = outcomes[party] else {
+                Issue.record("party \(party): \(String(describing: outcomes[party]))")
+                continue
+            }
+            #expect(partyResult.sums == result.sums)
+        }
+    }
+
+    @Test("a party that dies at contribute is left out; the round completes with t = 2")
+    func dropAtContribute() async throws {
+        let (report, _) = try await runRound(drops: [3: .contribute])
+        let result = try #require(report.result)
+        #expect(result.contributors == [1, 2])
+        #expect(result.dropped.map(\.party) == [3])
+        #expect(result.counts == [3, 6])
+    }
+}
