@@ -233,9 +233,15 @@ public enum PrivacyAccountant {
             var deltaI = 0.0
             if i > 0 {
                 deltaI = exp(logF[i - 1]) - exp(epsilon * Double(k - 2 * i) + logG[i - 1])
-                deltaI = max(0, deltaI)
+                // The difference above cancels to zero or below when δ_i is tiny, which would let
+                // a pure target (δ = 0) accept i ≥ 1. The l = 0 term alone is a lower bound on
+                // δ_i that needs no cancellation: (e^{ε₀k} − e^{ε₀(k−2i)})/(1+e^{ε₀})^k > 0.
+                let firstTerm = exp(epsilon * Double(k) - Double(k) * log1p(exp(epsilon))) * -expm1(-2 * epsilon * Double(i))
+                deltaI = max(deltaI, firstTerm)
             }
-            if 1 - exp(logOneMinusDelta0k) * (1 - deltaI) <= totalDelta {
+            // 1 − (1 − δ₀)^k (1 − δ_i), written so that a tiny δ_i is not rounded away.
+            let composedDelta = deltaI + (1 - deltaI) * -expm1(logOneMinusDelta0k)
+            if composedDelta <= totalDelta {
                 return epsilon * Double(k - 2 * i)
             }
         }

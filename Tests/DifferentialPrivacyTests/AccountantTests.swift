@@ -160,3 +160,13 @@ import Testing
         #expect(try PrivacyAccountant.spend(of: [dl], delta: 0, accountant: .best).epsilon == 0.25)
     }
 }
+
+/// Found by the crash test: with a pure cap (δ = 0) and many small Laplace charges, the
+/// optimal-composition δ_i cancelled to zero and `best` charged (k − 4)ε instead of kε.
+@Test("optimal composition never certifies a pure target with fewer than k·ε")
+func optimalCompositionPureTarget() throws {
+    for k in [10, 63, 200, 1000] {
+        let epsilon = PrivacyAccountant.optimalHomogeneous(epsilon: 0.1, delta: 0, count: k, totalDelta: 0)
+        #expect(epsilon == 0.1 * Double(k), "k = \(k)")
+    }
+}
