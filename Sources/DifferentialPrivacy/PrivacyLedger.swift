@@ -1,3 +1,4 @@
+import Arithmetic
 import Foundation
 import GRDB
 import Primitives
@@ -73,7 +74,7 @@ public struct LedgerEntry: Sendable, Codable, Hashable {
                 hasher.update([UInt8(0)])
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Base16.encode(hasher.finalize())
     }
 
     /// The mechanism event of a `reserve` entry (unknown kinds refused).

@@ -61,7 +61,7 @@ public struct PaillierPublicKey: Sendable, Hashable {
 
     /// SHA-256 of n's big-endian bytes, hex: a stable identity for the key.
     public var fingerprint: String {
-        SHA256.hash(n.magnitudeBytes()).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        Base16.encode(SHA256.hash(n.magnitudeBytes()))
     }
 
     /// The bytes a ciphertext occupies in fixed-length encodings.
@@ -260,11 +260,5 @@ public struct PaillierPrivateKey: Sendable {
     /// L(x) = (x − 1) / d.
     static func lFunction(_ x: BigInt, _ d: BigInt) -> BigInt {
         (x - 1) / d
-    }
-}
-
-extension String {
-    func leftPadded(to length: Int, with pad: Character = "0") -> String {
-        count >= length ? self : String(repeating: pad, count: length - count) + self
     }
 }

@@ -568,4 +568,4 @@ public struct AggregatorRound: Sendable {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+func hex(_ bytes: [UInt8]) -> String { Base16.encode(bytes) }
