@@ -139,7 +139,7 @@ final class RoundRun: @unchecked Sendable {
             "--join-timeout", "\(joinTimeout)", "--phase-timeout", "\(phaseTimeout)", "--json",
         ], folder: folder)
         statusConnection = try PartyConnection(kit: try FederationKit.load(from: kit), aggregator: HostPort(host: "127.0.0.1", port: port),
-                                               retry: RetryPolicy(giveUpAfter: .seconds(5)))
+                                               retry: RetryPolicy(giveUpAfter: .seconds(1)))
         let deadline = Date().addingTimeInterval(60)
         while !loopbackPortAccepts(port) {
             guard aggregator.process.isRunning else { throw HarnessError("the aggregator exited: \(aggregator.stderr.suffix(800))") }
@@ -168,12 +168,14 @@ final class RoundRun: @unchecked Sendable {
 
     func status() async throws -> Fedshare_V1_StatusReply { try await statusConnection.status() }
 
-    /// Waits until the aggregator's status satisfies `condition` (or the round is over).
+    /// Waits until the aggregator's status satisfies `condition` (or the round is over, or the
+    /// aggregator no longer answers).
     func waitForStatus(_ what: String, seconds: Double = 30, _ condition: (Fedshare_V1_StatusReply) -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             guard aggregator.process.isRunning else { return }
-            let reply = try await status()
+            // An aggregator that stops answering is shutting down: its round is over.
+            guard let reply = try? await status() else { return }
             if reply.currentRound == 0 || condition(reply) { return }
             guard Date() < deadline else { throw HarnessError("the aggregator never reported \(what); last status: \(reply)") }
             try await Task.sleep(for: .milliseconds(10))
