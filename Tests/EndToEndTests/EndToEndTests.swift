@@ -218,6 +218,11 @@ struct EndToEndTests {
                 #expect(run.parties[party]!.stderr.contains("missing parties: \(missing)"), "party \(party): \(run.parties[party]!.stderr)")
             }
         }
+        // What happened, for Papers/reliability.md.
+        let outcome = try run.summary().map { "released, contributors \($0.partiesContributed), dropped \($0.dropped.map { "\($0.party)@\($0.phase)" })" }
+            ?? "aborted: " + (run.aggregator.stderr.split(separator: "\n").last { $0.contains("aborted") }.map(String.init) ?? "?")
+        let ledgers = ["federation: " + run.ledgerLine(run.aggregatorLedger)] + [1, 2, 3].map { "party \($0): " + run.ledgerLine(run.ledger($0)) }
+        print("E2E \(scenario) → \(outcome); ledgers \(ledgers.joined(separator: ", "))")
         // A victim that sent its contribution (or more) still holds at least a pending reservation.
         if Self.contributionLeft(scenario) != .no {
             for victim in scenario.victims {

@@ -204,8 +204,17 @@ final class RoundRun: @unchecked Sendable {
         try readReleased(attention: out.appendingPathComponent("attention.csv"), counts: out.appendingPathComponent("counts.csv"))
     }
 
+    /// A ledger's budget for the federation's dataset, after checking its hash chain.
     func budget(ledger url: URL) throws -> DatasetBudget {
-        try PrivacyLedger(path: url.path).budget(dataset: federation.name)
+        let ledger = try PrivacyLedger(path: url.path)
+        try ledger.verify()
+        return try ledger.budget(dataset: federation.name)
+    }
+
+    /// "releases/pending" of a ledger, or "none" when the process never created it.
+    func ledgerLine(_ url: URL) -> String {
+        guard FileManager.default.fileExists(atPath: url.path), let budget = try? budget(ledger: url) else { return "none" }
+        return "\(budget.releases) committed/\(budget.pending) pending"
     }
 
     /// Kills every process still running (after a failure) and removes the case folder when asked.
