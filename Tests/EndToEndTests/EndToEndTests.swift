@@ -123,8 +123,10 @@ struct EndToEndTests {
             "--ledger", run.folder.appendingPathComponent("ledger-intruder-id.sqlite").path, "--retry-for", "5", "--json",
         ])
         #expect(try await wrongID.exitStatus() != 0)
+        print("E2E intruder claiming id 3 with party 2's kit: \(wrongID.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         #expect(wrongID.stderr.contains("--id 3") && wrongID.stderr.contains("party 2's certificate"), "\(wrongID.stderr)")
         #expect(try await otherCA.exitStatus() != 0)
+        print("E2E intruder with a kit from another CA: \(otherCA.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         let caMessage = otherCA.stderr.lowercased()
         #expect(caMessage.contains("certificate") || caMessage.contains("trust") || caMessage.contains("refused"), "\(otherCA.stderr)")
         #expect(otherCA.stderr.split(separator: "\n").count <= 3, "one clear line expected: \(otherCA.stderr)")
@@ -145,6 +147,40 @@ struct EndToEndTests {
             }
         }
         passed = true
+    }
+
+    // MARK: Party ids that are not 1...n
+
+    /// `simulate` (real kits, gRPC, TLS, a 2048-bit threshold key) with parties [2, 5, 9]:
+    /// party 5 holds key share 2 and stops at decrypt, so shares 1 and 3 open the sum. Before
+    /// the fix every party refused its own key share (the engine wanted share index = party id).
+    @Test func simulateWithPartyIDsTwoFiveNine() async throws {
+        let federation = try await Federations.shared.federation("paillier")
+        let folder = federation.folder.appendingPathComponent("case-ids-2-5-9", isDirectory: true)
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: federation.folder.appendingPathComponent("anchors.csv"), to: folder.appendingPathComponent("anchors.csv"))
+        var text = try String(contentsOf: federation.manifest, encoding: .utf8)
+        text = text.replacingOccurrences(of: "parties = [1, 2, 3]", with: "parties = [2, 5, 9]")
+        #expect(text.contains("parties = [2, 5, 9]"))
+        let manifest = folder.appendingPathComponent("manifest.toml")
+        try Data(text.utf8).write(to: manifest)
+        let out = folder.appendingPathComponent("out")
+        var arguments = ["simulate", "--manifest", manifest.path]
+        for party in 1...3 { arguments += ["--data", federation.data[party]!.path] }
+        arguments += ["--drop", "5@decrypt", "--no-noise", "--out", out.path, "--json"]
+        let run = try await runFedshare(arguments, in: folder, name: "simulate-2-5-9")
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try JSONDecoder().decode(RoundOutputs.Summary.self, from: Data(contentsOf: out.appendingPathComponent("result.json")))
+        #expect(summary.partiesContributed == [2, 5, 9])
+        #expect(summary.dropped.map(\.party) == [5] && summary.dropped.first?.phase == "decrypt", "\(summary.dropped)")
+        // Worlds 1, 2, 3 are parties 2, 5, 9: the release is their clear sum.
+        let clear = federation.clearSum(of: [1, 2, 3])
+        let step = 3 / Double(sign: .plus, exponent: summary.fractionalBits, significand: 1)
+        let released = try readReleased(attention: out.appendingPathComponent("attention.csv"), counts: out.appendingPathComponent("counts.csv"))
+        #expect(released.count == clear.count)
+        for (value, exact) in zip(released, clear) { #expect(abs(value - exact) <= step, "\(value) vs \(exact)") }
     }
 
     // MARK: SIGKILL at each phase

@@ -38,7 +38,20 @@ struct ProvisionedFederation: Sendable {
 actor Federations {
     static let shared = Federations()
     private var provisioned: [String: ProvisionedFederation] = [:]
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-e2e-\(UUID().uuidString)", isDirectory: true)
+    let root: URL
+
+    init() {
+        let temporary = FileManager.default.temporaryDirectory
+        // Kits of earlier runs (a few hundred KB each) go once they are an hour old.
+        let old = Date().addingTimeInterval(-3600)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix("fedshare-e2e-") {
+            let url = temporary.appendingPathComponent(name)
+            if let modified = try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate, modified < old {
+                try? FileManager.default.removeItem(at: url)
+            }
+        }
+        root = temporary.appendingPathComponent("fedshare-e2e-\(UUID().uuidString)", isDirectory: true)
+    }
 
     func federation(_ mode: String) async throws -> ProvisionedFederation {
         if let done = provisioned[mode] { return done }
