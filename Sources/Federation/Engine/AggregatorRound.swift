@@ -165,7 +165,7 @@ public struct AggregatorRound: Sendable {
     public mutating func deadlinePassed() -> [OutgoingMessage] {
         guard outcome == nil else { return [] }
         for party in waitingFor {
-            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no answer before the \(phase.rawValue) deadline")
+            dropped[party] = DroppedParty(party: party, phase: phase, reason: "no answer before the \(phase.rawValue) deadline")
             alive.remove(party)
         }
         return closePhase()
@@ -295,14 +295,11 @@ public struct AggregatorRound: Sendable {
 
     private var firstWorkPhase: RoundPhase { plan.mode == .paillier ? .contribute : .advertise }
 
-    /// The phase a party is named as dropped in: the phase the round was in when it went
-    /// silent or hung up (whether or not its RoundAccept had arrived; a refusal is named at join
-    /// where it is handled).
-    private func droppedPhase(_ party: Int) -> RoundPhase { phase }
-
+    /// Cuts `party` off. It is named in the phase the round is in, whether or not its
+    /// RoundAccept had arrived (a refusal is named at join where it is handled).
     private mutating func drop(_ party: Int, reason: String) -> [OutgoingMessage] {
         guard dropped[party] == nil else { return [] }
-        dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: reason)
+        dropped[party] = DroppedParty(party: party, phase: phase, reason: reason)
         alive.remove(party)
         answered.remove(party)
         if phase == .join { joined.removeAll { $0 == party } }
@@ -393,7 +390,7 @@ public struct AggregatorRound: Sendable {
 
     private mutating func closeContribute() -> [OutgoingMessage] {
         for party in alive.subtracting(answered) {
-            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no complete contribution")
+            dropped[party] = DroppedParty(party: party, phase: phase, reason: "no complete contribution")
         }
         contributors = answered.sorted()
         contributions = contributions.filter { answered.contains($0.key) }
@@ -441,7 +438,10 @@ public struct AggregatorRound: Sendable {
             for party in alive where dropped[party] == nil && !shares.contains(where: { $0.party == plan.shareIndex(ofParty: party) }) {
                 dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no partial decryption")
             }
-            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)")
+            // The key names shares by index; say which party holds which when the ids are not 1...n.
+            let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
+                : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
+            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
         }
     }
 

@@ -57,7 +57,7 @@ public struct RoundPlan: Sendable, Hashable {
     /// G·M + G.
     public let valueCount: Int
     public let threshold: Int
-    /// The manifest's party ids, ascending: party `parties[i]` holds threshold-key share `i + 1`
+    /// The manifest's party ids, ascending: party `keyHolders[i]` holds threshold-key share `i + 1`
     /// (the mapping ``FederationKit/shareIndex(ofParty:in:)`` and the provisioner use).
     public let keyHolders: [Int]
     /// The target noise of the released sum.
