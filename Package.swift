@@ -95,6 +95,8 @@ let package = Package(
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
+        // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
+        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention"]),
     ],
     swiftLanguageModes: [.v6]
 )

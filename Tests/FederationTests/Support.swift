@@ -26,12 +26,12 @@ let threeWorlds = examplesDirectory.appendingPathComponent("three-worlds", isDir
 
 /// The three-worlds manifest with another party list, threshold, mode and budget, in `folder`.
 func makeManifest(in folder: TemporaryFolder, parties: Int, threshold: Int, mode: String,
-                  mechanism: String = "gaussian", epsilonBudget: Double = 4.0) throws -> FederationManifest {
+                  mechanism: String = "gaussian", epsilonBudget: Double = 4.0, partyIDs: [Int]? = nil) throws -> FederationManifest {
     try FileManager.default.copyItem(at: threeWorlds.appendingPathComponent("anchors.csv"), to: folder.url.appendingPathComponent("anchors.csv"))
     let text = """
         [federation]
         name = "test-federation"
-        parties = [\((1...parties).map(String.init).joined(separator: ", "))]
+        parties = [\((partyIDs ?? Array(1...parties)).map(String.init).joined(separator: ", "))]
         threshold = \(threshold)
         aggregator = "127.0.0.1:7443"
 

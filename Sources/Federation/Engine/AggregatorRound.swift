@@ -76,8 +76,10 @@ public struct AggregatorRound: Sendable {
         switch plan.mode {
         case .paillier:
             guard let key else { throw FederationError.configuration("Paillier mode needs the threshold public key") }
-            guard key.threshold == plan.threshold, invited.allSatisfy({ key.partyIDs.contains($0) }) else {
-                throw FederationError.configuration("the threshold key is \(key.threshold)-of-\(key.parties) but the round needs threshold \(plan.threshold) for parties \(invited)")
+            // Party ids map to key-share indices by rank among the manifest's parties (any ids, not just 1...n).
+            guard key.threshold == plan.threshold,
+                  invited.allSatisfy({ plan.shareIndex(ofParty: $0).map(key.partyIDs.contains) ?? false }) else {
+                throw FederationError.configuration("the threshold key is \(key.threshold)-of-\(key.parties) but the round needs threshold \(plan.threshold) for parties \(invited) of the manifest's \(plan.keyHolders)")
             }
         case .secagg:
             guard plan.threshold >= 2 else { throw FederationError.configuration("secure aggregation needs a threshold of at least 2") }
@@ -163,7 +165,7 @@ public struct AggregatorRound: Sendable {
     public mutating func deadlinePassed() -> [OutgoingMessage] {
         guard outcome == nil else { return [] }
         for party in waitingFor {
-            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no answer before the \(phase.rawValue) deadline")
+            dropped[party] = DroppedParty(party: party, phase: phase, reason: "no answer before the \(phase.rawValue) deadline")
             alive.remove(party)
         }
         return closePhase()
@@ -293,15 +295,11 @@ public struct AggregatorRound: Sendable {
 
     private var firstWorkPhase: RoundPhase { plan.mode == .paillier ? .contribute : .advertise }
 
-    /// The phase a party is named as dropped in: join until it accepted the round.
-    private func droppedPhase(_ party: Int) -> RoundPhase {
-        if phase == firstWorkPhase, !accepted.contains(party) { return .join }
-        return phase
-    }
-
+    /// Cuts `party` off. It is named in the phase the round is in, whether or not its
+    /// RoundAccept had arrived (a refusal is named at join where it is handled).
     private mutating func drop(_ party: Int, reason: String) -> [OutgoingMessage] {
         guard dropped[party] == nil else { return [] }
-        dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: reason)
+        dropped[party] = DroppedParty(party: party, phase: phase, reason: reason)
         alive.remove(party)
         answered.remove(party)
         if phase == .join { joined.removeAll { $0 == party } }
@@ -314,7 +312,9 @@ public struct AggregatorRound: Sendable {
         guard outcome == nil else { return [] }
         // Fewer than t parties left: no point waiting for the deadline.
         if alive.count < plan.threshold {
-            let named = phase == firstWorkPhase && accepted.count < plan.threshold ? RoundPhase.join : phase
+            // The phase the round was in, even when the parties that left never accepted it;
+            // join only when every party lost so far refused the round or never joined it.
+            let named = phase == firstWorkPhase && dropped.values.allSatisfy({ $0.phase == .join }) ? RoundPhase.join : phase
             return abort(phase: named, reason: "only \(alive.count) parties remain in phase \(phase.rawValue); the threshold is \(plan.threshold)")
         }
         guard waitingFor.isEmpty else { return [] }
@@ -390,7 +390,7 @@ public struct AggregatorRound: Sendable {
 
     private mutating func closeContribute() -> [OutgoingMessage] {
         for party in alive.subtracting(answered) {
-            dropped[party] = DroppedParty(party: party, phase: droppedPhase(party), reason: "no complete contribution")
+            dropped[party] = DroppedParty(party: party, phase: phase, reason: "no complete contribution")
         }
         contributors = answered.sorted()
         contributions = contributions.filter { answered.contains($0.key) }
@@ -417,24 +417,31 @@ public struct AggregatorRound: Sendable {
         guard let key, let layout else { return abort(phase: .decrypt, reason: "no key") }
         var shares: [ThresholdDecryptionShare] = []
         for party in alive.sorted() {
-            guard let assembler = partials[party], assembler.isComplete, let share = try? assembler.share() else {
+            guard let assembler = partials[party], assembler.isComplete, let share = try? assembler.share(),
+                  let index = plan.shareIndex(ofParty: party) else {
                 dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no complete partial decryption")
                 continue
             }
-            shares.append(share)
+            // The key combines by share index; the certificate's party id maps to it through the manifest.
+            shares.append(ThresholdDecryptionShare(party: index, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
+                                                   values: share.values, proofs: share.proofs))
         }
         do {
             let (values, combination) = try key.combinePackedSum(shares, for: sum, context: context, layout: layout,
                                                                  count: plan.valueCount, contributors: contributors.count)
             for rejection in combination.rejected {
-                dropped[rejection.party] = DroppedParty(party: rejection.party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")
+                let party = plan.party(ofShareIndex: rejection.party) ?? rejection.party
+                dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")
             }
             return release(sums: values, contributors: contributors, keyFingerprint: key.fingerprint)
         } catch {
-            for party in alive where dropped[party] == nil && !shares.contains(where: { $0.party == party }) {
+            for party in alive where dropped[party] == nil && !shares.contains(where: { $0.party == plan.shareIndex(ofParty: party) }) {
                 dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no partial decryption")
             }
-            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)")
+            // The key names shares by index; say which party holds which when the ids are not 1...n.
+            let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
+                : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
+            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
         }
     }
 

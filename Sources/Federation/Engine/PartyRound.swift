@@ -66,8 +66,9 @@ public struct PartyRound: Sendable {
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         if plan.mode == .paillier {
             guard let keyShare, let publicKey else { throw FederationError.configuration("party \(party): Paillier mode needs its key share and the public key") }
-            guard keyShare.party == party else {
-                throw FederationError.configuration("the key share belongs to party \(keyShare.party), not party \(party)")
+            // Share indices follow the manifest's ascending party ids (parties [2, 5, 9] hold shares 1, 2, 3).
+            guard keyShare.party == plan.shareIndex(ofParty: party) else {
+                throw FederationError.configuration("party \(party): the key share has index \(keyShare.party), but party \(party) holds share \(plan.shareIndex(ofParty: party) ?? 0) (its rank among the manifest's parties \(plan.keyHolders))")
             }
             do { try keyShare.verify(against: publicKey) } catch {
                 throw FederationError.configuration("party \(party): the key share does not match the public key: \(error)")

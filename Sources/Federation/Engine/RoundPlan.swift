@@ -57,6 +57,9 @@ public struct RoundPlan: Sendable, Hashable {
     /// G·M + G.
     public let valueCount: Int
     public let threshold: Int
+    /// The manifest's party ids, ascending: party `keyHolders[i]` holds threshold-key share `i + 1`
+    /// (the mapping ``FederationKit/shareIndex(ofParty:in:)`` and the provisioner use).
+    public let keyHolders: [Int]
     /// The target noise of the released sum.
     public let mechanism: NoiseMechanism
     /// The charge per release (grid units, rounding included), as each ledger records it.
@@ -83,6 +86,7 @@ public struct RoundPlan: Sendable, Hashable {
             throw FederationError.configuration("manifest: \(g) groups × \(m) anchors is outside 1...\(WireProtocol.maximumValues) values")
         }
         valueCount = g * m + g
+        keyHolders = manifest.parties.sorted()
         self.threshold = threshold ?? manifest.threshold
         guard self.threshold >= 1, self.threshold <= manifest.parties.count else {
             throw FederationError.configuration("threshold \(self.threshold) must be in 1...\(manifest.parties.count) (the number of parties)")
@@ -146,6 +150,16 @@ public struct RoundPlan: Sendable, Hashable {
         } catch let error as FederationError { throw error } catch {
             throw FederationError.configuration("slot layout: \(error)")
         }
+    }
+
+    /// The threshold-key share index of `party` (1...parties), or nil when it is not in the manifest.
+    public func shareIndex(ofParty party: Int) -> Int? {
+        keyHolders.firstIndex(of: party).map { $0 + 1 }
+    }
+
+    /// The party id holding threshold-key share `index` (the inverse of ``shareIndex(ofParty:)``).
+    public func party(ofShareIndex index: Int) -> Int? {
+        keyHolders.indices.contains(index - 1) ? keyHolders[index - 1] : nil
     }
 
     /// The privacy cost as the wire carries it.

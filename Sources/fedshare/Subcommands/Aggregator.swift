@@ -95,6 +95,7 @@ struct Aggregator: AsyncParsableCommand {
                 logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
                                                     "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
                 var done = 0
+                var abortedRound: CLIError?
                 while rounds == 0 || done < rounds {
                     let report = try await runtime.runRound()
                     done += 1
@@ -113,13 +114,21 @@ struct Aggregator: AsyncParsableCommand {
                     case .aborted(let phase, let reason, let missing):
                         let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
                             + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
-                        if rounds == 1 { throw CLIError(message) }
+                        if rounds == 1 { abortedRound = CLIError(message); continue }
                         StatusLine.warn(message)
                     case .refused(let reason):
                         throw CLIError("round \(report.round) refused: \(reason)")
                     }
                 }
                 server.shutdown()
+                if let abortedRound {
+                    // Parties still in the round (a slow or paused one) read the abort notice
+                    // before this process exits and its connections drop; at most 5 s.
+                    group.addTask { try await Task.sleep(for: .seconds(5)) }
+                    _ = try? await group.next()
+                    group.cancelAll()
+                    throw abortedRound
+                }
                 try await group.waitForAll()
             }
         } catch let error as CLIError {
