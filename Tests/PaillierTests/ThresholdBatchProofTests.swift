@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+import _TestSupport
 @testable import Paillier
 
 /// One batch proof per party per decryption: a single wrong value anywhere in the batch refuses
@@ -262,5 +263,25 @@ import Testing
                 #expect(products[index] == expected, "count \(count), list \(index)")
             }
         }
+    }
+
+    /// Writes `Tests/TestVectors/threshold-batch-proof.json` for the independent Python check
+    /// `Papers/scripts/threshold_batch_verify.py` (disabled unless asked for):
+    ///
+    ///     FEDSHARE_WRITE_BATCH_PROOF_VECTOR=1 swift test --filter ThresholdBatchProofTests/writeVector
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FEDSHARE_WRITE_BATCH_PROOF_VECTOR"] == "1"))
+    func writeVector() throws {
+        let batch = try Batch(count: 8, seed: 2026)
+        var object: [String: Any] = [
+            "testOnly": true,
+            "comment": "512-bit 3-of-5 test key (insecure): a batch of 8 ciphertexts and every party's decryption share (format version 2, one batch proof each)",
+            "publicKey": try JSONSerialization.jsonObject(with: batch.publicKey.jsonData()),
+            "context": Base64URL.encode(batch.context),
+            "ciphertexts": batch.ciphertexts.map(\.base64URL),
+            "plaintexts": batch.plaintexts.map(\.description),
+        ]
+        object["shares"] = try batch.shares.map { try JSONSerialization.jsonObject(with: $0.jsonData()) }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: TestVectors.directory.appendingPathComponent("threshold-batch-proof.json"))
     }
 }
