@@ -88,12 +88,13 @@ public struct CiphertextBatchAssembler: Sendable {
     }
 }
 
-/// Threshold partial decryptions on the wire.
+/// Threshold partial decryptions on the wire: the values in chunks, the one batch proof in the
+/// first chunk (`batch_proof`, protocol version 2).
 public enum PartialDecryptionChunking {
-    /// Bytes one (value, proof) item takes, to size chunks.
-    static func itemBytes(_ key: ThresholdPublicKey) -> Int { 3 * key.paillierKey.ciphertextByteCount + 64 }
+    /// Bytes one value takes, to size chunks.
+    static func itemBytes(_ key: ThresholdPublicKey) -> Int { key.paillierKey.ciphertextByteCount + 8 }
 
-    /// Splits one party's share into chunks of bounded size.
+    /// Splits one party's share into chunks of bounded size; the first carries the batch proof.
     public static func chunks(_ share: ThresholdDecryptionShare, key: ThresholdPublicKey) -> [Fedshare_V1_PartialDecryptionChunk] {
         let width = key.paillierKey.ciphertextByteCount
         let ranges = chunkRanges(count: share.values.count, itemBytes: itemBytes(key))
@@ -106,19 +107,20 @@ public enum PartialDecryptionChunking {
             message.context = Data(share.context)
             message.batchDigest = Data(share.batchDigest)
             message.values = range.map { Data(share.values[$0].bigEndianBytes(length: width) ?? share.values[$0].magnitudeBytes()) }
-            message.proofs = range.map { i in
-                var proof = Fedshare_V1_DecryptionProof()
-                proof.challenge = Data(share.proofs[i].challenge.magnitudeBytes())
-                proof.response = Data(share.proofs[i].response.magnitudeBytes())
-                return proof
+            if index == 0 {
+                message.batchProof = .with {
+                    $0.challenge = Data(share.proof.challenge.magnitudeBytes())
+                    $0.response = Data(share.proof.response.magnitudeBytes())
+                }
             }
             return message
         }
     }
 }
 
-/// Reassembles one party's partial decryption, checking sizes, the key id and the context.
-/// The proofs themselves are checked by `ThresholdPublicKey.combine`.
+/// Reassembles one party's partial decryption, checking sizes, the key id and the context, and
+/// that the batch proof comes once, in the first chunk. The proof itself is checked by
+/// `ThresholdPublicKey.combine`.
 public struct PartialDecryptionAssembler: Sendable {
     public let party: Int
     public let key: ThresholdPublicKey
@@ -126,7 +128,7 @@ public struct PartialDecryptionAssembler: Sendable {
     public let context: [UInt8]
     private var chunks: ChunkAssembler<Int>
     private var values: [BigInt] = []
-    private var proofs: [ThresholdDecryptionProof] = []
+    private var proof: ThresholdDecryptionProof?
     private var batchDigest: [UInt8] = []
 
     public init(party: Int, key: ThresholdPublicKey, expectedCount: Int, context: [UInt8]) {
@@ -156,26 +158,35 @@ public struct PartialDecryptionAssembler: Sendable {
         guard message.batchDigest.count == 32, batchDigest.isEmpty || Array(message.batchDigest) == batchDigest else {
             throw ProtocolError.malformed(message: name, field: "batch_digest", reason: "must be 32 bytes and the same in every chunk")
         }
-        guard message.values.count == message.proofs.count, values.count + message.values.count <= expectedCount else {
-            throw ProtocolError.malformed(message: name, field: "values", reason: "\(message.values.count) values with \(message.proofs.count) proofs, at \(values.count) of \(expectedCount)")
+        guard values.count + message.values.count <= expectedCount else {
+            throw ProtocolError.malformed(message: name, field: "values", reason: "\(message.values.count) more values at \(values.count) of \(expectedCount)")
+        }
+        let first = message.chunk.index == 0
+        guard message.hasBatchProof == first else {
+            throw ProtocolError.malformed(
+                message: name, field: "batch_proof",
+                reason: first ? "missing from the first chunk" : "only the first chunk carries it, found in chunk \(message.chunk.index)")
         }
         let width = key.paillierKey.ciphertextByteCount
+        for value in message.values where value.count > width {
+            throw ProtocolError.tooLarge(message: name, field: "values", size: value.count, limit: width)
+        }
         // The response is below 2^(|n²| + |Δ| + 512 + 256): allow twice the ciphertext width plus slack.
         let responseLimit = 2 * width + 128
-        for (value, proof) in zip(message.values, message.proofs) {
-            guard value.count <= width else {
-                throw ProtocolError.tooLarge(message: name, field: "values", size: value.count, limit: width)
-            }
-            guard proof.challenge.count <= 32, proof.response.count <= responseLimit else {
-                throw ProtocolError.tooLarge(message: name, field: "proofs", size: max(proof.challenge.count, proof.response.count), limit: responseLimit)
+        if first {
+            let wire = message.batchProof
+            guard wire.challenge.count <= 32, wire.response.count <= responseLimit else {
+                throw ProtocolError.tooLarge(
+                    message: name, field: "batch_proof", size: max(wire.challenge.count, wire.response.count), limit: responseLimit)
             }
         }
         try chunks.append(message.chunk, values.count)
         batchDigest = Array(message.batchDigest)
-        for (value, proof) in zip(message.values, message.proofs) {
-            values.append(BigInt(bigEndian: value))
-            proofs.append(ThresholdDecryptionProof(challenge: BigInt(bigEndian: proof.challenge), response: BigInt(bigEndian: proof.response)))
+        if first {
+            proof = ThresholdDecryptionProof(
+                challenge: BigInt(bigEndian: message.batchProof.challenge), response: BigInt(bigEndian: message.batchProof.response))
         }
+        for value in message.values { values.append(BigInt(bigEndian: value)) }
         if chunks.isComplete, values.count != expectedCount {
             throw ProtocolError.malformed(message: name, field: "values", reason: "last chunk arrived with \(values.count) of \(expectedCount) values")
         }
@@ -183,10 +194,10 @@ public struct PartialDecryptionAssembler: Sendable {
 
     /// The reassembled share (call once complete).
     public func share() throws -> ThresholdDecryptionShare {
-        guard isComplete else {
+        guard isComplete, let proof else {
             throw ProtocolError.malformed(message: "PartialDecryptionChunk from party \(party)", field: "chunk", reason: "incomplete")
         }
         return ThresholdDecryptionShare(party: party, keyID: key.keyID, context: context, batchDigest: batchDigest,
-                                        values: values, proofs: proofs)
+                                        values: values, proof: proof)
     }
 }

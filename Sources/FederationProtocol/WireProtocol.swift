@@ -1,10 +1,11 @@
 import Foundation
 import SwiftProtobuf
 
-/// The constants every peer of protocol version 1 agrees on (Protocols/PROTOCOL.md §1).
+/// The constants every peer of protocol version 2 agrees on (Protocols/PROTOCOL.md §1).
 public enum WireProtocol {
-    /// The protocol version carried in every envelope.
-    public static let version: UInt32 = 1
+    /// The protocol version carried in every envelope: 2 since partial decryptions carry one
+    /// batch proof per party instead of one proof per value (Protocols/PROTOCOL.md §2).
+    public static let version: UInt32 = 2
     /// No gRPC message may exceed this many bytes (both directions).
     public static let maximumMessageBytes = 4 << 20
     /// Bulk payload per chunk message (ciphertext bytes, words, partial decryptions, values).

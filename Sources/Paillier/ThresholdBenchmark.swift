@@ -13,13 +13,18 @@ public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
     public var parties: Int
     /// Cores used by the parallel batch paths.
     public var cores: Int
+    /// Ciphertexts per batch: a partial decryption carries one proof for the whole batch, so the
+    /// per-ciphertext figures below include 1/batchSize of a proof.
+    public var batchSize: Int
     /// Wall-clock seconds to deal the key (both safe primes, shares, verification keys).
     public var dealSeconds: Double
-    /// One party's partial decryptions per second, each with its proof of correctness.
+    /// One party's partial decryptions per second (ciphertexts of a batch, with the batch's
+    /// proof of correctness).
     public var partialDecryptionsPerSecond: Double
-    /// The same on one core.
+    /// The same per core: 1000 / ``partialDecryptionCPUMilliseconds``.
     public var partialDecryptionsPerSecondOneCore: Double
-    /// Proofs of correct partial decryption verified per second.
+    /// Partial decryptions whose batch proof was verified, per second (ciphertexts of one
+    /// share's batch).
     public var proofVerificationsPerSecond: Double
     /// Combinations of t already verified partial decryptions into a plaintext, per second.
     public var combinationsPerSecond: Double
@@ -28,16 +33,17 @@ public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
     public var thresholdDecryptionsPerSecond: Double
     /// Ordinary CRT decryptions per second with the dealer's full key, for comparison.
     public var plainCRTDecryptionsPerSecond: Double
-    /// CPU milliseconds of one partial decryption with its proof, on one thread (thread CPU
-    /// time: stable when other processes share the machine).
+    /// CPU milliseconds per ciphertext of one party's partial decryption of a batch with its
+    /// batch proof, summed over all threads (process CPU time: stable when other processes
+    /// share the machine).
     public var partialDecryptionCPUMilliseconds: Double
-    /// CPU milliseconds of one proof verification on one thread (with the key's table).
+    /// CPU milliseconds per ciphertext of verifying one share's batch proof, all threads.
     public var proofVerificationCPUMilliseconds: Double
     /// CPU milliseconds of one plain CRT decryption on one thread.
     public var plainCRTDecryptionCPUMilliseconds: Double
 
     public init(
-        bits: Int, threshold: Int, parties: Int, cores: Int, dealSeconds: Double, partialDecryptionsPerSecond: Double,
+        bits: Int, threshold: Int, parties: Int, cores: Int, batchSize: Int, dealSeconds: Double, partialDecryptionsPerSecond: Double,
         partialDecryptionsPerSecondOneCore: Double, proofVerificationsPerSecond: Double, combinationsPerSecond: Double,
         thresholdDecryptionsPerSecond: Double, plainCRTDecryptionsPerSecond: Double,
         partialDecryptionCPUMilliseconds: Double, proofVerificationCPUMilliseconds: Double,
@@ -47,6 +53,7 @@ public struct ThresholdBenchmarkResult: Sendable, Codable, Equatable {
         self.threshold = threshold
         self.parties = parties
         self.cores = cores
+        self.batchSize = batchSize
         self.dealSeconds = dealSeconds
         self.partialDecryptionsPerSecond = partialDecryptionsPerSecond
         self.partialDecryptionsPerSecondOneCore = partialDecryptionsPerSecondOneCore
@@ -104,33 +111,27 @@ public enum ThresholdBenchmark {
         let phase = max(seconds, 0.9) / 9
         let key = publicKey.paillierKey
         let t = publicKey.threshold
-        // At least the table threshold, so that verification runs as it does on real batches.
-        let batchSize = max(ThresholdPublicKey.tableThreshold, 4 * cores)
+        // Small next to a round's batches (hundreds), so the proof's share is not understated.
+        let batchSize = max(16, 4 * cores)
         let ciphertexts = try (0..<batchSize).map { _ in
             try key.encrypt(BigInt.random(below: key.n, using: &random), method: .fast, using: &random)
         }
         let context = Array("bench".utf8)
         let signers = Array(shares.prefix(t))
 
-        // Partial decryption with proofs, one party, batch over all cores.
+        // Partial decryption with the batch proof, one party, batch over all cores.
         var decryptionShares: [ThresholdDecryptionShare] = []
         let partialRate = try rate(seconds: phase) {
             let share = try signers[0].decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
             if decryptionShares.isEmpty { decryptionShares.append(share) }
             return ciphertexts.count
         }
-        let partialOneCore = try rate(seconds: phase) {
-            _ = try signers[0].decryptionShare(
-                for: [ciphertexts[0]], publicKey: publicKey, context: context, using: &random)
-            return 1
-        }
         for signer in signers.dropFirst() {
             decryptionShares.append(
                 try signer.decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random))
         }
 
-        // Proof verification: one share's batch, over all cores (the table built beforehand).
-        let table = publicKey.verificationTableCache.table(for: publicKey)
+        // Proof verification: one share's batch, over all cores.
         let verifyRate = try rate(seconds: phase) {
             try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
             return ciphertexts.count
@@ -161,21 +162,20 @@ public enum ThresholdBenchmark {
             return ciphertexts.count
         }
 
-        // Thread CPU time per operation, one thread.
-        let digest = ThresholdDecryptionShare.batchDigest(ciphertexts.map(\.value), keyID: publicKey.keyID)
-        let partialCPU = try cpuMilliseconds(seconds: phase) {
-            _ = try signers[0].decryptionShare(
-                for: [ciphertexts[0]], publicKey: publicKey, context: context, using: &random)
-        }
-        let verifyCPU = cpuMilliseconds(seconds: phase) {
-            _ = publicKey.verifyProof(
-                decryptionShares[0], index: 0, ciphertext: ciphertexts[0].value, digest: digest, table: table)
-        }
+        // CPU time per ciphertext: process time (all threads) for the batch paths, thread time
+        // for one CRT decryption.
+        let partialCPU = try processCPUMilliseconds(seconds: phase) {
+            _ = try signers[0].decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
+        } / Double(batchSize)
+        let verifyCPU = try processCPUMilliseconds(seconds: phase) {
+            try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
+        } / Double(batchSize)
         let crtCPU = cpuMilliseconds(seconds: phase) { _ = privateKey.decrypt(ciphertexts[0]) }
 
         return ThresholdBenchmarkResult(
-            bits: publicKey.bits, threshold: t, parties: publicKey.parties, cores: cores, dealSeconds: dealSeconds,
-            partialDecryptionsPerSecond: partialRate, partialDecryptionsPerSecondOneCore: partialOneCore,
+            bits: publicKey.bits, threshold: t, parties: publicKey.parties, cores: cores, batchSize: batchSize,
+            dealSeconds: dealSeconds, partialDecryptionsPerSecond: partialRate,
+            partialDecryptionsPerSecondOneCore: 1000 / partialCPU,
             proofVerificationsPerSecond: verifyRate, combinationsPerSecond: combineRate,
             thresholdDecryptionsPerSecond: endToEnd, plainCRTDecryptionsPerSecond: crtRate,
             partialDecryptionCPUMilliseconds: partialCPU, proofVerificationCPUMilliseconds: verifyCPU,
@@ -212,9 +212,25 @@ extension ThresholdBenchmark {
         return (threadCPUSeconds() - cpuStart) * 1000 / Double(calls)
     }
 
-    static func threadCPUSeconds() -> Double {
+    /// As ``cpuMilliseconds(seconds:_:)`` with the CPU time of every thread of the process, for
+    /// bodies that spread over cores.
+    static func processCPUMilliseconds(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpuStart = cpuSeconds(CLOCK_PROCESS_CPUTIME_ID)
+        var calls = 0
+        while calls < 2 || (clock.now - start).seconds < seconds {
+            try body()
+            calls += 1
+        }
+        return (cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - cpuStart) * 1000 / Double(calls)
+    }
+
+    static func threadCPUSeconds() -> Double { cpuSeconds(CLOCK_THREAD_CPUTIME_ID) }
+
+    static func cpuSeconds(_ clockID: clockid_t) -> Double {
         var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        clock_gettime(clockID, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }

@@ -1,13 +1,16 @@
 import Arithmetic
 import Primitives
 
-/// A non-interactive proof that a partial decryption c_i was computed with the party's share:
-/// log_{c⁴}(c_i²) = log_v(v_i) (= Δ·s_i), Chaum–Pedersen style as in Shoup 2000 and
-/// Damgård–Jurik 2001, made non-interactive with Fiat–Shamir over SHA-256.
+/// A non-interactive proof that a whole batch of partial decryptions d_j = c_j^{2Δ·s_i} was
+/// computed with the party's share: one Chaum–Pedersen proof of log_{C⁴}(D²) = log_v(v_i)
+/// (= Δ·s_i) for the random linear combinations C = ∏ c_j^{w_j} and D = ∏ d_j^{w_j}, with
+/// 128-bit weights w_j derived by Fiat–Shamir from every d_j (Bellare–Garay–Rabin small-exponent
+/// batch verification; Shoup 2000 and Damgård–Jurik 2001 for the single proof; see
+/// `Papers/threshold.md` §1 and §3).
 ///
-/// The prover picks r of |n²| + |Δ| + 512 bits, sends nothing but e = H(…, a = c^{4r},
-/// b = v^r) (256 bits) and z = r + e·Δ·s_i over the integers; the verifier recomputes
-/// a = c^{4z}·c_i^{−2e}, b = v^z·v_i^{−e} and checks the hash.
+/// The prover picks r of |n²| + |Δ| + 512 bits, sends nothing but e = H(…, C, D, a = C^{4r},
+/// b = v^r) (256 bits) and z = r + e·Δ·s_i over the integers; the verifier recomputes the
+/// weights, C and D, then a = C^{4z}·D^{−2e}, b = v^z·v_i^{−e}, and checks the hash.
 public struct ThresholdDecryptionProof: Sendable, Hashable {
     /// The challenge e (256 bits).
     public let challenge: BigInt
@@ -41,11 +44,13 @@ struct ThresholdPower: Sendable {
     }
 }
 
-/// One party's partial decryption of a batch of ciphertexts, with one proof per ciphertext.
+/// One party's partial decryption of a batch of ciphertexts, with one batch proof for all of it.
 ///
 /// It is bound to the key (``keyID``), to the round or context bytes agreed for this
-/// decryption (``context``), to the exact batch (``batchDigest``) and to the party (inside
-/// every proof's hash), so that it cannot be replayed for another key, round, batch or party.
+/// decryption (``context``), to the exact batch (``batchDigest``) and to the party (inside the
+/// proof's hash and the weights), so that it cannot be replayed for another key, round, batch
+/// or party. A wrong value anywhere refuses the whole share: the proof says that the batch is
+/// wrong, not which value.
 public struct ThresholdDecryptionShare: Sendable, Hashable, CustomStringConvertible {
     /// The sender's party id.
     public let party: Int
@@ -55,21 +60,21 @@ public struct ThresholdDecryptionShare: Sendable, Hashable, CustomStringConverti
     public let context: [UInt8]
     /// SHA-256 over the key id and the ciphertexts of the batch, in order.
     public let batchDigest: [UInt8]
-    /// c_i = c^{2Δ·s_i} mod n² for each ciphertext c of the batch.
+    /// d_j = c_j^{2Δ·s_i} mod n² for each ciphertext c_j of the batch.
     public let values: [BigInt]
-    /// One proof per value.
-    public let proofs: [ThresholdDecryptionProof]
+    /// The one proof that covers every value.
+    public let proof: ThresholdDecryptionProof
 
     public init(
         party: Int, keyID: [UInt8], context: [UInt8], batchDigest: [UInt8], values: [BigInt],
-        proofs: [ThresholdDecryptionProof]
+        proof: ThresholdDecryptionProof
     ) {
         self.party = party
         self.keyID = keyID
         self.context = context
         self.batchDigest = batchDigest
         self.values = values
-        self.proofs = proofs
+        self.proof = proof
     }
 
     public var description: String {
@@ -93,11 +98,12 @@ public struct ThresholdCombination: Sendable {
 // MARK: - Partial decryption
 
 extension ThresholdKeyShare {
-    /// This party's partial decryption of `ciphertexts`, with a proof for each.
+    /// This party's partial decryption of `ciphertexts`, with one proof for the whole batch.
     ///
     /// Exponentiations with the secret share and the proof randomness run in constant time
     /// (OpenSSL's Montgomery ladder, GMP's `mpz_powm_sec` as fallback); the batch is spread
-    /// over all cores.
+    /// over all cores. The weighted products C and D are of public values and use a
+    /// variable-time multi-exponentiation.
     ///
     /// - Parameters:
     ///   - ciphertexts: the ciphertext values (each in Z*_{n²}; checked).
@@ -105,7 +111,8 @@ extension ThresholdKeyShare {
     ///   - context: the round/context bytes all parties and the combiner agree on.
     ///   - generator: the proof randomness (pass `SecureRandom`).
     /// - Throws: ``ThresholdError`` for a foreign key or an invalid ciphertext.
-    /// - Complexity: three exponentiations modulo n² per ciphertext.
+    /// - Complexity: one exponentiation modulo n² per ciphertext, plus two 128-bit-exponent
+    ///   multi-exponentiations over the batch and two exponentiations for the one proof.
     public func decryptionShare(
         for ciphertexts: [BigInt], publicKey: ThresholdPublicKey, context: [UInt8],
         using generator: inout some RandomNumberGenerator
@@ -133,41 +140,14 @@ extension ThresholdKeyShare {
             throw ThresholdError.malformedKey("the key share of party \(party) is zero")
         }
 
-        // The proof randomness is drawn here, in order, so that the generator stays on one thread.
-        let randomBits = publicKey.proofRandomnessBits
-        var nonces: [BigInt] = ciphertexts.map { _ in
-            var r: BigInt
-            // powerSecret needs a positive exponent; r = 0 has probability 2^−|r|.
-            repeat { r = BigInt.random(bits: randomBits, using: &generator) } while r.isZero
-            r.markSecret()
-            return r
-        }
-        defer { for index in nonces.indices { nonces[index].wipe() } }
-
-        let party = self.party
-        let secretDeltaShare = deltaShare
-        let randomness = nonces
+        // d_j = c_j^{2Δ·s_i}, one constant-time exponentiation each, over all cores.
         let partialDecryption = ThresholdPower(exponent: exponent, modulus: publicKey.nSquared)
-        let results = ThresholdConcurrency.map(ciphertexts.indices) { index -> (BigInt, ThresholdDecryptionProof) in
-            let c = ciphertexts[index]
-            let nSquared = publicKey.nSquared
-            let value = partialDecryption.power(c)
-            let c4 = c.power(BigInt(4), modulus: nSquared)
-            let r = randomness[index]
-            let commitments = ThresholdPower(exponent: r, modulus: nSquared)
-            var commitmentC = commitments.power(c4)
-            var commitmentV = commitments.power(publicKey.verificationBase)
-            let challenge = publicKey.proofChallenge(
-                party: party, context: context, batchDigest: digest, index: index, ciphertext: c, value: value,
-                commitmentC: commitmentC, commitmentV: commitmentV)
-            let response = r + challenge * secretDeltaShare
-            commitmentC.wipe()
-            commitmentV.wipe()
-            return (value, ThresholdDecryptionProof(challenge: challenge, response: response))
-        }
+        let values = ThresholdConcurrency.map(ciphertexts.indices) { partialDecryption.power(ciphertexts[$0]) }
+        let proof = publicKey.proveBatch(
+            party: party, context: context, batchDigest: digest, ciphertexts: ciphertexts, values: values,
+            deltaShare: deltaShare, using: &generator)
         return ThresholdDecryptionShare(
-            party: party, keyID: publicKey.keyID, context: context, batchDigest: digest,
-            values: results.map(\.0), proofs: results.map(\.1))
+            party: party, keyID: publicKey.keyID, context: context, batchDigest: digest, values: values, proof: proof)
     }
 }
 
@@ -193,37 +173,24 @@ extension ThresholdPublicKey {
     /// The largest bit length an honest response z can have.
     var maximumResponseBits: Int { proofRandomnessBits + 1 }
 
-    /// The Fiat–Shamir challenge: SHA-256 over a protocol label, the key id, the party, the
-    /// context, the batch digest, the index in the batch, and c, v, v_i, c_i, a, b at the fixed
-    /// width of Z_{n²}.
-    func proofChallenge(
-        party: Int, context: [UInt8], batchDigest: [UInt8], index: Int, ciphertext: BigInt, value: BigInt,
-        commitmentC: BigInt, commitmentV: BigInt
-    ) -> BigInt {
-        var hasher = SHA256.Hasher()
-        hasher.updateField(Array(ThresholdEncoding.proofLabel.utf8))
-        hasher.updateField(keyID)
-        hasher.updateField(ThresholdEncoding.uint64(UInt64(party)))
-        hasher.updateField(context)
-        hasher.updateField(batchDigest)
-        hasher.updateField(ThresholdEncoding.uint64(UInt64(index)))
-        for element in [ciphertext, verificationBase, verificationKeys[party - 1], value, commitmentC, commitmentV] {
-            hasher.updateField(ThresholdEncoding.fixed(element, width: elementLength))
-        }
-        return BigInt(bigEndian: hasher.finalize())
-    }
-
     /// Checks one party's decryption share for `ciphertexts` under `context`: key, context,
-    /// batch, sizes, group membership and every proof.
+    /// batch, sizes, group membership and the batch proof.
     ///
     /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)``,
     ///   ``ThresholdError/wrongContext(what:expected:found:)``, ``ThresholdError/unknownParty(_:parties:)``
-    ///   or ``ThresholdError/invalidShare(party:reason:)`` naming the party and the item.
+    ///   or ``ThresholdError/invalidShare(party:reason:)`` naming the party and what is wrong.
     public func verify(_ share: ThresholdDecryptionShare, for ciphertexts: [BigInt], context: [UInt8]) throws {
         for (index, c) in ciphertexts.enumerated() { try validate(ciphertext: c, index: index) }
         let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: keyID)
         try checkHeader(share, context: context, digest: digest, count: ciphertexts.count)
-        if let failure = checkProofs(share, ciphertexts: ciphertexts, digest: digest) { throw failure }
+        guard verifyBatchProof(share, ciphertexts: ciphertexts, digest: digest) else {
+            throw ThresholdError.invalidShare(party: share.party, reason: Self.batchProofFailure(count: ciphertexts.count))
+        }
+    }
+
+    /// The rejection reason of a share whose batch proof fails.
+    static func batchProofFailure(count: Int) -> String {
+        "the batch proof over its \(count) values does not verify (a wrong value, a wrong secret, another batch or a tampered proof; the whole share is refused)"
     }
 
     /// The checks that need no exponentiation: key, context, party, batch, counts, ranges.
@@ -239,10 +206,9 @@ extension ThresholdPublicKey {
                 found: ThresholdEncoding.describe(share.context))
         }
         guard partyIDs.contains(share.party) else { throw ThresholdError.unknownParty(share.party, parties: parties) }
-        guard share.values.count == count, share.proofs.count == count else {
+        guard share.values.count == count else {
             throw ThresholdError.invalidShare(
-                party: share.party,
-                reason: "it has \(share.values.count) values and \(share.proofs.count) proofs for a batch of \(count) ciphertexts")
+                party: share.party, reason: "it has \(share.values.count) values for a batch of \(count) ciphertexts")
         }
         guard share.batchDigest == digest else {
             throw ThresholdError.invalidShare(party: share.party, reason: "it was made for a different batch of ciphertexts")
@@ -251,52 +217,13 @@ extension ThresholdPublicKey {
             guard ThresholdPublicKey.isUnit(share.values[index], n: n, nSquared: nSquared) else {
                 throw ThresholdError.invalidShare(party: share.party, reason: "value \(index) is not in Z*_{n²}")
             }
-            let proof = share.proofs[index]
-            guard proof.challenge.signum >= 0, proof.challenge.bitWidth <= 256 else {
-                throw ThresholdError.invalidShare(party: share.party, reason: "proof \(index) has an out-of-range challenge")
-            }
-            guard proof.response.signum >= 0, proof.response.bitWidth <= maximumResponseBits else {
-                throw ThresholdError.invalidShare(party: share.party, reason: "proof \(index) has an out-of-range response")
-            }
         }
-    }
-
-    /// Verifies every proof of a share whose header passed; the first failing item, if any.
-    func checkProofs(_ share: ThresholdDecryptionShare, ciphertexts: [BigInt], digest: [UInt8]) -> ThresholdError? {
-        let table = ciphertexts.count >= Self.tableThreshold ? verificationTableCache.table(for: self) : nil
-        let failures = ThresholdConcurrency.map(ciphertexts.indices) { index in
-            verifyProof(share, index: index, ciphertext: ciphertexts[index], digest: digest, table: table)
+        guard share.proof.challenge.signum >= 0, share.proof.challenge.bitWidth <= 256 else {
+            throw ThresholdError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range challenge")
         }
-        guard let first = failures.firstIndex(of: false) else { return nil }
-        return ThresholdError.invalidShare(
-            party: share.party, reason: "the proof for ciphertext \(first) does not verify (wrong secret, wrong ciphertext or tampered)")
-    }
-
-    /// One proof: recompute a = c^{4z}·(c_i²)^{−e}, b = v^z·v_i^{−e} and compare the challenge.
-    func verifyProof(
-        _ share: ThresholdDecryptionShare, index: Int, ciphertext c: BigInt, digest: [UInt8],
-        table: ThresholdVerificationTable? = nil
-    ) -> Bool {
-        let value = share.values[index]
-        let proof = share.proofs[index]
-        let verificationKey = verificationKeys[share.party - 1]
-        guard proof.response.signum > 0,
-              let valueInverse = value.inverse(modulo: nSquared),
-              let keyInverse = verificationKey.inverse(modulo: nSquared)
-        else { return false }
-        let c4 = c.power(BigInt(4), modulus: nSquared)
-        let valueSquaredInverse = valueInverse.multiplied(by: valueInverse, modulo: nSquared)
-        // z is public, but OpenSSL's Montgomery ladder is faster than GMP's mpz_powm at these
-        // sizes, and one set-up serves both bases.
-        let response = ThresholdPower(exponent: proof.response, modulus: nSquared)
-        let commitmentC = response.power(c4)
-            .multiplied(by: valueSquaredInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
-        let commitmentV = (table?.power(proof.response) ?? response.power(verificationBase))
-            .multiplied(by: keyInverse.power(proof.challenge, modulus: nSquared), modulo: nSquared)
-        let expected = proofChallenge(
-            party: share.party, context: share.context, batchDigest: digest, index: index, ciphertext: c, value: value,
-            commitmentC: commitmentC, commitmentV: commitmentV)
-        return expected == proof.challenge
+        guard share.proof.response.signum >= 0, share.proof.response.bitWidth <= maximumResponseBits else {
+            throw ThresholdError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range response")
+        }
     }
 
     /// Combines decryption shares into the plaintexts of `ciphertexts`, checking every share.
@@ -330,25 +257,19 @@ extension ThresholdPublicKey {
             }
         }
 
-        // Every proof of every remaining share, over all cores.
-        let work = candidates.indices.flatMap { shareIndex in ciphertexts.indices.map { (shareIndex, $0) } }
+        // One batch proof per remaining share, the shares over all cores (and each share's
+        // weighted products over all cores too).
         let checking = candidates
-        let table = work.count >= Self.tableThreshold ? verificationTableCache.table(for: self) : nil
-        let passed = ThresholdConcurrency.map(work.indices) { item -> Bool in
-            let (shareIndex, index) = work[item]
-            return verifyProof(
-                checking[shareIndex], index: index, ciphertext: ciphertexts[index], digest: digest, table: table)
+        let table = candidates.count >= Self.tableThreshold ? verificationTableCache.table(for: self) : nil
+        let passed = ThresholdConcurrency.map(checking.indices) { index in
+            verifyBatchProof(checking[index], ciphertexts: ciphertexts, digest: digest, table: table)
         }
         var valid: [ThresholdDecryptionShare] = []
-        for (shareIndex, share) in candidates.enumerated() {
-            let results = passed[(shareIndex * ciphertexts.count)..<((shareIndex + 1) * ciphertexts.count)]
-            if let failure = results.firstIndex(of: false) {
-                let index = failure - shareIndex * ciphertexts.count
-                rejected.append(.init(
-                    party: share.party,
-                    reason: "the proof for ciphertext \(index) does not verify (wrong secret, wrong ciphertext or tampered)"))
-            } else {
+        for (index, share) in candidates.enumerated() {
+            if passed[index] {
                 valid.append(share)
+            } else {
+                rejected.append(.init(party: share.party, reason: Self.batchProofFailure(count: ciphertexts.count)))
             }
         }
         rejected.sort { $0.party < $1.party }

@@ -5,13 +5,17 @@ import Foundation
 enum ThresholdEncoding {
     static let keyIDLabel = "fedshare/threshold-paillier/key-id/v1"
     static let batchLabel = "fedshare/threshold-paillier/batch/v1"
-    static let proofLabel = "fedshare/threshold-paillier/decryption-proof/v1"
+    static let batchWeightsLabel = "fedshare/threshold-paillier/batch-weights/v1"
+    static let batchProofLabel = "fedshare/threshold-paillier/batch-decryption-proof/v1"
 
     static let publicKeyFormat = "fedshare.threshold-paillier.public-key"
     static let keyShareFormat = "fedshare.threshold-paillier.key-share"
     static let decryptionShareFormat = "fedshare.threshold-paillier.decryption-share"
-    /// The one format version this build reads and writes.
+    /// The format version of keys and key shares this build reads and writes.
     static let version = 1
+    /// The format version of decryption shares: 2 carries one batch proof (`proof`); version 1
+    /// carried one proof per value (`proofs`) and is no longer read.
+    static let decryptionShareVersion = 2
 
     static func hex(_ bytes: [UInt8]) -> String { Base16.encode(bytes) }
 
@@ -44,13 +48,16 @@ enum ThresholdEncoding {
         return BigInt(bigEndian: bytes)
     }
 
-    static func checkHeader(format: String, version: Int, expected: String, what: String) throws {
+    static func checkHeader(
+        format: String, version: Int, expected: String, what: String, supported: Int = ThresholdEncoding.version,
+        note: String = ""
+    ) throws {
         guard format == expected else {
             throw ThresholdError.malformedEncoding("\(what): format is \"\(format)\", expected \"\(expected)\"")
         }
-        guard version == ThresholdEncoding.version else {
+        guard version == supported else {
             throw ThresholdError.malformedEncoding(
-                "\(what): format version \(version) is not supported (this build reads version \(ThresholdEncoding.version))")
+                "\(what): format version \(version) is not supported (this build reads version \(supported)\(note))")
         }
     }
 
@@ -187,29 +194,39 @@ extension ThresholdDecryptionShare {
         var context: String
         var batch: String
         var values: [String]
-        var proofs: [Proof]
+        var proof: Proof
     }
 
-    /// The versioned JSON form: key id, party, context (base64url), batch digest (hex), values
-    /// and proofs (base64url integers).
+    /// Just the header, read first so that an old version gets a clear message rather than a
+    /// missing field.
+    struct EncodedHeader: Codable {
+        var format: String
+        var version: Int
+    }
+
+    /// The versioned JSON form (version 2): key id, party, context (base64url), batch digest
+    /// (hex), values and the one batch proof `{e, z}` (base64url integers).
     public func jsonData() throws -> Data {
         try ThresholdEncoding.encode(Encoded(
-            format: ThresholdEncoding.decryptionShareFormat, version: ThresholdEncoding.version,
+            format: ThresholdEncoding.decryptionShareFormat, version: ThresholdEncoding.decryptionShareVersion,
             keyID: ThresholdEncoding.hex(keyID), party: party, context: Base64URL.encode(context),
             batch: ThresholdEncoding.hex(batchDigest), values: values.map(\.base64URL),
-            proofs: proofs.map { Encoded.Proof(e: $0.challenge.base64URL, z: $0.response.base64URL) }))
+            proof: Encoded.Proof(e: proof.challenge.base64URL, z: proof.response.base64URL)))
     }
 
-    /// Reads the JSON form. With `publicKey` and `context`, refuses a share made for another key
-    /// or another round/context (the proofs are checked later, by combination).
+    /// Reads the JSON form (version 2 only). With `publicKey` and `context`, refuses a share made
+    /// for another key or another round/context (the proof is checked later, by combination).
     /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)``,
     ///   ``ThresholdError/wrongContext(what:expected:found:)`` or
     ///   ``ThresholdError/malformedEncoding(_:)``.
     public init(jsonData: Data, publicKey: ThresholdPublicKey? = nil, context: [UInt8]? = nil) throws {
         let what = "threshold decryption share"
-        let encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
+        let header = try ThresholdEncoding.decode(EncodedHeader.self, from: jsonData, what: what)
         try ThresholdEncoding.checkHeader(
-            format: encoded.format, version: encoded.version, expected: ThresholdEncoding.decryptionShareFormat, what: what)
+            format: header.format, version: header.version, expected: ThresholdEncoding.decryptionShareFormat, what: what,
+            supported: ThresholdEncoding.decryptionShareVersion,
+            note: header.version == 1 ? "; version 1 carried one proof per value, make the share again" : "")
+        let encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
         guard let keyID = ThresholdEncoding.unhex(encoded.keyID), keyID.count == 32 else {
             throw ThresholdError.malformedEncoding("\(what): field \"keyID\" is not 32 bytes of hex")
         }
@@ -219,20 +236,14 @@ extension ThresholdDecryptionShare {
         guard let contextBytes = Base64URL.decode(encoded.context) else {
             throw ThresholdError.malformedEncoding("\(what): field \"context\" is not base64url")
         }
-        guard encoded.values.count == encoded.proofs.count else {
-            throw ThresholdError.malformedEncoding(
-                "\(what): \(encoded.values.count) values but \(encoded.proofs.count) proofs")
-        }
         let values = try encoded.values.enumerated().map { index, text in
             try ThresholdEncoding.integer(text, field: "values[\(index)]", in: what)
         }
-        let proofs = try encoded.proofs.enumerated().map { index, proof in
-            ThresholdDecryptionProof(
-                challenge: try ThresholdEncoding.integer(proof.e, field: "proofs[\(index)].e", in: what),
-                response: try ThresholdEncoding.integer(proof.z, field: "proofs[\(index)].z", in: what))
-        }
+        let proof = ThresholdDecryptionProof(
+            challenge: try ThresholdEncoding.integer(encoded.proof.e, field: "proof.e", in: what),
+            response: try ThresholdEncoding.integer(encoded.proof.z, field: "proof.z", in: what))
         self.init(
-            party: encoded.party, keyID: keyID, context: contextBytes, batchDigest: batch, values: values, proofs: proofs)
+            party: encoded.party, keyID: keyID, context: contextBytes, batchDigest: batch, values: values, proof: proof)
         if let publicKey {
             guard keyID == publicKey.keyID else {
                 throw ThresholdError.wrongKey(

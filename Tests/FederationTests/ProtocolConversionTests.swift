@@ -118,6 +118,44 @@ struct ProtocolConversionTests {
         #expect(throws: ProtocolError.self) { try sized.append(big) }
     }
 
+    /// The batch proof travels once, in the first chunk; a share long enough for several chunks
+    /// reassembles, and a proof missing from chunk 0 or repeated in a later chunk is refused.
+    @Test func partialDecryptionBatchProofTravelsInTheFirstChunkOnly() throws {
+        let dealing = try TestKeys.shared.dealing(threshold: 2, parties: 3)
+        let key = dealing.publicKey
+        // The assembler checks sizes and headers, not the proof: placeholder values suffice.
+        let count = WireProtocol.maximumChunkPayload / key.paillierKey.ciphertextByteCount + 5
+        let values = (0..<count).map { BigInt($0 + 2) }
+        let context: [UInt8] = Array("round 9".utf8)
+        let share = ThresholdDecryptionShare(
+            party: 2, keyID: key.keyID, context: context, batchDigest: [UInt8](repeating: 7, count: 32), values: values,
+            proof: ThresholdDecryptionProof(challenge: BigInt(12345), response: BigInt(67890)))
+        let chunks = PartialDecryptionChunking.chunks(share, key: key)
+        #expect(chunks.count >= 2)
+        #expect(chunks[0].hasBatchProof && chunks.dropFirst().allSatisfy { !$0.hasBatchProof })
+        var assembler = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
+        for chunk in chunks {
+            try assembler.append(try Fedshare_V1_PartialDecryptionChunk(serializedBytes: try chunk.serializedBytes() as [UInt8]))
+        }
+        #expect(try assembler.share() == share)
+
+        var missing = chunks[0]
+        missing.clearBatchProof()
+        var first = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
+        #expect(throws: ProtocolError.self) { try first.append(missing) }
+
+        var repeated = chunks[1]
+        repeated.batchProof = chunks[0].batchProof
+        var second = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
+        try second.append(chunks[0])
+        #expect(throws: ProtocolError.self) { try second.append(repeated) }
+
+        var oversized = chunks[0]
+        oversized.batchProof.response = Data(repeating: 0xff, count: 2 * key.paillierKey.ciphertextByteCount + 129)
+        var third = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
+        #expect(throws: ProtocolError.self) { try third.append(oversized) }
+    }
+
     @Test func secAggMessagesRoundTripWithFederationIDs() throws {
         let map = try SecAggPartyMap(parties: [2, 5, 9])
         let keys = AdvertisedKeys(party: 1, maskPublicKey: [UInt8](repeating: 1, count: 32), channelPublicKey: [UInt8](repeating: 2, count: 32))

@@ -1,4 +1,6 @@
 import Foundation
+import Arithmetic
+import Primitives
 import Testing
 @testable import Paillier
 
@@ -36,5 +38,29 @@ import Testing
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         }
+    }
+
+    /// One party's partial decryption and its verification at a round's batch size (294
+    /// ciphertexts: 32 × 256 + 32 values packed under a 2048-bit key), process CPU time, on the
+    /// committed 2048-bit fixture (Papers/performance.md, "Batch proofs"):
+    ///
+    ///     FEDSHARE_THRESHOLD_BENCH=1 swift test --filter ThresholdBenchmarkTests/measureRoundBatch
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FEDSHARE_THRESHOLD_BENCH"] == "1"))
+    func measureRoundBatch() throws {
+        let fixture = try ThresholdFixture.load(bits: 2048)
+        let key = fixture.publicKey
+        var random = SecureRandom()
+        let count = Int(ProcessInfo.processInfo.environment["FEDSHARE_THRESHOLD_BENCH_BATCH"] ?? "") ?? 294
+        let ciphertexts = try (0..<count).map { _ in
+            try key.paillierKey.encrypt(BigInt.random(below: key.n, using: &random), method: .fast, using: &random)
+        }
+        let context = Array("bench".utf8)
+        var start = ThresholdBenchmark.cpuSeconds(CLOCK_PROCESS_CPUTIME_ID)
+        let share = try fixture.shares[0].decryptionShare(for: ciphertexts, publicKey: key, context: context, using: &random)
+        let proving = ThresholdBenchmark.cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - start
+        start = ThresholdBenchmark.cpuSeconds(CLOCK_PROCESS_CPUTIME_ID)
+        try key.verify(share, for: ciphertexts, context: context)
+        let verifying = ThresholdBenchmark.cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - start
+        print("batch of \(count): partial decryption with its proof \(proving) s CPU, verification \(verifying) s CPU")
     }
 }

@@ -45,7 +45,7 @@ import Testing
     func relabel(_ share: ThresholdDecryptionShare, party: Int) -> ThresholdDecryptionShare {
         ThresholdDecryptionShare(
             party: party, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
-            values: share.values, proofs: share.proofs)
+            values: share.values, proof: share.proof)
     }
 
     @Test func shareFromTheWrongPartyIsNamed() throws {
@@ -65,10 +65,10 @@ import Testing
         let forOther = try scenario.keyShares[2].decryptionShare(
             for: other, publicKey: scenario.publicKey, context: scenario.context, using: &random)
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [forOther], party: 3, reason: "different batch")
-        // Even with the batch digest rewritten to match, the proofs give it away.
+        // Even with the batch digest rewritten to match, the proof gives it away.
         let rebound = ThresholdDecryptionShare(
             party: 3, keyID: forOther.keyID, context: forOther.context,
-            batchDigest: scenario.decryptionShares[2].batchDigest, values: forOther.values, proofs: forOther.proofs)
+            batchDigest: scenario.decryptionShares[2].batchDigest, values: forOther.values, proof: forOther.proof)
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [rebound], party: 3, reason: "does not verify")
         try expectRecovered(scenario, bad: rebound)
         // A share of the same ciphertexts in another order is refused too.
@@ -77,49 +77,43 @@ import Testing
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [swapped], party: 3, reason: "different batch")
     }
 
+    func replacing(_ share: ThresholdDecryptionShare, values: [BigInt]? = nil, proof: ThresholdDecryptionProof? = nil)
+        -> ThresholdDecryptionShare {
+        ThresholdDecryptionShare(
+            party: share.party, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
+            values: values ?? share.values, proof: proof ?? share.proof)
+    }
+
     @Test func tamperedProofIsNamed() throws {
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
         let honest = scenario.decryptionShares[4]
-        var proofs = honest.proofs
-        proofs[1] = ThresholdDecryptionProof(challenge: proofs[1].challenge, response: proofs[1].response + 1)
-        let tamperedResponse = ThresholdDecryptionShare(
-            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: honest.values, proofs: proofs)
-        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedResponse], party: 5, reason: "ciphertext 1")
+        let proof = honest.proof
+        let tamperedResponse = replacing(
+            honest, proof: ThresholdDecryptionProof(challenge: proof.challenge, response: proof.response + 1))
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedResponse], party: 5, reason: "batch proof")
         try expectRecovered(scenario, bad: tamperedResponse)
 
-        proofs = honest.proofs
-        let challenge = proofs[0].challenge
-        proofs[0] = ThresholdDecryptionProof(
-            challenge: challenge.isZero ? BigInt(1) : challenge - 1, response: proofs[0].response)
-        let tamperedChallenge = ThresholdDecryptionShare(
-            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: honest.values, proofs: proofs)
-        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedChallenge], party: 5, reason: "ciphertext 0")
+        let tamperedChallenge = replacing(
+            honest, proof: ThresholdDecryptionProof(
+                challenge: proof.challenge.isZero ? BigInt(1) : proof.challenge - 1, response: proof.response))
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedChallenge], party: 5, reason: "does not verify")
 
-        // A changed partial decryption with its honest proof.
+        // A changed partial decryption with the honest proof.
         var values = honest.values
         values[2] = values[2].multiplied(by: 4, modulo: scenario.publicKey.nSquared)
-        let tamperedValue = ThresholdDecryptionShare(
-            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: values, proofs: honest.proofs)
-        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedValue], party: 5, reason: "ciphertext 2")
+        let tamperedValue = replacing(honest, values: values)
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedValue], party: 5, reason: "does not verify")
 
         // A zero response (which a constant-time exponentiation would refuse) is a failed proof.
-        proofs = honest.proofs
-        proofs[0] = ThresholdDecryptionProof(challenge: proofs[0].challenge, response: 0)
-        let zero = ThresholdDecryptionShare(
-            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: honest.values, proofs: proofs)
-        expectRejected(scenario, scenario.shares(of: [1, 2]) + [zero], party: 5, reason: "ciphertext 0")
+        let zero = replacing(honest, proof: ThresholdDecryptionProof(challenge: proof.challenge, response: 0))
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [zero], party: 5, reason: "does not verify")
 
-        // An oversized response (a resource attack) is refused before any exponentiation.
-        proofs = honest.proofs
-        proofs[0] = ThresholdDecryptionProof(challenge: proofs[0].challenge, response: BigInt.powerOfTwo(100_000))
-        let huge = ThresholdDecryptionShare(
-            party: 5, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: honest.values, proofs: proofs)
+        // An oversized response or challenge (a resource attack) is refused before any exponentiation.
+        let huge = replacing(
+            honest, proof: ThresholdDecryptionProof(challenge: proof.challenge, response: BigInt.powerOfTwo(100_000)))
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [huge], party: 5, reason: "out-of-range response")
+        let negative = replacing(honest, proof: ThresholdDecryptionProof(challenge: -proof.challenge, response: proof.response))
+        expectRejected(scenario, scenario.shares(of: [1, 2]) + [negative], party: 5, reason: "out-of-range challenge")
     }
 
     @Test func shareMadeWithAWrongSecretIsNamed() throws {
@@ -154,7 +148,7 @@ import Testing
         // The same context bytes relabelled would break the proof.
         let relabelled = ThresholdDecryptionShare(
             party: 1, keyID: otherRound.keyID, context: scenario.context, batchDigest: otherRound.batchDigest,
-            values: otherRound.values, proofs: otherRound.proofs)
+            values: otherRound.values, proof: otherRound.proof)
         expectRejected(scenario, scenario.shares(of: [2, 3]) + [relabelled], party: 1, reason: "does not verify")
 
         // A key dealt from the same primes with other randomness is another key.
@@ -184,15 +178,11 @@ import Testing
     @Test func malformedSharesAreRefused() throws {
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
         let honest = scenario.decryptionShares[3]
-        let truncated = ThresholdDecryptionShare(
-            party: 4, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: Array(honest.values.dropLast()), proofs: Array(honest.proofs.dropLast()))
+        let truncated = replacing(honest, values: Array(honest.values.dropLast()))
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [truncated], party: 4, reason: "batch of \(scenario.ciphertexts.count)")
         var values = honest.values
         values[0] = scenario.publicKey.n * 2
-        let notUnit = ThresholdDecryptionShare(
-            party: 4, keyID: honest.keyID, context: honest.context, batchDigest: honest.batchDigest,
-            values: values, proofs: honest.proofs)
+        let notUnit = replacing(honest, values: values)
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [notUnit], party: 4, reason: "not in Z*")
     }
 

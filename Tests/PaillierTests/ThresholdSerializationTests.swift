@@ -143,13 +143,28 @@ import Testing
         // Decryption shares.
         let shareData = try scenario.decryptionShares[0].jsonData()
         object = try json(shareData)
-        object["proofs"] = []
-        expectMalformed("\(scenario.ciphertexts.count) values but 0 proofs") {
+        #expect(object["version"] as? Int == 2)
+        #expect(object["proofs"] == nil)
+        object.removeValue(forKey: "proof")
+        expectMalformed("missing field \"proof\"") {
+            _ = try ThresholdDecryptionShare(jsonData: try data(object))
+        }
+        object = try json(shareData)
+        object["proof"] = ["e": "AQ", "z": "not base64!"]
+        expectMalformed("field \"proof.z\" is not base64url") {
             _ = try ThresholdDecryptionShare(jsonData: try data(object))
         }
         object = try json(shareData)
         object["version"] = 7
         expectMalformed("format version 7 is not supported") {
+            _ = try ThresholdDecryptionShare(jsonData: try data(object))
+        }
+        // A version-1 share (one proof per value) is refused by its version, with a hint.
+        object = try json(shareData)
+        object["version"] = 1
+        object.removeValue(forKey: "proof")
+        object["proofs"] = [["e": "AQ", "z": "AQ"]]
+        expectMalformed("version 1 carried one proof per value") {
             _ = try ThresholdDecryptionShare(jsonData: try data(object))
         }
         object = try json(shareData)

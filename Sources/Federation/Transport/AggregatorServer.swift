@@ -246,7 +246,7 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
                 let message = "this certificate identifies party \(partyID), but the stream claims party \(hello.partyID)"
                 logger.warning("refused a party", metadata: ["peer": "\(peer)", "party": "\(partyID)", "claimed": "\(hello.partyID)"])
                 var refusal = Fedshare_V1_AggregatorEnvelope()
-                refusal.protocolVersion = 1
+                refusal.protocolVersion = WireProtocol.version
                 refusal.manifestHash = Data(digest)
                 refusal.error = .with {
                     $0.code = .errorIdentity

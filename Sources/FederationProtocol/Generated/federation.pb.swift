@@ -843,7 +843,8 @@ public nonisolated struct Fedshare_V1_DecryptionProof: Sendable {
   public init() {}
 }
 
-/// Party → aggregator: its partial decryption of the sum, with proofs, in chunks.
+/// Party → aggregator: its partial decryption of the sum, in chunks, with one batch proof for
+/// all of it (protocol version 2).
 public nonisolated struct Fedshare_V1_PartialDecryptionChunk: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -871,13 +872,23 @@ public nonisolated struct Fedshare_V1_PartialDecryptionChunk: Sendable {
   /// Big-endian c_i = c^{2Δs_i} mod n², one per ciphertext of this chunk.
   public var values: [Data] = []
 
-  public var proofs: [Fedshare_V1_DecryptionProof] = []
+  /// The one proof for every value of the share (Paillier.ThresholdDecryptionShare.proof): in
+  /// the first chunk (index 0) and only there.
+  public var batchProof: Fedshare_V1_DecryptionProof {
+    get {_batchProof ?? Fedshare_V1_DecryptionProof()}
+    set {_batchProof = newValue}
+  }
+  /// Returns true if `batchProof` has been explicitly set.
+  public var hasBatchProof: Bool {self._batchProof != nil}
+  /// Clears the value of `batchProof`. Subsequent reads from it will return its default value.
+  public mutating func clearBatchProof() {self._batchProof = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _chunk: Fedshare_V1_Chunk? = nil
+  fileprivate var _batchProof: Fedshare_V1_DecryptionProof? = nil
 }
 
 public nonisolated struct Fedshare_V1_SecAggAdvertisedKeys: Sendable {
@@ -2465,7 +2476,7 @@ nonisolated extension Fedshare_V1_DecryptionProof: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Fedshare_V1_PartialDecryptionChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PartialDecryptionChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunk\0\u{3}first_value\0\u{3}value_count\0\u{3}key_id\0\u{1}context\0\u{3}batch_digest\0\u{1}values\0\u{1}proofs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunk\0\u{3}first_value\0\u{3}value_count\0\u{3}key_id\0\u{1}context\0\u{3}batch_digest\0\u{1}values\0\u{4}\u{2}batch_proof\0\u{b}proofs\0\u{c}\u{8}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2480,7 +2491,7 @@ nonisolated extension Fedshare_V1_PartialDecryptionChunk: SwiftProtobuf.Message,
       case 5: try { try decoder.decodeSingularBytesField(value: &self.context) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.batchDigest) }()
       case 7: try { try decoder.decodeRepeatedBytesField(value: &self.values) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.proofs) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._batchProof) }()
       default: break
       }
     }
@@ -2512,9 +2523,9 @@ nonisolated extension Fedshare_V1_PartialDecryptionChunk: SwiftProtobuf.Message,
     if !self.values.isEmpty {
       try visitor.visitRepeatedBytesField(value: self.values, fieldNumber: 7)
     }
-    if !self.proofs.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.proofs, fieldNumber: 8)
-    }
+    try { if let v = self._batchProof {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2526,7 +2537,7 @@ nonisolated extension Fedshare_V1_PartialDecryptionChunk: SwiftProtobuf.Message,
     if lhs.context != rhs.context {return false}
     if lhs.batchDigest != rhs.batchDigest {return false}
     if lhs.values != rhs.values {return false}
-    if lhs.proofs != rhs.proofs {return false}
+    if lhs._batchProof != rhs._batchProof {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

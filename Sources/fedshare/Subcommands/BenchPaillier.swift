@@ -108,9 +108,9 @@ struct BenchPaillier: ParsableCommand {
             """)
             if let t = result.threshold {
                 print("""
-                Threshold \(t.threshold)-of-\(t.parties) (dealt in \(format(t.dealSeconds)) s)
-                  partial decryptions       \(format(t.partialDecryptionsPerSecondOneCore)) /s   all cores \(format(t.partialDecryptionsPerSecond)) /s
-                  proof verifications       \(format(t.proofVerificationsPerSecond)) /s
+                Threshold \(t.threshold)-of-\(t.parties) (dealt in \(format(t.dealSeconds)) s), batches of \(t.batchSize) with one proof each
+                  partial decryptions       \(format(t.partialDecryptionsPerSecondOneCore)) /s per core   all cores \(format(t.partialDecryptionsPerSecond)) /s   (\(format(t.partialDecryptionCPUMilliseconds)) CPU ms each)
+                  verified by batch proof   \(format(t.proofVerificationsPerSecond)) /s   (\(format(t.proofVerificationCPUMilliseconds)) CPU ms each)
                   combinations              \(format(t.combinationsPerSecond)) /s
                   threshold decryptions     \(format(t.thresholdDecryptionsPerSecond)) /s (plain CRT \(format(t.plainCRTDecryptionsPerSecond)) /s)
                 """)
