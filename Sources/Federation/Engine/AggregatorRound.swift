@@ -281,7 +281,9 @@ public struct AggregatorRound: Sendable {
             return try serverReceive(.unmaskingResponse(try SecAggWire.unmaskingResponse(message, sender: party, map: map)), from: party)
 
         case .resultAck:
-            return []
+            // Acks arrive after the release, when `receive` no longer runs: one before it is
+            // out of phase (and would otherwise be a free way to keep the aggregator busy).
+            throw unexpected(body, party)
 
         case .error(let error):
             throw FederationError.malformed(party: party, reason: "reported an error: \(error.message.prefix(500))")
@@ -483,6 +485,8 @@ public struct AggregatorRound: Sendable {
             persistQuietly()
             return outputs.compactMap { addressed -> OutgoingMessage? in
                 let party = map.party(at: addressed.recipient)
+                // A party cut off by this engine gets nothing more (the server may still list it).
+                guard dropped[party] == nil else { return nil }
                 switch addressed.message {
                 case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
                 case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
