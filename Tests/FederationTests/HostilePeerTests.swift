@@ -81,6 +81,8 @@ func expectOffenderCutOff(
     #expect(named != nil, "party \(offender) not named in \(result.dropped)", sourceLocation: sourceLocation)
     if let named {
         #expect(named.reason.contains(reason), "reason: \(named.reason)", sourceLocation: sourceLocation)
+        // Parties are named by their ids (1…n), never by an internal index.
+        #expect(!named.reason.contains("party 0"), "reason: \(named.reason)", sourceLocation: sourceLocation)
         if let phase { #expect(named.phase == phase, "named at \(named.phase.rawValue): \(named.reason)", sourceLocation: sourceLocation) }
     }
     // No honest party is blamed.

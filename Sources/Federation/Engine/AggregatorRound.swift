@@ -443,8 +443,12 @@ public struct AggregatorRound: Sendable {
     // MARK: Secure aggregation
 
     private mutating func serverReceive(_ message: ClientMessage, from party: Int) throws -> [OutgoingMessage] {
-        guard var server else { throw unexpected(nil, party) }
-        let outputs = try server.receive(message)
+        guard var server, let map else { throw unexpected(nil, party) }
+        let outputs: [Addressed<ServerMessage>]
+        do { outputs = try server.receive(message) } catch let error as SecAggError {
+            // The server counts parties from 0; the reason must name them by their ids.
+            throw FederationError.malformed(party: party, reason: Self.reason(error, map: map))
+        }
         self.server = server
         answered.insert(party)
         return handleServer(outputs)
@@ -494,6 +498,18 @@ public struct AggregatorRound: Sendable {
                 case .abort: return nil
                 }
             }
+        }
+    }
+
+    /// A secure-aggregation server's refusal of a party's message, in party ids.
+    static func reason(_ error: SecAggError, map: SecAggPartyMap) -> String {
+        switch error {
+        case .wrongSession(_, let what): return "its message is for another session (\(what) differs)"
+        case .unexpectedMessage(_, let received, let expected): return "sent an unexpected \(received) message (expected \(expected))"
+        case .duplicateMessage(_, let kind): return "sent a duplicate \(kind) message (replay or resend)"
+        case .duplicatePublicKey(_, let other): return "advertised the same public key as party \(map.party(at: other))"
+        case .unknownParty: return "is not a member of this round"
+        default: return "\(error)"
         }
     }
 
