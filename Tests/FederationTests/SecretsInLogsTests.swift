@@ -180,7 +180,7 @@ struct SecretsInLogsTests {
         let capture = LogCapture()
         let logger = capture.logger("fedshare.test")
         let share = BigInt(1) << 300 + BigInt(987_654_321)
-        let seed: [UInt8] = (0..<32).map { UInt8($0 &* 37 &+ 11) }
+        let seed: [UInt8] = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         let secrets: [Secret] = [.integer("a key share", share), .bytes("a seed", seed),
                                  Secret(what: "an A_p value", renderings: ["\(distinctiveContribution(1).matrix[0])"])]
         logger.trace("debugging", metadata: ["share": "\(share.base64URL)"])

@@ -83,6 +83,9 @@ enum TransportDiagnosis {
                 address: address,
                 reason: "its certificate is not signed by this federation's CA (a kit from another provisioning, or another server?)")
         }
+        if connected, upper.contains("I/O ON CLOSED CHANNEL") || upper.contains("IOONCLOSEDCHANNEL") {
+            return .streamFailed(address: address, reason: "the aggregator closed the stream while this party was sending")
+        }
         if let rpc = error as? RPCError {
             switch rpc.code {
             case .permissionDenied, .unauthenticated:
