@@ -12,7 +12,8 @@ struct WireFixture {
     let folder: URL
     let manifestURL: URL
 
-    init(parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv") throws {
+    init(parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv",
+         mode: String = "paillier") throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-wire-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("federation"), withIntermediateDirectories: true)
         let anchors = "name,e1,e2\nsports,1.0,0.0\nmusic,0.0,1.0\n"
@@ -39,7 +40,7 @@ struct WireFixture {
             delta_budget = 1e-5
 
             [crypto]
-            mode = "paillier"
+            mode = "\(mode)"
             key_bits = 2048
             """
         try Data(manifest.utf8).write(to: manifestURL)

@@ -1,6 +1,7 @@
 import Crypto
 import FederationProtocol
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import X509
@@ -8,12 +9,12 @@ import X509
 
 /// Runs an aggregator server for `kit` on an OS-chosen loopback port while `body` runs.
 func withAggregator<T: Sendable>(
-    kit: FederationKit, limits: TransportLimits = .default,
+    kit: FederationKit, limits: TransportLimits = .default, logger: Logger = Logger(label: "fedshare.transport"),
     sessions: @escaping AggregatorServer.SessionHandler,
     _ body: @Sendable (HostPort) async throws -> T
 ) async throws -> T {
     let server = try AggregatorServer(
-        kit: kit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, sessions: sessions,
+        kit: kit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, logger: logger, sessions: sessions,
         status: { Fedshare_V1_StatusReply.with { $0.federation = kit.manifest.name; $0.connected = [1] } })
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.serve() }
@@ -148,6 +149,7 @@ struct TransportTests {
             return
         }
         #expect(reason.contains("another CA"))
+        #expect(reason.contains("(TLS alert unknown_ca)"), "\(reason)")
 
         // A kit from another provisioning does not trust the real aggregator either.
         let untrusted = await #expect(throws: TransportError.self) {
@@ -197,8 +199,91 @@ struct TransportTests {
             Issue.record("expected a refusal, got \(String(describing: error))")
             return
         }
-        #expect(reason.contains("expired"))
+        #expect(reason.contains("this kit's certificate expired on \(FederationCertificates.timestamp(expired.certificate.notValidAfter))"), "\(reason)")
+        #expect(reason.contains("(TLS alert certificate_expired)"), "\(reason)")
         #expect(admissions.admitted.isEmpty)
+    }
+
+    @Test("a certificate that is not valid yet is refused, and the party is told which")
+    func notYetValidCertificate() async throws {
+        let fixture = try WireFixture()
+        defer { fixture.remove() }
+        try fixture.provision()
+        let aggregator = try fixture.kit(.aggregator)
+        let party = try fixture.kit(.party(1))
+        // Party 1's certificate from the real CA, valid from tomorrow.
+        let caKey = try P256SigningKey.load(fixture.url("kits/ca/ca-key.pem"))
+        let authority = FederationCertificates.Issued(certificate: aggregator.authority, privateKey: caKey)
+        let early = try FederationCertificates.issue(
+            role: .party(1), federation: "wire-test", authority: authority,
+            notBefore: Date().addingTimeInterval(86_400), notAfter: Date().addingTimeInterval(30 * 86_400))
+        let premature = FederationKit(
+            folder: party.folder, role: party.role, manifest: party.manifest, authority: party.authority,
+            certificate: early.certificate, authorityPEM: party.authorityPEM, certificatePEM: try early.certificatePEM(),
+            privateKeyPEM: early.privateKeyPEM, thresholdPublicKey: nil, keyShare: nil,
+            authorityFingerprint: party.authorityFingerprint,
+            certificateFingerprint: FederationCertificates.fingerprint(early.certificate), warnings: [])
+        let admissions = Admissions()
+        let error = await #expect(throws: TransportError.self) {
+            try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
+                let connection = try PartyConnection(kit: premature, aggregator: address, retry: .never)
+                try await connection.round(hello: hello(party: 1)) { stream in
+                    for try await _ in stream.messages {}
+                }
+            }
+        }
+        guard case .refused(_, let reason) = error else {
+            Issue.record("expected a refusal, got \(String(describing: error))")
+            return
+        }
+        // BoringSSL sends certificate_expired for both; the party's own dates say which.
+        #expect(reason.contains("not valid before \(FederationCertificates.timestamp(early.certificate.notValidBefore))"), "\(reason)")
+        #expect(reason.contains("(TLS alert certificate_expired)"), "\(reason)")
+        #expect(admissions.admitted.isEmpty)
+        // Loading such a kit from disk is refused before any connection, with the same words.
+        #expect(throws: ProvisioningError.self) {
+            try FederationCertificates.checkValidity(early.certificate, at: Date(), source: "party-1/certificate.pem")
+        }
+    }
+
+    @Test("a party removed from the aggregator's manifest is refused, on both sides with the reason")
+    func removedFromManifest() async throws {
+        let fixture = try WireFixture(parties: [1, 2, 3])
+        defer { fixture.remove() }
+        try fixture.provision()
+        let provisioned = try fixture.kit(.aggregator)
+        let party3 = try fixture.kit(.party(3))
+        // The operator removed party 3: the aggregator now runs with a manifest listing 1 and 2
+        // (same federation, same CA); party 3's certificate is still valid.
+        let smaller = try WireFixture(parties: [1, 2])
+        defer { smaller.remove() }
+        let aggregator = FederationKit(
+            folder: provisioned.folder, role: .aggregator, manifest: try smaller.manifest, authority: provisioned.authority,
+            certificate: provisioned.certificate, authorityPEM: provisioned.authorityPEM, certificatePEM: provisioned.certificatePEM,
+            privateKeyPEM: provisioned.privateKeyPEM, thresholdPublicKey: nil, keyShare: nil,
+            authorityFingerprint: provisioned.authorityFingerprint, certificateFingerprint: provisioned.certificateFingerprint, warnings: [])
+        let admissions = Admissions()
+        let capture = LogCapture()
+        let error = await #expect(throws: TransportError.self) {
+            try await withAggregator(kit: aggregator, logger: capture.logger("fedshare.transport"), sessions: echoSession(admissions)) { address in
+                let connection = try PartyConnection(kit: party3, aggregator: address, retry: .never)
+                try await connection.round(hello: hello(party: 3)) { stream in
+                    for try await _ in stream.messages {}
+                }
+            }
+        }
+        guard case .refused(_, let reason) = error else {
+            Issue.record("expected a refusal, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("party 3 is not a member of federation wire-test"), "\(reason)")
+        #expect(reason.contains("lists parties [1, 2]"), "\(reason)")
+        #expect(error?.description.contains("refused this participant") == true)
+        #expect(admissions.admitted.isEmpty)
+        // The aggregator's log says whom it refused and why.
+        #expect(capture.text.contains("refused a connection"), "\(capture.text)")
+        #expect(capture.text.contains("party=3"), "\(capture.text)")
+        #expect(capture.text.contains("removed from the federation"), "\(capture.text)")
     }
 
     @Test("an unreachable aggregator is retried with backoff, then named")

@@ -283,7 +283,9 @@ public struct AggregatorRound: Sendable {
             return try serverReceive(.unmaskingResponse(try SecAggWire.unmaskingResponse(message, sender: party, map: map)), from: party)
 
         case .resultAck:
-            return []
+            // Acks arrive after the release, when `receive` no longer runs: one before it is
+            // out of phase (and would otherwise be a free way to keep the aggregator busy).
+            throw unexpected(body, party)
 
         case .error(let error):
             throw FederationError.malformed(party: party, reason: "reported an error: \(error.message.prefix(500))")
@@ -448,8 +450,12 @@ public struct AggregatorRound: Sendable {
     // MARK: Secure aggregation
 
     private mutating func serverReceive(_ message: ClientMessage, from party: Int) throws -> [OutgoingMessage] {
-        guard var server else { throw unexpected(nil, party) }
-        let outputs = try server.receive(message)
+        guard var server, let map else { throw unexpected(nil, party) }
+        let outputs: [Addressed<ServerMessage>]
+        do { outputs = try server.receive(message) } catch let error as SecAggError {
+            // The server counts parties from 0; the reason must name them by their ids.
+            throw FederationError.malformed(party: party, reason: Self.reason(error, map: map))
+        }
         self.server = server
         answered.insert(party)
         return handleServer(outputs)
@@ -490,6 +496,8 @@ public struct AggregatorRound: Sendable {
             persistQuietly()
             return outputs.compactMap { addressed -> OutgoingMessage? in
                 let party = map.party(at: addressed.recipient)
+                // A party cut off by this engine gets nothing more (the server may still list it).
+                guard dropped[party] == nil else { return nil }
                 switch addressed.message {
                 case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
                 case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
@@ -497,6 +505,18 @@ public struct AggregatorRound: Sendable {
                 case .abort: return nil
                 }
             }
+        }
+    }
+
+    /// A secure-aggregation server's refusal of a party's message, in party ids.
+    static func reason(_ error: SecAggError, map: SecAggPartyMap) -> String {
+        switch error {
+        case .wrongSession(_, let what): return "its message is for another session (\(what) differs)"
+        case .unexpectedMessage(_, let received, let expected): return "sent an unexpected \(received) message (expected \(expected))"
+        case .duplicateMessage(_, let kind): return "sent a duplicate \(kind) message (replay or resend)"
+        case .duplicatePublicKey(_, let other): return "advertised the same public key as party \(map.party(at: other))"
+        case .unknownParty: return "is not a member of this round"
+        default: return "\(error)"
         }
     }
 

@@ -57,6 +57,9 @@ public struct InMemoryFederation: Sendable {
     /// Tests of hostile peers: sees every party envelope before it leaves and may replace it
     /// (return nil to swallow it).
     public var intercept: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_PartyEnvelope) -> Fedshare_V1_PartyEnvelope?)?
+    /// Tests of hostile peers: like ``intercept`` but may turn one envelope into several
+    /// (duplicates, injected or replayed messages) or none. Applied after ``intercept``.
+    public var rewrite: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_PartyEnvelope) -> [Fedshare_V1_PartyEnvelope])?
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
@@ -127,10 +130,12 @@ public struct InMemoryFederation: Sendable {
                     return
                 }
                 guard let envelope = intercept.map({ $0(party, envelope) }) ?? envelope else { continue }
-                let bytes: [UInt8] = try envelope.serializedBytes()
-                try checkedSize(bytes.count, message: "PartyEnvelope")
-                sent[party, default: 0] += bytes.count
-                toAggregator.append((party, bytes))
+                for envelope in rewrite.map({ $0(party, envelope) }) ?? [envelope] {
+                    let bytes: [UInt8] = try envelope.serializedBytes()
+                    try checkedSize(bytes.count, message: "PartyEnvelope")
+                    sent[party, default: 0] += bytes.count
+                    toAggregator.append((party, bytes))
+                }
             }
         }
         func deliver(_ outgoing: [OutgoingMessage]) throws {

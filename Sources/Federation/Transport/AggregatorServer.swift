@@ -222,8 +222,9 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
             throw RPCError(code: .permissionDenied, message: "only parties join rounds; this certificate belongs to \(identity.role)")
         }
         guard kit.manifest.parties.contains(partyID) else {
-            logger.warning("refused a connection", metadata: ["peer": "\(peer)", "party": "\(partyID)", "reason": "not in the manifest"])
-            throw RPCError(code: .permissionDenied, message: "party \(partyID) is not a member of federation \(kit.manifest.name) (parties \(kit.manifest.parties))")
+            let message = "party \(partyID) is not a member of federation \(kit.manifest.name): its certificate is valid, but the manifest the aggregator runs with lists parties \(kit.manifest.parties) (removed from the federation?)"
+            logger.warning("refused a connection", metadata: ["peer": "\(peer)", "party": "\(partyID)", "reason": "\(message)"])
+            throw RPCError(code: .permissionDenied, message: message)
         }
         let sessions = self.sessions
         let logger = self.logger

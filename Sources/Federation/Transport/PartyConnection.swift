@@ -5,6 +5,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import SwiftProtobuf
 import Synchronization
+import X509
 
 /// How a party retries reaching the aggregator: exponential backoff with jitter, until a total
 /// time is spent.
@@ -60,11 +61,14 @@ public struct AggregatorMessages: AsyncSequence, Sendable {
     let source: RPCAsyncSequence<Fedshare_V1_AggregatorEnvelope, any Error>
     let address: String
     let received: ReceivedFlag
+    /// This party's certificate (to name an expired or not-yet-valid one in a refusal).
+    var certificate: Certificate?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var iterator: RPCAsyncSequence<Fedshare_V1_AggregatorEnvelope, any Error>.AsyncIterator
         let address: String
         let received: ReceivedFlag
+        let certificate: Certificate?
 
         public mutating func next() async throws -> Fedshare_V1_AggregatorEnvelope? {
             do {
@@ -72,13 +76,13 @@ public struct AggregatorMessages: AsyncSequence, Sendable {
                 if envelope != nil { received.set() }
                 return envelope
             } catch {
-                throw TransportDiagnosis.classify(error, address: address, attempts: 1, seconds: 0, connected: true)
+                throw TransportDiagnosis.classify(error, address: address, attempts: 1, seconds: 0, connected: true, certificate: certificate)
             }
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(iterator: source.makeAsyncIterator(), address: address, received: received)
+        AsyncIterator(iterator: source.makeAsyncIterator(), address: address, received: received, certificate: certificate)
     }
 }
 
@@ -175,7 +179,8 @@ public struct PartyConnection: Sendable {
                     guard let writer = await iterator.next() else {
                         throw TransportError.streamFailed(address: address, reason: "the stream closed before the hello was sent")
                     }
-                    let messages = AggregatorMessages(source: response.messages, address: address, received: received)
+                    let messages = AggregatorMessages(source: response.messages, address: address, received: received,
+                                                      certificate: kit.certificate)
                     return try await body(AggregatorStream(messages: messages, writer: writer, maxMessageBytes: limit))
                 }
             }
@@ -216,7 +221,8 @@ public struct PartyConnection: Sendable {
                 let elapsed = clock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let diagnosed = TransportDiagnosis.classify(
-                    error, address: address.description, attempts: attempts, seconds: seconds, connected: received.connected)
+                    error, address: address.description, attempts: attempts, seconds: seconds, connected: received.connected,
+                    certificate: kit.certificate)
                 guard case .unreachable = diagnosed, !received.isSet, !Task.isCancelled else { throw diagnosed }
                 let delay = retry.delay(after: attempts)
                 if elapsed + delay > retry.giveUpAfter { throw diagnosed }

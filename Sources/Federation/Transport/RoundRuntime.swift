@@ -140,14 +140,46 @@ public actor AggregatorRuntime {
             group.addTask {
                 for await envelope in outbox { try await stream.send(envelope) }
             }
+            // A party the engine cut off is hung up on at once: the aggregator reads nothing
+            // more from it (a dropped peer cannot keep the aggregator parsing its messages).
+            var cut = cutOff(party)   // its hello alone can get it dropped
             do {
-                for try await envelope in stream.messages { receive(envelope, from: party) }
-                left(party, reason: "its stream ended")
+                if cut == nil {
+                    for try await envelope in stream.messages {
+                        receive(envelope, from: party)
+                        if let reason = cutOff(party) {
+                            cut = reason
+                            break
+                        }
+                    }
+                }
+                if cut == nil { left(party, reason: "its stream ended") }
             } catch {
-                left(party, reason: "its stream failed: \(error)")
+                left(party, reason: Self.streamFailure(error, limit: stream.maxMessageBytes))
             }
             try await group.waitForAll()
+            if let cut {
+                logger.warning("cut off a party", metadata: ["party": "\(party)", "reason": "\(cut)"])
+                throw TransportError.peerViolation(party: party, reason: "cut off: \(cut)")
+            }
         }
+    }
+
+    /// Why the current round dropped `party`, if it did.
+    private func cutOff(_ party: Int) -> String? {
+        guard let engine, let dropped = engine.dropped[party] else { return nil }
+        return "round \(engine.round), phase \(dropped.phase.rawValue): \(dropped.reason)"
+    }
+
+    /// The reason a party's stream failed, as the round records it. gRPC refuses a message
+    /// whose length prefix exceeds the limit before reading its body (and reports only that
+    /// the message could not be decoded).
+    static func streamFailure(_ error: any Error, limit: Int) -> String {
+        let text = TransportDiagnosis.text(of: error)
+        if text.contains("Failed to decode message") || text.contains("maximum payload size") {
+            return "its stream was cut: it sent a message larger than the \(limit)-byte limit (refused from the gRPC length prefix, before the message was buffered) or a message that cannot be decoded"
+        }
+        return "its stream failed: \(text)"
     }
 
     private func register(_ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import X509
 
 /// Turns gRPC, NIO and TLS errors into ``TransportError``s a person can act on.
 ///
@@ -30,20 +31,36 @@ enum TransportDiagnosis {
     }
 
     /// Rejections the aggregator signals with a TLS alert, and what they mean for this party.
-    private static let alerts: [(pattern: String, meaning: String)] = [
-        ("ALERT_UNKNOWN_CA", "it does not trust this kit's certificate (issued by another CA: a kit from another provisioning of the federation?)"),
-        ("ALERT_CERTIFICATE_EXPIRED", "this kit's certificate has expired (provision the federation again)"),
-        ("ALERT_CERTIFICATE_REVOKED", "this kit's certificate was revoked"),
-        ("ALERT_BAD_CERTIFICATE", "it rejected this kit's certificate (bad certificate: expired, not yet valid, or from another CA)"),
-        ("ALERT_CERTIFICATE_UNKNOWN", "it rejected this kit's certificate"),
-        ("ALERT_UNSUPPORTED_CERTIFICATE", "it rejected this kit's certificate (unsupported certificate)"),
-        ("ALERT_CERTIFICATE_REQUIRED", "it requires a client certificate"),
-        ("ALERT_ACCESS_DENIED", "access denied"),
-        ("ALERT_HANDSHAKE_FAILURE", "the TLS handshake failed (does the kit match this federation?)"),
+    private static let alerts: [(pattern: String, name: String, meaning: String)] = [
+        ("ALERT_UNKNOWN_CA", "unknown_ca", "it does not trust this kit's certificate: signed by another CA (a kit from another provisioning of the federation?)"),
+        ("ALERT_CERTIFICATE_EXPIRED", "certificate_expired", "this kit's certificate is expired or not yet valid by the aggregator's clock"),
+        ("ALERT_CERTIFICATE_REVOKED", "certificate_revoked", "this kit's certificate was revoked"),
+        ("ALERT_BAD_CERTIFICATE", "bad_certificate", "it rejected this kit's certificate (bad certificate)"),
+        ("ALERT_CERTIFICATE_UNKNOWN", "certificate_unknown", "it rejected this kit's certificate"),
+        ("ALERT_UNSUPPORTED_CERTIFICATE", "unsupported_certificate", "it rejected this kit's certificate (unsupported certificate)"),
+        ("ALERT_CERTIFICATE_REQUIRED", "certificate_required", "it requires a client certificate"),
+        ("ALERT_DECRYPT_ERROR", "decrypt_error", "the signature on this kit's certificate does not verify under the federation CA"),
+        ("ALERT_ACCESS_DENIED", "access_denied", "access denied"),
+        ("ALERT_HANDSHAKE_FAILURE", "handshake_failure", "the TLS handshake failed (does the kit match this federation?)"),
     ]
 
+    /// What a `certificate_expired` alert means for `certificate` at `now`: BoringSSL sends the
+    /// same alert for an expired and a not-yet-valid certificate, so the party's own copy of the
+    /// dates tells which (or that the two clocks disagree).
+    static func expiryMeaning(of certificate: Certificate, at now: Date) -> String {
+        let from = FederationCertificates.timestamp(certificate.notValidBefore)
+        let until = FederationCertificates.timestamp(certificate.notValidAfter)
+        if now > certificate.notValidAfter { return "this kit's certificate expired on \(until) (provision the federation again)" }
+        if now < certificate.notValidBefore { return "this kit's certificate is not valid before \(from) (check this machine's clock)" }
+        return "this kit's certificate (valid from \(from) to \(until)) is expired or not yet valid by the aggregator's clock (check the aggregator's clock)"
+    }
+
     /// Classifies a failure of one attempt to talk to the aggregator.
-    static func classify(_ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false) -> TransportError {
+    ///
+    /// - Parameter certificate: this party's certificate, to tell an expired certificate from a
+    ///   not-yet-valid one when the aggregator's TLS alert cannot.
+    static func classify(_ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false,
+                         certificate: Certificate? = nil, now: Date = Date()) -> TransportError {
         if let transport = error as? TransportError {
             if case .unreachable(let address, _, _, let reason) = transport {
                 return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: reason)
@@ -53,7 +70,9 @@ enum TransportDiagnosis {
         let text = text(of: error)
         let upper = text.uppercased()
         for alert in alerts where upper.contains(alert.pattern) {
-            return .refused(address: address, reason: alert.meaning)
+            var meaning = alert.meaning
+            if alert.pattern == "ALERT_CERTIFICATE_EXPIRED", let certificate { meaning = expiryMeaning(of: certificate, at: now) }
+            return .refused(address: address, reason: "\(meaning) (TLS alert \(alert.name))")
         }
         if text.contains("failedToValidateHostname") {
             return .untrustedAggregator(address: address, reason: "its certificate does not name the host dialled (is the address right?)")
@@ -64,10 +83,15 @@ enum TransportDiagnosis {
                 address: address,
                 reason: "its certificate is not signed by this federation's CA (a kit from another provisioning, or another server?)")
         }
+        if connected, upper.contains("I/O ON CLOSED CHANNEL") || upper.contains("IOONCLOSEDCHANNEL") {
+            return .streamFailed(address: address, reason: "the aggregator closed the stream while this party was sending")
+        }
         if let rpc = error as? RPCError {
             switch rpc.code {
             case .permissionDenied, .unauthenticated:
                 return .refused(address: address, reason: rpc.message)
+            case .resourceExhausted:
+                return .streamFailed(address: address, reason: "the aggregator cut the stream: \(shorten(rpc.message))")
             case .unavailable where connected:
                 return .streamFailed(address: address, reason: "the aggregator closed the stream (\(shorten(rpc.message)))")
             case .unavailable:

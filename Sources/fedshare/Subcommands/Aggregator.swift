@@ -19,7 +19,8 @@ struct Aggregator: AsyncParsableCommand {
             charge before a result leaves; round state is kept in SQLite (a restart marks an \
             interrupted round aborted and returns its reservation). Writes attention.csv, \
             counts.csv, allocation.csv, result.json and heatmap.svg. Logs go to standard error \
-            and never contain secrets.
+            (level: --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never \
+            contain secrets (key shares, mask seeds, raw contributions) at any level.
             """)
 
     @Option(name: .long, help: "The aggregator's startup kit (aggregator/ from fedshare provision).")
@@ -49,6 +50,9 @@ struct Aggregator: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per finished round on standard output.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help))
+    var logLevel: String?
+
     func validate() throws {
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
         guard (1...86_400).contains(joinTimeout), (1...86_400).contains(phaseTimeout) else {
@@ -57,7 +61,8 @@ struct Aggregator: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = Logger(label: "fedshare.aggregator")
+        var logger = Logger(label: "fedshare.aggregator")
+        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: .info)
         let loaded: FederationKit
         do { loaded = try FederationKit.load(from: URL(fileURLWithPath: kit)) } catch let error as ProvisioningError {
             throw CLIError(error.description)

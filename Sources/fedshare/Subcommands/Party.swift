@@ -17,7 +17,9 @@ struct Party: AsyncParsableCommand {
             its own ledger (refusing when its cap would be exceeded), adds its noise share, \
             encrypts (Paillier) or masks (secure aggregation) its contribution, takes part in \
             decryption or unmasking, and commits the charge before its opening share leaves. \
-            Progress on a terminal; --json prints JSON lines.
+            Progress on a terminal; --json prints JSON lines. Logs go to standard error (level: \
+            --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never contain \
+            secrets at any level.
             """)
 
     @Option(name: .long, help: "This party's id (as in the manifest and its certificate).")
@@ -43,6 +45,9 @@ struct Party: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
+
+    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help + " With --json the default is error."))
+    var logLevel: String?
 
     func validate() throws {
         guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
@@ -81,7 +86,7 @@ struct Party: AsyncParsableCommand {
         }
         emit(Event(event: "attention", party: id, detail: "\(contribution.report.recordsUsed) records"))
         var logger = Logger(label: "fedshare.party")
-        logger.logLevel = json ? .error : .info
+        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: json ? .error : .info)
         let line = StatusLine(enabled: !json)
         defer { line.finish() }
         do {
