@@ -16,8 +16,9 @@ struct Aggregator: AsyncParsableCommand {
             names the party id they claim. Runs rounds in the manifest's mode with per-phase \
             deadlines: a round goes on without parties that drop while at least t remain, and \
             aborts naming the missing parties otherwise. The federation ledger commits the \
-            charge before a result leaves; round state is kept in SQLite (a restart marks an \
-            interrupted round aborted and returns its reservation). Writes attention.csv, \
+            charge before a result leaves; round state is kept in SQLite: a restart marks an \
+            interrupted round aborted and starts the next (parties reconnect on their own); its \
+            charge is cancelled if nothing that opens the sum existed, and kept otherwise. Writes attention.csv, \
             counts.csv, allocation.csv, result.json and heatmap.svg. Logs go to standard error \
             and never contain secrets.
             """)
@@ -75,9 +76,10 @@ struct Aggregator: AsyncParsableCommand {
             let ledgerPath = ledger ?? loaded.folder.appendingPathComponent("federation-ledger.sqlite").path
             let federationLedger = try PrivacyLedger(path: ledgerPath)
             let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
-            let interrupted = try store.recoverInterrupted { try federationLedger.cancel(reservationID: $0) }
+            let interrupted = try store.recoverInterrupted(ledger: federationLedger)
             for record in interrupted {
-                logger.warning("a round was interrupted by a restart; marked aborted", metadata: ["round": "\(record.round)"])
+                logger.warning("a round was interrupted by a restart; marked aborted", metadata: [
+                    "round": "\(record.round)", "reason": "\(record.reason ?? "")"])
             }
             var options = AggregatorRuntime.Options()
             options.joinDeadline = .seconds(joinTimeout)
@@ -119,6 +121,7 @@ struct Aggregator: AsyncParsableCommand {
                         throw CLIError("round \(report.round) refused: \(reason)")
                     }
                 }
+                await runtime.close()
                 server.shutdown()
                 try await group.waitForAll()
             }

@@ -38,8 +38,11 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "Also write the released result here (attention.csv, counts.csv, …).")
     var out: String?
 
-    @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable.")
+    @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable (also after a lost connection).")
     var retryFor = 120
+
+    @Option(name: .long, help: "Lost connections to survive: after one, the party settles its ledger and joins the next round.")
+    var reconnects = 20
 
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
@@ -47,6 +50,7 @@ struct Party: AsyncParsableCommand {
     func validate() throws {
         guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
         guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
+        guard (0...1000).contains(reconnects) else { throw ValidationError("--reconnects must be between 0 and 1000") }
     }
 
     struct Event: Encodable {
@@ -56,6 +60,8 @@ struct Party: AsyncParsableCommand {
         var contributors: [Int]?
         var dropped: [String]?
         var round: UInt64?
+        /// After a lost connection: what happened to this party's reservation.
+        var ledger: String?
     }
 
     func run() async throws {
@@ -72,6 +78,7 @@ struct Party: AsyncParsableCommand {
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let json = self.json
         let id = self.id
+        let reconnects = self.reconnects
         @Sendable func emit(_ event: Event) {
             if json { try? printJSON(event) }
         }
@@ -90,7 +97,7 @@ struct Party: AsyncParsableCommand {
                                                  logger: logger)
             let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
             let outcome = try await PartyRuntime.run(
-                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger
+                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
             ) { step in
                 switch step {
                 case .connecting(let address):
@@ -99,6 +106,14 @@ struct Party: AsyncParsableCommand {
                 case .phase(let phase):
                     line.set("party \(id): phase \(phase.rawValue)")
                     emit(Event(event: "phase", party: id, detail: phase.rawValue))
+                case .reconnecting(let reason, let settlement):
+                    let ledgerNote = Self.describe(settlement)
+                    if json {
+                        emit(Event(event: "reconnecting", party: id, detail: reason, ledger: ledgerNote))
+                    } else {
+                        line.finish()
+                        StatusLine.warn("party \(id): \(reason); \(ledgerNote); reconnecting for the next round")
+                    }
                 }
             }
             line.finish()
@@ -130,6 +145,16 @@ struct Party: AsyncParsableCommand {
             throw CLIError(error.description)
         } catch let error as DifferentialPrivacyError {
             throw CLIError(error.description)
+        }
+    }
+
+    static func describe(_ settlement: PartyRound.LossSettlement) -> String {
+        switch settlement {
+        case .nothingReserved: return "nothing was reserved"
+        case .cancelled(let id): return "reservation \(id) cancelled (nothing of this party's data had left)"
+        case .committed(let id): return "reservation \(id) committed (its contribution had left; it counts as spent)"
+        case .alreadyCommitted(let id): return "reservation \(id) was already committed"
+        case .heldPending(let id, let reason): return "reservation \(id) stays pending, held against the cap (\(reason))"
         }
     }
 }
