@@ -110,12 +110,21 @@ def main():
     in_sum = {"paillier": ("contribute", "decrypt"), "secagg": ("contribute", "unmask")}[mode]
 
     if case == "cut":
+        # The party was stopped at the first aggregator message after it reported `phase` (all
+        # it owed so far had left), its link cut, then let go: it answers into a dead link, so
+        # it is silent from the next step on. It owes nothing more only after the last phase.
+        actual = phase
+        for event in events[party]:
+            if event.get("event") in ("reconnecting", "released"):
+                break
+            if event.get("event") == "phase":
+                actual = event["detail"]
         if phase != last and party not in dropped:
             fail(f"party {party} cut after {phase} is not named dropped: {release['dropped']}")
         if (party in contributors) != (phase in in_sum):
-            fail(f"party {party} cut after {phase}: contributors {contributors}")
+            fail(f"party {party} cut after {phase}: contributors {contributors} (its contribution {'had' if phase in in_sum else 'had not'} left)")
         note = f"dropped at {dropped[party]}" if party in dropped else "not dropped (it had sent all it owed)"
-        return f"round {release['round']} released, contributors {contributors}; party {party} {note}; ledgers consistent"
+        return f"round {release['round']} released, contributors {contributors}; party {party} cut after {phase} (answered into the dead link up to {actual}), {note}; ledgers consistent"
     if case == "delay-short":
         if dropped or contributors != [1, 2, 3]:
             fail(f"a short stop should not drop anyone: contributors {contributors}, dropped {release['dropped']}")

@@ -108,18 +108,25 @@ wait_pid() { # pid seconds -> 0 if exited
     done
 }
 CASE=""; CDIR=""; MODE=""; AGG_PID=""; PARTY_PID=("" "" "" "")
-start_aggregator() { # rounds tag
-    ip netns exec "$NS_AGG" "$BIN" aggregator --kit "$CDIR/aggregator" --out "$CDIR/out-$2" --rounds "$1" \
+start_aggregator() { # rounds tag [extra options]
+    ip netns exec "$NS_AGG" "$BIN" aggregator --kit "$CDIR/aggregator" --out "$CDIR/out-$2" --rounds "$1" "${@:3}" \
         --join-timeout "$JOIN_TIMEOUT" --phase-timeout "$PHASE_TIMEOUT" --ledger "$CDIR/ledger-aggregator.sqlite" --json \
         >> "$CDIR/aggregator.out" 2> "$CDIR/aggregator-$2.err" &
     AGG_PID=$!; PIDS+=("$AGG_PID")
     wait_for "$CDIR/aggregator-$2.err" "listening" 30 || { echo "aggregator did not start"; return 1; }
 }
-start_party() { # id
+start_party() { # id [extra options]
     local kits="$WORK/$MODE/kits"
-    ip netns exec "${NS_P[$1]}" "$BIN" party --id "$1" --kit "$kits/party-$1" --data "$EXAMPLE/world-$1.csv" \
+    ip netns exec "${NS_P[$1]}" "$BIN" party --id "$1" --kit "$kits/party-$1" --data "$EXAMPLE/world-$1.csv" "${@:2}" \
         --ledger "$CDIR/ledger-$1.sqlite" --retry-for 30 --json > "$CDIR/party-$1.out" 2> "$CDIR/party-$1.err" &
     PARTY_PID[$1]=$!; PIDS+=("${PARTY_PID[$1]}")
+}
+wait_stopped() { # pid seconds: until the process has stopped itself (SIGSTOP)
+    local deadline=$(( $(date +%s) + $2 ))
+    until [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; do
+        [ "$(date +%s)" -lt $deadline ] || return 1
+        sleep 0.02
+    done
 }
 phase_event() { echo "\"detail\":\"$1\",\"event\":\"phase\""; }
 begin_case() { # name mode
@@ -157,11 +164,13 @@ cut_case() { # mode party phase
     begin_case "cut-$mode-p$party-$phase" "$mode"
     [[ "$CASE" =~ $FILTER ]] || return 0
     start_aggregator 1 a || { verdict 1 "aggregator"; finish_parties; return; }
-    for i in 1 2 3; do start_party "$i"; done
-    if ! wait_for "$CDIR/party-$party.out" "$(phase_event "$phase")" 60; then
+    # The party stops itself right after reporting the phase (hidden --stop-after): its link
+    # goes down before it handles another message.
+    for i in 1 2 3; do if [ "$i" = "$party" ]; then start_party "$i" --stop-after "$phase"; else start_party "$i"; fi; done
+    if ! wait_stopped "${PARTY_PID[$party]}" 90; then
         finish_parties; verdict 1 "party $party never reported phase $phase"; return
     fi
-    link "$party" down
+    link "$party" down; kill -CONT "${PARTY_PID[$party]}"
     wait_pid "$AGG_PID" $(( JOIN_TIMEOUT + 6 * PHASE_TIMEOUT + 30 )) || echo "        (aggregator still running)"
     link "$party" up
     # The cut party learns its stream is gone once the link is back (or by keepalive) and
@@ -178,11 +187,11 @@ delay_case() { # mode kind seconds phase
     begin_case "delay-$mode-$kind" "$mode"
     [[ "$CASE" =~ $FILTER ]] || return 0
     start_aggregator 1 a || { verdict 1 "aggregator"; finish_parties; return; }
-    for i in 1 2 3; do start_party "$i"; done
-    if ! wait_for "$CDIR/party-$party.out" "$(phase_event "$phase")" 60; then
+    for i in 1 2 3; do if [ "$i" = "$party" ]; then start_party "$i" --stop-after "$phase"; else start_party "$i"; fi; done
+    if ! wait_stopped "${PARTY_PID[$party]}" 90; then
         finish_parties; verdict 1 "party $party never reported phase $phase"; return
     fi
-    kill -STOP "${PARTY_PID[$party]}"; sleep "$seconds"; kill -CONT "${PARTY_PID[$party]}"
+    sleep "$seconds"; kill -CONT "${PARTY_PID[$party]}"
     wait_pid "$AGG_PID" $(( JOIN_TIMEOUT + 6 * PHASE_TIMEOUT + 30 )) || echo "        (aggregator still running)"
     wait_for "$CDIR/party-$party.out" '"event":"(reconnecting|released)"' 20 >/dev/null
     for i in 1 3; do wait_pid "${PARTY_PID[$i]}" 10; done
@@ -192,13 +201,14 @@ delay_case() { # mode kind seconds phase
 
 # --- (c) the aggregator SIGKILLed when it enters a phase, then restarted ---
 kill_case() { # mode phase
-    local mode=$1 phase=$2 pattern
+    local mode=$1 phase=$2
     begin_case "kill-$mode-$phase" "$mode"
     [[ "$CASE" =~ $FILTER ]] || return 0
-    start_aggregator 1 a || { verdict 1 "aggregator"; finish_parties; return; }
+    # The aggregator stops itself when the round enters the phase (hidden --stop-at; for join:
+    # when the first party joined), and is killed there.
+    start_aggregator 1 a --stop-at "$phase" || { verdict 1 "aggregator"; finish_parties; return; }
     for i in 1 2 3; do start_party "$i"; done
-    if [ "$phase" = join ]; then pattern="party joined"; else pattern="to=$phase"; fi
-    if ! wait_for "$CDIR/aggregator-a.err" "$pattern" 60; then
+    if ! wait_stopped "$AGG_PID" 90; then
         finish_parties; verdict 1 "the aggregator never reached $phase"; return
     fi
     kill -KILL "$AGG_PID"; wait "$AGG_PID" 2>/dev/null

@@ -22,6 +22,9 @@ public actor AggregatorRuntime {
         public var noNoise = false
         /// Overrides the manifest's threshold (simulations).
         public var threshold: Int?
+        /// Fault tests: called when a round enters a phase (its state already persisted), and
+        /// with `join` when the first party joins.
+        public var onPhase: (@Sendable (RoundPhase) -> Void)?
         public init() {}
     }
 
@@ -206,6 +209,7 @@ public actor AggregatorRuntime {
         outboxes[party] = continuation
         logger.info("party joined", metadata: ["party": "\(party)"])
         receive(hello, from: party)
+        if outboxes.count == 1, engine?.phase == .join { options.onPhase?(.join) }
     }
 
     private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
@@ -249,6 +253,7 @@ public actor AggregatorRuntime {
             logger.info("phase", metadata: ["from": "\(lastPhase.rawValue)", "to": "\(engine.phase.rawValue)"])
             phaseStart = now
             lastPhase = engine.phase
+            options.onPhase?(engine.phase)
         }
         // Parties the engine dropped get no more messages.
         for party in engine.dropped.keys { outboxes.removeValue(forKey: party)?.finish() }
@@ -314,6 +319,9 @@ public enum PartyRuntime {
         /// The stream broke before the round ended for this party; its ledger was settled as
         /// said and it dials again for the next round.
         case reconnecting(reason: String, settlement: PartyRound.LossSettlement)
+        /// An aggregator message arrived while the party is in this phase, before it is
+        /// handled (fault tests stop the party here).
+        case received(RoundPhase)
     }
 
     /// How one attempt (one stream) ended.
@@ -401,6 +409,7 @@ public enum PartyRuntime {
             progress?(.phase(phase))
             do {
                 for try await envelope in stream.messages {
+                    progress?(.received(engine.phase))
                     let replies: [Fedshare_V1_PartyEnvelope]
                     do {
                         replies = try engine.receive(envelope, using: &random)

@@ -50,6 +50,10 @@ struct Aggregator: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per finished round on standard output.")
     var json = false
 
+    /// Fault tests (scripts/netns-harness.sh): the process stops itself (SIGSTOP) when a round
+    /// enters this phase, so that the harness kills it at exactly that point.
+    @Option(help: .hidden) var stopAt: String?
+
     func validate() throws {
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
         guard (1...86_400).contains(joinTimeout), (1...86_400).contains(phaseTimeout) else {
@@ -84,14 +88,25 @@ struct Aggregator: AsyncParsableCommand {
             var options = AggregatorRuntime.Options()
             options.joinDeadline = .seconds(joinTimeout)
             options.phaseDeadline = .seconds(phaseTimeout)
+            if let stopAt {
+                options.onPhase = { phase in
+                    if phase.rawValue == stopAt { raise(SIGSTOP) }
+                }
+            }
             let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
             let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
                                               sessions: runtime.sessionHandler, status: runtime.statusProvider)
             let rounds = self.rounds
             let out = self.out
             let json = self.json
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.serve() }
+            // The server runs in its own task: after the last round it gets a grace period to
+            // close, and the command returns even if a stream whose link died still holds it.
+            let (stopped, serverStopped) = AsyncStream<Void>.makeStream()
+            let serving = Task {
+                defer { serverStopped.finish() }
+                try await server.serve()
+            }
+            do {
                 defer { server.shutdown() }
                 let bound = try await server.listeningAddress
                 logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
@@ -122,13 +137,16 @@ struct Aggregator: AsyncParsableCommand {
                     }
                 }
                 await runtime.close()
-                server.shutdown()
-                // A graceful shutdown waits for every open stream; a party whose link died can
-                // hold one open, so after a grace period the server is stopped outright.
+            }
+            // A graceful shutdown waits for every open stream; a party whose link died can hold
+            // one open until keepalive notices, so the wait is bounded.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { for await _ in stopped {} }
                 group.addTask { try? await Task.sleep(for: .seconds(5)) }
-                _ = try? await group.next()
+                await group.next()
                 group.cancelAll()
             }
+            serving.cancel()
         } catch let error as CLIError {
             throw error
         } catch let error as TransportError {

@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Synchronization
 
 /// `fedshare party`: one party of a federation, for one round.
 struct Party: AsyncParsableCommand {
@@ -47,6 +48,12 @@ struct Party: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
 
+    /// Fault tests (scripts/netns-harness.sh): when the first aggregator message arrives after
+    /// this phase, the process stops itself (SIGSTOP) once before handling it, so that the
+    /// harness can cut its link with nothing else in flight: the party then answers into a
+    /// dead link and is silent for the next phase.
+    @Option(help: .hidden) var stopAfter: String?
+
     func validate() throws {
         guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
         guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
@@ -79,6 +86,8 @@ struct Party: AsyncParsableCommand {
         let json = self.json
         let id = self.id
         let reconnects = self.reconnects
+        let stopAfter = self.stopAfter
+        let stopOnce = Mutex(true)
         @Sendable func emit(_ event: Event) {
             if json { try? printJSON(event) }
         }
@@ -106,6 +115,9 @@ struct Party: AsyncParsableCommand {
                 case .phase(let phase):
                     line.set("party \(id): phase \(phase.rawValue)")
                     emit(Event(event: "phase", party: id, detail: phase.rawValue))
+                case .received(let phase):
+                    // The first aggregator message after this phase is held, unhandled.
+                    if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }
                 case .reconnecting(let reason, let settlement):
                     let ledgerNote = Self.describe(settlement)
                     if json {
