@@ -175,7 +175,7 @@ cut_case() { # mode party phase
     link "$party" up
     # The cut party learns its stream is gone once the link is back (or by keepalive) and
     # settles its reservation before dialling again.
-    wait_for "$CDIR/party-$party.out" '"event":"(reconnecting|released)"' 25 >/dev/null
+    wait_for "$CDIR/party-$party.out" '"event":"(reconnecting|released)"' 35 >/dev/null
     for i in 1 2 3; do [ "$i" = "$party" ] || wait_pid "${PARTY_PID[$i]}" 10; done
     finish_parties
     local out; out=$(check "case=cut" "mode=$mode" "party=$party" "phase=$phase"); verdict $? "$out"
