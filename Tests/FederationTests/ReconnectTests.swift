@@ -37,7 +37,7 @@ struct ReconnectTests {
                             let connection = try PartyConnection(kit: kit, aggregator: address)
                             return (index + 1, try await PartyRuntime.run(
                                 kit: kit, connection: connection, contribution: TransportRoundTests.contribution(index + 1),
-                                ledger: ledgers[index], options: .init(allowNoNoise: true), reconnects: 2))
+                                ledger: ledgers[index], options: .init(allowNoNoise: true), reconnects: 0))
                         }
                     }
                     var all: [Int: RoundOutcome] = [:]
