@@ -367,6 +367,55 @@ public struct PartyRound: Sendable {
         return ack
     }
 
+    /// What a lost connection did to this party's reservation (``connectionLost(reason:)``).
+    public enum LossSettlement: Sendable, Equatable {
+        /// The round had not opened for this party: nothing was reserved.
+        case nothingReserved
+        /// Nothing of this party's data had left the machine: the reservation was cancelled.
+        case cancelled(reservation: Int64)
+        /// Its contribution had left (t other parties may still open a sum holding it), so the
+        /// charge was committed: it counts as spent.
+        case committed(reservation: Int64)
+        /// The charge was already committed (its opening share had left).
+        case alreadyCommitted(reservation: Int64)
+        /// The charge should have been committed but the ledger refused; the reservation stays
+        /// pending, which still holds it against the cap.
+        case heldPending(reservation: Int64, reason: String)
+    }
+
+    /// The stream to the aggregator broke (or closed) before the round ended for this party:
+    /// the party cannot know whether the round goes on without it, so its ledger is settled for
+    /// the worst case. Once its (encrypted or masked) contribution left, the charge is committed
+    /// and counts as spent, released or not; a reservation for a round where nothing of the
+    /// party's data left is cancelled. The round ends here for this engine (``outcome`` is
+    /// `aborted`); a reconnecting party starts a new `PartyRound` for the next round.
+    public mutating func connectionLost(reason: String) -> LossSettlement {
+        guard outcome == nil else {
+            if let reservation, committed { return .alreadyCommitted(reservation: reservation.id) }
+            return .nothingReserved
+        }
+        let lostIn = phase
+        stop(.aborted(phase: lostIn, reason: "the connection to the aggregator was lost in phase \(lostIn.rawValue): \(reason)", missing: []))
+        guard let reservation else { return .nothingReserved }
+        if committed { return .alreadyCommitted(reservation: reservation.id) }
+        if contributed {
+            do {
+                try ledger.commit(reservation)
+                committed = true
+                return .committed(reservation: reservation.id)
+            } catch {
+                return .heldPending(reservation: reservation.id, reason: "\(error)")
+            }
+        }
+        do {
+            try ledger.cancel(reservation)
+            self.reservation = nil
+            return .cancelled(reservation: reservation.id)
+        } catch {
+            return .heldPending(reservation: reservation.id, reason: "\(error)")
+        }
+    }
+
     /// After an abort: the reservation is cancelled only if this party's contribution never
     /// left (otherwise t others could still open a sum holding it, so the charge stays held).
     private mutating func settleAfterAbort() {

@@ -1,3 +1,4 @@
+import DifferentialPrivacy
 import Foundation
 import GRDB
 
@@ -102,21 +103,78 @@ public final class RoundStore: Sendable {
         UInt64((try last()?.round ?? 0) + 1)
     }
 
-    /// After a restart: rounds left mid-way are marked aborted ("aggregator restarted"). A
-    /// round whose result was not released had nothing released, so its pending aggregator
-    /// reservation is returned to `cancel` (the caller cancels it in the federation ledger).
-    /// - Returns: the interrupted rounds.
+    /// Phases in which parties may already have sent what opens the sum (partial decryptions,
+    /// unmasking shares): parties commit their charge before those leave, so the aggregator's
+    /// charge for a round interrupted there is committed too (it counts as spent).
+    static let openingPhases: Set<String> = [RoundPhase.decrypt.rawValue, RoundPhase.unmask.rawValue, RoundPhase.release.rawValue]
+
+    /// After a restart: rounds left mid-way are marked aborted (abort-and-next: the next round
+    /// gets a new id, so nothing is ever released twice), and the federation ledger's charge
+    /// for each is settled so that the ledger never records less than what could have been
+    /// released:
+    /// - a charge already committed stays committed (the aggregator died between the ledger
+    ///   commit and the round-state update: the result never left, the charge is kept);
+    /// - a pending reservation of a round interrupted in decrypt/unmask/release is committed
+    ///   (the opening shares may have reached the aggregator);
+    /// - a pending reservation of a round interrupted earlier is cancelled (nothing that could
+    ///   open the sum existed).
+    ///
+    /// The ledger is settled before the round is marked, so a crash during recovery is
+    /// recovered again on the next start. Reservations are found by id and, for a crash between
+    /// reserving and recording it, by the round id the aggregator's charge names.
+    /// - Returns: the interrupted rounds as now recorded (phase `aborted`, with the reason).
     @discardableResult
-    public func recoverInterrupted(cancel: (Int64) throws -> Void) throws -> [Record] {
+    public func recoverInterrupted(ledger: PrivacyLedger) throws -> [Record] {
         let open = try records().filter { !$0.released && $0.phase != RoundPhase.aborted.rawValue && $0.phase != RoundPhase.done.rawValue }
+        guard !open.isEmpty else { return [] }
+        let history: [LedgerEntry]
+        do { history = try ledger.history() } catch {
+            throw FederationError.storage(path: ledger.path, reason: "cannot read the federation ledger to recover interrupted rounds: \(error)")
+        }
+        var settlements: [Int64: LedgerEntry.Kind] = [:]
+        for entry in history where entry.kind == .commit || entry.kind == .cancel {
+            if let target = entry.reservation { settlements[target] = entry.kind }
+        }
+        var recovered: [Record] = []
         for var record in open {
-            if let reservation = record.reservation { try? cancel(reservation) }
-            record.reason = "the aggregator restarted during phase \(record.phase); nothing was released"
+            var reservations = Set(history.filter {
+                $0.kind == .reserve && $0.party == "aggregator" && $0.round == String(record.round)
+            }.map(\.id))
+            if let id = record.reservation { reservations.insert(id) }
+            let opening = Self.openingPhases.contains(record.phase)
+            var notes: [String] = []
+            for id in reservations.sorted() {
+                switch settlements[id] {
+                case .commit?:
+                    notes.append("its charge (reservation \(id)) was already committed and stays: the result never left, so this is a lost release, not an uncharged one")
+                case .cancel?:
+                    notes.append("its reservation \(id) was already cancelled")
+                default:
+                    guard history.contains(where: { $0.id == id && $0.kind == .reserve }) else {
+                        notes.append("its reservation \(id) is not in the ledger \(ledger.path) (another ledger file?)")
+                        continue
+                    }
+                    do {
+                        if opening {
+                            try ledger.commit(reservationID: id)
+                            notes.append("its charge (reservation \(id)) was committed: opening shares may have reached the aggregator, and the parties commit before sending them")
+                        } else {
+                            try ledger.cancel(reservationID: id)
+                            notes.append("its reservation \(id) was cancelled: nothing that could open the sum existed")
+                        }
+                    } catch {
+                        throw FederationError.storage(path: ledger.path, reason: "cannot settle reservation \(id) of interrupted round \(record.round): \(error)")
+                    }
+                }
+            }
+            if reservations.isEmpty { notes.append("nothing was reserved") }
+            record.reason = "the aggregator restarted during phase \(record.phase); no result was released; " + notes.joined(separator: "; ")
             record.phase = RoundPhase.aborted.rawValue
             record.updated = Self.now()
             try save(record)
+            recovered.append(record)
         }
-        return open
+        return recovered
     }
 
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }

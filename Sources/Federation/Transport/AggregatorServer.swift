@@ -138,6 +138,11 @@ public final class AggregatorServer: Sendable {
             transportSecurity: kit.serverTransportSecurity,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = limits.maxMessageBytes
+                // Pings find parties whose link died (their stream would otherwise stay open,
+                // and hold a graceful shutdown, for TCP's minutes); parties ping every 10 s.
+                config.connection.keepalive = .init(
+                    time: .seconds(10), timeout: .seconds(5),
+                    clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: false))
             })
         self.transport = transport
         let service = FederationService(kit: kit, limits: limits, logger: logger, sessions: sessions, status: status)

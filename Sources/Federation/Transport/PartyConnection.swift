@@ -134,6 +134,9 @@ public struct PartyConnection: Sendable {
                 target: address.target, transportSecurity: kit.clientTransportSecurity,
                 config: .defaults { config in
                     config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 1.6, jitter: 0.2)
+                    // A dead link (cut network, vanished aggregator) is noticed within about
+                    // 15 s instead of TCP's minutes, so the party reconnects on its own.
+                    config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(5), allowWithoutCalls: false)
                 })
         } catch {
             throw TransportError.streamFailed(address: address.description, reason: TransportDiagnosis.text(of: error))

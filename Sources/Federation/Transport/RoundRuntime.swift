@@ -2,6 +2,7 @@ import Attention
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
+import GRPCCore
 import Logging
 import Paillier
 import Primitives
@@ -21,6 +22,9 @@ public actor AggregatorRuntime {
         public var noNoise = false
         /// Overrides the manifest's threshold (simulations).
         public var threshold: Int?
+        /// Fault tests: called when a round enters a phase (its state already persisted), and
+        /// with `join` when the first party joins.
+        public var onPhase: (@Sendable (RoundPhase) -> Void)?
         public init() {}
     }
 
@@ -57,6 +61,7 @@ public actor AggregatorRuntime {
     private var bytesSent: [Int: Int] = [:]
     private var bytesReceived: [Int: Int] = [:]
     private var lastReport: Report?
+    private var closed = false
 
     /// - Parameters:
     ///   - kit: the aggregator's kit (manifest and, in Paillier mode, the threshold public key).
@@ -132,37 +137,73 @@ public actor AggregatorRuntime {
 
     // MARK: Streams
 
+    /// Stops admitting parties (the aggregator is about to exit): a party waiting for the next
+    /// round is told to try again later (it reconnects on its own).
+    public func close() { closed = true }
+
+    private var roundIsOpen: Bool { engine != nil && engine?.outcome == nil }
+
     private func serve(_ stream: PartyStream) async throws {
         let party = stream.partyID
+        // A party that arrives between rounds (or while a restarted aggregator starts its first
+        // round) waits for the next round instead of being refused: refusing would end a party
+        // that is reconnecting on its own.
+        let clock = ContinuousClock()
+        let giveUp = clock.now + options.joinDeadline
+        while !roundIsOpen {
+            guard !closed, !Task.isCancelled, clock.now < giveUp else {
+                throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
         let (outbox, continuation) = AsyncStream<Fedshare_V1_AggregatorEnvelope>.makeStream()
         try register(party, continuation: continuation, hello: stream.hello)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await envelope in outbox { try await stream.send(envelope) }
-            }
-            // A party the engine cut off is hung up on at once: the aggregator reads nothing
-            // more from it (a dropped peer cannot keep the aggregator parsing its messages).
-            var cut = cutOff(party)   // its hello alone can get it dropped
-            do {
-                if cut == nil {
-                    for try await envelope in stream.messages {
-                        receive(envelope, from: party)
-                        if let reason = cutOff(party) {
-                            cut = reason
-                            break
-                        }
-                    }
-                }
-                if cut == nil { left(party, reason: "its stream ended") }
-            } catch {
-                left(party, reason: Self.streamFailure(error, limit: stream.maxMessageBytes))
-            }
-            try await group.waitForAll()
-            if let cut {
-                logger.warning("cut off a party", metadata: ["party": "\(party)", "reason": "\(cut)"])
-                throw TransportError.peerViolation(party: party, reason: "cut off: \(cut)")
-            }
+        let reader = Task { await self.read(stream, from: party) }
+        defer { reader.cancel() }
+        do {
+            for await envelope in outbox { try await stream.send(envelope) }
+        } catch {
+            reader.cancel()
+            await reader.value
+            throw error
         }
+        // The outbox is finished: the party was cut off (it gets nothing more, and a dead link
+        // must not keep its stream, and so a graceful shutdown, waiting), or the round ended
+        // (the party gets a moment to acknowledge and hang up).
+        if isDropped(party) {
+            reader.cancel()
+        } else {
+            let grace = Task {
+                try? await Task.sleep(for: .seconds(5))
+                reader.cancel()
+            }
+            await reader.value
+            grace.cancel()
+        }
+        await reader.value
+        if let cut = cutOff(party) {
+            logger.warning("cut off a party", metadata: ["party": "\(party)", "reason": "\(cut)"])
+            throw TransportError.peerViolation(party: party, reason: "cut off: \(cut)")
+        }
+    }
+
+    /// Feeds the party's messages to the engine. A party the engine cut off is hung up on at
+    /// once: nothing more is read from it (a dropped peer cannot keep the aggregator parsing).
+    private func read(_ stream: PartyStream, from party: Int) async {
+        if cutOff(party) != nil { return }   // its hello alone can get it dropped
+        do {
+            for try await envelope in stream.messages {
+                receive(envelope, from: party)
+                if cutOff(party) != nil { return }
+            }
+            left(party, reason: "its stream ended")
+        } catch {
+            left(party, reason: Self.streamFailure(error, limit: stream.maxMessageBytes))
+        }
+    }
+
+    private func isDropped(_ party: Int) -> Bool {
+        engine?.dropped[party] != nil
     }
 
     /// Why the current round dropped `party`, if it did.
@@ -184,9 +225,9 @@ public actor AggregatorRuntime {
 
     private func register(_ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,
                           hello: Fedshare_V1_PartyEnvelope) throws {
-        guard engine != nil, engine?.outcome == nil else {
+        guard roundIsOpen else {
             continuation.finish()
-            throw TransportError.peerViolation(party: party, reason: "no round is open for joins")
+            throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
         }
         guard outboxes[party] == nil else {
             continuation.finish()
@@ -195,6 +236,7 @@ public actor AggregatorRuntime {
         outboxes[party] = continuation
         logger.info("party joined", metadata: ["party": "\(party)"])
         receive(hello, from: party)
+        if outboxes.count == 1, engine?.phase == .join { options.onPhase?(.join) }
     }
 
     private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
@@ -238,6 +280,7 @@ public actor AggregatorRuntime {
             logger.info("phase", metadata: ["from": "\(lastPhase.rawValue)", "to": "\(engine.phase.rawValue)"])
             phaseStart = now
             lastPhase = engine.phase
+            options.onPhase?(engine.phase)
         }
         // Parties the engine dropped get no more messages.
         for party in engine.dropped.keys { outboxes.removeValue(forKey: party)?.finish() }
@@ -300,55 +343,140 @@ public enum PartyRuntime {
     public enum Progress: Sendable {
         case connecting(String)
         case phase(RoundPhase)
+        /// The stream broke before the round ended for this party; its ledger was settled as
+        /// said and it dials again for the next round.
+        case reconnecting(reason: String, settlement: PartyRound.LossSettlement)
+        /// An aggregator message arrived while the party is in this phase, before it is
+        /// handled (fault tests stop the party here).
+        case received(RoundPhase)
     }
 
-    /// Runs one round and returns how it ended for this party.
+    /// How one attempt (one stream) ended.
+    enum Attempt: Sendable {
+        case ended(RoundOutcome)
+        /// The stream broke or closed before the round ended for this party.
+        case lost(reason: String, engine: PartyRound, error: TransportError?)
+    }
+
+    /// Whether a failure on an established stream means the connection was lost (worth
+    /// reconnecting for the next round) rather than a refusal that would only repeat.
+    static func isConnectionLoss(_ error: TransportError) -> Bool {
+        switch error {
+        case .streamFailed, .unreachable: return true
+        case .refused, .untrustedAggregator, .invalidAddress, .cannotListen, .peerViolation: return false
+        }
+    }
+
+    /// Runs rounds until one ends for this party (released, aborted or refused) and returns
+    /// how it ended.
+    ///
+    /// When the stream breaks before that (the aggregator vanished or restarted, the network
+    /// was cut), the engine settles this party's ledger for the worst case
+    /// (``PartyRound/connectionLost(reason:)``: committed once its contribution left,
+    /// cancelled when nothing of its data left) and, up to `reconnects` times, the party dials
+    /// again (with the connection's retry policy while the aggregator is unreachable) and
+    /// takes part in the next round with a fresh engine.
     ///
     /// - Parameters:
     ///   - dropAt: simulations only: stop answering (hang up) when the engine would send its
     ///     first message of that phase, as if the machine died.
+    ///   - reconnects: how many lost connections to survive (0: the first one ends the run).
     /// - Throws: ``TransportError`` when the aggregator cannot be reached or refuses the party,
-    ///   `FederationError` for engine configuration problems.
+    ///   or the connection is lost once more than `reconnects` allows; `FederationError` for
+    ///   engine configuration problems.
     public static func run(
         kit: FederationKit, connection: PartyConnection, contribution: AttentionResult, ledger: PrivacyLedger,
-        threshold: Int? = nil, options: PartyRound.Options = .init(), dropAt: RoundPhase? = nil,
+        threshold: Int? = nil, options: PartyRound.Options = .init(), dropAt: RoundPhase? = nil, reconnects: Int = 0,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> RoundOutcome {
         guard let party = kit.partyID else {
             throw FederationError.configuration("\(kit.folder.path) is the aggregator's kit; a party needs its own kit")
         }
-        let engine = try PartyRound(
-            party: party, manifest: kit.manifest, contribution: contribution, ledger: ledger, keyShare: kit.keyShare,
-            publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
-        let mode = kit.manifest.crypto.mode
-        progress?(.connecting(connection.address.description))
+        var losses = 0
+        while true {
+            let engine = try PartyRound(
+                party: party, manifest: kit.manifest, contribution: contribution, ledger: ledger, keyShare: kit.keyShare,
+                publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
+            progress?(.connecting(connection.address.description))
+            let attempt: Attempt
+            do {
+                attempt = try await self.attempt(engine: engine, connection: connection, dropAt: dropAt, progress: progress)
+            } catch let error as TransportError {
+                // The stream failed before its first message (the aggregator died after the
+                // hello); an aggregator still unreachable when the retry time is spent ends the run.
+                guard case .streamFailed = error else { throw error }
+                attempt = .lost(reason: error.description, engine: engine, error: error)
+            }
+            switch attempt {
+            case .ended(let outcome):
+                return outcome
+            case .lost(let reason, var engine, let error):
+                let settlement = engine.connectionLost(reason: reason)
+                losses += 1
+                guard losses <= reconnects, !Task.isCancelled else {
+                    if let error { throw error }
+                    return engine.outcome ?? .aborted(phase: engine.phase, reason: reason, missing: [])
+                }
+                progress?(.reconnecting(reason: reason, settlement: settlement))
+                try await Task.sleep(for: connection.retry.delay(after: min(losses, 4)))
+            }
+        }
+    }
+
+    /// One stream: hello, then the engine's replies to every aggregator message.
+    static func attempt(
+        engine: PartyRound, connection: PartyConnection, dropAt: RoundPhase?, progress: (@Sendable (Progress) -> Void)?
+    ) async throws -> Attempt {
+        let party = engine.party
+        let mode = engine.plan.mode
         return try await connection.round(hello: engine.hello()) { stream in
             var engine = engine
             var random = SecureRandom()
             var phase = engine.phase
             progress?(.phase(phase))
-            for try await envelope in stream.messages {
-                let replies: [Fedshare_V1_PartyEnvelope]
-                do {
-                    replies = try engine.receive(envelope, using: &random)
-                } catch {
-                    try? await stream.send(engine.errorEnvelope(error))
-                    return engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: [])
+            do {
+                for try await envelope in stream.messages {
+                    progress?(.received(engine.phase))
+                    let replies: [Fedshare_V1_PartyEnvelope]
+                    do {
+                        replies = try engine.receive(envelope, using: &random)
+                    } catch {
+                        try? await stream.send(engine.errorEnvelope(error))
+                        return .ended(engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: []))
+                    }
+                    if let dropAt, let stop = InMemoryFederation.order.firstIndex(of: dropAt),
+                       replies.contains(where: { reply in
+                           (InMemoryFederation.order.firstIndex(of: InMemoryFederation.phase(of: reply.body, mode: mode)) ?? 0) >= stop
+                       }) {
+                        throw SimulatedDrop(party: party, phase: dropAt)
+                    }
+                    for reply in replies {
+                        do {
+                            try await stream.send(reply)
+                        } catch {
+                            // The round ended for this party (its result acknowledgement may
+                            // meet a stream the aggregator already closed).
+                            if let outcome = engine.outcome { return .ended(outcome) }
+                            throw error
+                        }
+                    }
+                    if engine.phase != phase {
+                        phase = engine.phase
+                        progress?(.phase(phase))
+                    }
+                    if let outcome = engine.outcome { return .ended(outcome) }
                 }
-                if let dropAt, let stop = InMemoryFederation.order.firstIndex(of: dropAt),
-                   replies.contains(where: { reply in
-                       (InMemoryFederation.order.firstIndex(of: InMemoryFederation.phase(of: reply.body, mode: mode)) ?? 0) >= stop
-                   }) {
-                    throw SimulatedDrop(party: party, phase: dropAt)
-                }
-                for reply in replies { try await stream.send(reply) }
-                if engine.phase != phase {
-                    phase = engine.phase
-                    progress?(.phase(phase))
-                }
-                if let outcome = engine.outcome { return outcome }
+            } catch let drop as SimulatedDrop {
+                throw drop
+            } catch {
+                if let outcome = engine.outcome { return .ended(outcome) }
+                let diagnosed = TransportDiagnosis.classify(error, address: connection.address.description, attempts: 1, seconds: 0,
+                                                            connected: true)
+                guard isConnectionLoss(diagnosed) else { throw diagnosed }
+                return .lost(reason: diagnosed.description, engine: engine, error: diagnosed)
             }
-            return engine.outcome ?? .aborted(phase: engine.phase, reason: "the aggregator closed the stream", missing: [])
+            if let outcome = engine.outcome { return .ended(outcome) }
+            return .lost(reason: "the aggregator closed the stream in phase \(engine.phase.rawValue)", engine: engine, error: nil)
         }
     }
 }

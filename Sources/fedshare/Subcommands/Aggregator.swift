@@ -16,8 +16,9 @@ struct Aggregator: AsyncParsableCommand {
             names the party id they claim. Runs rounds in the manifest's mode with per-phase \
             deadlines: a round goes on without parties that drop while at least t remain, and \
             aborts naming the missing parties otherwise. The federation ledger commits the \
-            charge before a result leaves; round state is kept in SQLite (a restart marks an \
-            interrupted round aborted and returns its reservation). Writes attention.csv, \
+            charge before a result leaves; round state is kept in SQLite: a restart marks an \
+            interrupted round aborted and starts the next (parties reconnect on their own); its \
+            charge is cancelled if nothing that opens the sum existed, and kept otherwise. Writes attention.csv, \
             counts.csv, allocation.csv, result.json and heatmap.svg. Logs go to standard error \
             (level: --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never \
             contain secrets (key shares, mask seeds, raw contributions) at any level.
@@ -53,6 +54,10 @@ struct Aggregator: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help))
     var logLevel: String?
 
+    /// Fault tests (scripts/netns-harness.sh): the process stops itself (SIGSTOP) when a round
+    /// enters this phase, so that the harness kills it at exactly that point.
+    @Option(help: .hidden) var stopAt: String?
+
     func validate() throws {
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
         guard (1...86_400).contains(joinTimeout), (1...86_400).contains(phaseTimeout) else {
@@ -80,27 +85,39 @@ struct Aggregator: AsyncParsableCommand {
             let ledgerPath = ledger ?? loaded.folder.appendingPathComponent("federation-ledger.sqlite").path
             let federationLedger = try PrivacyLedger(path: ledgerPath)
             let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
-            let interrupted = try store.recoverInterrupted { try federationLedger.cancel(reservationID: $0) }
+            let interrupted = try store.recoverInterrupted(ledger: federationLedger)
             for record in interrupted {
-                logger.warning("a round was interrupted by a restart; marked aborted", metadata: ["round": "\(record.round)"])
+                logger.warning("a round was interrupted by a restart; marked aborted", metadata: [
+                    "round": "\(record.round)", "reason": "\(record.reason ?? "")"])
             }
             var options = AggregatorRuntime.Options()
             options.joinDeadline = .seconds(joinTimeout)
             options.phaseDeadline = .seconds(phaseTimeout)
+            if let stopAt {
+                options.onPhase = { phase in
+                    if phase.rawValue == stopAt { raise(SIGSTOP) }
+                }
+            }
             let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
             let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
                                               sessions: runtime.sessionHandler, status: runtime.statusProvider)
             let rounds = self.rounds
             let out = self.out
             let json = self.json
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.serve() }
+            // The server runs in its own task: after the last round it gets a grace period to
+            // close, and the command returns even if a stream whose link died still holds it.
+            let (stopped, serverStopped) = AsyncStream<Void>.makeStream()
+            let serving = Task {
+                defer { serverStopped.finish() }
+                try await server.serve()
+            }
+            var abortedRound: CLIError?
+            do {
                 defer { server.shutdown() }
                 let bound = try await server.listeningAddress
                 logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
                                                     "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
                 var done = 0
-                var abortedRound: CLIError?
                 while rounds == 0 || done < rounds {
                     let report = try await runtime.runRound()
                     done += 1
@@ -125,17 +142,20 @@ struct Aggregator: AsyncParsableCommand {
                         throw CLIError("round \(report.round) refused: \(reason)")
                     }
                 }
-                server.shutdown()
-                if let abortedRound {
-                    // Parties still in the round (a slow or paused one) read the abort notice
-                    // before this process exits and its connections drop; at most 5 s.
-                    group.addTask { try await Task.sleep(for: .seconds(5)) }
-                    _ = try? await group.next()
-                    group.cancelAll()
-                    throw abortedRound
-                }
-                try await group.waitForAll()
+                await runtime.close()
             }
+            // A graceful shutdown waits for every open stream; a party whose link died can hold
+            // one open until keepalive notices, so the wait is bounded.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { for await _ in stopped {} }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
+            }
+            serving.cancel()
+            // With one round, an abort is this command's failure (the parties still connected
+            // have read the abort notice during the graceful shutdown above).
+            if let abortedRound { throw abortedRound }
         } catch let error as CLIError {
             throw error
         } catch let error as TransportError {

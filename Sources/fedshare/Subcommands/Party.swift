@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Synchronization
 
 /// `fedshare party`: one party of a federation, for one round.
 struct Party: AsyncParsableCommand {
@@ -40,8 +41,11 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "Also write the released result here (attention.csv, counts.csv, …).")
     var out: String?
 
-    @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable.")
+    @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable (also after a lost connection).")
     var retryFor = 120
+
+    @Option(name: .long, help: "Lost connections to survive: after one, the party settles its ledger and joins the next round.")
+    var reconnects = 20
 
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
@@ -49,9 +53,16 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help + " With --json the default is error."))
     var logLevel: String?
 
+    /// Fault tests (scripts/netns-harness.sh): when the first aggregator message arrives after
+    /// this phase, the process stops itself (SIGSTOP) once before handling it, so that the
+    /// harness can cut its link with nothing else in flight: the party then answers into a
+    /// dead link and is silent for the next phase.
+    @Option(help: .hidden) var stopAfter: String?
+
     func validate() throws {
         guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
         guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
+        guard (0...1000).contains(reconnects) else { throw ValidationError("--reconnects must be between 0 and 1000") }
     }
 
     struct Event: Encodable {
@@ -61,6 +72,8 @@ struct Party: AsyncParsableCommand {
         var contributors: [Int]?
         var dropped: [String]?
         var round: UInt64?
+        /// After a lost connection: what happened to this party's reservation.
+        var ledger: String?
     }
 
     func run() async throws {
@@ -77,6 +90,9 @@ struct Party: AsyncParsableCommand {
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let json = self.json
         let id = self.id
+        let reconnects = self.reconnects
+        let stopAfter = self.stopAfter
+        let stopOnce = Mutex(true)
         @Sendable func emit(_ event: Event) {
             if json { try? printJSON(event) }
         }
@@ -95,7 +111,7 @@ struct Party: AsyncParsableCommand {
                                                  logger: logger)
             let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
             let outcome = try await PartyRuntime.run(
-                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger
+                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
             ) { step in
                 switch step {
                 case .connecting(let address):
@@ -104,6 +120,17 @@ struct Party: AsyncParsableCommand {
                 case .phase(let phase):
                     line.set("party \(id): phase \(phase.rawValue)")
                     emit(Event(event: "phase", party: id, detail: phase.rawValue))
+                case .received(let phase):
+                    // The first aggregator message after this phase is held, unhandled.
+                    if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }
+                case .reconnecting(let reason, let settlement):
+                    let ledgerNote = Self.describe(settlement)
+                    if json {
+                        emit(Event(event: "reconnecting", party: id, detail: reason, ledger: ledgerNote))
+                    } else {
+                        line.finish()
+                        StatusLine.warn("party \(id): \(reason); \(ledgerNote); reconnecting for the next round")
+                    }
                 }
             }
             line.finish()
@@ -135,6 +162,16 @@ struct Party: AsyncParsableCommand {
             throw CLIError(error.description)
         } catch let error as DifferentialPrivacyError {
             throw CLIError(error.description)
+        }
+    }
+
+    static func describe(_ settlement: PartyRound.LossSettlement) -> String {
+        switch settlement {
+        case .nothingReserved: return "nothing was reserved"
+        case .cancelled(let id): return "reservation \(id) cancelled (nothing of this party's data had left)"
+        case .committed(let id): return "reservation \(id) committed (its contribution had left; it counts as spent)"
+        case .alreadyCommitted(let id): return "reservation \(id) was already committed"
+        case .heldPending(let id, let reason): return "reservation \(id) stays pending, held against the cap (\(reason))"
         }
     }
 }
