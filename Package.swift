@@ -4,8 +4,6 @@
 // Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-
 let package = Package(
     name: "fedshare",
     platforms: [.macOS(.v15)],
@@ -36,17 +34,16 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
         // Foundations.
-        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"], swiftSettings: optimise),
-        .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"], swiftSettings: optimise),
+        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"]),
+        .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"]),
 
         // Cryptography, privacy and local computation (no networking below this line).
-        .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
-        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"], swiftSettings: optimise),
+        .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"]),
+        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"]),
         .target(
             name: "DifferentialPrivacy",
-            dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
-            swiftSettings: optimise),
-        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: optimise),
+            dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"]),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(
@@ -56,8 +53,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-            ],
-            swiftSettings: optimise),
+            ]),
 
         // Manifest-driven federation: provisioning, round engine, aggregator, party, transport.
         .target(
@@ -72,8 +68,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: optimise),
+            ]),
 
         // The command-line tool.
         .executableTarget(
@@ -83,8 +78,7 @@ let package = Package(
                 "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: optimise),
+            ]),
 
         // Tests. Shared fixtures and the test-vector locator live in _TestSupport.
         .target(name: "_TestSupport", dependencies: ["Arithmetic", "Primitives"], path: "Tests/_TestSupport"),

@@ -43,8 +43,8 @@ final class FastEncryptionTable: Sendable {
         self.nSquared = nSquared
 
         var generator = SecureRandom()
-        var x: BigInt
-        repeat { x = BigInt.random(below: n, using: &generator) } while x.isZero || BigInt.gcd(x, n).compare(1) != 0
+        var x = BigInt.random(below: n, using: &generator)
+        while x.isZero || BigInt.gcd(x, n).compare(1) != 0 { x = BigInt.random(below: n, using: &generator) }
         let h = (n - x.multiplied(by: x, modulo: n)).modulo(n)
         let hs = h.power(n, modulus: nSquared)
 

@@ -113,10 +113,8 @@ public struct PaillierPublicKey: Sendable, Hashable {
     func randomiser(_ method: EncryptionMethod, using generator: inout some RandomNumberGenerator) -> BigInt {
         switch method {
         case .plain:
-            var r: BigInt
-            repeat {
-                r = BigInt.random(below: n, using: &generator)
-            } while r.isZero || BigInt.gcd(r, n).compare(1) != 0
+            var r = BigInt.random(below: n, using: &generator)
+            while r.isZero || BigInt.gcd(r, n).compare(1) != 0 { r = BigInt.random(below: n, using: &generator) }
             r.markSecret()
             // The exponent n is public; the base r is secret, so use the constant-time path.
             return r.powerSecret(n, modulus: nSquared)

@@ -74,8 +74,8 @@ extension ThresholdPublicKey {
         let c4 = combinedCiphertext.power(BigInt(4), modulus: nSquared)
 
         // powerSecret needs a positive exponent; r = 0 has probability 2^−|r|.
-        var r: BigInt
-        repeat { r = BigInt.random(bits: proofRandomnessBits, using: &generator) } while r.isZero
+        var r = BigInt.random(bits: proofRandomnessBits, using: &generator)
+        while r.isZero { r = BigInt.random(bits: proofRandomnessBits, using: &generator) }
         r.markSecret()
         defer { r.wipe() }
         let commitments = ThresholdPower(exponent: r, modulus: nSquared)

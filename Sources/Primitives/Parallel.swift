@@ -17,7 +17,10 @@ public enum Parallel {
         if workers == 1 { return try elements.map(transform) }
         let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
         let firstError = LockedBox<Error?>(nil)
         let shared = SendableBuffer(results)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
