@@ -183,10 +183,10 @@ struct HostilePeerTests {
                 tampered.body = .maskedInput(chunk)
             case (.partialOneValueShort, .partialDecryption(var chunk)):
                 chunk.values.removeLast()
-                chunk.proofs.removeLast()
                 tampered.body = .partialDecryption(chunk)
             case (.partialProofsMissing, .partialDecryption(var chunk)):
-                chunk.proofs.removeLast()
+                // The batch proof travels in chunk 0 only.
+                chunk.clearBatchProof()
                 tampered.body = .partialDecryption(chunk)
             default: break
             }
@@ -202,7 +202,7 @@ struct HostilePeerTests {
         case .maskedOneWordTooMany: reason = "first_word"
         case .maskedWrongWordCount: reason = "word_count"
         case .partialOneValueShort: reason = "values"
-        case .partialProofsMissing: reason = "proofs"
+        case .partialProofsMissing: reason = "batch_proof"
         }
         try expectOffenderCutOff(federation, harness: harness, offender: offender,
                                  contributors: decrypting ? [1, 2, 3] : [1, 3],
@@ -343,9 +343,11 @@ struct HostilePeerTests {
                     return out
                 }
             case .tamperedProof:
-                var response = [UInt8](chunk.proofs[0].response)
+                // The batch proof travels in chunk 0 only.
+                guard chunk.hasBatchProof else { return [envelope] }
+                var response = [UInt8](chunk.batchProof.response)
                 response[response.count - 1] ^= 1
-                chunk.proofs[0].response = Data(response)
+                chunk.batchProof.response = Data(response)
             case .trivialValue:
                 // The value 1, as if the party had decrypted nothing.
                 var one = [UInt8](repeating: 0, count: chunk.values[0].count)

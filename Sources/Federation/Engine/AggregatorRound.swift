@@ -426,7 +426,7 @@ public struct AggregatorRound: Sendable {
             }
             // The key combines by share index; the certificate's party id maps to it through the manifest.
             shares.append(ThresholdDecryptionShare(party: index, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
-                                                   values: share.values, proofs: share.proofs))
+                                                   values: share.values, proof: share.proof))
         }
         do {
             let (values, combination) = try key.combinePackedSum(shares, for: sum, context: context, layout: layout,
