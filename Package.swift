@@ -4,7 +4,23 @@
 // Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
 import PackageDescription
 
+// Fuzzing (scripts/fuzz.sh): with FEDSHARE_FUZZ=1 our own modules get libFuzzer coverage and
+// AddressSanitizer instrumentation (dependencies stay uninstrumented) and the `fedshare-fuzz`
+// executable is declared. Build it in its own scratch path (.build-fuzz); plain builds are unaffected.
+let fuzzing = Context.environment["FEDSHARE_FUZZ"] == "1"
+let fuzzInstrumentation: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+let fuzzTargets: [Target] = !fuzzing ? [] : [
+    .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
+    .executableTarget(
+        name: "fedshare-fuzz",
+        dependencies: ["CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        path: "Tests/Fuzz/Harness",
+        swiftSettings: fuzzInstrumentation,
+        linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
+]
+
 let optimise: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+    + fuzzInstrumentation
 
 let package = Package(
     name: "fedshare",
@@ -95,6 +111,6 @@ let package = Package(
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
-    ],
+    ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )
