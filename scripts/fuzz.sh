@@ -28,7 +28,8 @@ if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <("$binary" --li
 
 # Swift's own crash backtracer would hold a crashing process for seconds; libFuzzer reports.
 export SWIFT_BACKTRACE=enable=no
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0:handle_abort=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:handle_abort=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(pwd)/Tests/Fuzz/lsan-suppressions.txt:print_suppressions=0}"
 
 run="$(pwd)/.build-fuzz/runs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run"

@@ -17,7 +17,11 @@ public enum Parallel {
         if workers == 1 { return try elements.map(transform) }
         let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            // Release the results too, not only the memory (fuzzing found every result leaked).
+            results.deinitialize()
+            results.deallocate()
+        }
         let firstError = LockedBox<Error?>(nil)
         let shared = SendableBuffer(results)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
