@@ -191,7 +191,7 @@ enum Seeds {
         open.mode = .paillier
         open.manifestHash = manifestHash
         open.cost = Fedshare_V1_PrivacyCost(
-            try MechanismEvent(mechanism: .gaussian, noise: 3.5, sensitivity: 1, dimension: 4, shares: 3, count: 1),
+            MechanismEvent(mechanism: .gaussian, noise: 3.5, sensitivity: 1, dimension: 4, shares: 3, count: 1),
             relation: .addOrRemoveOne, unit: "user", epsilon: 1, delta: 1e-6)
         open.layout = Fedshare_V1_SlotLayout(try SlotLayout(valueBound: 1 << 40, noiseBound: 1 << 30, parties: 3, modulusBits: 3072))
         open.parties = [1, 2, 3]
