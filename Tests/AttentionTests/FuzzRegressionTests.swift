@@ -24,7 +24,7 @@ struct FuzzRegressionTests {
     @Test("failed .npy opens release the file", arguments: ["leak-bad-header", "crash-double-close"])
     func numpyFailedOpen(name: String) throws {
         let path = FuzzRegressionTests.regressions.appendingPathComponent("npy/\(name)").path
-        for _ in 0..<64 {
+        for _ in 0..<16 {
             #expect(throws: AttentionError.self) { try NumPyFile(path: path, displayName: name) }
         }
     }
