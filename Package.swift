@@ -4,6 +4,26 @@
 // Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
 import PackageDescription
 
+// Fuzzing (scripts/fuzz.sh): with FEDSHARE_FUZZ=1 our own modules get libFuzzer coverage and
+// AddressSanitizer instrumentation (dependencies stay uninstrumented) and the `fedshare-fuzz`
+// executable is declared. Build it in its own scratch path (.build-fuzz); plain builds are unaffected.
+let fuzzing = Context.environment["FEDSHARE_FUZZ"] == "1"
+let fuzzInstrumentation: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+let fuzzTargets: [Target] = !fuzzing ? [] : [
+    .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
+    .executableTarget(
+        name: "fedshare-fuzz",
+        dependencies: ["CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        path: "Tests/Fuzz/Harness",
+        swiftSettings: fuzzInstrumentation,
+        linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
+]
+
+/// Settings of our own targets: nothing beyond the defaults, except the fuzzing instrumentation.
+/// (Forcing `-cross-module-optimization` on release builds was dropped: a miscompile under it and
+/// -O made `fedshare simulate` crash; scripts/sanitize-crypto.sh guards the optimised core.)
+let ours: [SwiftSetting] = fuzzInstrumentation
+
 let package = Package(
     name: "fedshare",
     platforms: [.macOS(.v15)],
@@ -34,16 +54,17 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
         // Foundations.
-        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"]),
-        .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"]),
+        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"], swiftSettings: ours),
+        .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"], swiftSettings: ours),
 
         // Cryptography, privacy and local computation (no networking below this line).
-        .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"]),
-        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"]),
+        .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"], swiftSettings: ours),
+        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"], swiftSettings: ours),
         .target(
             name: "DifferentialPrivacy",
-            dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"]),
+            dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: ours),
+        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(
@@ -53,7 +74,8 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-            ]),
+            ],
+            swiftSettings: ours),
 
         // Manifest-driven federation: provisioning, round engine, aggregator, party, transport.
         .target(
@@ -68,7 +90,8 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            ],
+            swiftSettings: ours),
 
         // The command-line tool.
         .executableTarget(
@@ -78,7 +101,8 @@ let package = Package(
                 "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: ours),
 
         // Tests. Shared fixtures and the test-vector locator live in _TestSupport.
         .target(name: "_TestSupport", dependencies: ["Arithmetic", "Primitives"], path: "Tests/_TestSupport"),
@@ -91,6 +115,6 @@ let package = Package(
         .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
         .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention"]),
-    ],
+    ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

@@ -104,6 +104,31 @@ public struct FederationManifest: Sendable, Equatable {
         privacy.unit == .user ? (attention.maxRecordsPerUser ?? 1) : 1
     }
 
+    /// The first table header (`[` or `[[` at the start of a line) not followed by a key, as
+    /// (line, column). toml++ (inside TOMLKit) asserts on these in debug builds and aborts the
+    /// process instead of reporting a syntax error (found by fuzzing: `[,federation]`), so they
+    /// are refused before TOMLKit sees them. Manifests have no multi-line strings, so every line
+    /// starting with `[` is a header or an array continuation (which starts with a value).
+    static func malformedTableHeader(in text: String) -> (line: Int, column: Int)? {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let bytes = Array(line.utf8)
+            var i = 0
+            while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 { i += 1 }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { continue }
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "[") { i += 1 }
+            while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 { i += 1 }
+            guard i < bytes.count else { continue }
+            let c = bytes[i]
+            let startsKeyOrValue = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
+                || c == UInt8(ascii: "]") || c == UInt8(ascii: "[") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: "{") || c == UInt8(ascii: "#") || c == 13
+            if !startsKeyOrValue { return (index + 1, i + 1) }
+        }
+        return nil
+    }
+
     /// Reads, validates and loads a manifest (and its anchors and encoder files).
     /// - Throws: `AttentionError.manifest` naming the field and what was expected, or errors
     ///   naming the anchors/encoder file and line.
@@ -122,6 +147,9 @@ public struct FederationManifest: Sendable, Equatable {
     /// Parses manifest text; `url` locates the manifest (relative paths resolve from its folder).
     public static func parse(_ text: String, url: URL, digest: [UInt8]? = nil) throws -> FederationManifest {
         let file = url.lastPathComponent
+        if let (line, column) = malformedTableHeader(in: text) {
+            throw AttentionError.malformedFile(file: file, problem: "TOML syntax error at line \(line), column \(column): a table header must start with a key")
+        }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw AttentionError.malformedFile(file: file, problem: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")

@@ -30,7 +30,10 @@ final class NumPyFile {
             throw AttentionError.unreadable(file: displayName, reason: String(cString: strerror(errno)))
         }
         self.descriptor = descriptor
-        raw = .allocate(byteCount: 16, alignment: 16)
+        // The header is read into locals and the stored properties are set only once every check
+        // has passed: a throw after full initialisation would run deinit, which closes the
+        // descriptor too (fuzzing found the double close, and the leak of `raw` before).
+        let itemSize: Int, littleEndian: Bool, shape: [Int], dataOffset: Int
         do {
             func fail(_ problem: String) -> AttentionError { .malformedFile(file: displayName, problem: problem) }
             var prefix = [UInt8](repeating: 0, count: 12)
@@ -71,15 +74,15 @@ final class NumPyFile {
                   shapeText.hasPrefix("("), shapeText.hasSuffix(")") else { throw fail("the header has no valid 'shape'") }
             let dimensions = shapeText.dropFirst().dropLast().split(separator: ",")
                 .map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
-            var shape: [Int] = []
+            var dimensionValues: [Int] = []
             for dimension in dimensions {
                 guard let value = Int(dimension), value >= 0 else { throw fail("the shape \(shapeText) is not valid") }
-                shape.append(value)
+                dimensionValues.append(value)
             }
+            shape = dimensionValues
             guard shape.count == 1 || shape.count == 2 else {
                 throw fail("expected a one- or two-dimensional array, found shape \(shapeText)")
             }
-            self.shape = shape
             dataOffset = headerStart + headerLength
             var status = stat()
             guard fstat(descriptor, &status) == 0 else { throw fail("cannot determine the file size") }
@@ -90,13 +93,19 @@ final class NumPyFile {
                 bytes = product.partialValue
                 overflow = overflow || product.overflow
             }
-            guard !overflow, Int(status.st_size) == dataOffset + bytes else {
+            let end = dataOffset.addingReportingOverflow(bytes)
+            guard !overflow, !end.overflow, Int(status.st_size) == end.partialValue else {
                 throw fail("the file holds \(Int(status.st_size) - dataOffset) data bytes but shape \(shapeText) needs \(bytes) (truncated or corrupt)")
             }
         } catch {
             close(descriptor)
             throw error
         }
+        self.itemSize = itemSize
+        self.littleEndian = littleEndian
+        self.shape = shape
+        self.dataOffset = dataOffset
+        raw = .allocate(byteCount: 16, alignment: 16)
     }
 
     deinit {

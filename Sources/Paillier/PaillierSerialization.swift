@@ -66,10 +66,19 @@ public struct PheutilCiphertextJSON: Codable, Sendable {
         v = ciphertext.value.description; e = exponent; fedshare_key = key.fingerprint
     }
 
-    /// The ciphertext, validated against `key`.
+    /// The base-16 exponents accepted on reading. python-paillier writes −32 or the precision
+    /// exponent of a float (about −282…243), sums of two after a multiplication; a wild exponent
+    /// would make decoding shift by 4·e bits (overflowing Int, or allocating without bound) and
+    /// lowering it to −32 exponentiate by 16^(e+32). Found by fuzzing (`pheutil-ciphertext`).
+    public static let exponentRange = -2048...2048
+
+    /// The ciphertext, validated against `key` (with its exponent in ``exponentRange``).
     public func ciphertext(for key: PaillierPublicKey) throws -> PaillierCiphertext {
         if let fedshare_key, fedshare_key != key.fingerprint {
             throw PaillierError.keyMismatch
+        }
+        guard PheutilCiphertextJSON.exponentRange.contains(e) else {
+            throw PaillierError.malformed("field \"e\": exponent \(e) is outside \(PheutilCiphertextJSON.exponentRange.lowerBound)…\(PheutilCiphertextJSON.exponentRange.upperBound)")
         }
         guard let value = BigInt(v) else { throw PaillierError.malformed("field \"v\": expected a decimal integer") }
         return try key.ciphertext(value)

@@ -18,6 +18,7 @@ public enum Parallel {
         let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: count)
         results.initialize(repeating: nil)
         defer {
+            // Release the results too, not only the memory (fuzzing found every result leaked).
             results.deinitialize()
             results.deallocate()
         }

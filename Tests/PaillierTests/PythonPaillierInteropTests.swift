@@ -1,4 +1,5 @@
 import Arithmetic
+import Foundation
 import Paillier
 import Primitives
 import Testing
@@ -59,6 +60,30 @@ struct PythonPaillierInteropTests {
             let serialised = number.serialised(key: key.publicKey, using: &generator)
             #expect(serialised.e == vector.ciphertext.e)
             #expect(try number.decryptedText(with: key) == vector.decrypted)
+        }
+    }
+
+    /// Regression (fuzzing, Tests/Fuzz/Regressions/pheutil-ciphertext): a ciphertext file with
+    /// exponent 2^61 was accepted, and decrypting it trapped on `4 * exponent` overflowing;
+    /// exponents far from python-paillier's range are now refused when the file is read.
+    @Test("a pheutil ciphertext with a wild exponent is refused on reading")
+    func wildExponentRefused() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/Regressions/pheutil-ciphertext/crash-exponent-overflow")
+        var json = try JSONDecoder().decode(PheutilCiphertextJSON.self, from: Data(contentsOf: url))
+        json.fedshare_key = nil
+        // The regression input was made under the fuzz harness's key; test the same field here.
+        let good = vectors.cases[0].ciphertext
+        for exponent in [json.e, -(1 << 62), Int.max, Int.min, 2049, -2049] {
+            var wild = good
+            wild.e = exponent
+            #expect(throws: PaillierError.self) { try wild.ciphertext(for: key.publicKey) }
+        }
+        for exponent in [-2048, -32, 0, 2048] {
+            var fine = good
+            fine.e = exponent
+            let number = PheEncryptedNumber(ciphertext: try fine.ciphertext(for: key.publicKey), exponent: fine.e)
+            _ = try number.decryptedText(with: key)
         }
     }
 }

@@ -167,6 +167,26 @@ struct RandomnessTests {
         struct Boom: Error {}
         #expect(throws: Boom.self) { try Parallel.map(input) { if $0 == 500 { throw Boom() }; return $0 } }
     }
+
+    /// Regression (found by the fuzz targets' leak checker): the results buffer was deallocated
+    /// without deinitialising it, so every value Parallel.map returned was leaked.
+    @Test("parallel map releases its results")
+    func parallelMapReleasesResults() throws {
+        let before = Tracked.live.value
+        do {
+            let results = try Parallel.map(Array(0..<64), width: 4) { _ in Tracked() }
+            #expect(results.count == 64)
+            #expect(Tracked.live.value == before + 64)
+        }
+        #expect(Tracked.live.value == before)
+    }
+}
+
+/// Counts its live instances (for the Parallel.map leak regression).
+private final class Tracked: Sendable {
+    static let live = LockedBox(0)
+    init() { Tracked.live.update { $0 += 1 } }
+    deinit { Tracked.live.update { $0 -= 1 } }
 }
 
 @Suite("Constant-time exponentiation")
