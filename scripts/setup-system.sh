@@ -2,7 +2,7 @@
 # Installs the Debian packages fedshare builds against, when they are missing.
 set -euo pipefail
 need=()
-for package in libgmp-dev libssl-dev libopenblas-dev; do
+for package in libgmp-dev libssl-dev libopenblas-dev iproute2; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
