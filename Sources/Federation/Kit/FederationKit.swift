@@ -1,3 +1,4 @@
+import Arithmetic
 import Attention
 import Crypto
 import Foundation
@@ -111,7 +112,7 @@ public struct FederationKit: Sendable {
         // Manifest.
         let manifestURL = try file(descriptor.manifest, field: "manifest")
         let manifest = try FederationManifest.load(from: manifestURL)
-        guard KitHex.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
+        guard Base16.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
             throw ProvisioningError.malformed(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
         }
         guard manifest.name == descriptor.federation else {

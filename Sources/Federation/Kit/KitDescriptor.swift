@@ -41,12 +41,3 @@ struct KitDescriptor: Codable, Sendable {
         var thresholdKey: String?
     }
 }
-
-enum KitHex {
-    static func encode(_ bytes: [UInt8]) -> String {
-        bytes.map { byte in
-            let text = String(byte, radix: 16)
-            return text.count == 1 ? "0" + text : text
-        }.joined()
-    }
-}

@@ -1,3 +1,4 @@
+import Arithmetic
 import Attention
 import Foundation
 import Paillier
@@ -96,7 +97,7 @@ public enum Provisioner {
         }
         let references = try manifestReferences(manifest)
         let manifestBytes = try KitFiles.read(manifest.url)
-        let manifestDigest = KitHex.encode(Primitives.SHA256.hash(Array(manifestBytes)))
+        let manifestDigest = Base16.encode(Primitives.SHA256.hash(Array(manifestBytes)))
 
         // The threshold key first: it is the slow step, and failing here writes nothing.
         var dealing = options.dealing

@@ -90,8 +90,10 @@ struct BenchPaillier: ParsableCommand {
             packedSlotsPerCiphertext: layout.slotsPerPlaintext, packedValueBits: valueBits, packedParties: packParties,
             packedValuesPerSecondAllCores: Double(packedValues) / packedTime,
             threshold: try threshold.map { t in
-                try ThresholdBenchmark.run(bits: bits, threshold: t, parties: parties, seconds: seconds * 6) { progress in
-                    if !json { FileHandle.standardError.write(Data("\r  dealing threshold key: \(progress)".utf8)) }
+                let line = StatusLine(enabled: !json)
+                defer { line.finish() }
+                return try ThresholdBenchmark.run(bits: bits, threshold: t, parties: parties, seconds: seconds * 6) { progress in
+                    line.set("dealing a \(bits)-bit \(t)-of-\(parties) threshold key: \(progress.summary)")
                 }
             })
         if json {

@@ -78,16 +78,10 @@ struct Provision: AsyncParsableCommand {
                 switch step {
                 case .dealingKey(let bits, let parties, let threshold):
                     line.set("dealing a \(bits)-bit \(threshold)-of-\(parties) threshold key: searching for two \(bits / 2)-bit safe primes")
-                case .dealer(.primeFound(let found)):
-                    line.set("dealing the threshold key: \(found) of 2 safe primes found")
-                case .dealer(.restartingPrimeSearch):
-                    line.set("dealing the threshold key: primes too close, searching again")
-                case .dealer(.dealingShares):
-                    line.set("dealing the threshold key: making shares")
-                case .dealer(.verificationKeyReady(let party, let of)):
-                    line.set("dealing the threshold key: verification key \(party) of \(of)")
-                case .dealer:
+                case .dealer(.searchingPrimes), .dealer(.finished):
                     break
+                case .dealer(let progress):
+                    line.set("dealing the threshold key: \(progress.summary)")
                 case .issuedCertificates(let count):
                     line.set("issued \(count) certificates; writing kits")
                 case .wroteKits:
@@ -122,6 +116,20 @@ struct Provision: AsyncParsableCommand {
 
 /// One line of progress on standard error, redrawn in place on a terminal (and silent
 /// otherwise, so logs and pipes stay clean).
+extension ThresholdDealer.Progress {
+    /// One line for a terminal.
+    var summary: String {
+        switch self {
+        case .searchingPrimes(let bits): return "searching for two \(bits)-bit safe primes"
+        case .primeFound(let found): return "\(found) of 2 safe primes found"
+        case .restartingPrimeSearch: return "primes too close, searching again"
+        case .dealingShares: return "making shares"
+        case .verificationKeyReady(let party, let of): return "verification key \(party) of \(of)"
+        case .finished: return "done"
+        }
+    }
+}
+
 final class StatusLine: Sendable {
     private struct State {
         var text = ""
