@@ -472,7 +472,12 @@ public enum PartyRuntime {
                 if let outcome = engine.outcome { return .ended(outcome) }
                 let diagnosed = TransportDiagnosis.classify(error, address: connection.address.description, attempts: 1, seconds: 0,
                                                             connected: true)
-                guard isConnectionLoss(diagnosed) else { throw diagnosed }
+                guard isConnectionLoss(diagnosed) else {
+                    // Refused mid-round (the aggregator cut this party off): no reconnecting, but
+                    // the ledger is settled as for a lost connection, never left pending.
+                    _ = engine.connectionLost(reason: diagnosed.description)
+                    throw diagnosed
+                }
                 return .lost(reason: diagnosed.description, engine: engine, error: diagnosed)
             }
             if let outcome = engine.outcome { return .ended(outcome) }
