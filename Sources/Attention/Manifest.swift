@@ -106,7 +106,7 @@ public struct FederationManifest: Sendable, Equatable {
 
     /// The first table header (`[` or `[[` at the start of a line) not followed by a key, as
     /// (line, column). toml++ (inside TOMLKit) asserts on these in debug builds and aborts the
-    /// process instead of reporting a syntax error (found by fuzzing: `[,federation]`), so they
+    /// process instead of reporting a syntax error (found by fuzzing: `[,federation]`, `[ # …`), so they
     /// are refused before TOMLKit sees them. Manifests have no multi-line strings, so every line
     /// starting with `[` is a header or an array continuation (which starts with a value).
     static func malformedTableHeader(in text: String) -> (line: Int, column: Int)? {
@@ -123,7 +123,7 @@ public struct FederationManifest: Sendable, Equatable {
             let startsKeyOrValue = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
                 || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
                 || c == UInt8(ascii: "]") || c == UInt8(ascii: "[") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
-                || c == UInt8(ascii: "{") || c == UInt8(ascii: "#") || c == 13
+                || c == UInt8(ascii: "{") || c == 13
             if !startsKeyOrValue { return (index + 1, i + 1) }
         }
         return nil
