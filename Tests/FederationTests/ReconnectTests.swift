@@ -14,17 +14,7 @@ struct ReconnectTests {
     @Test func partiesArrivingBeforeTheRoundOpensWaitForIt() async throws {
         let fixture = try WireFixture(parties: [1, 2, 3], threshold: 2)
         defer { fixture.remove() }
-        try fixture.provision()
-        let aggregatorKit = try fixture.kit(.aggregator)
-        var options = AggregatorRuntime.Options()
-        options.noNoise = true
-        options.joinDeadline = .seconds(20)
-        options.phaseDeadline = .seconds(20)
-        let runtime = try AggregatorRuntime(
-            kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
-            store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options)
-        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        let (runtime, server) = try fixture.loopbackAggregator()
         let kits = try [1, 2, 3].map { try fixture.kit(.party($0)) }
         let ledgers = try [1, 2, 3].map { try PrivacyLedger(path: fixture.url("party-\($0)-ledger.sqlite").path) }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -16,17 +16,7 @@ struct TransportRoundTests {
     func runRound(drops: [Int: RoundPhase]) async throws -> (AggregatorRuntime.Report, [Int: Result<RoundOutcome, any Error>]) {
         let fixture = try WireFixture(parties: [1, 2, 3], threshold: 2)
         defer { fixture.remove() }
-        try fixture.provision()
-        let aggregatorKit = try fixture.kit(.aggregator)
-        var options = AggregatorRuntime.Options()
-        options.noNoise = true
-        options.joinDeadline = .seconds(20)
-        options.phaseDeadline = .seconds(20)
-        let runtime = try AggregatorRuntime(
-            kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
-            store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options)
-        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        let (runtime, server) = try fixture.loopbackAggregator()
         let kits = try [1, 2, 3].map { try fixture.kit(.party($0)) }
         let ledgers = try [1, 2, 3].map { try PrivacyLedger(path: fixture.url("party-\($0)-ledger.sqlite").path) }
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -88,5 +78,24 @@ struct TransportRoundTests {
         #expect(result.contributors == [1, 2])
         #expect(result.dropped.map(\.party) == [3])
         #expect(result.counts == [3, 6])
+    }
+}
+
+extension WireFixture {
+    /// A provisioned aggregator runtime without noise (20 s deadlines) and its server on a free
+    /// loopback port, for tests that run whole rounds over the real transport.
+    func loopbackAggregator() throws -> (runtime: AggregatorRuntime, server: AggregatorServer) {
+        try provision()
+        let aggregatorKit = try kit(.aggregator)
+        var options = AggregatorRuntime.Options()
+        options.noNoise = true
+        options.joinDeadline = .seconds(20)
+        options.phaseDeadline = .seconds(20)
+        let runtime = try AggregatorRuntime(
+            kit: aggregatorKit, ledger: try PrivacyLedger(path: url("federation-ledger.sqlite").path),
+            store: try RoundStore(path: url("rounds.sqlite").path), options: options)
+        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
+                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        return (runtime, server)
     }
 }
