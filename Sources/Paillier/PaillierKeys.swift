@@ -96,10 +96,14 @@ public struct PaillierPublicKey: Sendable, Hashable {
     }
 
     /// Encrypts every plaintext on all cores, with randomness from the CSPRNG.
-    public func encrypt(batch plaintexts: [BigInt], method: EncryptionMethod = .default) throws -> [PaillierCiphertext] {
+    ///
+    /// - Parameter progress: advanced once per ciphertext (for a progress display).
+    public func encrypt(batch plaintexts: [BigInt], method: EncryptionMethod = .default,
+                        progress: WorkProgress? = nil) throws -> [PaillierCiphertext] {
         if method == .fast { _ = fastTable.table(for: self) }
         return try Parallel.map(plaintexts) { plaintext in
             var generator = SecureRandom()
+            defer { progress?.advance() }
             return try self.encrypt(plaintext, method: method, using: &generator)
         }
     }

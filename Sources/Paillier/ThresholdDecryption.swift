@@ -110,21 +110,23 @@ extension ThresholdKeyShare {
     ///   - publicKey: the threshold key this share belongs to (checked by key id).
     ///   - context: the round/context bytes all parties and the combiner agree on.
     ///   - generator: the proof randomness (pass `SecureRandom`).
+    ///   - progress: advanced once per ciphertext exponentiated (for a progress display).
     /// - Throws: ``ThresholdError`` for a foreign key or an invalid ciphertext.
     /// - Complexity: one exponentiation modulo n² per ciphertext, plus two 128-bit-exponent
     ///   multi-exponentiations over the batch and two exponentiations for the one proof.
     public func decryptionShare(
         for ciphertexts: [BigInt], publicKey: ThresholdPublicKey, context: [UInt8],
-        using generator: inout some RandomNumberGenerator
+        using generator: inout some RandomNumberGenerator, progress: WorkProgress? = nil
     ) throws -> ThresholdDecryptionShare {
         try decryptionShare(
-            for: ciphertexts, publicKey: publicKey, context: context, secretOverride: nil, using: &generator)
+            for: ciphertexts, publicKey: publicKey, context: context, secretOverride: nil, using: &generator,
+            progress: progress)
     }
 
     /// As the public entry point; `secretOverride` lets tests make a share with a wrong secret.
     func decryptionShare(
         for ciphertexts: [BigInt], publicKey: ThresholdPublicKey, context: [UInt8], secretOverride: BigInt?,
-        using generator: inout some RandomNumberGenerator
+        using generator: inout some RandomNumberGenerator, progress: WorkProgress? = nil
     ) throws -> ThresholdDecryptionShare {
         try checkKey(publicKey)
         for (index, c) in ciphertexts.enumerated() { try publicKey.validate(ciphertext: c, index: index) }
@@ -142,7 +144,10 @@ extension ThresholdKeyShare {
 
         // d_j = c_j^{2Δ·s_i}, one constant-time exponentiation each, over all cores.
         let partialDecryption = ThresholdPower(exponent: exponent, modulus: publicKey.nSquared)
-        let values = ThresholdConcurrency.map(ciphertexts.indices) { partialDecryption.power(ciphertexts[$0]) }
+        let values = ThresholdConcurrency.map(ciphertexts.indices) { index in
+            defer { progress?.advance() }
+            return partialDecryption.power(ciphertexts[index])
+        }
         let proof = publicKey.proveBatch(
             party: party, context: context, batchDigest: digest, ciphertexts: ciphertexts, values: values,
             deltaShare: deltaShare, using: &generator)
@@ -352,9 +357,10 @@ extension ThresholdKeyShare {
     /// the `[BigInt]` overload).
     public func decryptionShare(
         for ciphertexts: [PaillierCiphertext], publicKey: ThresholdPublicKey, context: [UInt8],
-        using generator: inout some RandomNumberGenerator
+        using generator: inout some RandomNumberGenerator, progress: WorkProgress? = nil
     ) throws -> ThresholdDecryptionShare {
-        try decryptionShare(for: ciphertexts.map(\.value), publicKey: publicKey, context: context, using: &generator)
+        try decryptionShare(for: ciphertexts.map(\.value), publicKey: publicKey, context: context, using: &generator,
+                            progress: progress)
     }
 }
 

@@ -45,6 +45,14 @@ struct EndToEndTests {
             #expect(try await process.exitStatus() == 0, "party \(party): \(process.stderr)")
             let released = try #require(process.events.first { $0["event"] as? String == "released" }, "party \(party): \(process.stdout)")
             #expect(released["contributors"] as? [Int] == [1, 2, 3])
+            // Paillier's long steps are reported as they advance, each up to its total.
+            let progress = process.events.filter { $0["event"] as? String == "progress" }
+            let steps = mode == "paillier" ? ["encrypting", "partial decryption"] : []
+            #expect(Set(progress.compactMap { $0["detail"] as? String }) == Set(steps), "party \(party): \(process.stdout)")
+            for step in steps {
+                let last = progress.last { $0["detail"] as? String == step }
+                #expect(last?["done"] as? Int != nil && last?["done"] as? Int == last?["total"] as? Int, "party \(party) \(step)")
+            }
         }
         let summary = try #require(try run.summary(), "no result.json: \(run.aggregator.stderr)")
         #expect(summary.partiesContributed == [1, 2, 3])

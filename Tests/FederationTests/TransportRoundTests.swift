@@ -2,6 +2,7 @@ import Attention
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
+import Synchronization
 import Testing
 @testable import Federation
 
@@ -13,7 +14,9 @@ struct TransportRoundTests {
                         matrix: [0.25 * Double(party), 1.5, 2.0 + Double(party), 0.125], counts: [party, 2 * party])
     }
 
-    func runRound(drops: [Int: RoundPhase]) async throws -> (AggregatorRuntime.Report, [Int: Result<RoundOutcome, any Error>]) {
+    func runRound(
+        drops: [Int: RoundPhase], progress: (@Sendable (Int, PartyRuntime.Progress) -> Void)? = nil
+    ) async throws -> (AggregatorRuntime.Report, [Int: Result<RoundOutcome, any Error>]) {
         let fixture = try WireFixture(parties: [1, 2, 3], threshold: 2)
         defer { fixture.remove() }
         let (runtime, server) = try fixture.loopbackAggregator()
@@ -30,12 +33,14 @@ struct TransportRoundTests {
                         await runtime.partyLeft(party, reason: "never connected")
                         continue
                     }
+                    let reporter: (@Sendable (PartyRuntime.Progress) -> Void)?
+                    if let progress { reporter = { @Sendable step in progress(party, step) } } else { reporter = nil }
                     parties.addTask {
                         do {
                             let connection = try PartyConnection(kit: kit, aggregator: address)
                             return (party, .success(try await PartyRuntime.run(
                                 kit: kit, connection: connection, contribution: Self.contribution(party), ledger: ledgers[index],
-                                options: .init(allowNoNoise: true), dropAt: drops[party])))
+                                options: .init(allowNoNoise: true), dropAt: drops[party], progress: reporter)))
                         } catch {
                             return (party, .failure(error))
                         }
@@ -68,6 +73,26 @@ struct TransportRoundTests {
                 continue
             }
             #expect(partyResult.sums == result.sums)
+        }
+    }
+
+    @Test("each party reports its long steps as they advance: encrypting, then partial decryption, each to the end")
+    func reportsWork() async throws {
+        let steps = Mutex([Int: [(PartyRound.Work, Int, Int)]]())
+        let (report, _) = try await runRound(drops: [:]) { party, progress in
+            if case .working(let work, let done, let total) = progress { steps.withLock { $0[party, default: []].append((work, done, total)) } }
+        }
+        #expect(try #require(report.result).contributors == [1, 2, 3])
+        for party in [1, 2, 3] {
+            let seen = steps.withLock { $0[party] ?? [] }
+            #expect(seen.map(\.0).first == .encrypting, "party \(party): \(seen)")
+            for work in [PartyRound.Work.encrypting, .partialDecryption] {
+                let reports = seen.filter { $0.0 == work }
+                let total = try #require(reports.first?.2, "party \(party) never reported \(work.rawValue)")
+                #expect(total > 0 && reports.allSatisfy { $0.2 == total && (1...total).contains($0.1) })
+                #expect(reports.filter { $0.1 == total }.count == 1, "party \(party): \(work.rawValue) ends once: \(reports)")
+            }
+            #expect(seen.lastIndex { $0.0 == .encrypting }! < seen.firstIndex { $0.0 == .partialDecryption }!)
         }
     }
 

@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import FederationProtocol
 import Foundation
 import Paillier
+import Primitives
 import SecureAggregation
 
 /// One party's side of one round, as a state machine without sockets: send ``hello()``, then
@@ -17,7 +18,19 @@ public struct PartyRound: Sendable {
     public struct Options: Sendable {
         /// Accept rounds announced without noise (simulations only).
         public var allowNoNoise = false
-        public init(allowNoNoise: Bool = false) { self.allowNoNoise = allowNoNoise }
+        /// Told how a long step advances: `(step, done, total)`, at most once per percent, on
+        /// the worker thread that got there (for a progress bar).
+        public var progress: (@Sendable (Work, _ done: Int, _ total: Int) -> Void)?
+        public init(allowNoNoise: Bool = false, progress: (@Sendable (Work, Int, Int) -> Void)? = nil) {
+            self.allowNoNoise = allowNoNoise
+            self.progress = progress
+        }
+    }
+
+    /// A step long enough to deserve a progress bar.
+    public enum Work: String, Sendable {
+        case encrypting = "encrypting"
+        case partialDecryption = "partial decryption"
     }
 
     public let party: Int
@@ -213,7 +226,8 @@ public struct PartyRound: Sendable {
             guard let publicKey, let layout else { throw FederationError.configuration("no key") }
             let ciphertexts: [PaillierCiphertext]
             do {
-                ciphertexts = try publicKey.paillierKey.encrypt(batch: try layout.pack(values))
+                let plaintexts = try layout.pack(values)
+                ciphertexts = try publicKey.paillierKey.encrypt(batch: plaintexts, progress: meter(.encrypting, total: plaintexts.count))
             } catch {
                 throw FederationError.configuration("party \(party): cannot pack and encrypt its contribution: \(error)")
             }
@@ -311,13 +325,20 @@ public struct PartyRound: Sendable {
         let ack = try commit()
         let share: ThresholdDecryptionShare
         do {
-            share = try keyShare.decryptionShare(for: assembler.ciphertexts, publicKey: publicKey, context: sumContext, using: &generator)
+            share = try keyShare.decryptionShare(
+                for: assembler.ciphertexts, publicKey: publicKey, context: sumContext, using: &generator,
+                progress: meter(.partialDecryption, total: assembler.ciphertexts.count))
         } catch {
             throw FederationError.malformed(party: nil, reason: "cannot decrypt the encrypted sum: \(error)")
         }
         sumAssembler = nil
         return [envelope(.commitAck(ack))]
             + PartialDecryptionChunking.chunks(share, key: publicKey).map { envelope(.partialDecryption($0)) }
+    }
+
+    /// A counter for a long step, when someone listens.
+    private func meter(_ work: Work, total: Int) -> WorkProgress? {
+        options.progress.map { report in WorkProgress(total: total) { report(work, $0, $1) } }
     }
 
     private mutating func handleResult(_ chunk: Fedshare_V1_ResultChunk) throws -> [Fedshare_V1_PartyEnvelope] {

@@ -349,6 +349,8 @@ public enum PartyRuntime {
         /// An aggregator message arrived while the party is in this phase, before it is
         /// handled (fault tests stop the party here).
         case received(RoundPhase)
+        /// A long step advanced (at most once per percent; from a worker thread).
+        case working(PartyRound.Work, done: Int, total: Int)
     }
 
     /// How one attempt (one stream) ended.
@@ -391,6 +393,13 @@ public enum PartyRuntime {
     ) async throws -> RoundOutcome {
         guard let party = kit.partyID else {
             throw FederationError.configuration("\(kit.folder.path) is the aggregator's kit; a party needs its own kit")
+        }
+        var options = options
+        if let progress {
+            options.progress = { [previous = options.progress] work, done, total in
+                previous?(work, done, total)
+                progress(.working(work, done: done, total: total))
+            }
         }
         var losses = 0
         while true {

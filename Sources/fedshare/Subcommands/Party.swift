@@ -74,6 +74,9 @@ struct Party: AsyncParsableCommand {
         var round: UInt64?
         /// After a lost connection: what happened to this party's reservation.
         var ledger: String?
+        /// Progress events: items of the step finished, of `total`.
+        var done: Int?
+        var total: Int?
     }
 
     func run() async throws {
@@ -93,6 +96,7 @@ struct Party: AsyncParsableCommand {
         let reconnects = self.reconnects
         let stopAfter = self.stopAfter
         let stopOnce = Mutex(true)
+        let lastTenth = Mutex([PartyRound.Work: Int]())
         @Sendable func emit(_ event: Event) {
             if json { try? printJSON(event) }
         }
@@ -120,6 +124,16 @@ struct Party: AsyncParsableCommand {
                 case .phase(let phase):
                     line.set("party \(id): phase \(phase.rawValue)")
                     emit(Event(event: "phase", party: id, detail: phase.rawValue))
+                case .working(let work, let done, let total):
+                    line.set("party \(id): \(work.rawValue) \(StatusLine.bar(done: done, total: total))")
+                    // JSON lines: each tenth once, not every percent (reports may race).
+                    let tenth = total > 0 ? done * 10 / total : 10
+                    if lastTenth.withLock({ last in
+                        defer { last[work] = max(last[work] ?? -1, tenth) }
+                        return tenth > last[work] ?? -1
+                    }) {
+                        emit(Event(event: "progress", party: id, detail: work.rawValue, done: done, total: total))
+                    }
                 case .received(let phase):
                     // The first aggregator message after this phase is held, unhandled.
                     if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }

@@ -158,7 +158,8 @@ final class StatusLine: Sendable {
         let line: String? = state.withLock { state in
             guard !state.text.isEmpty else { return nil }
             state.drawn = true
-            return "\r\u{1B}[2K\(state.text) (\(state.elapsed.components.seconds) s)"
+            let elapsed = state.elapsed == .zero ? "" : " (\(state.elapsed.components.seconds) s)"
+            return "\r\u{1B}[2K\(state.text)\(elapsed)"
         }
         if let line { FileHandle.standardError.write(Data(line.utf8)) }
     }
@@ -171,6 +172,15 @@ final class StatusLine: Sendable {
             return state.drawn
         }
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+
+    /// `[=========>          ]  45% (132/294)`: a bar of `width` cells for a long step.
+    static func bar(done: Int, total: Int, width: Int = 24) -> String {
+        let fraction = total > 0 ? min(1, max(0, Double(done) / Double(total))) : 1
+        let filled = Int(fraction * Double(width))
+        let cells = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+        let percent = String(Int(fraction * 100))
+        return "[\(cells)] \(String(repeating: " ", count: 3 - percent.count))\(percent)% (\(done)/\(total))"
     }
 
     /// A warning line on standard error.

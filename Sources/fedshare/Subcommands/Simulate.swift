@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Synchronization
 
 /// `fedshare simulate`: a whole federation on this machine, over real gRPC and real TLS.
 struct Simulate: AsyncParsableCommand {
@@ -128,6 +129,19 @@ struct Simulate: AsyncParsableCommand {
         defer { line.finish() }
         line.set("running the round: \(partyIDs.count) parties over gRPC with mutual TLS")
         let noNoise = self.noNoise
+        // The long steps of every party, summed into one bar per step.
+        let working = Mutex([Int: (work: PartyRound.Work, done: Int, total: Int)]())
+        let partyCount = partyIDs.count
+        let show: @Sendable (Int, PartyRuntime.Progress) -> Void = { party, progress in
+            guard case .working(let work, let done, let total) = progress else { return }
+            let text = working.withLock { state in
+                state[party] = (work, done, total)
+                let same = state.values.filter { $0.work == work }
+                return "running the round: \(work.rawValue), \(same.count) of \(partyCount) parties "
+                    + StatusLine.bar(done: same.map(\.done).reduce(0, +), total: same.map(\.total).reduce(0, +))
+            }
+            line.set(text)
+        }
         let (roundReport, outcomes) = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             defer { server.shutdown() }
@@ -147,7 +161,8 @@ struct Simulate: AsyncParsableCommand {
                             let connection = try PartyConnection(kit: kit, aggregator: address, logger: logger)
                             let outcome = try await PartyRuntime.run(
                                 kit: kit, connection: connection, contribution: contribution,
-                                ledger: try PrivacyLedger(path: ledgerPath), options: .init(allowNoNoise: noNoise), dropAt: dropAt)
+                                ledger: try PrivacyLedger(path: ledgerPath), options: .init(allowNoNoise: noNoise), dropAt: dropAt,
+                                progress: { show(party, $0) })
                             switch outcome {
                             case .released: return (party, nil)
                             case .aborted(_, let reason, _): return (party, "aborted: \(reason)")
