@@ -1,6 +1,7 @@
 import Arithmetic
 import Attention
 import Crypto
+import FederationProtocol
 import Foundation
 import Paillier
 import Primitives
@@ -74,43 +75,21 @@ public struct FederationKit: Sendable {
         }
         let descriptorURL = folder.appendingPathComponent(KitDescriptor.fileName)
         let descriptor: KitDescriptor
-        do {
-            descriptor = try JSONDecoder().decode(KitDescriptor.self, from: KitFiles.read(descriptorURL, limit: 1 << 20))
-        } catch let error as ProvisioningError {
-            throw error
-        } catch let error as DecodingError {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: describe(error))
-        } catch {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "not valid JSON")
-        }
-        guard descriptor.format == KitDescriptor.formatName else {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"format\" is \"\(descriptor.format)\", expected \"\(KitDescriptor.formatName)\"")
-        }
-        guard descriptor.version == KitDescriptor.currentVersion else {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"version\" is \(descriptor.version); this build reads version \(KitDescriptor.currentVersion)")
-        }
-        func file(_ name: String, field: String) throws -> URL {
-            guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
-                throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"\(field)\" must name a file inside the kit, found \"\(name)\"")
-            }
-            return folder.appendingPathComponent(name)
-        }
-
-        // Role.
         let role: FederationRole
-        switch descriptor.role {
-        case "aggregator": role = .aggregator
-        case "party":
-            guard let id = descriptor.party, id >= 1 else {
-                throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"party\" is missing (role \"party\" needs a party id)")
+        do {
+            descriptor = try KitDescriptor.decode(KitFiles.read(descriptorURL, limit: 1 << 20))
+            switch try descriptor.holder() {
+            case .aggregator: role = .aggregator
+            case .party(let id): role = .party(id)
             }
-            role = .party(id)
-        default:
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"role\" is \"\(descriptor.role)\", expected \"aggregator\" or \"party\"")
+        } catch let problem as KitDescriptor.Problem {
+            throw ProvisioningError.malformed(path: descriptorURL.path, problem: problem.description)
         }
+        /// A file named by kit.json (``KitDescriptor/decode(_:)`` checked it stays inside the kit).
+        func file(_ name: String) -> URL { folder.appendingPathComponent(name) }
 
         // Manifest.
-        let manifestURL = try file(descriptor.manifest, field: "manifest")
+        let manifestURL = file(descriptor.manifest)
         let manifest = try FederationManifest.load(from: manifestURL)
         guard Base16.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
             throw ProvisioningError.malformed(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
@@ -123,9 +102,9 @@ public struct FederationKit: Sendable {
         }
 
         // Certificates and key.
-        let authorityURL = try file(descriptor.caCertificate, field: "caCertificate")
-        let certificateURL = try file(descriptor.certificate, field: "certificate")
-        let keyURL = try file(descriptor.privateKey, field: "privateKey")
+        let authorityURL = file(descriptor.caCertificate)
+        let certificateURL = file(descriptor.certificate)
+        let keyURL = file(descriptor.privateKey)
         let authorityPEM = try text(authorityURL)
         let certificatePEM = try text(certificateURL)
         let authority = try parseCertificate(authorityPEM, path: authorityURL.path)
@@ -156,7 +135,7 @@ public struct FederationKit: Sendable {
         var thresholdPublicKey: ThresholdPublicKey?
         var keyShare: ThresholdKeyShare?
         if let name = descriptor.thresholdPublicKey {
-            let url = try file(name, field: "thresholdPublicKey")
+            let url = file(name)
             let key: ThresholdPublicKey
             do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as ThresholdError {
                 throw ProvisioningError.malformed(path: url.path, problem: "\(error)")
@@ -172,7 +151,7 @@ public struct FederationKit: Sendable {
                 guard let shareName = descriptor.keyShare else {
                     throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
                 }
-                let shareURL = try file(shareName, field: "keyShare")
+                let shareURL = file(shareName)
                 try KitFiles.checkPrivate(shareURL)
                 var shareData = try KitFiles.read(shareURL)
                 defer { shareData.resetBytes(in: 0..<shareData.count) }
@@ -217,16 +196,6 @@ public struct FederationKit: Sendable {
     private static func parseCertificate(_ pem: String, path: String) throws -> Certificate {
         do { return try Certificate(pemEncoded: pem) } catch {
             throw ProvisioningError.malformed(path: path, problem: "not a PEM certificate")
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type"
-        case .dataCorrupted: return "not valid JSON"
-        @unknown default: return "unreadable"
         }
     }
 }

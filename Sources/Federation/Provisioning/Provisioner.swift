@@ -1,5 +1,6 @@
 import Arithmetic
 import Attention
+import FederationProtocol
 import Foundation
 import Paillier
 import Primitives
@@ -205,7 +206,7 @@ public enum Provisioner {
             var partyID: Int?
             if case .party(let id) = role { partyID = id }
             let descriptor = KitDescriptor(
-                format: KitDescriptor.formatName, version: KitDescriptor.currentVersion, federation: manifest.name,
+                federation: manifest.name,
                 role: partyID == nil ? "aggregator" : "party", party: partyID, shareIndex: shareIndex,
                 manifest: "manifest.toml", manifestSHA256: manifestDigest, caCertificate: "ca.pem",
                 certificate: "cert.pem", privateKey: "key.pem",

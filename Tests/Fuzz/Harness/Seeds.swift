@@ -58,6 +58,8 @@ enum Seeds {
         }
         for share in Fixtures.decryptionShares { add("threshold-decryption-share", "party-\(share.party)", Array(try share.jsonData())) }
 
+        for (name, bytes) in KitTargets.seeds { add("kit", name, bytes) }
+
         // Manifests: the data manifest, the examples (anchors resolve to the harness's files).
         add("manifest", "data", AttentionTargets.dataManifest)
         let paillier = AttentionTargets.dataManifest

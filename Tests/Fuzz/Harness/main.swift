@@ -26,6 +26,7 @@ let targets: [String: ([UInt8]) -> Void] = [
     "threshold-key-share": ThresholdTargets.keyShare,
     "threshold-decryption-share": ThresholdTargets.decryptionShare,
     "manifest": AttentionTargets.manifest,
+    "kit": KitTargets.descriptor,
     "csv": AttentionTargets.csv,
     "tsv": AttentionTargets.tsv,
     "jsonl": AttentionTargets.jsonLines,
