@@ -132,7 +132,7 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
     }
 
     /// A non-empty relative path with no `..` component (and no NUL, which no file name holds).
-    public static func isInsideKit(_ name: String) -> Bool {
+    static func isInsideKit(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix("/") && !name.contains("\0")
             && !name.split(separator: "/", omittingEmptySubsequences: false).contains("..")
     }

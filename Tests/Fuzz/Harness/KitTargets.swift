@@ -6,7 +6,7 @@ import FederationProtocol
 enum KitTargets {
     static func descriptor(_ bytes: [UInt8]) {
         guard let descriptor = try? KitDescriptor.decode(Data(bytes)) else { return }
-        // An independent oracle: the path, resolved against a kit folder, stays in it.
+        // An oracle independent of the decoder: each path, resolved against a kit folder, stays in it.
         let kit = URL(fileURLWithPath: "/kit", isDirectory: true)
         for (field, name) in descriptor.files {
             let resolved = kit.appendingPathComponent(name).standardizedFileURL.path
