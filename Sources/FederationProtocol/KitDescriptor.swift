@@ -132,9 +132,16 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
     }
 
     /// A non-empty relative path with no `..` component (and no NUL, which no file name holds).
+    ///
+    /// Checked on UTF-8 bytes, as the file system reads the path: `String`'s `split` and
+    /// `hasPrefix` compare grapheme clusters, and a combining mark right after a `/` fuses with
+    /// it, so `"../\u{65E}key-share.json"` would have no `/` and no `..` component (found by
+    /// the fuzz target `kit`).
     static func isInsideKit(_ name: String) -> Bool {
-        !name.isEmpty && !name.hasPrefix("/") && !name.contains("\0")
-            && !name.split(separator: "/", omittingEmptySubsequences: false).contains("..")
+        let bytes = Array(name.utf8)
+        return !bytes.isEmpty && bytes.first != UInt8(ascii: "/") && !bytes.contains(0)
+            && !bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                .contains { $0.elementsEqual("..".utf8) }
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -40,6 +40,10 @@ struct KitDescriptorTests {
         ("caCertificate", #""a/../../ca.pem""#, "field \"caCertificate\" must name"),
         ("thresholdPublicKey", #""..""#, "field \"thresholdPublicKey\" must name"),
         ("keyShare", #""../party-1/key-share.json""#, "field \"keyShare\" must name"),
+        // A combining mark after "/" fuses with it into one Character (found by fuzzing).
+        ("keyShare", #""../\u065ekey-share.json""#, "field \"keyShare\" must name"),
+        ("certificate", #""\u065e/../../cert.pem""#, "field \"certificate\" must name"),
+        ("privateKey", #""/\u065eetc/key.pem""#, "field \"privateKey\" must name"),
         ("privateKey", "7", "field \"privateKey\" has the wrong type"),
         ("fingerprints", "null", "missing field \"fingerprints\""),
     ])
@@ -48,6 +52,18 @@ struct KitDescriptorTests {
         object[field] = literal == "null" ? nil : try JSONSerialization.jsonObject(with: Data(literal.utf8), options: .fragmentsAllowed)
         let data = try JSONSerialization.data(withJSONObject: object)
         #expect(performing: { try KitDescriptor.decode(data) }, throws: { "\($0)".contains(expected) })
+    }
+
+    @Test("a path is below a folder by its bytes, not by String's canonical equivalence")
+    func containmentOnBytes() {
+        #expect(PathContainment.relative("/fed/anchors.csv", under: "/fed") == "anchors.csv")
+        #expect(PathContainment.relative("/fed/anchors.csv", under: "/fed/") == "anchors.csv")
+        #expect(PathContainment.relative("/fed", under: "/fed") == nil)
+        #expect(PathContainment.relative("/federation/a.csv", under: "/fed") == nil)
+        // A combining mark after the slash: below the folder (String's hasPrefix said no).
+        #expect(PathContainment.relative("/fed/\u{65E}.csv", under: "/fed") == "\u{65E}.csv")
+        // A decomposed é is another directory than a precomposed one (String's hasPrefix said yes).
+        #expect(PathContainment.relative("/fe\u{301}/a.csv", under: "/f\u{E9}") == nil)
     }
 
     @Test("unreadable JSON and missing or mistyped fields are named")

@@ -90,3 +90,20 @@ enum KitFiles {
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
+
+/// Whether a path lies below a folder, decided on bytes, as the file system sees paths.
+///
+/// `String.hasPrefix` and `split` compare extended grapheme clusters under canonical
+/// equivalence: a combining mark right after a `/` fuses with it, so `"../\u{65E}x"` has no
+/// `/` character and no `..` component, and `"/kit/"` is not a prefix of `"/kit/\u{65E}.pem"`.
+/// The fuzz target `kit` found the first of these (see Papers/reliability.md).
+public enum PathContainment {
+    /// `path` relative to `folder` (both standardised absolute paths), or nil when it is not
+    /// strictly below it.
+    public static func relative(_ path: String, under folder: String) -> String? {
+        let prefix = Array(folder.utf8) + (folder.utf8.last == UInt8(ascii: "/") ? [] : [UInt8(ascii: "/")])
+        guard path.utf8.count > prefix.count, path.utf8.starts(with: prefix) else { return nil }
+        return String(decoding: path.utf8.dropFirst(prefix.count), as: UTF8.self)
+    }
+}
+

@@ -270,15 +270,15 @@ public enum Provisioner {
     /// The files the manifest names, as (path relative to the manifest's folder, source).
     static func manifestReferences(_ manifest: FederationManifest) throws -> [(String, URL)] {
         let base = manifest.url.deletingLastPathComponent().standardizedFileURL.path
-        let prefix = base.hasSuffix("/") ? base : base + "/"
         var references: [(String, URL)] = []
         var fields: [(String, URL)] = [("attention.anchors", manifest.attention.anchorsURL)]
         if let encoder = manifest.attention.encoderURL { fields.append(("attention.encoder", encoder)) }
         for (field, url) in fields {
             let path = url.standardizedFileURL.path
-            guard path.hasPrefix(prefix) else { throw ProvisioningError.unsupportedManifestReference(field: field, path: path) }
-            let relative = String(path.dropFirst(prefix.count))
-            guard !relative.isEmpty, relative != "manifest.toml", relative != KitDescriptor.fileName,
+            guard let relative = PathContainment.relative(path, under: base) else {
+                throw ProvisioningError.unsupportedManifestReference(field: field, path: path)
+            }
+            guard relative != "manifest.toml", relative != KitDescriptor.fileName,
                   !["ca.pem", "cert.pem", "key.pem", "key-share.json", "threshold-public-key.json"].contains(relative)
             else { throw ProvisioningError.unsupportedManifestReference(field: field, path: path) }
             references.append((relative, url))

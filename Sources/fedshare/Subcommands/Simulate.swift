@@ -302,11 +302,13 @@ struct Simulate: AsyncParsableCommand {
         text = Self.replace(key: "aggregator", in: "federation", with: "\"127.0.0.1:7443\"", text: text)
         text = Self.replace(key: "mode", in: "crypto", with: "\"\(chosenMode)\"", text: text)
         text = Self.replace(key: "key_bits", in: "crypto", with: "\(keyBits)", text: text)
-        let base = source.deletingLastPathComponent().standardizedFileURL.path + "/"
+        let base = source.deletingLastPathComponent().standardizedFileURL.path
         for url in [manifest.attention.anchorsURL, manifest.attention.encoderURL].compactMap({ $0 }) {
             let path = url.standardizedFileURL.path
-            guard path.hasPrefix(base) else { throw CLIError("\(path): simulate needs the manifest's files beside it or below it") }
-            let destination = folder.appendingPathComponent(String(path.dropFirst(base.count)))
+            guard let relative = PathContainment.relative(path, under: base) else {
+                throw CLIError("\(path): simulate needs the manifest's files beside it or below it")
+            }
+            let destination = folder.appendingPathComponent(relative)
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: destination)
             try FileManager.default.copyItem(at: url, to: destination)

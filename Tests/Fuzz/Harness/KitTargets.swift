@@ -10,7 +10,9 @@ enum KitTargets {
         let kit = URL(fileURLWithPath: "/kit", isDirectory: true)
         for (field, name) in descriptor.files {
             let resolved = kit.appendingPathComponent(name).standardizedFileURL.path
-            invariant(resolved.hasPrefix("/kit/") && resolved.count > 5, "kit.json field \(field) accepted outside the kit: \(name)")
+            // Bytes, not characters: a combining mark after "/" fuses with it in String comparisons.
+            invariant(resolved.utf8.starts(with: "/kit/".utf8) && resolved.utf8.count > 5,
+                      "kit.json field \(field) accepted outside the kit: \(name)")
         }
         invariant((try? descriptor.holder()) != nil, "kit.json accepted with an unknown holder")
         guard let written = try? JSONEncoder().encode(descriptor) else {
