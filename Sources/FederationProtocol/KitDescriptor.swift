@@ -131,17 +131,20 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
             + (keyShare.map { [("keyShare", $0)] } ?? [])
     }
 
-    /// A non-empty relative path with no `..` component (and no NUL, which no file name holds).
+    /// A relative path of plain file names: not empty, not absolute, no NUL, and no component
+    /// that is empty, `.` or `..` (so it names a file strictly inside the kit, never the kit
+    /// folder itself or anything above it).
     ///
     /// Checked on UTF-8 bytes, as the file system reads the path: `String`'s `split` and
     /// `hasPrefix` compare grapheme clusters, and a combining mark right after a `/` fuses with
     /// it, so `"../\u{65E}key-share.json"` would have no `/` and no `..` component (found by
-    /// the fuzz target `kit`).
+    /// the fuzz target `kit`, as was `"."`).
     static func isInsideKit(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
-        return !bytes.isEmpty && bytes.first != UInt8(ascii: "/") && !bytes.contains(0)
-            && !bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-                .contains { $0.elementsEqual("..".utf8) }
+        return !bytes.contains(0)
+            && bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy { component in
+                !component.isEmpty && !component.elementsEqual(".".utf8) && !component.elementsEqual("..".utf8)
+            }
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -44,6 +44,10 @@ struct KitDescriptorTests {
         ("keyShare", #""../\u065ekey-share.json""#, "field \"keyShare\" must name"),
         ("certificate", #""\u065e/../../cert.pem""#, "field \"certificate\" must name"),
         ("privateKey", #""/\u065eetc/key.pem""#, "field \"privateKey\" must name"),
+        ("keyShare", #"".""#, "field \"keyShare\" must name"),
+        ("manifest", #""./manifest.toml""#, "field \"manifest\" must name"),
+        ("certificate", #""certs//cert.pem""#, "field \"certificate\" must name"),
+        ("caCertificate", #""ca.pem/""#, "field \"caCertificate\" must name"),
         ("privateKey", "7", "field \"privateKey\" has the wrong type"),
         ("fingerprints", "null", "missing field \"fingerprints\""),
     ])
