@@ -106,4 +106,3 @@ public enum PathContainment {
         return String(decoding: path.utf8.dropFirst(prefix.count), as: UTF8.self)
     }
 }
-

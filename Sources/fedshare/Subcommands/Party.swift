@@ -119,6 +119,7 @@ struct Party: AsyncParsableCommand {
             ) { step in
                 switch step {
                 case .connecting(let address):
+                    lastTenth.withLock { $0 = [:] }  // a new round after a reconnect reports afresh
                     line.set("party \(id): connecting to the aggregator at \(address)")
                     emit(Event(event: "connecting", party: id, detail: address))
                 case .phase(let phase):
