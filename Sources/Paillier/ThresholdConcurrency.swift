@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// Work spread over all cores for the threshold paths (partial decryption, proofs,
 /// verification, dealing). Each item is independent; GMP only reads shared operands, and every
@@ -10,18 +9,5 @@ enum ThresholdConcurrency {
     static func map<T: Sendable>(_ indices: Range<Int>, _ transform: @Sendable (Int) -> T) -> [T] {
         // Parallel.map throws only what its transform throws, and this one cannot.
         (try? Parallel.map(Array(indices), transform)) ?? []
-    }
-
-    /// A thread-safe counter for progress reports.
-    final class Counter: Sendable {
-        private let value = Mutex(0)
-
-        /// Adds one and returns the new value.
-        func increment() -> Int {
-            value.withLock { value in
-                value += 1
-                return value
-            }
-        }
     }
 }

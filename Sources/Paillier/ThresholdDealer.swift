@@ -94,10 +94,10 @@ public enum ThresholdDealer {
     static func safePrimePair(bits: Int, progress: (@Sendable (Progress) -> Void)?) throws -> (BigInt, BigInt) {
         while true {
             progress?(.searchingPrimes(bits: bits))
-            let found = ThresholdConcurrency.Counter()
+            let found = progress.map { report in WorkProgress(total: 2) { done, _ in report(.primeFound(found: done)) } }
             let results = ThresholdConcurrency.map(0..<2) { _ -> Result<BigInt, Error> in
                 let result = Result { try Primes.random(bits: bits, safe: true) }
-                progress?(.primeFound(found: found.increment()))
+                found?.advance()
                 return result
             }
             var p = try results[0].get()
@@ -189,7 +189,9 @@ public enum ThresholdDealer {
         }
 
         let delta = BigInt.factorial(parties)
-        let readyCount = ThresholdConcurrency.Counter()
+        let ready = progress.map { report in
+            WorkProgress(total: parties) { done, total in report(.verificationKeyReady(party: done, of: total)) }
+        }
         let values = shareValues
         let finalBase = base
         let verificationKeys = ThresholdConcurrency.map(values.indices) { index -> BigInt in
@@ -197,7 +199,7 @@ public enum ThresholdDealer {
             exponent.markSecret()
             defer { exponent.wipe() }
             let key = finalBase.powerSecret(exponent, modulus: nSquared)
-            progress?(.verificationKeyReady(party: readyCount.increment(), of: parties))
+            ready?.advance()
             return key
         }
 

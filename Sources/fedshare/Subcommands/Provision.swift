@@ -114,8 +114,6 @@ struct Provision: AsyncParsableCommand {
     }
 }
 
-/// One line of progress on standard error, redrawn in place on a terminal (and silent
-/// otherwise, so logs and pipes stay clean).
 extension ThresholdDealer.Progress {
     /// One line for a terminal.
     var summary: String {
@@ -130,6 +128,8 @@ extension ThresholdDealer.Progress {
     }
 }
 
+/// One line of progress on standard error, redrawn in place on a terminal (and silent
+/// otherwise, so logs and pipes stay clean).
 final class StatusLine: Sendable {
     private struct State {
         var text = ""
