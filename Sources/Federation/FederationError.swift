@@ -10,6 +10,9 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
     case malformed(party: Int?, reason: String)
     /// The round stopped: the reason names the phase and the missing parties.
     case aborted(phase: String, reason: String, missing: [Int])
+    /// The aggregator asked for something the protocol forbids (a second opening, a sum that is
+    /// not the round's, a forged or unsigned set): the party refuses and names it.
+    case aggregatorRefused(party: Int, reason: String)
     /// A configuration problem (bad threshold, unknown party, no key for Paillier mode…).
     case configuration(String)
     /// Durable state could not be read or written.
@@ -30,6 +33,8 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
         case .aborted(let phase, let reason, let missing):
             let names = missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"
             return "round aborted in phase \(phase): \(reason)\(names)"
+        case .aggregatorRefused(let party, let reason):
+            return "party \(party) refuses: the aggregator \(reason)"
         case .configuration(let reason):
             return reason
         case .storage(let path, let reason):

@@ -1,11 +1,13 @@
 import Foundation
 import SwiftProtobuf
 
-/// The constants every peer of protocol version 2 agrees on (Protocols/PROTOCOL.md §1).
+/// The constants every peer of protocol version 3 agrees on (Protocols/PROTOCOL.md §1).
 public enum WireProtocol {
-    /// The protocol version carried in every envelope: 2 since partial decryptions carry one
-    /// batch proof per party instead of one proof per value (Protocols/PROTOCOL.md §2).
-    public static let version: UInt32 = 2
+    /// The protocol version carried in every envelope: 3 since contributions and secure-aggregation
+    /// keys are signed with the federation certificates, contributions are relayed so that every
+    /// party can recompute the sum it decrypts, and secure aggregation has a consistency check
+    /// (Protocols/PROTOCOL.md §2).
+    public static let version: UInt32 = 3
     /// No gRPC message may exceed this many bytes (both directions).
     public static let maximumMessageBytes = 4 << 20
     /// Bulk payload per chunk message (ciphertext bytes, words, partial decryptions, values).

@@ -35,8 +35,8 @@ func runLoopbackParty(
         guard let party = kit.partyID else { throw FederationError.configuration("not a party kit") }
         let connection = try PartyConnection(kit: kit, aggregator: address, limits: limits,
                                              retry: RetryPolicy(giveUpAfter: .seconds(10)), logger: logger)
-        let engine = try PartyRound(party: party, manifest: kit.manifest, contribution: contribution, ledger: ledger,
-                                    keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
+        let engine = try PartyRound(party: party, manifest: kit.manifest, contribution: contribution,
+                                    credentials: try kit.partyCredentials(), ledger: ledger, keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
         let mode = kit.manifest.crypto.mode
         return .success(try await connection.round(hello: engine.hello()) { stream in
             var engine = engine

@@ -130,7 +130,7 @@ struct PartyReconnectPolicyTests {
         var engines: [Int: PartyRound] = [:]
         for party in 1...3 {
             engines[party] = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                            ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
+                                            credentials: try harness.credentials(party), ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
                                             publicKey: harness.dealing?.publicKey)
         }
         let lost = 2

@@ -81,10 +81,12 @@ struct PartyIDAndAbortPhaseTests {
         let dealing = try TestKeys.shared.dealing(threshold: 2, parties: 3)
         // Party 5 holds share 2; share 1 is party 2's.
         #expect(throws: FederationError.self) {
-            _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!, ledger: federation.ledgers[5]!,
+            _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
+                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5), ledger: federation.ledgers[5]!,
                                keyShare: dealing.shares[0], publicKey: dealing.publicKey)
         }
-        _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!, ledger: federation.ledgers[5]!,
+        _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
+                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5), ledger: federation.ledgers[5]!,
                            keyShare: dealing.shares[1], publicKey: dealing.publicKey)
     }
 
@@ -100,7 +102,7 @@ struct PartyIDAndAbortPhaseTests {
         var opened: [OutgoingMessage] = []
         for party in 1...3 {
             let engine = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                        ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
+                                        credentials: try harness.credentials(party), ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
                                         publicKey: harness.dealing?.publicKey)
             opened += aggregator.receive(engine.hello(), from: party)
         }

@@ -197,7 +197,8 @@ struct RoundEngineFailureTests {
 
     @Test func partyRefusesNoNoiseOutsideSimulations() throws {
         let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
-        var party = try PartyRound(party: 1, manifest: harness.manifest, contribution: harness.data[1]!, ledger: harness.partyLedgers[1]!)
+        var party = try PartyRound(party: 1, manifest: harness.manifest, contribution: harness.data[1]!,
+                                   credentials: try harness.credentials(1), ledger: harness.partyLedgers[1]!)
         var random = SeededRandom(seed: 3)
         let plan = try RoundPlan(manifest: harness.manifest)
         var aggregator = try AggregatorRound(plan: plan, round: 9, parties: [1, 2, 3], key: nil, ledger: harness.aggregatorLedger,

@@ -112,6 +112,8 @@ struct Harness {
     let aggregatorLedger: PrivacyLedger
     let partyLedgers: [Int: PrivacyLedger]
     let store: RoundStore
+    /// The federation's certificates (each party signs with its own).
+    let pki: EphemeralFederationPKI
 
     init(parties: Int, threshold: Int, mode: String, mechanism: String = "gaussian", epsilonBudget: Double = 4.0) throws {
         folder = try TemporaryFolder()
@@ -123,7 +125,10 @@ struct Harness {
         for party in 1...parties { ledgers[party] = try PrivacyLedger(path: folder.path("party-\(party)-ledger.sqlite")) }
         partyLedgers = ledgers
         store = try RoundStore(path: folder.path("rounds.sqlite"))
+        pki = try EphemeralFederationPKI(federation: manifest.name, parties: Array(1...parties))
     }
+
+    func credentials(_ party: Int) throws -> PartyCredentials { try pki.credentials(party: party) }
 
     func federation(drops: [Int: RoundPhase] = [:], noNoise: Bool = true) throws -> InMemoryFederation {
         let parties = data.keys.sorted().map { id in
@@ -131,7 +136,7 @@ struct Harness {
                                      keyShare: dealing?.shares[id - 1])
         }
         return try InMemoryFederation(manifest: manifest, parties: parties, publicKey: dealing?.publicKey,
-                                      aggregatorLedger: aggregatorLedger, store: store, drops: drops, noNoise: noNoise)
+                                      aggregatorLedger: aggregatorLedger, store: store, drops: drops, noNoise: noNoise, pki: pki)
     }
 
     func run(drops: [Int: RoundPhase] = [:], noNoise: Bool = true) throws -> InMemoryFederation.Report {

@@ -33,6 +33,7 @@ public struct AggregatorRound: Sendable {
 
     private let invited: [Int]
     private let key: ThresholdPublicKey?
+    private let verifier: PeerVerifier?
     private let ledger: PrivacyLedger
     private let store: RoundStore?
     private let deadlines: [RoundPhase: UInt64]
@@ -45,6 +46,9 @@ public struct AggregatorRound: Sendable {
     // Paillier.
     private var layout: SlotLayout?
     private var contributions: [Int: CiphertextBatchAssembler] = [:]
+    /// Each contribution's chunks as they arrived (signature and certificate in chunk 0), to relay
+    /// to the other contributors so that each can recompute the sum it decrypts.
+    private var contributionChunks: [Int: [Fedshare_V1_ContributionChunk]] = [:]
     private var sum: [PaillierCiphertext] = []
     private var contributors: [Int] = []
     private var context: [UInt8] = []
@@ -61,12 +65,15 @@ public struct AggregatorRound: Sendable {
     ///   - round: a round id never used before (``RoundStore/nextRoundID()``).
     ///   - parties: the parties invited (the manifest's, or a subset).
     ///   - key: the threshold public key (Paillier mode).
+    ///   - verifier: checks each contribution's signature on arrival, so that a party that signs
+    ///     badly is cut off here rather than making every honest party refuse the sum (nil: the
+    ///     parties' own checks only).
     ///   - ledger: the federation ledger; its cap comes from the manifest when it has none.
     ///   - store: durable round state (nil in tests that do not need it).
     ///   - deadlines: milliseconds per phase, announced to parties (the transport enforces them).
     ///   - noNoise: simulations only; recorded in the result.
     ///   - generator: the session nonce's source (`SecureRandom` in production).
-    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, ledger: PrivacyLedger,
+    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil, ledger: PrivacyLedger,
                 store: RoundStore?, deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false,
                 using generator: inout some RandomNumberGenerator) throws {
         let invited = Array(Set(parties)).sorted()
@@ -88,6 +95,7 @@ public struct AggregatorRound: Sendable {
         self.round = round
         self.invited = invited
         self.key = key
+        self.verifier = verifier
         self.ledger = ledger
         self.store = store
         self.deadlines = deadlines
@@ -233,7 +241,11 @@ public struct AggregatorRound: Sendable {
                                             expectedCount: layout.plaintextCount(for: plan.valueCount))
             try assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
             contributions[party] = assembler
-            if assembler.isComplete { answered.insert(party) }
+            contributionChunks[party, default: []].append(chunk)
+            if assembler.isComplete {
+                try checkSignature(of: party, ciphertexts: assembler.ciphertexts, key: key)
+                answered.insert(party)
+            }
             return []
 
         case .commitAck(let ack):
@@ -274,6 +286,9 @@ public struct AggregatorRound: Sendable {
             guard assembler.isComplete else { return [] }
             masked[party] = nil
             return try serverReceive(.maskedInput(try assembler.message(map: map)), from: party)
+
+        case .survivorSignature:
+            throw unexpected(body, party) // SECAGG-CHECK: wired next
 
         case .unmaskingResponse(let message):
             guard plan.mode == .secagg, phase == .unmask, let map else { throw unexpected(body, party) }
@@ -411,8 +426,21 @@ public struct AggregatorRound: Sendable {
         alive = Set(contributors)
         answered = []
         persistQuietly()
+        // Every contributor gets the others' signed contributions, then the sum to decrypt.
+        let relays = contributors.map { sender in
+            (sender, (contributionChunks[sender] ?? []).map { chunk in
+                var relay = Fedshare_V1_RelayedContribution()
+                relay.party = UInt32(sender)
+                relay.contribution = chunk
+                return relay
+            })
+        }
+        contributionChunks = [:]
         let chunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
-        return contributors.flatMap { party in chunks.map { reply(party, .encryptedSum($0)) } }
+        return contributors.flatMap { party in
+            relays.filter { $0.0 != party }.flatMap { $0.1.map { reply(party, .relayedContribution($0)) } }
+                + chunks.map { reply(party, .encryptedSum($0)) }
+        }
     }
 
     private mutating func closeDecrypt() -> [OutgoingMessage] {
@@ -444,6 +472,19 @@ public struct AggregatorRound: Sendable {
             let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
                 : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
             return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
+        }
+    }
+
+    /// A contribution is signed by its party (chunk 0 carries the certificate and signature).
+    private func checkSignature(of party: Int, ciphertexts: [PaillierCiphertext], key: ThresholdPublicKey) throws {
+        guard let verifier, let first = contributionChunks[party]?.first else { return }
+        let statement = SignedStatement.contribution(
+            manifestHash: plan.manifestHash, round: round, party: party, keyID: key.keyID, ciphertextCount: ciphertexts.count,
+            ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: key.paillierKey))
+        do {
+            try verifier.verify(Array(first.signature), over: statement, by: party, certificate: Array(first.certificate))
+        } catch {
+            throw FederationError.malformed(party: party, reason: "its contribution to round \(round) \(error)")
         }
     }
 

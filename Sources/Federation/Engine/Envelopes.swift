@@ -44,6 +44,7 @@ enum Envelopes {
         case .shareKeys: return "SecAggShareKeys"
         case .maskedInput: return "SecAggMaskedInputChunk"
         case .unmaskingResponse: return "SecAggUnmaskingResponse"
+        case .survivorSignature: return "SecAggSurvivorSignature"
         case .resultAck: return "ResultAck"
         case .error: return "Error"
         }
@@ -60,6 +61,8 @@ enum Envelopes {
         case .unmaskingRequest: return "SecAggUnmaskingRequest"
         case .result: return "ResultChunk"
         case .abort: return "Abort"
+        case .relayedContribution: return "RelayedContribution"
+        case .survivorSet: return "SecAggSurvivorSet"
         case .error: return "Error"
         }
     }

@@ -54,18 +54,24 @@ public struct InMemoryFederation: Sendable {
     public let drops: [Int: RoundPhase]
     public let noNoise: Bool
     public let threshold: Int?
+    /// The federation's certificates: each party signs with its own, and checks the others'.
+    public let pki: EphemeralFederationPKI
     /// Tests of hostile peers: sees every party envelope before it leaves and may replace it
     /// (return nil to swallow it).
     public var intercept: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_PartyEnvelope) -> Fedshare_V1_PartyEnvelope?)?
     /// Tests of hostile peers: like ``intercept`` but may turn one envelope into several
     /// (duplicates, injected or replayed messages) or none. Applied after ``intercept``.
     public var rewrite: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_PartyEnvelope) -> [Fedshare_V1_PartyEnvelope])?
+    /// Tests of a hostile aggregator: sees every aggregator envelope before it reaches `party`
+    /// and may turn it into several (injected, replayed, equivocated) or none.
+    public var rewriteToParty: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope])?
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
     ///     `contribute`, `decrypt`, `unmask`).
     public init(manifest: FederationManifest, parties: [Party], publicKey: ThresholdPublicKey?, aggregatorLedger: PrivacyLedger,
-                store: RoundStore? = nil, threshold: Int? = nil, drops: [Int: RoundPhase] = [:], noNoise: Bool = false) throws {
+                store: RoundStore? = nil, threshold: Int? = nil, drops: [Int: RoundPhase] = [:], noNoise: Bool = false,
+                pki: EphemeralFederationPKI? = nil) throws {
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         for (party, phase) in drops {
             guard parties.contains(where: { $0.id == party }) else { throw FederationError.configuration("--drop names party \(party), which is not in the federation") }
@@ -83,6 +89,7 @@ public struct InMemoryFederation: Sendable {
         self.drops = drops
         self.noNoise = noNoise
         self.threshold = threshold
+        self.pki = try pki ?? EphemeralFederationPKI(federation: manifest.name, parties: parties.map(\.id))
     }
 
     /// The phase a party message belongs to (for drops).
@@ -92,6 +99,7 @@ public struct InMemoryFederation: Sendable {
         case .advertiseKeys: return .advertise
         case .shareKeys: return .share
         case .contribution, .maskedInput: return .contribute
+        case .survivorSignature: return .check
         case .commitAck: return mode == .paillier ? .decrypt : .unmask
         case .partialDecryption: return .decrypt
         case .unmaskingResponse: return .unmask
@@ -99,16 +107,17 @@ public struct InMemoryFederation: Sendable {
         }
     }
 
-    static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .decrypt, .unmask, .release]
+    static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask, .release]
 
     /// Runs one round to its end.
     public func run(round: UInt64? = nil, using generator: inout some RandomNumberGenerator) throws -> Report {
         let roundID = try round ?? store?.nextRoundID() ?? 1
-        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
+        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey, verifier: pki.verifier,
                                              ledger: aggregatorLedger, store: store, noNoise: noNoise, using: &generator)
         var engines: [Int: PartyRound] = [:]
         for party in parties {
-            engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution, ledger: party.ledger,
+            engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution,
+                                               credentials: try pki.credentials(party: party.id), ledger: party.ledger,
                                                keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
                                                options: .init(allowNoNoise: noNoise))
         }
@@ -140,10 +149,12 @@ public struct InMemoryFederation: Sendable {
         }
         func deliver(_ outgoing: [OutgoingMessage]) throws {
             for message in outgoing where !dead.contains(message.party) {
-                let bytes: [UInt8] = try message.envelope.serializedBytes()
-                try checkedSize(bytes.count, message: "AggregatorEnvelope")
-                received[message.party, default: 0] += bytes.count
-                toParties.append((message.party, bytes))
+                for envelope in rewriteToParty.map({ $0(message.party, message.envelope) }) ?? [message.envelope] {
+                    let bytes: [UInt8] = try envelope.serializedBytes()
+                    try checkedSize(bytes.count, message: "AggregatorEnvelope")
+                    received[message.party, default: 0] += bytes.count
+                    toParties.append((message.party, bytes))
+                }
             }
         }
 

@@ -14,6 +14,14 @@ import SecureAggregation
 /// round's plan from its own manifest and refuses any difference, reserves the charge in its
 /// own ledger (refusing when its cap would be exceeded), and commits that charge before the
 /// message that can open the result (its partial decryption or unmasking shares) leaves.
+///
+/// Against an aggregator that deviates (Papers/threat-model.md): in Paillier mode the party
+/// signs its contribution, decrypts at most one sum per round, and only a sum it has
+/// recomputed itself from at least t contributions of this round, each signed by its
+/// contributor; in secure-aggregation mode it checks the signed key directory and reveals
+/// shares only after at least t survivors signed the same survivor set. Any deviation is
+/// refused with ``FederationError/aggregatorRefused(party:reason:)`` and the party's ledger
+/// is settled for the worst case.
 public struct PartyRound: Sendable {
     public struct Options: Sendable {
         /// Accept rounds announced without noise (simulations only).
@@ -47,6 +55,7 @@ public struct PartyRound: Sendable {
 
     private let manifestParties: [Int]
     private let contribution: AttentionResult
+    private let credentials: PartyCredentials
     private let ledger: PrivacyLedger
     private let keyShare: ThresholdKeyShare?
     private let publicKey: ThresholdPublicKey?
@@ -57,6 +66,12 @@ public struct PartyRound: Sendable {
     private var sumAssembler: CiphertextBatchAssembler?
     private var sumContributors: [Int] = []
     private var sumContext: [UInt8] = []
+    /// This party's own ciphertexts, and the other contributors' as relayed and verified.
+    private var ownCiphertexts: [PaillierCiphertext] = []
+    private var relayed: [Int: RelayedBatch] = [:]
+    private var verified: [Int: [PaillierCiphertext]] = [:]
+    /// True once this party's partial decryption of the round's sum left: it opens one sum per round.
+    public private(set) var opened = false
     private var map: SecAggPartyMap?
     private var client: SecAggClient?
     private var resultChunks: ChunkAssembler<Int>?
@@ -67,14 +82,18 @@ public struct PartyRound: Sendable {
     ///   - party: this party's id (as in its certificate and the manifest).
     ///   - manifest: the party's own copy of the manifest.
     ///   - contribution: its local attention A_p and counts n_p (`LocalAttention.compute`).
+    ///   - credentials: its certificate's signing key and the federation CA it checks others against.
     ///   - ledger: its own privacy ledger (cap from the manifest's budget if it has none).
     ///   - keyShare, publicKey: its threshold key share (Paillier mode).
     ///   - threshold: overrides the manifest's threshold (simulations).
-    public init(party: Int, manifest: FederationManifest, contribution: AttentionResult, ledger: PrivacyLedger,
-                keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil, threshold: Int? = nil,
-                options: Options = Options()) throws {
+    public init(party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
+                ledger: PrivacyLedger, keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
+                threshold: Int? = nil, options: Options = Options()) throws {
         guard manifest.parties.contains(party) else {
             throw FederationError.configuration("party \(party) is not in the manifest's parties \(manifest.parties)")
+        }
+        guard credentials.signer.party == party else {
+            throw FederationError.configuration("party \(party): its signing certificate is party \(credentials.signer.party)'s")
         }
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         if plan.mode == .paillier {
@@ -93,6 +112,7 @@ public struct PartyRound: Sendable {
         self.plan = plan
         self.manifestParties = manifest.parties
         self.contribution = contribution
+        self.credentials = credentials
         self.ledger = ledger
         self.keyShare = keyShare
         self.publicKey = publicKey
@@ -123,6 +143,7 @@ public struct PartyRound: Sendable {
             return try handle(envelope, using: &generator)
         } catch {
             stop(.aborted(phase: phase, reason: "\(error)", missing: []))
+            _ = settleForWorstCase()
             throw error
         }
     }
@@ -149,6 +170,13 @@ public struct PartyRound: Sendable {
         case .open(let open):
             guard phase == .join, reservation == nil else { throw unexpected(envelope.body) }
             return try handleOpen(open, round: envelope.roundID, using: &generator)
+        case .relayedContribution(let relay):
+            guard plan.mode == .paillier, phase == .contribute || phase == .decrypt, !opened else {
+                if opened { throw refused("relayed a contribution after party \(party) opened this round's sum") }
+                throw unexpected(envelope.body)
+            }
+            try handleRelay(relay)
+            return []
         case .encryptedSum(let chunk):
             guard plan.mode == .paillier, phase == .contribute || phase == .decrypt else { throw unexpected(envelope.body) }
             return try handleSum(chunk, using: &generator)
@@ -169,6 +197,8 @@ public struct PartyRound: Sendable {
             guard case .maskedInput(let input)? = reply else { throw unexpected(envelope.body) }
             contributed = true
             return SecAggWire.maskedInputChunks(input).map { self.envelope(.maskedInput($0)) }
+        case .survivorSet:
+            throw unexpected(envelope.body) // SECAGG-CHECK: wired next
         case .unmaskingRequest(let request):
             guard let map, var client, phase == .contribute else { throw unexpected(envelope.body) }
             let message = try SecAggWire.unmaskingRequest(request, map: map)
@@ -231,10 +261,17 @@ public struct PartyRound: Sendable {
             } catch {
                 throw FederationError.configuration("party \(party): cannot pack and encrypt its contribution: \(error)")
             }
+            // Signed, so that every other contributor can check the sum it is asked to decrypt.
+            let statement = SignedStatement.contribution(
+                manifestHash: plan.manifestHash, round: round, party: party, keyID: publicKey.keyID, ciphertextCount: ciphertexts.count,
+                ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: publicKey.paillierKey))
+            var chunks = CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey)
+            chunks[0].certificate = Data(credentials.signer.certificate)
+            chunks[0].signature = Data(try credentials.signer.sign(statement))
+            ownCiphertexts = ciphertexts
             phase = .contribute
             contributed = true
-            return [envelope(.accept(accept))]
-                + CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey).map { envelope(.contribution($0)) }
+            return [envelope(.accept(accept))] + chunks.map { envelope(.contribution($0)) }
         case .secagg:
             let map = try SecAggPartyMap(parties: invited)
             let configuration = try SecAggConfiguration(parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
@@ -295,15 +332,54 @@ public struct PartyRound: Sendable {
         return nil
     }
 
+    /// Another contributor's signed contribution, relayed by the aggregator before the sum.
+    private mutating func handleRelay(_ relay: Fedshare_V1_RelayedContribution) throws {
+        guard let publicKey, let layout else { throw FederationError.configuration("no key") }
+        let sender = Int(relay.party)
+        guard sender != party, invited.contains(sender), verified[sender] == nil else {
+            throw refused("relayed a contribution of party \(relay.party), which is not another invited party awaiting one")
+        }
+        var batch = relayed[sender] ?? RelayedBatch(
+            assembler: CiphertextBatchAssembler(message: "RelayedContribution of party \(sender)", key: publicKey.paillierKey,
+                                                expectedCount: layout.plaintextCount(for: plan.valueCount)))
+        if relay.contribution.chunk.index == 0 {
+            batch.certificate = Array(relay.contribution.certificate)
+            batch.signature = Array(relay.contribution.signature)
+        }
+        let chunk = relay.contribution
+        try batch.assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
+        guard batch.assembler.isComplete else {
+            relayed[sender] = batch
+            return
+        }
+        relayed[sender] = nil
+        let ciphertexts = batch.assembler.ciphertexts
+        let statement = SignedStatement.contribution(
+            manifestHash: plan.manifestHash, round: round, party: sender, keyID: publicKey.keyID, ciphertextCount: ciphertexts.count,
+            ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: publicKey.paillierKey))
+        do {
+            try credentials.verifier.verify(batch.signature, over: statement, by: sender, certificate: batch.certificate)
+        } catch {
+            throw refused("relayed a contribution of party \(sender) that is not party \(sender)'s signed contribution to round \(round): \(error)")
+        }
+        verified[sender] = ciphertexts
+    }
+
     private mutating func handleSum(_ chunk: Fedshare_V1_EncryptedSumChunk,
                                     using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
         guard let publicKey, let keyShare, let layout else { throw FederationError.configuration("no key") }
+        guard !opened else {
+            throw refused("sent a second encrypted sum in round \(round); party \(party) decrypts one sum per round")
+        }
         if sumAssembler == nil {
             let contributors = chunk.contributors.map { Int($0) }
             // The sum must hold at least t contributions from this round, so the noise guarantee holds.
             guard contributors == Array(Set(contributors)).sorted(), contributors.count >= plan.threshold,
                   contributors.allSatisfy(invited.contains) else {
-                throw FederationError.malformed(party: nil, reason: "the encrypted sum names contributors \(contributors.prefix(20)); need at least \(plan.threshold) distinct invited parties")
+                throw refused("sent an encrypted sum of contributors \(contributors.prefix(20)); party \(party) decrypts only the sum of at least \(plan.threshold) distinct invited parties")
+            }
+            guard contributors.contains(party) else {
+                throw refused("sent an encrypted sum of contributors \(contributors.prefix(20)) that leaves out party \(party)'s own contribution")
             }
             let context = plan.decryptionContext(round: round, contributors: contributors)
             guard Array(chunk.context) == context else {
@@ -321,6 +397,11 @@ public struct PartyRound: Sendable {
         try assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
         sumAssembler = assembler
         guard assembler.isComplete else { return [] }
+        // Only the homomorphic sum of this round's signed contributions is decrypted.
+        let expected = try recomputedSum(key: publicKey.paillierKey)
+        guard expected == assembler.ciphertexts else {
+            throw refused("sent an encrypted sum that is not the sum of the signed contributions of parties \(sumContributors) to round \(round)")
+        }
         // The charge is committed before the partial decryption that opens the sum leaves.
         let ack = try commit()
         let share: ThresholdDecryptionShare
@@ -332,8 +413,30 @@ public struct PartyRound: Sendable {
             throw FederationError.malformed(party: nil, reason: "cannot decrypt the encrypted sum: \(error)")
         }
         sumAssembler = nil
+        opened = true
+        relayed = [:]
+        verified = [:]
         return [envelope(.commitAck(ack))]
             + PartialDecryptionChunking.chunks(share, key: publicKey).map { envelope(.partialDecryption($0)) }
+    }
+
+    /// This party's ciphertexts times every other contributor's verified ones.
+    private func recomputedSum(key: PaillierPublicKey) throws -> [PaillierCiphertext] {
+        var sum = ownCiphertexts
+        for contributor in sumContributors where contributor != party {
+            guard let batch = verified[contributor], batch.count == sum.count else {
+                throw refused("asked for the decryption of a sum that includes party \(contributor) without relaying its signed contribution")
+            }
+            for index in sum.indices { sum[index] = key.add(sum[index], batch[index]) }
+        }
+        return sum
+    }
+
+    /// A relayed contribution being reassembled, with the signature and certificate of its chunk 0.
+    private struct RelayedBatch: Sendable {
+        var assembler: CiphertextBatchAssembler
+        var certificate: [UInt8] = []
+        var signature: [UInt8] = []
     }
 
     /// A counter for a long step, when someone listens.
@@ -417,6 +520,13 @@ public struct PartyRound: Sendable {
         }
         let lostIn = phase
         stop(.aborted(phase: lostIn, reason: "the connection to the aggregator was lost in phase \(lostIn.rawValue): \(reason)", missing: []))
+        return settleForWorstCase()
+    }
+
+    /// Settles the reservation when the round ends for this party without a result (a lost
+    /// stream, or a request it refused): committed once its contribution left, since t others
+    /// may still open a sum holding it; cancelled when nothing of its data left.
+    private mutating func settleForWorstCase() -> LossSettlement {
         guard let reservation else { return .nothingReserved }
         if committed { return .alreadyCommitted(reservation: reservation.id) }
         if contributed {
@@ -448,6 +558,10 @@ public struct PartyRound: Sendable {
     private mutating func stop(_ outcome: RoundOutcome) {
         self.outcome = outcome
         if case .aborted = outcome { phase = .aborted }
+    }
+
+    private func refused(_ reason: String) -> FederationError {
+        .aggregatorRefused(party: party, reason: reason)
     }
 
     private func unexpected(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body?) -> FederationError {

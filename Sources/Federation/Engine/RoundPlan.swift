@@ -8,7 +8,7 @@ import Primitives
 
 /// The phases of a round, as both engines and `--drop PARTY@PHASE` name them.
 public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
-    case join, advertise, share, contribute, decrypt, unmask, release, done, aborted
+    case join, advertise, share, contribute, check, decrypt, unmask, release, done, aborted
 
     /// The wire enum.
     public var wire: Fedshare_V1_Phase {
@@ -17,6 +17,7 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
         case .advertise: return .advertise
         case .share: return .share
         case .contribute: return .contribute
+        case .check: return .check
         case .decrypt: return .decrypt
         case .unmask: return .unmask
         case .release: return .release
@@ -30,6 +31,7 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
         case .advertise: self = .advertise
         case .share: self = .share
         case .contribute: self = .contribute
+        case .check: self = .check
         case .decrypt: self = .decrypt
         case .unmask: self = .unmask
         case .release: self = .release
@@ -66,8 +68,17 @@ public struct RoundPlan: Sendable, Hashable {
     public let event: MechanismEvent
     public let relation: NeighbouringRelation
     public let unit: String
+    /// The ε per release that the accountant certifies for ``event`` at ``delta`` (never above
+    /// ``targetEpsilon``): what the wire, `result.json` and `simulate` report.
     public let epsilon: Double
+    /// The per-release δ (the manifest's).
     public let delta: Double
+    /// The manifest's per-release target ε, which the noise is calibrated to.
+    public let targetEpsilon: Double
+    /// The accountant that certified ``epsilon`` (the `best` accountant's winner).
+    public let accountant: AccountantKind
+    /// The bound the noise was calibrated against.
+    public let bound: CalibrationBound
     public let epsilonBudget: Double
     public let deltaBudget: Double
     /// The largest |noise share| a party adds, in grid units (a tail bound far beyond 2^-80).
@@ -95,30 +106,48 @@ public struct RoundPlan: Sendable, Hashable {
         let affected = min(valueCount, manifest.recordsPerPrivacyUnit * (m + 1))
         relation = .addOrRemoveOne
         unit = manifest.privacy.unit.rawValue
-        epsilon = manifest.privacy.epsilon
+        targetEpsilon = manifest.privacy.epsilon
         delta = manifest.privacy.delta
         epsilonBudget = manifest.privacy.epsilonBudget
         deltaBudget = manifest.privacy.deltaBudget
         do {
+            // Calibrate in grid units against the event the ledgers record (rounding charged,
+            // the whole dimension, t shares), with the accountant's own bound for the discrete
+            // mechanism actually added; the grid scale is a power of two, so converting σ or b
+            // to real units and back is exact.
+            let calibrated: CalibratedNoise
             switch manifest.privacy.mechanism {
             case .laplace:
                 let sensitivity = 2 * k
-                // Calibrate against the grid sensitivity (rounding included), in real units.
-                let gridReal = DistributedNoise.gridSensitivity(sensitivity, mechanism: .laplace(scale: 1), affectedCoordinates: affected, codec: codec) / codec.scale
-                let b = try Calibration.noise(for: .laplace, epsilon: epsilon, sensitivity: gridReal)
+                let grid = DistributedNoise.gridSensitivity(sensitivity, mechanism: .laplace(scale: 1), affectedCoordinates: affected, codec: codec)
+                calibrated = try Calibration.calibrate(
+                    MechanismEvent(mechanism: .discreteLaplace, noise: 1, sensitivity: grid, dimension: valueCount, shares: 1),
+                    epsilon: targetEpsilon, delta: 0)
+                let b = calibrated.noise / codec.scale
                 mechanism = .laplace(scale: b)
                 event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
                                                    dimension: valueCount, affectedCoordinates: affected, codec: codec)
                 noiseBound = try Self.bound(b * codec.scale * 64)
             case .gaussian:
                 let sensitivity = 2.0.squareRoot().nextUp * k
-                let gridReal = DistributedNoise.gridSensitivity(sensitivity, mechanism: .gaussian(sigma: 1), affectedCoordinates: affected, codec: codec) / codec.scale
-                let sigma = try Calibration.noise(for: .gaussian, epsilon: epsilon, delta: delta, sensitivity: gridReal)
+                let grid = DistributedNoise.gridSensitivity(sensitivity, mechanism: .gaussian(sigma: 1), affectedCoordinates: affected, codec: codec)
+                calibrated = try Calibration.calibrate(
+                    MechanismEvent(mechanism: .discreteGaussian, noise: 1, sensitivity: grid, dimension: valueCount, shares: self.threshold),
+                    epsilon: targetEpsilon, delta: delta)
+                let sigma = calibrated.noise / codec.scale
                 mechanism = .gaussian(sigma: sigma)
                 event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
                                                    dimension: valueCount, affectedCoordinates: affected, codec: codec)
                 noiseBound = try Self.bound(sigma * codec.scale / Double(self.threshold).squareRoot() * 41 + 2)
             }
+            // What is charged is what was certified: recompute from the recorded event.
+            let certified = try PrivacyAccountant.spend(of: [event], delta: event.mechanism.isPure ? 0 : delta, accountant: .best)
+            guard event == calibrated.event, certified.epsilon <= targetEpsilon else {
+                throw FederationError.configuration("manifest [privacy]: the calibrated noise is certified only for ε = \(certified.epsilon), above the target \(targetEpsilon)")
+            }
+            epsilon = certified.epsilon
+            accountant = certified.accountant
+            bound = calibrated.bound
         } catch let error as FederationError {
             throw error
         } catch {

@@ -186,6 +186,17 @@ public struct FederationKit: Sendable {
             certificateFingerprint: FederationCertificates.fingerprint(certificate), warnings: warnings)
     }
 
+    /// A party kit's signing credentials: its certificate's key, checked against this federation's CA.
+    public func partyCredentials(now: @escaping @Sendable () -> Date = { Date() }) throws -> PartyCredentials {
+        guard let party = partyID else { throw FederationError.configuration("\(role)'s kit has no party credentials") }
+        let key: P256.Signing.PrivateKey
+        do { key = try P256.Signing.PrivateKey(pemRepresentation: privateKeyPEM) } catch {
+            throw FederationError.configuration("\(folder.path): the private key is not a P-256 key in PEM form")
+        }
+        return PartyCredentials(signer: try PartySigner(party: party, key: key, certificate: certificate),
+                                verifier: PeerVerifier(authority: authority, now: now))
+    }
+
     private static func text(_ url: URL) throws -> String {
         guard let text = String(data: try KitFiles.read(url, limit: 1 << 20), encoding: .utf8) else {
             throw ProvisioningError.malformed(path: url.path, problem: "not UTF-8 text")

@@ -102,7 +102,8 @@ public actor AggregatorRuntime {
             deadlines[phase] = UInt64(Self.milliseconds(phase == .join ? options.joinDeadline : options.phaseDeadline))
         }
         engine = try AggregatorRound(
-            plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey, ledger: ledger,
+            plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey,
+            verifier: PeerVerifier(authority: kit.authority), ledger: ledger,
             store: store, deadlines: deadlines, noNoise: options.noNoise, using: &random)
         phaseStart = .now
         lastPhase = .join
@@ -394,6 +395,7 @@ public enum PartyRuntime {
         guard let party = kit.partyID else {
             throw FederationError.configuration("\(kit.folder.path) is the aggregator's kit; a party needs its own kit")
         }
+        let credentials = try kit.partyCredentials()
         var options = options
         if let progress {
             options.progress = { [previous = options.progress] work, done, total in
@@ -404,7 +406,7 @@ public enum PartyRuntime {
         var losses = 0
         while true {
             let engine = try PartyRound(
-                party: party, manifest: kit.manifest, contribution: contribution, ledger: ledger, keyShare: kit.keyShare,
+                party: party, manifest: kit.manifest, contribution: contribution, credentials: credentials, ledger: ledger, keyShare: kit.keyShare,
                 publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
             progress?(.connecting(connection.address.description))
             let attempt: Attempt

@@ -82,6 +82,10 @@ public nonisolated enum Fedshare_V1_Phase: SwiftProtobuf.Enum, Swift.CaseIterabl
   case release // = 7
   case done // = 8
   case aborted // = 9
+
+  /// Secure aggregation (protocol version 3): the survivors sign the set of parties whose masked
+  /// input arrived before anyone reveals a share (Bonawitz et al.'s consistency check).
+  case check // = 10
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -100,6 +104,7 @@ public nonisolated enum Fedshare_V1_Phase: SwiftProtobuf.Enum, Swift.CaseIterabl
     case 7: self = .release
     case 8: self = .done
     case 9: self = .aborted
+    case 10: self = .check
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -116,6 +121,7 @@ public nonisolated enum Fedshare_V1_Phase: SwiftProtobuf.Enum, Swift.CaseIterabl
     case .release: return 7
     case .done: return 8
     case .aborted: return 9
+    case .check: return 10
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -132,6 +138,7 @@ public nonisolated enum Fedshare_V1_Phase: SwiftProtobuf.Enum, Swift.CaseIterabl
     .release,
     .done,
     .aborted,
+    .check,
   ]
 
 }
@@ -355,6 +362,14 @@ public nonisolated struct Fedshare_V1_PartyEnvelope: Sendable {
     set {body = .resultAck(newValue)}
   }
 
+  public var survivorSignature: Fedshare_V1_SecAggSurvivorSignature {
+    get {
+      if case .survivorSignature(let v)? = body {return v}
+      return Fedshare_V1_SecAggSurvivorSignature()
+    }
+    set {body = .survivorSignature(newValue)}
+  }
+
   public var error: Fedshare_V1_Error {
     get {
       if case .error(let v)? = body {return v}
@@ -377,6 +392,7 @@ public nonisolated struct Fedshare_V1_PartyEnvelope: Sendable {
     case maskedInput(Fedshare_V1_SecAggMaskedInputChunk)
     case unmaskingResponse(Fedshare_V1_SecAggUnmaskingResponse)
     case resultAck(Fedshare_V1_ResultAck)
+    case survivorSignature(Fedshare_V1_SecAggSurvivorSignature)
     case error(Fedshare_V1_Error)
 
   }
@@ -461,6 +477,22 @@ public nonisolated struct Fedshare_V1_AggregatorEnvelope: Sendable {
     set {body = .abort(newValue)}
   }
 
+  public var relayedContribution: Fedshare_V1_RelayedContribution {
+    get {
+      if case .relayedContribution(let v)? = body {return v}
+      return Fedshare_V1_RelayedContribution()
+    }
+    set {body = .relayedContribution(newValue)}
+  }
+
+  public var survivorSet: Fedshare_V1_SecAggSurvivorSet {
+    get {
+      if case .survivorSet(let v)? = body {return v}
+      return Fedshare_V1_SecAggSurvivorSet()
+    }
+    set {body = .survivorSet(newValue)}
+  }
+
   public var error: Fedshare_V1_Error {
     get {
       if case .error(let v)? = body {return v}
@@ -480,6 +512,8 @@ public nonisolated struct Fedshare_V1_AggregatorEnvelope: Sendable {
     case unmaskingRequest(Fedshare_V1_SecAggUnmaskingRequest)
     case result(Fedshare_V1_ResultChunk)
     case abort(Fedshare_V1_Abort)
+    case relayedContribution(Fedshare_V1_RelayedContribution)
+    case survivorSet(Fedshare_V1_SecAggSurvivorSet)
     case error(Fedshare_V1_Error)
 
   }
@@ -771,11 +805,44 @@ public nonisolated struct Fedshare_V1_ContributionChunk: Sendable {
   /// Paillier.CiphertextBatchCodec bytes of this chunk's ciphertexts.
   public var ciphertexts: Data = Data()
 
+  /// Chunk 0 only (protocol version 3): the sender's federation certificate (DER) and its ECDSA
+  /// P-256 signature over the contribution statement (round, manifest hash, party, key id and
+  /// the SHA-256 of every ciphertext; PROTOCOL.md "Signed contributions").
+  public var certificate: Data = Data()
+
+  public var signature: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _chunk: Fedshare_V1_Chunk? = nil
+}
+
+/// Aggregator → each contributor, before the encrypted sum (protocol version 3): another
+/// contributor's signed contribution exactly as it arrived, so that the recipient can verify the
+/// signatures and recompute the sum it is asked to decrypt.
+public nonisolated struct Fedshare_V1_RelayedContribution: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var party: UInt32 = 0
+
+  public var contribution: Fedshare_V1_ContributionChunk {
+    get {_contribution ?? Fedshare_V1_ContributionChunk()}
+    set {_contribution = newValue}
+  }
+  /// Returns true if `contribution` has been explicitly set.
+  public var hasContribution: Bool {self._contribution != nil}
+  /// Clears the value of `contribution`. Subsequent reads from it will return its default value.
+  public mutating func clearContribution() {self._contribution = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contribution: Fedshare_V1_ContributionChunk? = nil
 }
 
 /// Aggregator → each party still in the round: the homomorphic sum to decrypt, in chunks.
@@ -902,6 +969,12 @@ public nonisolated struct Fedshare_V1_SecAggAdvertisedKeys: Sendable {
 
   public var channelPublicKey: Data = Data()
 
+  /// Protocol version 3: the party's federation certificate (DER) and its ECDSA P-256 signature
+  /// over its keys, so that the aggregator cannot substitute them.
+  public var certificate: Data = Data()
+
+  public var signature: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1017,6 +1090,50 @@ public nonisolated struct Fedshare_V1_SecAggMaskedInputChunk: Sendable {
   fileprivate var _chunk: Fedshare_V1_Chunk? = nil
 }
 
+/// Aggregator → each party whose masked input arrived (phase check): the survivors U3.
+public nonisolated struct Fedshare_V1_SecAggSurvivorSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: Data = Data()
+
+  public var survivors: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Party → aggregator: its signature over the survivor set it was sent.
+public nonisolated struct Fedshare_V1_SecAggSurvivorSignature: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: Data = Data()
+
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fedshare_V1_SecAggSignedSurvivors: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var party: UInt32 = 0
+
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Fedshare_V1_SecAggUnmaskingRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1027,6 +1144,10 @@ public nonisolated struct Fedshare_V1_SecAggUnmaskingRequest: Sendable {
   public var alive: [UInt32] = []
 
   public var dead: [UInt32] = []
+
+  /// Protocol version 3: at least t survivors' signatures over `alive`; a party reveals nothing
+  /// unless every one verifies over the set it signed itself.
+  public var signatures: [Fedshare_V1_SecAggSignedSurvivors] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1316,7 +1437,7 @@ nonisolated extension Fedshare_V1_Mode: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Fedshare_V1_Phase: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PHASE_UNSPECIFIED\0\u{1}PHASE_JOIN\0\u{1}PHASE_ADVERTISE\0\u{1}PHASE_SHARE\0\u{1}PHASE_CONTRIBUTE\0\u{1}PHASE_DECRYPT\0\u{1}PHASE_UNMASK\0\u{1}PHASE_RELEASE\0\u{1}PHASE_DONE\0\u{1}PHASE_ABORTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PHASE_UNSPECIFIED\0\u{1}PHASE_JOIN\0\u{1}PHASE_ADVERTISE\0\u{1}PHASE_SHARE\0\u{1}PHASE_CONTRIBUTE\0\u{1}PHASE_DECRYPT\0\u{1}PHASE_UNMASK\0\u{1}PHASE_RELEASE\0\u{1}PHASE_DONE\0\u{1}PHASE_ABORTED\0\u{1}PHASE_CHECK\0")
 }
 
 nonisolated extension Fedshare_V1_RefuseReason: SwiftProtobuf._ProtoNameProviding {
@@ -1329,7 +1450,7 @@ nonisolated extension Fedshare_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Fedshare_V1_PartyEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PartyEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}manifest_hash\0\u{3}round_id\0\u{3}party_id\0\u{2}\u{6}hello\0\u{1}accept\0\u{1}refuse\0\u{1}contribution\0\u{3}commit_ack\0\u{3}partial_decryption\0\u{3}advertise_keys\0\u{3}share_keys\0\u{3}masked_input\0\u{3}unmasking_response\0\u{3}result_ack\0\u{2}\u{a}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}manifest_hash\0\u{3}round_id\0\u{3}party_id\0\u{2}\u{6}hello\0\u{1}accept\0\u{1}refuse\0\u{1}contribution\0\u{3}commit_ack\0\u{3}partial_decryption\0\u{3}advertise_keys\0\u{3}share_keys\0\u{3}masked_input\0\u{3}unmasking_response\0\u{3}result_ack\0\u{3}survivor_signature\0\u{2}\u{9}error\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1484,6 +1605,19 @@ nonisolated extension Fedshare_V1_PartyEnvelope: SwiftProtobuf.Message, SwiftPro
           self.body = .resultAck(v)
         }
       }()
+      case 21: try {
+        var v: Fedshare_V1_SecAggSurvivorSignature?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .survivorSignature(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .survivorSignature(v)
+        }
+      }()
       case 30: try {
         var v: Fedshare_V1_Error?
         var hadOneofValue = false
@@ -1564,6 +1698,10 @@ nonisolated extension Fedshare_V1_PartyEnvelope: SwiftProtobuf.Message, SwiftPro
       guard case .resultAck(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
     }()
+    case .survivorSignature?: try {
+      guard case .survivorSignature(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
     case .error?: try {
       guard case .error(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
@@ -1586,7 +1724,7 @@ nonisolated extension Fedshare_V1_PartyEnvelope: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Fedshare_V1_AggregatorEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AggregatorEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}manifest_hash\0\u{3}round_id\0\u{2}\u{7}welcome\0\u{1}open\0\u{3}encrypted_sum\0\u{3}key_directory\0\u{3}forwarded_shares\0\u{3}unmasking_request\0\u{1}result\0\u{1}abort\0\u{2}\u{d}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}manifest_hash\0\u{3}round_id\0\u{2}\u{7}welcome\0\u{1}open\0\u{3}encrypted_sum\0\u{3}key_directory\0\u{3}forwarded_shares\0\u{3}unmasking_request\0\u{1}result\0\u{1}abort\0\u{3}relayed_contribution\0\u{3}survivor_set\0\u{2}\u{b}error\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1701,6 +1839,32 @@ nonisolated extension Fedshare_V1_AggregatorEnvelope: SwiftProtobuf.Message, Swi
           self.body = .abort(v)
         }
       }()
+      case 18: try {
+        var v: Fedshare_V1_RelayedContribution?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .relayedContribution(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .relayedContribution(v)
+        }
+      }()
+      case 19: try {
+        var v: Fedshare_V1_SecAggSurvivorSet?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .survivorSet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .survivorSet(v)
+        }
+      }()
       case 30: try {
         var v: Fedshare_V1_Error?
         var hadOneofValue = false
@@ -1765,6 +1929,14 @@ nonisolated extension Fedshare_V1_AggregatorEnvelope: SwiftProtobuf.Message, Swi
     case .abort?: try {
       guard case .abort(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .relayedContribution?: try {
+      guard case .relayedContribution(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .survivorSet?: try {
+      guard case .survivorSet(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
     }()
     case .error?: try {
       guard case .error(let v)? = self.body else { preconditionFailure() }
@@ -2298,7 +2470,7 @@ nonisolated extension Fedshare_V1_RoundRefuse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Fedshare_V1_ContributionChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ContributionChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunk\0\u{3}first_ciphertext\0\u{3}ciphertext_count\0\u{1}ciphertexts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunk\0\u{3}first_ciphertext\0\u{3}ciphertext_count\0\u{1}ciphertexts\0\u{1}certificate\0\u{1}signature\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2310,6 +2482,8 @@ nonisolated extension Fedshare_V1_ContributionChunk: SwiftProtobuf.Message, Swif
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.firstCiphertext) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.ciphertextCount) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.ciphertexts) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       default: break
       }
     }
@@ -2332,6 +2506,12 @@ nonisolated extension Fedshare_V1_ContributionChunk: SwiftProtobuf.Message, Swif
     if !self.ciphertexts.isEmpty {
       try visitor.visitSingularBytesField(value: self.ciphertexts, fieldNumber: 4)
     }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 5)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2340,6 +2520,47 @@ nonisolated extension Fedshare_V1_ContributionChunk: SwiftProtobuf.Message, Swif
     if lhs.firstCiphertext != rhs.firstCiphertext {return false}
     if lhs.ciphertextCount != rhs.ciphertextCount {return false}
     if lhs.ciphertexts != rhs.ciphertexts {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_RelayedContribution: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RelayedContribution"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}party\0\u{1}contribution\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.party) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._contribution) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.party != 0 {
+      try visitor.visitSingularUInt32Field(value: self.party, fieldNumber: 1)
+    }
+    try { if let v = self._contribution {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_RelayedContribution, rhs: Fedshare_V1_RelayedContribution) -> Bool {
+    if lhs.party != rhs.party {return false}
+    if lhs._contribution != rhs._contribution {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2545,7 +2766,7 @@ nonisolated extension Fedshare_V1_PartialDecryptionChunk: SwiftProtobuf.Message,
 
 nonisolated extension Fedshare_V1_SecAggAdvertisedKeys: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SecAggAdvertisedKeys"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}party\0\u{3}mask_public_key\0\u{3}channel_public_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}party\0\u{3}mask_public_key\0\u{3}channel_public_key\0\u{1}certificate\0\u{1}signature\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2556,6 +2777,8 @@ nonisolated extension Fedshare_V1_SecAggAdvertisedKeys: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.party) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.maskPublicKey) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.channelPublicKey) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       default: break
       }
     }
@@ -2571,6 +2794,12 @@ nonisolated extension Fedshare_V1_SecAggAdvertisedKeys: SwiftProtobuf.Message, S
     if !self.channelPublicKey.isEmpty {
       try visitor.visitSingularBytesField(value: self.channelPublicKey, fieldNumber: 3)
     }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 4)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2578,6 +2807,8 @@ nonisolated extension Fedshare_V1_SecAggAdvertisedKeys: SwiftProtobuf.Message, S
     if lhs.party != rhs.party {return false}
     if lhs.maskPublicKey != rhs.maskPublicKey {return false}
     if lhs.channelPublicKey != rhs.channelPublicKey {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2821,9 +3052,114 @@ nonisolated extension Fedshare_V1_SecAggMaskedInputChunk: SwiftProtobuf.Message,
   }
 }
 
+nonisolated extension Fedshare_V1_SecAggSurvivorSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggSurvivorSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}survivors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.survivors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.survivors.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.survivors, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_SecAggSurvivorSet, rhs: Fedshare_V1_SecAggSurvivorSet) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.survivors != rhs.survivors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_SecAggSurvivorSignature: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggSurvivorSignature"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_SecAggSurvivorSignature, rhs: Fedshare_V1_SecAggSurvivorSignature) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_SecAggSignedSurvivors: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggSignedSurvivors"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}party\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.party) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.party != 0 {
+      try visitor.visitSingularUInt32Field(value: self.party, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_SecAggSignedSurvivors, rhs: Fedshare_V1_SecAggSignedSurvivors) -> Bool {
+    if lhs.party != rhs.party {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Fedshare_V1_SecAggUnmaskingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SecAggUnmaskingRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}alive\0\u{1}dead\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}alive\0\u{1}dead\0\u{1}signatures\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2834,6 +3170,7 @@ nonisolated extension Fedshare_V1_SecAggUnmaskingRequest: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeSingularBytesField(value: &self.sessionID) }()
       case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.alive) }()
       case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.dead) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.signatures) }()
       default: break
       }
     }
@@ -2849,6 +3186,9 @@ nonisolated extension Fedshare_V1_SecAggUnmaskingRequest: SwiftProtobuf.Message,
     if !self.dead.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.dead, fieldNumber: 3)
     }
+    if !self.signatures.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.signatures, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2856,6 +3196,7 @@ nonisolated extension Fedshare_V1_SecAggUnmaskingRequest: SwiftProtobuf.Message,
     if lhs.sessionID != rhs.sessionID {return false}
     if lhs.alive != rhs.alive {return false}
     if lhs.dead != rhs.dead {return false}
+    if lhs.signatures != rhs.signatures {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
