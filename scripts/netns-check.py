@@ -116,7 +116,7 @@ def main():
     contributors = release["partiesContributed"]
     dropped = {d["party"]: d["phase"] for d in release["dropped"]}
     last = "decrypt" if mode == "paillier" else "unmask"
-    in_sum = {"paillier": ("contribute", "decrypt"), "secagg": ("contribute", "unmask")}[mode]
+    in_sum = {"paillier": ("contribute", "decrypt"), "secagg": ("contribute", "check", "unmask")}[mode]
 
     if case == "cut":
         # The party was stopped at the first aggregator message after it reported `phase` (all

@@ -11,7 +11,9 @@
 #
 # FEDSHARE_BINARY defaults to .build/debug/fedshare; CASE_FILTER (an extended regex over case
 # names such as "cut-paillier-p2-contribute", "delay-secagg-long", "kill-paillier-decrypt")
-# runs a subset. Skips (exit 0, "skipping: ...") where network namespaces are unavailable.
+# runs a subset (a filter that matches no case is an error). Where network namespaces cannot
+# be made (not root, no iproute2, no netns support) it fails with one line saying why under
+# CI=true, and elsewhere skips loudly with exit status 77 (never 0: nothing was checked).
 # Everything it creates is named with a per-run prefix and removed on exit, even on failure.
 # Addresses: 10.213.0.0/24 inside the test's own namespaces only.
 set -uo pipefail
@@ -26,7 +28,14 @@ SECAGG_TIMEOUT="${NETNS_SECAGG_TIMEOUT:-5}"
 JOIN_TIMEOUT="${NETNS_JOIN_TIMEOUT:-30}"
 PHASE_TIMEOUT=$PAILLIER_TIMEOUT
 
-skip() { echo "skipping: $*"; exit 0; }
+# Under CI a check that cannot run fails the run; elsewhere it may be skipped, but never quietly.
+skip() {
+    case "${CI:-}" in
+        true|1|yes) echo "netns-harness: FAILED: cannot run under CI=true: $*" >&2; exit 1 ;;
+    esac
+    echo "netns-harness: SKIPPED (nothing was checked; under CI=true this fails): $*" >&2
+    exit 77
+}
 [ -x "$BIN" ] || { echo "netns-harness: no fedshare binary at $BIN (build first: swift build)" >&2; exit 2; }
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 command -v ip >/dev/null 2>&1 || skip "the ip command (iproute2) is not installed"
@@ -35,7 +44,8 @@ command -v python3 >/dev/null 2>&1 || skip "python3 is needed to check the ledge
 
 PFX="fsh$(( $$ % 100000 ))"
 PROBE="${PFX}-probe"
-ip netns add "$PROBE" >/dev/null 2>&1 || skip "cannot create a network namespace here (ip netns add failed: no CAP_NET_ADMIN or no netns support)"
+probe_error=$(ip netns add "$PROBE" 2>&1) \
+    || skip "cannot create a network namespace here (ip netns add: ${probe_error//$'\n'/; }; no CAP_NET_ADMIN or no netns support)"
 ip netns del "$PROBE" >/dev/null 2>&1
 
 NAMESPACES=()
@@ -221,7 +231,7 @@ kill_case() { # mode phase
 
 echo "netns-harness: (a) each party cut off after each phase it reports"
 for mode in paillier secagg; do
-    if [ $mode = paillier ]; then phases="join contribute decrypt"; else phases="join advertise share contribute unmask"; fi
+    if [ $mode = paillier ]; then phases="join contribute decrypt"; else phases="join advertise share contribute check unmask"; fi
     for party in 1 2 3; do for phase in $phases; do cut_case $mode $party $phase; done; done
 done
 echo "netns-harness: (b) a party delayed (SIGSTOP) below and above the phase timeout"
@@ -231,7 +241,11 @@ delay_case secagg short 2 share
 delay_case secagg long $(( SECAGG_TIMEOUT + 5 )) share
 echo "netns-harness: (c) the aggregator killed when it enters each phase, then restarted"
 for phase in join contribute decrypt; do kill_case paillier $phase; done
-for phase in join advertise share contribute unmask; do kill_case secagg $phase; done
+for phase in join advertise share contribute check unmask; do kill_case secagg $phase; done
 
+if [ $((PASSED + FAILED)) -eq 0 ]; then
+    echo "netns-harness: no case matches the filter '$FILTER'" >&2
+    exit 2
+fi
 echo "netns-harness: $PASSED passed, $FAILED failed in $(( $(date +%s) - START )) s${FAILURES:+ (failed: ${FAILURES[*]})}"
 [ "$FAILED" -eq 0 ]

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fedshare builds against, when they are missing.
+# Installs the Debian packages fedshare builds against, and those its checks need (iproute2 for
+# the network-namespace harness; python3 and python3-venv for the harness's ledger checks and
+# the pheutil interop's virtual environment), when they are missing. Never prompts.
 set -euo pipefail
 need=()
-for package in libgmp-dev libssl-dev libopenblas-dev iproute2; do
-    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+for package in libgmp-dev libssl-dev libopenblas-dev iproute2 python3 python3-venv; do
+    # Installed, not merely known to dpkg (a removed package keeps "deinstall ... config-files").
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]}" >&2

@@ -9,7 +9,9 @@ import TOMLKit
 /// [federation]
 /// name = "three-worlds"               # letters, digits, '.', '_' or '-'
 /// parties = [1, 2, 3]                 # distinct positive party ids (at least two)
-/// threshold = 2                       # parties needed to decrypt/unmask: 1 ≤ t ≤ parties
+/// threshold = 2                       # parties needed to decrypt/unmask: 2t > parties, so that
+///                                     # a deviating aggregator cannot open a round twice or
+///                                     # unmask one party (Papers/threat-model.md §4)
 /// aggregator = "127.0.0.1:7443"       # host:port ([v6-address]:port for IPv6)
 ///
 /// [attention]
@@ -307,6 +309,16 @@ public struct FederationManifest: Sendable, Equatable {
             }
             try table.rejectUnknown()
             cryptoTable = table
+        }
+        // With 2t ≤ n a deviating aggregator can split the parties into two groups of t:
+        // secure aggregation reveals, per party, one kind of share to each survivor, so two
+        // groups told different dead lists give it both kinds; in Paillier mode two groups that
+        // each decrypt once open two sums in one round, with one charge.
+        if 2 * threshold <= parties.count {
+            let why = crypto.mode == .secagg
+                ? "an aggregator that equivocates on the dead list could unmask one party's input"
+                : "an aggregator could have two groups of threshold parties each decrypt a different sum, opening a round twice for one charge"
+            throw federation.fail("threshold", "\(threshold) is unsafe with mode = \"\(crypto.mode.rawValue)\" and \(parties.count) parties: with 2 × threshold ≤ parties \(why); the smallest safe threshold is \(parties.count / 2 + 1)")
         }
 
         return FederationManifest(

@@ -19,6 +19,8 @@ public enum DifferentialPrivacyError: Error, CustomStringConvertible, LocalizedE
     case brokenChain(row: Int64, reason: String)
     /// The ledger file could not be opened or written.
     case ledger(path: String, reason: String)
+    /// No ledger file at the path, and the caller only reads or settles (never creates).
+    case noLedger(path: String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,8 @@ public enum DifferentialPrivacyError: Error, CustomStringConvertible, LocalizedE
             return "ledger row \(row): \(reason)"
         case .ledger(let path, let reason):
             return "\(path): \(reason)"
+        case .noLedger(let path):
+            return "no ledger at \(path)"
         }
     }
 

@@ -127,32 +127,89 @@ public final class PrivacyLedger: Sendable {
     /// The δ used for display when a dataset has no cap.
     public static let displayDelta = 1e-6
 
+    /// How a ledger file is opened.
+    public enum Access: Sendable, Equatable {
+        /// Read and write, creating the file (never its folder) and the schema if missing: for
+        /// whoever charges or sets a cap.
+        case create
+        /// Read and write an existing ledger (to settle a reservation); a missing file is refused.
+        case existing
+        /// Read an existing ledger and never write to it (audits); a missing file is refused.
+        case readOnly
+    }
+
     public let path: String
+    /// How this ledger was opened.
+    public let access: Access
     private let queue: DatabaseQueue
 
-    /// Opens (creating if needed) the ledger at `path`.
-    public init(path: String) throws {
+    /// Opens the ledger at `path`.
+    /// - Parameters:
+    ///   - path: the SQLite file.
+    ///   - access: `.create` (the default) creates a missing ledger; `.existing` and `.readOnly`
+    ///     never create the file or its folder, so a mistyped path cannot pass for an empty ledger.
+    /// - Throws: `noLedger` when `access` is not `.create` and there is no file at `path`;
+    ///   `ledger` when the file cannot be opened, or (unless `.create`) is not a privacy ledger.
+    public init(path: String, access: Access = .create) throws {
         self.path = path
+        self.access = access
+        if access != .create {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+                throw DifferentialPrivacyError.noLedger(path: path)
+            }
+            if isFolder.boolValue { throw DifferentialPrivacyError.ledger(path: path, reason: "is a folder, not a ledger file") }
+        }
+        do {
+            if access == .existing {
+                // Checked through a read-only connection first: opening read-write switches an
+                // empty or foreign SQLite file to WAL mode, which would already be writing to it.
+                guard try Self.hasSchema(try Self.openQueue(path: path, readOnly: true)) else {
+                    throw DifferentialPrivacyError.ledger(path: path, reason: "not a privacy ledger (no entries table)")
+                }
+            }
+            queue = try Self.openQueue(path: path, readOnly: access == .readOnly)
+            if try !Self.hasSchema(queue) {
+                // Only a ledger opened to be created gets a schema; any other use of a file that
+                // is not a ledger says so instead of making it one.
+                guard access == .create else {
+                    throw DifferentialPrivacyError.ledger(path: path, reason: "not a privacy ledger (no entries table)")
+                }
+                // Only a new ledger takes the write lock to create its schema.
+                try queue.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        try Self.createSchema(db)
+                        return .commit
+                    }
+                }
+            }
+        } catch let error as DatabaseError {
+            if access != .create, error.resultCode == .SQLITE_CANTOPEN, !FileManager.default.fileExists(atPath: path) {
+                throw DifferentialPrivacyError.noLedger(path: path)
+            }
+            throw DifferentialPrivacyError.ledger(path: path, reason: "cannot open the ledger: \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// A connection in WAL mode with synchronous=FULL; a read-only one is opened without
+    /// SQLITE_OPEN_CREATE, so it never creates the file, even one removed since it was checked.
+    /// (Reading a WAL database safely while a writer may be active needs SQLite's `-wal` and
+    /// `-shm` companions; a read-only connection creates them beside an existing ledger when
+    /// they are missing, and never touches the ledger file itself.)
+    private static func openQueue(path: String, readOnly: Bool) throws -> DatabaseQueue {
         var configuration = Configuration()
+        configuration.readonly = readOnly
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(120)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            // Only a new ledger takes the write lock to create its schema.
-            let ready = try queue.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'chain_head')") == 2
-            }
-            if !ready { try queue.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    try Self.createSchema(db)
-                    return .commit
-                }
-            } }
-        } catch let error as DatabaseError {
-            throw DifferentialPrivacyError.ledger(path: path, reason: "cannot open the ledger: \(error.message ?? "\(error)")")
+        return try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    private static func hasSchema(_ queue: DatabaseQueue) throws -> Bool {
+        try queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'chain_head')") == 2
         }
     }
 
@@ -378,6 +435,9 @@ public final class PrivacyLedger: Sendable {
     }
 
     private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        guard access != .readOnly else {
+            throw DifferentialPrivacyError.ledger(path: path, reason: "opened read-only; nothing was written")
+        }
         do {
             var result: T?
             try queue.writeWithoutTransaction { db in

@@ -31,6 +31,14 @@ public struct SecAggPartyMap: Sendable, Hashable {
 
 private let keyBytes = 32
 private let maximumShareCiphertext = 4096
+/// A federation certificate (DER) and an ECDSA P-256 signature (r ‖ s) are far below these.
+private let maximumCredential = 16_384
+private let maximumSignature = 256
+
+private func checkBlob(_ data: Data, limit: Int, _ message: String, _ field: String) throws -> [UInt8] {
+    guard data.count <= limit else { throw ProtocolError.tooLarge(message: message, field: field, size: data.count, limit: limit) }
+    return Array(data)
+}
 
 private func checkKey(_ data: Data, _ message: String, _ field: String) throws -> [UInt8] {
     guard data.count == keyBytes else {
@@ -50,11 +58,15 @@ extension Fedshare_V1_SecAggAdvertisedKeys {
         party = map.wire(keys.party)
         maskPublicKey = Data(keys.maskPublicKey)
         channelPublicKey = Data(keys.channelPublicKey)
+        certificate = Data(keys.credential)
+        signature = Data(keys.signature)
     }
 
     func keys(map: SecAggPartyMap, message: String) throws -> AdvertisedKeys {
         AdvertisedKeys(party: try map.index(wire: party), maskPublicKey: try checkKey(maskPublicKey, message, "mask_public_key"),
-                       channelPublicKey: try checkKey(channelPublicKey, message, "channel_public_key"))
+                       channelPublicKey: try checkKey(channelPublicKey, message, "channel_public_key"),
+                       credential: try checkBlob(certificate, limit: maximumCredential, message, "certificate"),
+                       signature: try checkBlob(signature, limit: maximumSignature, message, "signature"))
     }
 }
 
@@ -162,11 +174,46 @@ public enum SecAggWire {
         }
     }
 
+    public static func survivorSet(_ message: SurvivorSet, map: SecAggPartyMap) -> Fedshare_V1_SecAggSurvivorSet {
+        var wire = Fedshare_V1_SecAggSurvivorSet()
+        wire.sessionID = Data(message.sessionID)
+        wire.survivors = message.survivors.map { map.wire($0) }
+        return wire
+    }
+
+    public static func survivorSet(_ wire: Fedshare_V1_SecAggSurvivorSet, map: SecAggPartyMap) throws -> SurvivorSet {
+        let name = "SecAggSurvivorSet"
+        guard wire.survivors.count <= map.parties.count else {
+            throw ProtocolError.tooLarge(message: name, field: "survivors", size: wire.survivors.count, limit: map.parties.count)
+        }
+        return SurvivorSet(sessionID: try checkSession(wire.sessionID, name), survivors: try wire.survivors.map { try map.index(wire: $0) })
+    }
+
+    public static func survivorSignature(_ message: SurvivorSignature) -> Fedshare_V1_SecAggSurvivorSignature {
+        var wire = Fedshare_V1_SecAggSurvivorSignature()
+        wire.sessionID = Data(message.sessionID)
+        wire.signature = Data(message.signature)
+        return wire
+    }
+
+    /// - Parameters: sender: the authenticated sender.
+    public static func survivorSignature(_ wire: Fedshare_V1_SecAggSurvivorSignature, sender: Int, map: SecAggPartyMap) throws -> SurvivorSignature {
+        let name = "SecAggSurvivorSignature"
+        return SurvivorSignature(sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
+                                 signature: try checkBlob(wire.signature, limit: maximumSignature, name, "signature"))
+    }
+
     public static func unmaskingRequest(_ message: UnmaskingRequest, map: SecAggPartyMap) -> Fedshare_V1_SecAggUnmaskingRequest {
         var wire = Fedshare_V1_SecAggUnmaskingRequest()
         wire.sessionID = Data(message.sessionID)
         wire.alive = message.alive.map { map.wire($0) }
         wire.dead = message.dead.map { map.wire($0) }
+        wire.signatures = message.signatures.map { signed in
+            var entry = Fedshare_V1_SecAggSignedSurvivors()
+            entry.party = map.wire(signed.party)
+            entry.signature = Data(signed.signature)
+            return entry
+        }
         return wire
     }
 
@@ -175,8 +222,15 @@ public enum SecAggWire {
         guard wire.alive.count + wire.dead.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "alive", size: wire.alive.count + wire.dead.count, limit: map.parties.count)
         }
+        guard wire.signatures.count <= map.parties.count else {
+            throw ProtocolError.tooLarge(message: name, field: "signatures", size: wire.signatures.count, limit: map.parties.count)
+        }
+        let signatures = try wire.signatures.map {
+            SignedSurvivor(party: try map.index(wire: $0.party), signature: try checkBlob($0.signature, limit: maximumSignature, name, "signatures.signature"))
+        }
         return UnmaskingRequest(sessionID: try checkSession(wire.sessionID, name),
-                                alive: try wire.alive.map { try map.index(wire: $0) }, dead: try wire.dead.map { try map.index(wire: $0) })
+                                alive: try wire.alive.map { try map.index(wire: $0) }, dead: try wire.dead.map { try map.index(wire: $0) },
+                                signatures: signatures)
     }
 
     public static func unmaskingResponse(_ message: UnmaskingResponse, map: SecAggPartyMap) -> Fedshare_V1_SecAggUnmaskingResponse {

@@ -46,15 +46,23 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
     public let round: UInt64
     /// The vector's name (bound into the mask keys, as FCP binds masks to vector names).
     public let vectorName: String
+    /// Whether the round runs Bonawitz et al.'s consistency check (survivors sign the survivor
+    /// set before anyone reveals a share) against an aggregator that equivocates on who
+    /// dropped. Needs every client to have a `SecAggAuthenticator`, and 2t > the neighbourhood size.
+    public let consistencyCheck: Bool
 
     /// Complete graphs are recommended up to this many parties.
     public static let completeGraphLimit = 32
     /// The longest vector the mask generator accepts (AES-CTR under one key: at most 2^36 bytes).
     public static let maximumVectorLength = 1 << 32
 
+    /// - Parameter consistencyCheck: run the signed consistency round (see the property); the
+    ///   threshold must then exceed half the neighbourhood (complete graph: 2t > parties;
+    ///   Harary: 2t > degree + 1).
     /// - Throws: `SecAggError.invalidConfiguration` naming the offending field.
     public init(parties: Int, threshold: Int, vectorLength: Int, graph: SecAggGraph = .complete,
-                sessionNonce: [UInt8] = [], round: UInt64 = 0, vectorName: String = "attention") throws {
+                sessionNonce: [UInt8] = [], round: UInt64 = 0, vectorName: String = "attention",
+                consistencyCheck: Bool = false) throws {
         guard parties >= 2, parties <= 1_000_000 else {
             throw SecAggError.invalidConfiguration("parties = \(parties) is outside 2...1000000")
         }
@@ -74,6 +82,11 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         guard threshold >= 2, threshold <= neighbourhood else {
             throw SecAggError.invalidConfiguration("threshold = \(threshold) must be in 2...\(neighbourhood) (the neighbourhood size, self included)")
         }
+        if consistencyCheck, 2 * threshold <= neighbourhood {
+            let safe = SecAggConfiguration.smallestSafeThreshold(neighbourhood: neighbourhood)
+            let scope = graph == .complete ? "parties = \(parties)" : "the neighbourhood size \(neighbourhood) (degree + 1)"
+            throw SecAggError.invalidConfiguration("threshold = \(threshold) is unsafe with the consistency check: 2t ≤ \(scope), so an aggregator that shows different survivor sets to two groups of parties could collect t of each kind of share and unmask one party's input; the smallest safe threshold is \(safe)")
+        }
         guard sessionNonce.count <= 64 else {
             throw SecAggError.invalidConfiguration("sessionNonce is \(sessionNonce.count) bytes; at most 64")
         }
@@ -87,6 +100,29 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         self.sessionNonce = sessionNonce
         self.round = round
         self.vectorName = vectorName
+        self.consistencyCheck = consistencyCheck
+    }
+
+    /// The smallest t with 2t > `neighbourhood`: no two disjoint groups of t share holders exist,
+    /// so an equivocating aggregator cannot gather t self-mask shares and t mask-key shares of
+    /// one party.
+    public static func smallestSafeThreshold(neighbourhood: Int) -> Int { neighbourhood / 2 + 1 }
+
+    private enum CodingKeys: String, CodingKey {
+        case parties, threshold, vectorLength, graph, sessionNonce, round, vectorName, consistencyCheck
+    }
+
+    /// Decodes and re-validates (a decoded configuration passes the same checks as a built one).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(parties: try container.decode(Int.self, forKey: .parties),
+                      threshold: try container.decode(Int.self, forKey: .threshold),
+                      vectorLength: try container.decode(Int.self, forKey: .vectorLength),
+                      graph: try container.decode(SecAggGraph.self, forKey: .graph),
+                      sessionNonce: try container.decode([UInt8].self, forKey: .sessionNonce),
+                      round: try container.decode(UInt64.self, forKey: .round),
+                      vectorName: try container.decode(String.self, forKey: .vectorName),
+                      consistencyCheck: try container.decodeIfPresent(Bool.self, forKey: .consistencyCheck) ?? false)
     }
 
     /// The size of each party's neighbourhood, itself included.
@@ -112,6 +148,8 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         append(UInt64(sessionNonce.count)); bytes += sessionNonce
         let name = Array(vectorName.utf8)
         append(UInt64(name.count)); bytes += name
+        // Appended only when on, so that unauthenticated rounds keep their session ids.
+        if consistencyCheck { bytes += Array("/consistency-check".utf8) }
         return bytes
     }
 }
@@ -133,11 +171,20 @@ extension SecAggConfiguration {
     public static func recommended(parties: Int, vectorLength: Int, dropoutRate: Double = 0.1,
                                    corruptionRate: Double = 0.1, adversary: SecAggAdversary = .semiMalicious,
                                    sessionNonce: [UInt8] = [], round: UInt64 = 0,
-                                   vectorName: String = "attention") throws -> SecAggConfiguration {
-        let (graph, threshold) = try chooseParameters(parties: parties, dropoutRate: dropoutRate,
+                                   vectorName: String = "attention", consistencyCheck: Bool = false) throws -> SecAggConfiguration {
+        var (graph, threshold) = try chooseParameters(parties: parties, dropoutRate: dropoutRate,
                                                       corruptionRate: corruptionRate, adversary: adversary)
+        if consistencyCheck {
+            let neighbourhood: Int
+            switch graph {
+            case .complete: neighbourhood = parties
+            case .harary(let degree): neighbourhood = degree + 1
+            }
+            threshold = max(threshold, smallestSafeThreshold(neighbourhood: neighbourhood))
+        }
         return try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: vectorLength,
-                                       graph: graph, sessionNonce: sessionNonce, round: round, vectorName: vectorName)
+                                       graph: graph, sessionNonce: sessionNonce, round: round, vectorName: vectorName,
+                                       consistencyCheck: consistencyCheck)
     }
 
     /// The (graph, threshold) pair `recommended` uses.

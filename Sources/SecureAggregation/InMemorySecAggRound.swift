@@ -10,6 +10,9 @@ public struct InMemorySecAggRound: Sendable {
         case duringShareKeys
         /// Sends its shares, then no masked input.
         case duringMaskedInput
+        /// Sends its masked input, then no survivor-set signature (consistency check). Without
+        /// the check it acts as `duringUnmasking`, but is recorded at the unmasking phase.
+        case duringConsistencyCheck
         /// Sends its masked input, then never answers the unmasking request.
         case duringUnmasking
 
@@ -20,6 +23,7 @@ public struct InMemorySecAggRound: Sendable {
             case "advertise": self = .beforeAdvertise
             case "share": self = .duringShareKeys
             case "contribute": self = .duringMaskedInput
+            case "check": self = .duringConsistencyCheck
             case "unmask", "decrypt": self = .duringUnmasking
             default: return nil
             }
@@ -31,6 +35,7 @@ public struct InMemorySecAggRound: Sendable {
             case .beforeAdvertise: return .advertiseKeys
             case .duringShareKeys: return .shareKeys
             case .duringMaskedInput: return .maskedInput
+            case .duringConsistencyCheck: return .consistencyCheck
             case .duringUnmasking: return .unmasking
             }
         }
@@ -61,11 +66,19 @@ public struct InMemorySecAggRound: Sendable {
     public let configuration: SecAggConfiguration
     public let inputs: [[UInt64]]
     public let dropouts: [Int: DropPoint]
+    public let authenticators: [SecAggAuthenticator]?
+    public let verifier: SecAggAuthenticator.Verify?
 
     /// - Parameters:
     ///   - inputs: one vector per party (`configuration.parties` of them).
     ///   - dropouts: the parties that stop answering, and where.
-    public init(configuration: SecAggConfiguration, inputs: [[UInt64]], dropouts: [Int: DropPoint] = [:]) throws {
+    ///   - authenticators: one per party (signed keys; needed for the consistency check), or nil.
+    ///   - verifier: the server's optional verifier (see `SecAggServer.init`).
+    public init(configuration: SecAggConfiguration, inputs: [[UInt64]], dropouts: [Int: DropPoint] = [:],
+                authenticators: [SecAggAuthenticator]? = nil, verifier: SecAggAuthenticator.Verify? = nil) throws {
+        if let authenticators, authenticators.count != configuration.parties {
+            throw SecAggError.invalidConfiguration("\(authenticators.count) authenticators for \(configuration.parties) parties")
+        }
         guard inputs.count == configuration.parties else {
             throw SecAggError.invalidConfiguration("\(inputs.count) input vectors for \(configuration.parties) parties")
         }
@@ -75,6 +88,8 @@ public struct InMemorySecAggRound: Sendable {
         self.configuration = configuration
         self.inputs = inputs
         self.dropouts = dropouts
+        self.authenticators = authenticators
+        self.verifier = verifier
     }
 
     /// Runs the round.
@@ -95,11 +110,12 @@ public struct InMemorySecAggRound: Sendable {
         for party in 0..<n {
             var client: SecAggClient?
             clientTime[party] += try clock.measure {
-                client = try SecAggClient(id: party, configuration: configuration, input: inputs[party], using: &rng)
+                client = try SecAggClient(id: party, configuration: configuration, input: inputs[party], using: &rng,
+                                          authenticator: authenticators?[party])
             }
             if let client { clients.append(client) }
         }
-        var server = SecAggServer(configuration: configuration)
+        var server = SecAggServer(configuration: configuration, verifier: verifier)
 
         func sends(_ party: Int, _ phase: SecAggPhase) -> Bool {
             guard let drop = dropouts[party] else { return true }
@@ -113,7 +129,8 @@ public struct InMemorySecAggRound: Sendable {
             bytes[party] += message.payloadSize
             outbound.append(message)
         }
-        for phase in SecAggPhase.allCases {
+        let phases = SecAggPhase.allCases.filter { configuration.consistencyCheck || $0 != .consistencyCheck }
+        for phase in phases {
             var inbound: [Addressed<ServerMessage>] = []
             for message in outbound {
                 let isFinal = phase == .unmasking

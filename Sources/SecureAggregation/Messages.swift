@@ -2,21 +2,41 @@
 /// and `Sendable`, so that the network layer can carry them unchanged.
 ///
 /// Flow: client `AdvertiseKeys` → server `KeyDirectory` (to all) → client `ShareKeys` →
-/// server `ForwardedShares` (per recipient) → client `MaskedInput` → server `UnmaskingRequest`
-/// → client `UnmaskingResponse` → result. The server may send `RoundAbort` at any time.
+/// server `ForwardedShares` (per recipient) → client `MaskedInput` → [consistency check only:
+/// server `SurvivorSet` → client `SurvivorSignature`] → server `UnmaskingRequest` → client
+/// `UnmaskingResponse` → result. The server may send `RoundAbort` at any time.
 
-/// One party's advertised public keys.
+/// One party's advertised public keys, signed when the round is authenticated.
 public struct AdvertisedKeys: Sendable, Hashable, Codable {
     public let party: Int
     /// X25519 public key for the pairwise masks (s_u^PK).
     public let maskPublicKey: [UInt8]
     /// X25519 public key for the encrypted share channel (c_u^PK).
     public let channelPublicKey: [UInt8]
+    /// What the verifier needs to check this party's signatures (the federation layer puts the
+    /// party's certificate DER here). Opaque to this module; empty when unauthenticated.
+    public let credential: [UInt8]
+    /// The party's signature over `SecAggTranscript.advertisedKeys(...)`; empty when unauthenticated.
+    public let signature: [UInt8]
 
-    public init(party: Int, maskPublicKey: [UInt8], channelPublicKey: [UInt8]) {
+    public init(party: Int, maskPublicKey: [UInt8], channelPublicKey: [UInt8],
+                credential: [UInt8] = [], signature: [UInt8] = []) {
         self.party = party
         self.maskPublicKey = maskPublicKey
         self.channelPublicKey = channelPublicKey
+        self.credential = credential
+        self.signature = signature
+    }
+
+    private enum CodingKeys: String, CodingKey { case party, maskPublicKey, channelPublicKey, credential, signature }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(party: try container.decode(Int.self, forKey: .party),
+                  maskPublicKey: try container.decode([UInt8].self, forKey: .maskPublicKey),
+                  channelPublicKey: try container.decode([UInt8].self, forKey: .channelPublicKey),
+                  credential: try container.decodeIfPresent([UInt8].self, forKey: .credential) ?? [],
+                  signature: try container.decodeIfPresent([UInt8].self, forKey: .signature) ?? [])
     }
 }
 
@@ -101,18 +121,70 @@ public struct MaskedInput: Sendable, Hashable, Codable {
     }
 }
 
-/// Round 3, server → each party that sent a masked input.
+/// Consistency check (only with `SecAggConfiguration.consistencyCheck`), server → each party
+/// whose masked input arrived: the survivors U3, ascending.
+public struct SurvivorSet: Sendable, Hashable, Codable {
+    public let sessionID: [UInt8]
+    public let survivors: [Int]
+
+    public init(sessionID: [UInt8], survivors: [Int]) {
+        self.sessionID = sessionID
+        self.survivors = survivors
+    }
+}
+
+/// Consistency check, client → server: the sender's signature over
+/// `SecAggTranscript.survivorSet(sessionID:survivors:)` of the set it was sent.
+public struct SurvivorSignature: Sendable, Hashable, Codable {
+    public let sessionID: [UInt8]
+    public let sender: Int
+    public let signature: [UInt8]
+
+    public init(sessionID: [UInt8], sender: Int, signature: [UInt8]) {
+        self.sessionID = sessionID
+        self.sender = sender
+        self.signature = signature
+    }
+}
+
+/// One survivor's signature over the survivor set, as relayed in the unmasking request.
+public struct SignedSurvivor: Sendable, Hashable, Codable {
+    public let party: Int
+    public let signature: [UInt8]
+
+    public init(party: Int, signature: [UInt8]) {
+        self.party = party
+        self.signature = signature
+    }
+}
+
+/// Round 3, server → each party that sent a masked input (with the consistency check: each
+/// party that signed the survivor set, U4).
 public struct UnmaskingRequest: Sendable, Hashable, Codable {
     public let sessionID: [UInt8]
     /// Parties whose masked input was received (U3).
     public let alive: [Int]
     /// Parties that completed round 1 but sent no masked input (U2 \ U3).
     public let dead: [Int]
+    /// With the consistency check: the survivors' signatures over `alive` (at least t, from
+    /// parties in `alive`). Empty otherwise.
+    public let signatures: [SignedSurvivor]
 
-    public init(sessionID: [UInt8], alive: [Int], dead: [Int]) {
+    public init(sessionID: [UInt8], alive: [Int], dead: [Int], signatures: [SignedSurvivor] = []) {
         self.sessionID = sessionID
         self.alive = alive
         self.dead = dead
+        self.signatures = signatures
+    }
+
+    private enum CodingKeys: String, CodingKey { case sessionID, alive, dead, signatures }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(sessionID: try container.decode([UInt8].self, forKey: .sessionID),
+                  alive: try container.decode([Int].self, forKey: .alive),
+                  dead: try container.decode([Int].self, forKey: .dead),
+                  signatures: try container.decodeIfPresent([SignedSurvivor].self, forKey: .signatures) ?? [])
     }
 }
 
@@ -159,6 +231,8 @@ public enum ClientMessage: Sendable, Hashable, Codable {
     case advertiseKeys(AdvertiseKeys)
     case shareKeys(ShareKeys)
     case maskedInput(MaskedInput)
+    /// Consistency check only.
+    case survivorSignature(SurvivorSignature)
     case unmaskingResponse(UnmaskingResponse)
 
     /// The sending party.
@@ -167,6 +241,7 @@ public enum ClientMessage: Sendable, Hashable, Codable {
         case .advertiseKeys(let message): return message.keys.party
         case .shareKeys(let message): return message.sender
         case .maskedInput(let message): return message.sender
+        case .survivorSignature(let message): return message.sender
         case .unmaskingResponse(let message): return message.sender
         }
     }
@@ -177,6 +252,7 @@ public enum ClientMessage: Sendable, Hashable, Codable {
         case .advertiseKeys: return .advertiseKeys
         case .shareKeys: return .shareKeys
         case .maskedInput: return .maskedInput
+        case .survivorSignature: return .consistencyCheck
         case .unmaskingResponse: return .unmasking
         }
     }
@@ -187,10 +263,13 @@ public enum ClientMessage: Sendable, Hashable, Codable {
         switch self {
         case .advertiseKeys(let message):
             return 8 + message.sessionNonce.count + 4 + message.keys.maskPublicKey.count + message.keys.channelPublicKey.count
+                + message.keys.credential.count + message.keys.signature.count
         case .shareKeys(let message):
             return message.sessionID.count + 4 + message.shares.reduce(0) { $0 + 8 + $1.ciphertext.count }
         case .maskedInput(let message):
             return message.sessionID.count + 4 + 8 * message.vector.count
+        case .survivorSignature(let message):
+            return message.sessionID.count + 4 + message.signature.count
         case .unmaskingResponse(let message):
             return message.sessionID.count + 4
                 + (message.seedShares + message.maskKeyShares).reduce(0) { $0 + 4 + $1.share.count }
@@ -202,6 +281,8 @@ public enum ClientMessage: Sendable, Hashable, Codable {
 public enum ServerMessage: Sendable, Hashable, Codable {
     case keyDirectory(KeyDirectory)
     case forwardedShares(ForwardedShares)
+    /// Consistency check only.
+    case survivorSet(SurvivorSet)
     case unmaskingRequest(UnmaskingRequest)
     case abort(RoundAbort)
 
@@ -209,6 +290,7 @@ public enum ServerMessage: Sendable, Hashable, Codable {
         switch self {
         case .keyDirectory: return "key directory"
         case .forwardedShares: return "forwarded shares"
+        case .survivorSet: return "survivor set"
         case .unmaskingRequest: return "unmasking request"
         case .abort: return "abort"
         }

@@ -8,13 +8,18 @@ import Primitives
 /// keys must appear exactly once, at least t parties of its neighbourhood must stay alive, no
 /// shares may come from a peer already dead, and the unmasking request must list alive and dead
 /// peers disjointly and consistently with what the client saw, so that it reveals exactly one
-/// share per peer. A failed check aborts the client (`state == .aborted(reason)`) and throws the
+/// share per peer. With an authenticator, every advertised key must carry its owner's signature;
+/// with the consistency check, the client signs the survivor set it is sent and reveals nothing
+/// unless the unmasking request carries at least t survivors' signatures over that same set and
+/// lists exactly it as alive. A failed check aborts the client (`state == .aborted(reason)`) and throws the
 /// reason. Out-of-order, duplicated and foreign-session messages are rejected (thrown) without
 /// changing the state.
 public struct SecAggClient: Sendable {
     public enum State: Sendable, Equatable {
         case awaitingKeyDirectory
         case awaitingShares
+        /// Consistency check only: the masked input is out, the survivor set is next.
+        case awaitingSurvivorSet
         case awaitingUnmaskingRequest
         case completed
         case aborted(SecAggError)
@@ -31,6 +36,7 @@ public struct SecAggClient: Sendable {
     private let seedDealer: Shamir.Dealer
     private let maskKeyDealer: Shamir.Dealer
     private let ownKeys: AdvertisedKeys
+    private let authenticator: SecAggAuthenticator?
 
     // Learnt along the way.
     private var sessionID: [UInt8] = []
@@ -44,15 +50,26 @@ public struct SecAggClient: Sendable {
     private var maskedWith: Set<Int> = []
     /// X25519(c_u, c_v) per live neighbour, computed once for both directions.
     private var channelSecrets: [Int: SecretBytes] = [:]
+    /// Every directory entry's credential (authenticated rounds), for checking survivor signatures.
+    private var credentials: [Int: [UInt8]] = [:]
+    /// The survivor set this client signed (consistency check).
+    private var signedSurvivors: [Int]?
 
     /// - Parameters:
     ///   - id: this party's id in 0..<parties.
     ///   - input: `vectorLength` words (encode reals with `FixedPointCodec.encodeToRing64`).
     ///   - rng: the source of the key pairs, the self-mask seed and the sharing polynomials
     ///     (`SecureRandom` in production).
+    ///   - authenticator: signs this party's keys (and, with the consistency check, the survivor
+    ///     set) and verifies everyone else's. Nil: the honest-but-curious protocol, unsigned.
+    /// - Throws: `invalidConfiguration` when the configuration asks for the consistency check
+    ///   and no authenticator is given; whatever `authenticator.sign` throws.
     public init(id: Int, configuration: SecAggConfiguration, input: [UInt64],
-                using rng: inout some RandomNumberGenerator) throws {
+                using rng: inout some RandomNumberGenerator, authenticator: SecAggAuthenticator? = nil) throws {
         guard (0..<configuration.parties).contains(id) else { throw SecAggError.unknownParty(id) }
+        guard authenticator != nil || !configuration.consistencyCheck else {
+            throw SecAggError.invalidConfiguration("party \(id): the consistency check needs an authenticator (survivor sets must be signed); give SecAggClient one or turn consistencyCheck off")
+        }
         guard input.count == configuration.vectorLength else {
             throw SecAggError.malformed(what: "input of party \(id)", reason: "expected \(configuration.vectorLength) words, found \(input.count)")
         }
@@ -70,7 +87,15 @@ public struct SecAggClient: Sendable {
         seed = SecretBytes(randomBytes(Shamir.secretLength))
         seedDealer = try Shamir.Dealer(secret: seed.bytes, threshold: configuration.threshold, using: &rng)
         maskKeyDealer = try Shamir.Dealer(secret: maskKey.secret.bytes, threshold: configuration.threshold, using: &rng)
-        ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
+        self.authenticator = authenticator
+        if let authenticator {
+            let transcript = SecAggTranscript.advertisedKeys(round: configuration.round, sessionNonce: configuration.sessionNonce, party: id,
+                                                             maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
+            ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey,
+                                     credential: authenticator.credential, signature: try authenticator.sign(transcript))
+        } else {
+            ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
+        }
     }
 
     /// Round 0: this party's public keys (the same every time it is asked).
@@ -94,6 +119,9 @@ public struct SecAggClient: Sendable {
         case (.forwardedShares(let forwarded), .awaitingShares):
             guard forwarded.sessionID == sessionID else { throw SecAggError.wrongSession(party: id, what: "session id") }
             return try checked { try $0.handle(forwarded) }
+        case (.survivorSet(let survivors), .awaitingSurvivorSet):
+            guard survivors.sessionID == sessionID else { throw SecAggError.wrongSession(party: id, what: "session id") }
+            return try checked { try $0.handle(survivors) }
         case (.unmaskingRequest(let request), .awaitingUnmaskingRequest):
             guard request.sessionID == sessionID else { throw SecAggError.wrongSession(party: id, what: "session id") }
             return try checked { try $0.handle(request) }
@@ -106,6 +134,7 @@ public struct SecAggClient: Sendable {
         switch state {
         case .awaitingKeyDirectory: return "key directory"
         case .awaitingShares: return "forwarded shares"
+        case .awaitingSurvivorSet: return "survivor set"
         case .awaitingUnmaskingRequest: return "unmasking request"
         case .completed: return "nothing (round completed)"
         case .aborted: return "nothing (aborted)"
@@ -143,6 +172,13 @@ public struct SecAggClient: Sendable {
             guard SessionCrypto.isAcceptablePublicKey(entry.maskPublicKey), SessionCrypto.isAcceptablePublicKey(entry.channelPublicKey) else {
                 throw SecAggError.malformed(what: "public key of party \(entry.party)", reason: "not a usable X25519 key")
             }
+            if let authenticator {
+                // Nothing authenticates the directory but the owners' signatures.
+                let transcript = SecAggTranscript.advertisedKeys(entry, configuration: configuration)
+                guard !entry.signature.isEmpty, authenticator.verify(entry.party, entry.credential, transcript, entry.signature) else {
+                    throw SecAggError.unsignedKey(party: id, peer: entry.party)
+                }
+            }
             for key in [KeyFingerprint(entry.maskPublicKey), KeyFingerprint(entry.channelPublicKey)] {
                 if let other = keyOwners[key] { throw SecAggError.duplicatePublicKey(party: entry.party, sameAs: other) }
                 keyOwners[key] = entry.party
@@ -153,6 +189,7 @@ public struct SecAggClient: Sendable {
         let recomputed = SessionCrypto.sessionID(configuration: configuration, keys: message.keys)
         guard recomputed == message.sessionID else { throw SecAggError.sessionMismatch }
         sessionID = recomputed
+        if authenticator != nil { credentials = seen.mapValues(\.credential) }
         let graph = try SharingGraph(configuration: configuration, sessionID: sessionID)
         neighbours = graph.neighbours(of: id)
         neighbourSet = Set(neighbours)
@@ -233,13 +270,69 @@ public struct SecAggClient: Sendable {
         let terms = [selfTerm] + pairwise
         var vector = input
         try MaskExpander.apply(terms, to: &vector)
-        state = .awaitingUnmaskingRequest
+        state = configuration.consistencyCheck ? .awaitingSurvivorSet : .awaitingUnmaskingRequest
         return .maskedInput(MaskedInput(sessionID: sessionID, sender: id, vector: vector))
+    }
+
+    // MARK: Consistency check
+
+    /// Signs the survivor set after checking it against this client's view: ascending and
+    /// distinct, itself included, at least t parties, and every neighbour listed among those
+    /// whose shares arrived (U2 as this client saw it; non-neighbours are not visible to it).
+    private mutating func handle(_ message: SurvivorSet) throws -> ClientMessage {
+        guard let authenticator else { throw SecAggError.invalidConfiguration("party \(id): no authenticator") }
+        let survivors = message.survivors
+        for peer in survivors where !(0..<configuration.parties).contains(peer) { throw SecAggError.unknownParty(peer) }
+        guard zip(survivors, survivors.dropFirst()).allSatisfy({ $0 < $1 }) else { throw SecAggError.survivorsNotAscending(party: id) }
+        guard survivors.contains(id) else { throw SecAggError.selfNotSurvivor(party: id) }
+        if let peer = survivors.first(where: { $0 != id && neighbourSet.contains($0) && !maskedWith.contains($0) }) {
+            throw SecAggError.survivorOutsideView(party: id, peer: peer)
+        }
+        guard survivors.count >= configuration.threshold else {
+            throw SecAggError.tooFewAlive(party: id, phase: .consistencyCheck, alive: survivors.count, needed: configuration.threshold)
+        }
+        let signature = try authenticator.sign(SecAggTranscript.survivorSet(sessionID: sessionID, survivors: survivors))
+        signedSurvivors = survivors
+        state = .awaitingUnmaskingRequest
+        return .survivorSignature(SurvivorSignature(sessionID: sessionID, sender: id, signature: signature))
+    }
+
+    /// Before revealing anything: at least t distinct survivors signed the very set this client
+    /// signed, the request lists exactly that set as alive, and as dead exactly the neighbours
+    /// whose shares arrived but who are not survivors (only survivors' ids otherwise).
+    private func checkSignedSurvivors(_ message: UnmaskingRequest) throws {
+        guard let authenticator, let signed = signedSurvivors else { throw SecAggError.invalidConfiguration("party \(id): no signed survivor set") }
+        let survivorSet = Set(signed)
+        let transcript = SecAggTranscript.survivorSet(sessionID: sessionID, survivors: signed)
+        var signers: Set<Int> = []
+        for entry in message.signatures {
+            guard survivorSet.contains(entry.party) else { throw SecAggError.signerNotSurvivor(party: id, signer: entry.party) }
+            guard signers.insert(entry.party).inserted else { throw SecAggError.repeatedEntry(party: id, list: "signatures", peer: entry.party) }
+            guard let credential = credentials[entry.party], !entry.signature.isEmpty,
+                  authenticator.verify(entry.party, credential, transcript, entry.signature) else {
+                throw SecAggError.badSurvivorSignature(party: id, signer: entry.party)
+            }
+        }
+        guard signers.count >= configuration.threshold else {
+            throw SecAggError.tooFewSurvivorSignatures(party: id, valid: signers.count, needed: configuration.threshold)
+        }
+        guard message.alive == signed else { throw SecAggError.aliveNotSignedSet(party: id) }
+        // In this client's view (its neighbourhood), dead = U2 \ survivors exactly; outside it,
+        // only distinct non-survivors (the client cannot see who else completed share-keys).
+        let expectedDead = maskedWith.subtracting(survivorSet)
+        var dead: Set<Int> = []
+        for peer in message.dead {
+            guard (0..<configuration.parties).contains(peer), !survivorSet.contains(peer), dead.insert(peer).inserted else {
+                throw SecAggError.deadNotComplement(party: id)
+            }
+        }
+        guard dead.intersection(neighbourSet.union([id])) == expectedDead else { throw SecAggError.deadNotComplement(party: id) }
     }
 
     // MARK: Round 3
 
     private mutating func handle(_ message: UnmaskingRequest) throws -> ClientMessage {
+        if configuration.consistencyCheck { try checkSignedSurvivors(message) }
         var alive: Set<Int> = []
         var dead: Set<Int> = []
         for peer in message.alive {

@@ -1,4 +1,5 @@
-/// The four client-visible steps of a secure-aggregation round.
+/// The client-visible steps of a secure-aggregation round (`consistencyCheck` only when the
+/// configuration asks for it).
 public enum SecAggPhase: String, Sendable, Codable, Hashable, CaseIterable, CustomStringConvertible {
     /// Round 0: each party advertises its two public keys.
     case advertiseKeys = "advertise"
@@ -6,6 +7,9 @@ public enum SecAggPhase: String, Sendable, Codable, Hashable, CaseIterable, Cust
     case shareKeys = "share"
     /// Round 2: each party sends its masked input vector.
     case maskedInput = "contribute"
+    /// Between rounds 2 and 3, only with `SecAggConfiguration.consistencyCheck`: each survivor
+    /// signs the survivor set the server sent it (Bonawitz et al.'s ConsistencyCheck).
+    case consistencyCheck = "check"
     /// Round 3: each survivor reveals one share per neighbour.
     case unmasking = "unmask"
 
@@ -61,6 +65,30 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadyDead(party: Int, peer: Int)
     /// The unmasking request omits a neighbour that was alive at masking time.
     case unlistedPeer(party: Int, peer: Int)
+
+    // Authentication and the consistency check (client side; each aborts the client).
+    /// The key directory carries an entry for `peer` whose signature is missing or does not
+    /// verify: the server sent keys that `peer` did not sign (substituted or forged).
+    case unsignedKey(party: Int, peer: Int)
+    /// The survivor set lists `peer`, which did not complete share-keys in this client's view.
+    case survivorOutsideView(party: Int, peer: Int)
+    /// The survivor set does not list this client, though its masked input was sent.
+    case selfNotSurvivor(party: Int)
+    /// The survivor set is not in ascending order without repeats.
+    case survivorsNotAscending(party: Int)
+    /// A signature in the unmasking request does not verify over the survivor set this client
+    /// signed (unsigned, wrongly signed, or over a different set).
+    case badSurvivorSignature(party: Int, signer: Int)
+    /// A signature in the unmasking request comes from a party outside the survivor set.
+    case signerNotSurvivor(party: Int, signer: Int)
+    /// The unmasking request carries fewer than t valid signatures of distinct survivors.
+    case tooFewSurvivorSignatures(party: Int, valid: Int, needed: Int)
+    /// The unmasking request's alive list differs from the survivor set this client signed.
+    case aliveNotSignedSet(party: Int)
+    /// The unmasking request's dead list differs from this client's view of the parties that
+    /// completed share-keys, less the survivors.
+    case deadNotComplement(party: Int)
+
     /// The client already aborted (for the reason given) and takes no further part.
     case clientAborted(party: Int, reason: String)
     /// The server announced that the round was aborted.
@@ -101,6 +129,24 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
         case .deadPeerListedAlive(let party, let peer): return "party \(party): the unmasking request lists party \(peer) as alive, but it dropped before masking; aborting"
         case .alreadyDead(let party, let peer): return "party \(party): the unmasking request lists party \(peer) as newly dead, but it was already dead; aborting"
         case .unlistedPeer(let party, let peer): return "party \(party): the unmasking request omits neighbour \(peer); aborting"
+        case .unsignedKey(let party, let peer):
+            return "party \(party): the aggregator sent an unsigned or wrongly signed key for party \(peer) in the key directory (substituted or forged keys); aborting"
+        case .survivorOutsideView(let party, let peer):
+            return "party \(party): the aggregator's survivor set lists party \(peer), which did not complete share-keys in this party's view; refusing to sign, aborting"
+        case .selfNotSurvivor(let party):
+            return "party \(party): the aggregator's survivor set omits this party, whose masked input was sent; refusing to sign, aborting"
+        case .survivorsNotAscending(let party):
+            return "party \(party): the aggregator's survivor set is not in ascending order without repeats; refusing to sign, aborting"
+        case .badSurvivorSignature(let party, let signer):
+            return "party \(party): the aggregator sent a signature of party \(signer) that does not verify over the survivor set this party signed (unsigned, wrongly signed or over a different set); revealing nothing, aborting"
+        case .signerNotSurvivor(let party, let signer):
+            return "party \(party): the aggregator sent a survivor-set signature of party \(signer), which is not in the survivor set; revealing nothing, aborting"
+        case .tooFewSurvivorSignatures(let party, let valid, let needed):
+            return "party \(party): the aggregator sent \(valid) survivor-set signatures, at least \(needed) (the threshold) are needed; revealing nothing, aborting"
+        case .aliveNotSignedSet(let party):
+            return "party \(party): the unmasking request's alive list differs from the survivor set this party signed (equivocation); revealing nothing, aborting"
+        case .deadNotComplement(let party):
+            return "party \(party): the unmasking request's dead list differs from the parties that completed share-keys less the signed survivors (equivocation); revealing nothing, aborting"
         case .clientAborted(let party, let reason): return "party \(party) has aborted (\(reason)) and takes no further part"
         case .roundAborted(let reason): return "the server aborted the round: \(reason)"
         case .tooFewParties(let phase, let remaining, let needed, let missing):

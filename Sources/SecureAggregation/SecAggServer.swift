@@ -17,6 +17,14 @@ public struct SecAggResult: Sendable, Hashable, Codable {
 /// Dropouts are recorded per party with the phase they missed; the round proceeds while at
 /// least t parties remain and every needed secret has t shares, and otherwise aborts with a
 /// reason that names the missing parties (and tells the remaining clients so).
+///
+/// With `configuration.consistencyCheck`, masked-input collection is followed by the
+/// consistency phase: the survivors U3 are sent to each of them, their signatures collected
+/// (U4 ⊆ U3, at least t, else abort), and the unmasking request — U3 alive, U2 \ U3 dead, the
+/// signatures — goes to U4. Given a verifier, the server checks advertised-key and survivor
+/// signatures itself and rejects a bad one as a malformed message (that party then counts as
+/// dropped), so that one party cannot make every honest client abort; without one, the clients'
+/// own checks still stop the round.
 public struct SecAggServer: Sendable {
     public enum State: Sendable, Equatable {
         case collecting(SecAggPhase)
@@ -41,9 +49,15 @@ public struct SecAggServer: Sendable {
     private var contributors: Set<Int> = []             // U3
     private var deadAtMasking: Set<Int> = []            // U2 \ U3
     private var responses: [Int: UnmaskingResponse] = [:]
+    private var survivorSignatures: [Int: [UInt8]] = [:]  // U4
+    private let verifier: SecAggAuthenticator.Verify?
 
-    public init(configuration: SecAggConfiguration) {
+    /// - Parameter verifier: optional; checks each party's signatures (advertised keys, and the
+    ///   survivor set with the consistency check) as they arrive. Nil: the server relays them
+    ///   unchecked and leaves the checks to the clients.
+    public init(configuration: SecAggConfiguration, verifier: SecAggAuthenticator.Verify? = nil) {
         self.configuration = configuration
+        self.verifier = verifier
         expected = Set(0..<configuration.parties)
     }
 
@@ -85,6 +99,7 @@ public struct SecAggServer: Sendable {
         case .advertiseKeys(let advertise): try accept(advertise)
         case .shareKeys(let shareKeys): try accept(shareKeys)
         case .maskedInput(let masked): try accept(masked)
+        case .survivorSignature(let signature): try accept(signature)
         case .unmaskingResponse(let response): try accept(response)
         }
         expected.remove(sender)
@@ -96,6 +111,7 @@ public struct SecAggServer: Sendable {
         case .advertiseKeys: return keys[party] != nil
         case .shareKeys: return shares[party] != nil
         case .maskedInput: return contributors.contains(party)
+        case .consistencyCheck: return survivorSignatures[party] != nil
         case .unmasking: return responses[party] != nil
         }
     }
@@ -116,6 +132,12 @@ public struct SecAggServer: Sendable {
         }
         for key in [message.keys.maskPublicKey, message.keys.channelPublicKey] {
             if let other = keyOwners[KeyFingerprint(key)] { throw SecAggError.duplicatePublicKey(party: party, sameAs: other) }
+        }
+        if let verifier {
+            guard !message.keys.signature.isEmpty,
+                  verifier(party, message.keys.credential, SecAggTranscript.advertisedKeys(message.keys, configuration: configuration), message.keys.signature) else {
+                throw SecAggError.malformed(what: "advertised keys of party \(party)", reason: "the signature is missing or does not verify")
+            }
         }
         keyOwners[KeyFingerprint(message.keys.maskPublicKey)] = party
         keyOwners[KeyFingerprint(message.keys.channelPublicKey)] = party
@@ -166,6 +188,21 @@ public struct SecAggServer: Sendable {
         contributors.insert(sender)
     }
 
+    private mutating func accept(_ message: SurvivorSignature) throws {
+        let sender = message.sender
+        guard message.sessionID == sessionID else { throw SecAggError.wrongSession(party: sender, what: "session id") }
+        guard !message.signature.isEmpty else {
+            throw SecAggError.malformed(what: "survivor signature of party \(sender)", reason: "empty")
+        }
+        if let verifier {
+            let transcript = SecAggTranscript.survivorSet(sessionID: sessionID, survivors: contributors.sorted())
+            guard verifier(sender, keys[sender]?.credential ?? [], transcript, message.signature) else {
+                throw SecAggError.malformed(what: "survivor signature of party \(sender)", reason: "does not verify over the survivor set")
+            }
+        }
+        survivorSignatures[sender] = message.signature
+    }
+
     private mutating func accept(_ message: UnmaskingResponse) throws {
         let sender = message.sender
         guard message.sessionID == sessionID else { throw SecAggError.wrongSession(party: sender, what: "session id") }
@@ -204,6 +241,7 @@ public struct SecAggServer: Sendable {
         case .advertiseKeys: return closeAdvertise(missing: missing)
         case .shareKeys: return closeShareKeys(missing: missing)
         case .maskedInput: return closeMaskedInput(missing: missing)
+        case .consistencyCheck: return closeConsistencyCheck(missing: missing)
         case .unmasking: return closeUnmasking(missing: missing)
         }
     }
@@ -261,9 +299,28 @@ public struct SecAggServer: Sendable {
         }
         deadAtMasking = aliveAtShares.subtracting(contributors)
         expected = contributors
+        if configuration.consistencyCheck {
+            state = .collecting(.consistencyCheck)
+            let survivors = ServerMessage.survivorSet(SurvivorSet(sessionID: sessionID, survivors: contributors.sorted()))
+            return contributors.sorted().map { Addressed(recipient: $0, message: survivors) }
+        }
         state = .collecting(.unmasking)
         let request = ServerMessage.unmaskingRequest(UnmaskingRequest(sessionID: sessionID, alive: contributors.sorted(), dead: deadAtMasking.sorted()))
         return contributors.sorted().map { Addressed(recipient: $0, message: request) }
+    }
+
+    private mutating func closeConsistencyCheck(missing: [Int]) -> [Addressed<ServerMessage>] {
+        let signers = Set(survivorSignatures.keys)   // U4
+        guard signers.count >= configuration.threshold else {
+            return abort(.tooFewParties(phase: .consistencyCheck, remaining: signers.count, needed: configuration.threshold,
+                                        missing: dropouts.keys.sorted()), notify: contributors)
+        }
+        expected = signers
+        state = .collecting(.unmasking)
+        let signatures = survivorSignatures.sorted { $0.key < $1.key }.map { SignedSurvivor(party: $0.key, signature: $0.value) }
+        let request = ServerMessage.unmaskingRequest(UnmaskingRequest(sessionID: sessionID, alive: contributors.sorted(),
+                                                                      dead: deadAtMasking.sorted(), signatures: signatures))
+        return signers.sorted().map { Addressed(recipient: $0, message: request) }
     }
 
     private mutating func closeUnmasking(missing: [Int]) -> [Addressed<ServerMessage>] {
@@ -340,7 +397,8 @@ extension SecAggPhase {
         case .advertiseKeys: return 0
         case .shareKeys: return 1
         case .maskedInput: return 2
-        case .unmasking: return 3
+        case .consistencyCheck: return 3
+        case .unmasking: return 4
         }
     }
 }

@@ -13,6 +13,10 @@
 //   2. MaskedInput     y_u = x_u + PRG(b_u) + Σ_{v<u} PRG(s_uv) − Σ_{v>u} PRG(s_uv) mod 2^64,
 //                      over the neighbours whose shares arrived; PRG = AES-256-CTR under
 //                      HKDF(secret, salt: session id, info: kind ‖ round ‖ vector name ‖ length ‖ ids).
+//   2½. Consistency    (`consistencyCheck` only) the server sends the survivors U3 to each of
+//                      them; each checks it against its own view and signs it; the unmasking
+//                      request carries ≥ t survivors' signatures, and a client reveals nothing
+//                      unless they all verify over the very set it signed and alive = that set.
 //   3. Unmasking       each survivor reveals, per neighbour, the b-share if the server lists it
 //                      alive or the s^SK-share if it lists it dead — never both; the server
 //                      reconstructs, removes the self masks of survivors and the pairwise masks
@@ -23,8 +27,10 @@
 // - The Harary permutation is derived from the session id (HKDF → AES-CTR → Fisher–Yates): the
 //   server cannot choose it unless it colludes with a party that grinds its own keys.
 // - Threat model: honest-but-curious server by default; the client-side checks stop a server
-//   that lists one peer both alive and dead to one client. A server telling different clients
-//   different stories is countered only by the threshold (`SecAggAdversary.semiMalicious`
-//   sizes t > (n + corrupt)/2); no signed consistency round yet.
+//   that lists one peer both alive and dead to one client. Against a server that tells
+//   different clients different stories (Bonawitz et al.'s malicious server), turn on
+//   `consistencyCheck` and give every client a `SecAggAuthenticator`: advertised keys are then
+//   signed (no substitution), survivor sets are signed, and 2t > neighbourhood size is enforced,
+//   so two disjoint groups of t signers (or t share holders) cannot both exist.
 // - Ring Z_2^64 (inputs from `FixedPointCodec.encodeToRing64`), so no rejection sampling is
 //   needed in the mask PRG.

@@ -57,6 +57,12 @@ struct ManifestTests {
         ("threshold = 2", "threshold = 4", "federation.threshold", "from 1 to 3"),
         ("threshold = 2", "threshold = 0", "federation.threshold", "from 1 to 3"),
         ("threshold = 2", "threshold = 1.5", "federation.threshold", "integer"),
+        // secagg: 2t ≤ parties lets an equivocating aggregator unmask one party's input.
+        ("threshold = 2", "threshold = 1", "federation.threshold", "the smallest safe threshold is 2"),
+        ("parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4]\nthreshold = 2", "federation.threshold",
+         "equivocates on the dead list could unmask one party's input; the smallest safe threshold is 3"),
+        ("parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4, 5, 6, 7]\nthreshold = 3", "federation.threshold",
+         "the smallest safe threshold is 4"),
         ("aggregator = \"localhost:7443\"", "aggregator = \"localhost\"", "federation.aggregator", "host:port"),
         ("aggregator = \"localhost:7443\"", "aggregator = \"localhost:70000\"", "federation.aggregator", "host:port"),
         ("aggregator = \"localhost:7443\"", "aggregator = \"[::1]:7443\"\ncolour = \"red\"", "federation.colour", "unknown key"),
@@ -115,6 +121,24 @@ struct ManifestTests {
             #expect(error.description.contains("'\(field)'"), "\(error)")
             #expect(error.description.contains(expected), "\(error)")
         }
+    }
+
+    @Test("the threshold rule: 2t > parties in both modes, each refusal saying why for its mode")
+    func thresholdRule() throws {
+        let folder = try TemporaryFolder()
+        let four = baseManifest.replacingOccurrences(of: "parties = [1, 2, 3]\nthreshold = 2", with: "parties = [1, 2, 3, 4]\nthreshold = 3")
+        #expect(try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: four)).threshold == 3)
+        let paillier = baseManifest
+            .replacingOccurrences(of: "parties = [1, 2, 3]\nthreshold = 2", with: "parties = [1, 2, 3, 4]\nthreshold = 2")
+            .replacingOccurrences(of: "mode = \"secagg\"", with: "mode = \"paillier\"")
+        #expect {
+            try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: paillier))
+        } throws: { error in
+            "\(error)".contains("'federation.threshold'") && "\(error)".contains("opening a round twice for one charge")
+                && "\(error)".contains("the smallest safe threshold is 3")
+        }
+        let safe = paillier.replacingOccurrences(of: "threshold = 2", with: "threshold = 3")
+        #expect(try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: safe)).threshold == 3)
     }
 
     @Test("TOML syntax errors name the line")

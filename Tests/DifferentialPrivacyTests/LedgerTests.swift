@@ -155,3 +155,126 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
         #expect(brokenRow(ledger) == 7)
     }
 }
+
+/// Audits read, never create (issue 12, item 7): only a ledger opened with `.create` may make
+/// the file; `.readOnly` and `.existing` refuse a missing or foreign file and leave no trace.
+@Suite struct LedgerAccessTests {
+    /// A path inside a folder that does not exist (nothing may create either).
+    func missingPath() -> (folder: String, path: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-absent-\(UUID().uuidString)").path
+        return (folder, folder + "/ledger.sqlite")
+    }
+
+    @Test(arguments: [PrivacyLedger.Access.readOnly, .existing])
+    func aMissingLedgerIsRefusedAndNotCreated(access: PrivacyLedger.Access) throws {
+        let (folder, path) = missingPath()
+        #expect(throws: DifferentialPrivacyError.noLedger(path: path)) { try PrivacyLedger(path: path, access: access) }
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        // The same in an existing folder: the file itself is not made.
+        let existingFolder = try temporaryLedgerPath()
+        #expect(throws: DifferentialPrivacyError.noLedger(path: existingFolder)) {
+            try PrivacyLedger(path: existingFolder, access: access)
+        }
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: (existingFolder as NSString).deletingLastPathComponent)
+        #expect(siblings.isEmpty, "left behind: \(siblings)")
+        #expect(DifferentialPrivacyError.noLedger(path: path).description == "no ledger at \(path)")
+    }
+
+    @Test(arguments: [PrivacyLedger.Access.readOnly, .existing])
+    func aFileThatIsNotALedgerIsRefusedAndLeftAlone(access: PrivacyLedger.Access) throws {
+        let path = try temporaryLedgerPath()
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        #expect(throws: DifferentialPrivacyError.ledger(path: path, reason: "not a privacy ledger (no entries table)")) {
+            try PrivacyLedger(path: path, access: access)
+        }
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64 == 0)
+    }
+
+    @Test func aReadOnlyLedgerReadsEverythingAndWritesNothing() throws {
+        let path = try temporaryLedgerPath()
+        let writer = try PrivacyLedger(path: path)
+        try writer.setCap(dataset: "d", epsilon: 1, delta: 0)
+        let pending = try writer.reserve(PrivacyCharge(dataset: "d", event: tenth))
+        try writer.commit(try writer.reserve(PrivacyCharge(dataset: "d", event: tenth)))
+        let head = try writer.verify().headHash
+
+        let reader = try PrivacyLedger(path: path, access: .readOnly)
+        #expect(try reader.verify().headHash == head)
+        #expect(try reader.history().count == 4)
+        #expect(try reader.budgets().map(\.releases) == [1])
+        #expect(try reader.preview(PrivacyCharge(dataset: "d", event: tenth)).allowed)
+        #expect(throws: DifferentialPrivacyError.self) { try reader.setCap(dataset: "d", epsilon: 100, delta: 0) }
+        #expect(throws: DifferentialPrivacyError.self) { try reader.reserve(PrivacyCharge(dataset: "d", event: tenth)) }
+        #expect(throws: DifferentialPrivacyError.self) { try reader.cancel(pending) }
+        #expect(try writer.verify().headHash == head)
+
+        // `.existing` settles a reservation in a ledger that is there.
+        let settler = try PrivacyLedger(path: path, access: .existing)
+        try settler.cancel(pending)
+        #expect(try writer.budget(dataset: "d").pending == 0)
+    }
+
+    @Test func createStillStartsANewLedger() throws {
+        let path = try temporaryLedgerPath()
+        let ledger = try PrivacyLedger(path: path, access: .create)
+        #expect(try ledger.verify().entries == 0)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try PrivacyLedger(path: path, access: .readOnly).verify().entries == 0)
+    }
+
+    /// Runs `fedshare ARGS` to completion, capturing both streams.
+    func runFedshare(_ executable: URL, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("stdout"), err = folder.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+
+    static let readingActions: [[String]] = [
+        ["--verify"], ["--verify", "--json"], ["--history"], ["--history", "--json"], [], ["--json"],
+        ["--preview", "--mechanism", "laplace", "--noise", "10", "--sensitivity", "1"],
+        ["--cancel", "1"],
+    ]
+
+    @Test(arguments: readingActions)
+    func theBudgetCommandRefusesAMissingLedger(action: [String]) async throws {
+        let executable = try #require(fedshareExecutable(), "build the fedshare executable first (swift build)")
+        let (folder, path) = missingPath()
+        let result = try await runFedshare(executable, ["budget", "--ledger", path] + action)
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty, "stdout: \(result.stdout)")
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 1, "stderr: \(result.stderr)")
+        #expect(lines.first?.hasSuffix("no ledger at \(path)") == true, "stderr: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder), "budget \(action) created \(folder)")
+    }
+
+    @Test func theBudgetCommandCreatesOnlyToSpend() async throws {
+        let executable = try #require(fedshareExecutable(), "build the fedshare executable first (swift build)")
+        let path = try temporaryLedgerPath()
+        let verify = try await runFedshare(executable, ["budget", "--ledger", path, "--verify"])
+        #expect(verify.status != 0 && verify.stderr.contains("no ledger at \(path)"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let cap = try await runFedshare(executable, ["budget", "--ledger", path, "--set-cap", "d", "--epsilon", "1", "--delta", "0"])
+        #expect(cap.status == 0, "stderr: \(cap.stderr)")
+        let charged = try await runFedshare(executable, ["budget", "--ledger", path + ".2", "--charge", "d", "--mechanism", "laplace",
+                                                         "--noise", "10", "--sensitivity", "1"])
+        // --charge may create the ledger, and then refuses for want of a cap: the file stays, empty.
+        #expect(charged.status != 0 && charged.stderr.contains("no cap set"))
+        #expect(FileManager.default.fileExists(atPath: path + ".2"))
+        let audit = try await runFedshare(executable, ["budget", "--ledger", path, "--verify"])
+        #expect(audit.status == 0 && audit.stdout.hasPrefix("ledger OK: 1 entries"), "\(audit)")
+    }
+}

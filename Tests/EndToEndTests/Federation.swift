@@ -219,7 +219,7 @@ final class RoundRun: @unchecked Sendable {
 
     /// A ledger's budget for the federation's dataset, after checking its hash chain.
     func budget(ledger url: URL) throws -> DatasetBudget {
-        let ledger = try PrivacyLedger(path: url.path)
+        let ledger = try PrivacyLedger(path: url.path, access: .readOnly) // an audit: never creates one
         try ledger.verify()
         return try ledger.budget(dataset: federation.name)
     }

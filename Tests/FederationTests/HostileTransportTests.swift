@@ -76,16 +76,20 @@ struct LoopbackFederation: Sendable {
     /// Runs `body` with a federation whose server serves until `body` returns.
     static func with<T: Sendable>(
         mode: String = "paillier", limits: TransportLimits = .default, logger: Logger? = nil,
+        fixture provisioned: WireFixture? = nil,
+        tamper: (@Sendable (Int, Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope])? = nil,
         _ body: @Sendable (LoopbackFederation) async throws -> T
     ) async throws -> T {
-        let fixture = try WireFixture(parties: [1, 2, 3], threshold: 2, mode: mode)
-        defer { fixture.remove() }
-        try fixture.provision()
+        // A provisioned fixture given by the caller is the caller's to remove.
+        let fixture = try provisioned ?? WireFixture(parties: [1, 2, 3], threshold: 2, mode: mode)
+        defer { if provisioned == nil { fixture.remove() } }
+        if provisioned == nil { try fixture.provision() }
         let aggregatorKit = try fixture.kit(.aggregator)
         var options = AggregatorRuntime.Options()
         options.noNoise = true
         options.joinDeadline = .seconds(20)
         options.phaseDeadline = .seconds(20)
+        options.tamper = tamper
         let runtime = try AggregatorRuntime(
             kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
             store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options,

@@ -287,8 +287,9 @@ public struct AggregatorRound: Sendable {
             masked[party] = nil
             return try serverReceive(.maskedInput(try assembler.message(map: map)), from: party)
 
-        case .survivorSignature:
-            throw unexpected(body, party) // SECAGG-CHECK: wired next
+        case .survivorSignature(let message):
+            guard plan.mode == .secagg, phase == .check, let map else { throw unexpected(body, party) }
+            return try serverReceive(.survivorSignature(try SecAggWire.survivorSignature(message, sender: party, map: map)), from: party)
 
         case .unmaskingResponse(let message):
             guard plan.mode == .secagg, phase == .unmask, let map else { throw unexpected(body, party) }
@@ -344,7 +345,7 @@ public struct AggregatorRound: Sendable {
         case .join: return open()
         case .contribute where plan.mode == .paillier: return closeContribute()
         case .decrypt: return closeDecrypt()
-        case .advertise, .share, .contribute, .unmask: return closeSecAggPhase()
+        case .advertise, .share, .contribute, .check, .unmask: return closeSecAggPhase()
         default: return []
         }
     }
@@ -390,9 +391,10 @@ public struct AggregatorRound: Sendable {
             case .secagg:
                 let map = try SecAggPartyMap(parties: joined)
                 let configuration = try SecAggConfiguration(parties: joined.count, threshold: plan.threshold, vectorLength: plan.valueCount,
-                                                            sessionNonce: sessionNonce, round: round)
+                                                            sessionNonce: sessionNonce, round: round, consistencyCheck: true)
                 self.map = map
-                server = SecAggServer(configuration: configuration)
+                server = SecAggServer(configuration: configuration,
+                                      verifier: verifier.map { SecAggSigning.verify($0, manifestHash: plan.manifestHash, map: map) })
                 open.sessionNonce = Data(sessionNonce)
                 phase = .advertise
             }
@@ -542,6 +544,7 @@ public struct AggregatorRound: Sendable {
                 switch addressed.message {
                 case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
                 case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
+                case .survivorSet(let survivors): return reply(party, .survivorSet(SecAggWire.survivorSet(survivors, map: map)))
                 case .unmaskingRequest(let request): return reply(party, .unmaskingRequest(SecAggWire.unmaskingRequest(request, map: map)))
                 case .abort: return nil
                 }
@@ -557,6 +560,10 @@ public struct AggregatorRound: Sendable {
         case .duplicateMessage(_, let kind): return "sent a duplicate \(kind) message (replay or resend)"
         case .duplicatePublicKey(_, let other): return "advertised the same public key as party \(map.party(at: other))"
         case .unknownParty: return "is not a member of this round"
+        case .malformed(let what, let reason) where what.hasPrefix("advertised keys of party"):
+            return "its advertised keys: \(reason) (keys are signed with the party's federation certificate)"
+        case .malformed(let what, let reason) where what.hasPrefix("survivor signature of party"):
+            return "its survivor-set signature \(reason)"
         default: return "\(error)"
         }
     }
@@ -566,6 +573,7 @@ public struct AggregatorRound: Sendable {
         case .advertiseKeys: return .advertise
         case .shareKeys: return .share
         case .maskedInput: return .contribute
+        case .consistencyCheck: return .check
         case .unmasking: return .unmask
         }
     }

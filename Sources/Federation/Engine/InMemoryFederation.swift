@@ -65,6 +65,9 @@ public struct InMemoryFederation: Sendable {
     /// Tests of a hostile aggregator: sees every aggregator envelope before it reaches `party`
     /// and may turn it into several (injected, replayed, equivocated) or none.
     public var rewriteToParty: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope])?
+    /// Hostile-aggregator tests: false runs the aggregator engine without checking the parties'
+    /// signatures, as a deviating aggregator would (it then forwards whatever it got).
+    public var aggregatorVerifies = true
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
@@ -75,7 +78,7 @@ public struct InMemoryFederation: Sendable {
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         for (party, phase) in drops {
             guard parties.contains(where: { $0.id == party }) else { throw FederationError.configuration("--drop names party \(party), which is not in the federation") }
-            let valid: [RoundPhase] = plan.mode == .paillier ? [.join, .contribute, .decrypt] : [.join, .advertise, .share, .contribute, .unmask]
+            let valid: [RoundPhase] = plan.mode == .paillier ? [.join, .contribute, .decrypt] : [.join, .advertise, .share, .contribute, .check, .unmask]
             guard valid.contains(phase) else {
                 throw FederationError.configuration("--drop \(party)@\(phase.rawValue): in \(plan.mode.rawValue) mode the phases are \(valid.map(\.rawValue).joined(separator: ", "))")
             }
@@ -112,7 +115,8 @@ public struct InMemoryFederation: Sendable {
     /// Runs one round to its end.
     public func run(round: UInt64? = nil, using generator: inout some RandomNumberGenerator) throws -> Report {
         let roundID = try round ?? store?.nextRoundID() ?? 1
-        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey, verifier: pki.verifier,
+        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
+                                             verifier: aggregatorVerifies ? pki.verifier : nil,
                                              ledger: aggregatorLedger, store: store, noNoise: noNoise, using: &generator)
         var engines: [Int: PartyRound] = [:]
         for party in parties {

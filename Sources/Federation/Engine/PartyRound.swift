@@ -182,8 +182,8 @@ public struct PartyRound: Sendable {
             return try handleSum(chunk, using: &generator)
         case .keyDirectory(let directory):
             guard let map, var client, phase == .advertise else { throw unexpected(envelope.body) }
-            let message = try SecAggWire.directory(directory, round: round, map: map)
-            let reply = try client.receive(.keyDirectory(message))
+            let message = try decoded(directory) { try SecAggWire.directory($0, round: round, map: map) }
+            let reply = try secagg(&client, .keyDirectory(message), map: map)
             self.client = client
             phase = .share
             guard case .shareKeys(let shares)? = reply else { throw unexpected(envelope.body) }
@@ -191,18 +191,24 @@ public struct PartyRound: Sendable {
         case .forwardedShares(let forwarded):
             guard let map, var client, phase == .share else { throw unexpected(envelope.body) }
             let message = try SecAggWire.forwarded(forwarded, recipient: party, map: map)
-            let reply = try client.receive(.forwardedShares(message))
+            let reply = try secagg(&client, .forwardedShares(message), map: map)
             self.client = client
             phase = .contribute
             guard case .maskedInput(let input)? = reply else { throw unexpected(envelope.body) }
             contributed = true
             return SecAggWire.maskedInputChunks(input).map { self.envelope(.maskedInput($0)) }
-        case .survivorSet:
-            throw unexpected(envelope.body) // SECAGG-CHECK: wired next
-        case .unmaskingRequest(let request):
+        case .survivorSet(let survivors):
             guard let map, var client, phase == .contribute else { throw unexpected(envelope.body) }
-            let message = try SecAggWire.unmaskingRequest(request, map: map)
-            let reply = try client.receive(.unmaskingRequest(message))
+            let message = try decoded(survivors) { try SecAggWire.survivorSet($0, map: map) }
+            let reply = try secagg(&client, .survivorSet(message), map: map)
+            self.client = client
+            phase = .check
+            guard case .survivorSignature(let signature)? = reply else { throw unexpected(envelope.body) }
+            return [self.envelope(.survivorSignature(SecAggWire.survivorSignature(signature)))]
+        case .unmaskingRequest(let request):
+            guard let map, var client, phase == .check else { throw unexpected(envelope.body) }
+            let message = try decoded(request) { try SecAggWire.unmaskingRequest($0, map: map) }
+            let reply = try secagg(&client, .unmaskingRequest(message), map: map)
             self.client = client
             phase = .unmask
             guard case .unmaskingResponse(let response)? = reply else { throw unexpected(envelope.body) }
@@ -275,9 +281,10 @@ public struct PartyRound: Sendable {
         case .secagg:
             let map = try SecAggPartyMap(parties: invited)
             let configuration = try SecAggConfiguration(parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
-                                                        sessionNonce: Array(open.sessionNonce), round: round)
+                                                        sessionNonce: Array(open.sessionNonce), round: round, consistencyCheck: true)
             let client = try SecAggClient(id: try map.index(of: party), configuration: configuration,
-                                          input: values.map { UInt64(bitPattern: $0) }, using: &generator)
+                                          input: values.map { UInt64(bitPattern: $0) }, using: &generator,
+                                          authenticator: SecAggSigning.authenticator(credentials, manifestHash: plan.manifestHash, map: map))
             guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { throw FederationError.configuration("no keys") }
             self.map = map
             self.client = client
@@ -437,6 +444,24 @@ public struct PartyRound: Sendable {
         var assembler: CiphertextBatchAssembler
         var certificate: [UInt8] = []
         var signature: [UInt8] = []
+    }
+
+    /// Feeds the secure-aggregation client; a check it fails is the aggregator's deviation
+    /// (an unsigned key, a survivor set or unmasking request that is not what t survivors
+    /// signed), named in party ids.
+    private func secagg(_ client: inout SecAggClient, _ message: ServerMessage, map: SecAggPartyMap) throws -> ClientMessage? {
+        do {
+            return try client.receive(message)
+        } catch let error as SecAggError {
+            throw refused("sent a \(SecAggSigning.name(of: message)): \(SecAggSigning.reason(error, map: map))")
+        }
+    }
+
+    /// A secure-aggregation message from the wire; one that does not decode is the aggregator's.
+    private func decoded<Wire, Message>(_ wire: Wire, _ decode: (Wire) throws -> Message) throws -> Message {
+        do { return try decode(wire) } catch let error as ProtocolError {
+            throw refused("sent a malformed \(String(describing: Wire.self).replacingOccurrences(of: "Fedshare_V1_", with: "")): \(error)")
+        }
     }
 
     /// A counter for a long step, when someone listens.

@@ -25,6 +25,9 @@ public actor AggregatorRuntime {
         /// Fault tests: called when a round enters a phase (its state already persisted), and
         /// with `join` when the first party joins.
         public var onPhase: (@Sendable (RoundPhase) -> Void)?
+        /// Hostile-aggregator tests only: what leaves for each party passes through here and may
+        /// be replaced, duplicated or swallowed (the parties must refuse every deviation).
+        public var tamper: (@Sendable (_ party: Int, _ envelope: Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope])?
         public init() {}
     }
 
@@ -271,8 +274,10 @@ public actor AggregatorRuntime {
 
     private func deliver(_ messages: [OutgoingMessage]) {
         for message in messages {
-            bytesReceived[message.party, default: 0] += message.envelope.serializedSizeEstimate
-            outboxes[message.party]?.yield(message.envelope)
+            for envelope in options.tamper.map({ $0(message.party, message.envelope) }) ?? [message.envelope] {
+                bytesReceived[message.party, default: 0] += envelope.serializedSizeEstimate
+                outboxes[message.party]?.yield(envelope)
+            }
         }
         guard let engine else { return }
         if engine.phase != lastPhase {

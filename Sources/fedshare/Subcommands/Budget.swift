@@ -8,9 +8,12 @@ struct Budget: ParsableCommand {
         abstract: "Show, check and manage the privacy budget recorded in a ledger.",
         discussion: """
         The ledger is an append-only, hash-chained SQLite file. Its path is --ledger, else \
-        $FEDSHARE_LEDGER, else ./fedshare-ledger.sqlite. With no action, prints each dataset's cap, \
-        spent ε and δ, remaining ε, releases, last release and the accountant used. Exits non-zero \
-        when a charge is refused, a preview exceeds the cap, or --verify finds a broken chain.
+        $FEDSHARE_LEDGER, else ./fedshare-ledger.sqlite. Only --set-cap and --charge create a \
+        missing ledger; every other use reads an existing one (read-only, except --cancel) and \
+        exits non-zero with "no ledger at PATH" when there is none. With no action, prints each \
+        dataset's cap, spent ε and δ, remaining ε, releases, last release and the accountant used. \
+        Exits non-zero when a charge is refused, a preview exceeds the cap, or --verify finds a \
+        broken chain.
         """)
 
     @Option(help: ArgumentHelp("The ledger file.", valueName: "FILE")) var ledger: String?
@@ -49,8 +52,15 @@ struct Budget: ParsableCommand {
         }
     }
 
+    /// Spending may start a ledger; settling needs an existing one; everything else only reads,
+    /// so an auditor's mistyped path is an error rather than a fresh, empty, "OK" ledger.
+    var access: PrivacyLedger.Access {
+        if setCap != nil || charge != nil { return .create }
+        return cancel != nil ? .existing : .readOnly
+    }
+
     func run() throws {
-        let ledger = try PrivacyLedger(path: ledgerPath)
+        let ledger = try PrivacyLedger(path: ledgerPath, access: access)
         if let name = setCap, let epsilon, let delta {
             try ledger.setCap(dataset: name, epsilon: epsilon, delta: delta)
             if json { try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"]) } else {

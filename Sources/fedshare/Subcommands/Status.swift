@@ -103,6 +103,7 @@ struct Status: AsyncParsableCommand {
             case .advertise: return "advertise"
             case .share: return "share"
             case .contribute: return "contribute"
+            case .check: return "check"
             case .decrypt: return "decrypt"
             case .unmask: return "unmask"
             case .release: return "release"

@@ -43,6 +43,11 @@ enum ProtobufTargets {
                 let again = try? SecAggWire.unmaskingResponse(SecAggWire.unmaskingResponse(message, map: map), sender: sender, map: map)
                 invariant(again == message, "SecAggUnmaskingResponse changed on write and read")
             }
+        case .survivorSignature(let wire):
+            if let message = try? SecAggWire.survivorSignature(wire, sender: sender, map: map) {
+                let again = try? SecAggWire.survivorSignature(SecAggWire.survivorSignature(message), sender: sender, map: map)
+                invariant(again == message, "SecAggSurvivorSignature changed on write and read")
+            }
         case .hello, .accept, .refuse, .commitAck, .resultAck, .error, .none:
             break
         }
@@ -65,6 +70,14 @@ enum ProtobufTargets {
             }
         case .encryptedSum(let chunk):
             ciphertexts(chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
+        case .relayedContribution(let relay):
+            let chunk = relay.contribution
+            ciphertexts(chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
+        case .survivorSet(let wire):
+            if let message = try? SecAggWire.survivorSet(wire, map: map) {
+                let again = try? SecAggWire.survivorSet(SecAggWire.survivorSet(message, map: map), map: map)
+                invariant(again == message, "SecAggSurvivorSet changed on write and read")
+            }
         case .keyDirectory(let wire):
             if let message = try? SecAggWire.directory(wire, round: envelope.roundID, map: map) {
                 let again = try? SecAggWire.directory(SecAggWire.directory(message, map: map), round: envelope.roundID, map: map)

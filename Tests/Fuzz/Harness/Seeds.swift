@@ -147,7 +147,9 @@ enum Seeds {
         var ack = Fedshare_V1_CommitAck()
         ack.ledgerEntryID = 3
         ack.reservationID = 42
-        let keys = AdvertisedKeys(party: 0, maskPublicKey: Array(repeating: 1, count: 32), channelPublicKey: Array(repeating: 2, count: 32))
+        // Signed as in protocol version 3 (a certificate-sized credential and a 64-byte r ‖ s).
+        let keys = AdvertisedKeys(party: 0, maskPublicKey: Array(repeating: 1, count: 32), channelPublicKey: Array(repeating: 2, count: 32),
+                                  credential: Array(repeating: 0x30, count: 500), signature: Array(repeating: 7, count: 64))
         let session = Array(repeating: UInt8(9), count: 32)
         let shares = ShareKeys(sessionID: session, sender: 0, shares: [
             EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
@@ -168,9 +170,15 @@ enum Seeds {
             "masked-input": party(1, .maskedInput(masked[0])),
             "unmasking-response": party(1, .unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map))),
             "result-ack": party(3, .resultAck(Fedshare_V1_ResultAck())),
+            "survivor-signature": party(1, .survivorSignature(SecAggWire.survivorSignature(
+                SurvivorSignature(sessionID: session, sender: 0, signature: Array(repeating: 8, count: 64))))),
             "error": party(2, .error(error)),
         ]
-        for (index, chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
+        for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
+            if index == 0 {
+                chunk.certificate = Data(repeating: 0x30, count: 500)
+                chunk.signature = Data(repeating: 7, count: 64)
+            }
             result["contribution-\(index)"] = party(2, .contribution(chunk))
         }
         for share in Fixtures.decryptionShares {
@@ -238,13 +246,27 @@ enum Seeds {
             "open": aggregator(.open(open)),
             "key-directory": aggregator(.keyDirectory(SecAggWire.directory(KeyDirectory(round: 7, sessionID: session, keys: keys), map: map))),
             "forwarded-shares": aggregator(.forwardedShares(SecAggWire.forwarded(forwarded, map: map))),
-            "unmasking-request": aggregator(.unmaskingRequest(SecAggWire.unmaskingRequest(UnmaskingRequest(sessionID: session, alive: [0, 1], dead: [2]), map: map))),
+            "unmasking-request": aggregator(.unmaskingRequest(SecAggWire.unmaskingRequest(UnmaskingRequest(
+                sessionID: session, alive: [0, 1], dead: [2],
+                signatures: [SignedSurvivor(party: 0, signature: Array(repeating: 1, count: 64)),
+                             SignedSurvivor(party: 1, signature: Array(repeating: 2, count: 64))]), map: map))),
+            "survivor-set": aggregator(.survivorSet(SecAggWire.survivorSet(SurvivorSet(sessionID: session, survivors: [0, 1]), map: map))),
             "result": aggregator(.result(chunk)),
             "abort": aggregator(.abort(abort)),
         ]
         for (index, chunk) in CiphertextChunking.encryptedSumChunks(ciphertexts, key: key.paillierKey, contributors: [1, 2],
                                                                     context: Fixtures.context).enumerated() {
             result["encrypted-sum-\(index)"] = aggregator(.encryptedSum(chunk))
+        }
+        for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
+            if index == 0 {
+                chunk.certificate = Data(repeating: 0x30, count: 500)
+                chunk.signature = Data(repeating: 7, count: 64)
+            }
+            var relay = Fedshare_V1_RelayedContribution()
+            relay.party = 2
+            relay.contribution = chunk
+            result["relayed-contribution-\(index)"] = aggregator(.relayedContribution(relay))
         }
         return result
     }
