@@ -102,6 +102,10 @@ public struct RoundPlan: Sendable, Hashable {
         guard self.threshold >= 1, self.threshold <= manifest.parties.count else {
             throw FederationError.configuration("threshold \(self.threshold) must be in 1...\(manifest.parties.count) (the number of parties)")
         }
+        // The manifest refuses 2t ≤ n; an override (simulations) may not bring it back.
+        guard 2 * self.threshold > manifest.parties.count else {
+            throw FederationError.configuration("threshold \(self.threshold) is unsafe for \(manifest.parties.count) parties: 2t must exceed the number of parties (Papers/threat-model.md §4); the smallest safe threshold is \(manifest.parties.count / 2 + 1)")
+        }
         let k = Double(manifest.recordsPerPrivacyUnit)
         let affected = min(valueCount, manifest.recordsPerPrivacyUnit * (m + 1))
         relation = .addOrRemoveOne

@@ -24,6 +24,16 @@ public enum RoundOutputs {
             public var count: Int
             public var relation: String
             public var unit: String
+            /// The ε per release that the `accountant` certifies for this event at `delta`:
+            /// `fedshare privacy epsilon` with the fields above gives back no more than this.
+            public var epsilon: Double
+            /// The per-release δ that `epsilon` holds at.
+            public var delta: Double
+            /// The accountant that certified `epsilon` (the `best` accountant's winner).
+            public var accountant: String
+            /// The bound the noise was calibrated against (``CalibrationBound``).
+            public var bound: String
+            /// The manifest's per-release target, which the noise is calibrated to (`epsilon` ≤ it).
             public var targetEpsilon: Double
             public var targetDelta: Double
             public var noiseUnits: String
@@ -78,6 +88,15 @@ public enum RoundOutputs {
         }
 
         let event = result.event
+        // The ε recorded is recomputed from the event released (the one every ledger charged),
+        // never copied from the plan's target.
+        let certified: PrivacySpend
+        do {
+            certified = try PrivacyAccountant.spend(of: [event], delta: plan.delta, accountant: .best)
+        } catch {
+            throw FederationError.output(file: directory.appendingPathComponent("result.json").path,
+                                         reason: "the released event cannot be accounted: \(error)")
+        }
         var timings: [String: Double]?
         if !phaseSeconds.isEmpty {
             timings = [:]
@@ -89,8 +108,10 @@ public enum RoundOutputs {
             dropped: result.dropped.map { Summary.Dropped(party: $0.party, phase: $0.phase.rawValue, reason: $0.reason) },
             privacyCost: Summary.Cost(mechanism: event.mechanism.rawValue, noise: event.noise, sensitivity: event.sensitivity,
                                       dimension: event.dimension, shares: event.shares, count: event.count,
-                                      relation: plan.relation.rawValue, unit: plan.unit, targetEpsilon: plan.epsilon,
-                                      targetDelta: plan.delta, noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
+                                      relation: plan.relation.rawValue, unit: plan.unit, epsilon: certified.epsilon,
+                                      delta: certified.delta, accountant: certified.accountant.rawValue, bound: plan.bound.rawValue,
+                                      targetEpsilon: plan.targetEpsilon, targetDelta: plan.delta,
+                                      noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
             ledgerEntryID: result.ledgerEntryID, noNoise: result.noNoise, groups: result.groups, anchors: result.anchors,
             fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings)
         let encoder = JSONEncoder()

@@ -6,7 +6,7 @@ import Foundation
 struct Privacy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compute the privacy cost of releases, or the noise a target cost needs.",
-        subcommands: [Epsilon.self, Calibrate.self]
+        subcommands: [Epsilon.self, Calibrate.self, SampleReleases.self]
     )
 
     /// `fedshare privacy epsilon`.
@@ -56,26 +56,54 @@ struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the noise parameter that makes releases (ε, δ)-DP.",
             discussion: """
-            Laplace: b = count·Δ₁/ε. Gaussian: the analytic Gaussian mechanism (Balle & Wang 2018), \
-            rounded up; count releases of σ compose exactly to one of σ/√count.
+            The noise is the smallest the accountant itself certifies at the target (what \
+            `fedshare privacy epsilon` gives back for it is at most ε), and the line names the \
+            bound used. laplace and discrete_laplace: b = count·Δ₁/ε, checked in exact rationals. \
+            gaussian: the analytic Gaussian mechanism (Balle–Wang 2018), rounded up; count releases \
+            of σ compose exactly to one of σ/√count. discrete_gaussian (what fedshare adds, in grid \
+            units, summed over --shares parties across --dimension coordinates): bisection over σ \
+            on the accountant's Rényi-DP bound (Canonne–Kamath–Steinke 2020; Kairouz–Liu–Steinke \
+            2021 when --shares > 1).
             """)
 
-        @Option(help: "gaussian or laplace.") var mechanism: String
+        @Option(help: "gaussian, laplace, discrete_gaussian or discrete_laplace.") var mechanism: String
         @Option(help: "Target ε.") var epsilon: Double
-        @Option(help: "Target δ (Gaussian).") var delta: Double = 0
-        @Option(help: "L2 (Gaussian) or L1 (Laplace) sensitivity.") var sensitivity: Double = 1
+        @Option(help: "Target δ (the Gaussian kinds).") var delta: Double = 0
+        @Option(help: "L2 (Gaussian kinds) or L1 (Laplace kinds) sensitivity.") var sensitivity: Double = 1
         @Option(help: "Number of releases the target covers.") var count: Int = 1
+        @Option(help: "Coordinates the noise is added to (discrete_gaussian only).") var dimension: Int = 1
+        @Option(help: "Noise shares summed (discrete_gaussian only).") var shares: Int = 1
         @Flag(help: "Print JSON.") var json = false
 
-        struct Output: Encodable { let noise: Double }
+        struct Output: Encodable {
+            let noise: Double
+            let epsilon: Double
+            let delta: Double
+            let accountant: String
+            let bound: String
+        }
+
+        func validate() throws {
+            guard let kind = MechanismKind(rawValue: mechanism) else {
+                throw ValidationError("--mechanism must be gaussian, laplace, discrete_gaussian or discrete_laplace, not '\(mechanism)'")
+            }
+            if kind != .discreteGaussian && (dimension != 1 || shares != 1) {
+                throw ValidationError("--dimension and --shares apply to discrete_gaussian only")
+            }
+        }
 
         func run() throws {
             let kind = try MechanismKind(parsing: mechanism)
-            let noise = try Calibration.noise(for: kind, epsilon: epsilon, delta: delta, sensitivity: sensitivity, count: count)
+            let template = MechanismEvent(mechanism: kind, noise: 1, sensitivity: sensitivity, dimension: dimension,
+                                          shares: shares, count: count)
+            let calibrated = try Calibration.calibrate(template, epsilon: epsilon, delta: delta)
             if json {
-                try printJSON(Output(noise: noise))
+                try printJSON(Output(noise: calibrated.noise, epsilon: calibrated.spend.epsilon, delta: calibrated.spend.delta,
+                                     accountant: calibrated.spend.accountant.rawValue, bound: calibrated.bound.rawValue))
             } else {
-                print("\(kind.isPure ? "b" : "σ") = \(noise)")
+                print("\(kind.isPure ? "b" : "σ") = \(calibrated.noise) (certified ε = \(calibrated.spend.epsilon) at δ = "
+                      + "\(calibrated.spend.delta) by the \(calibrated.spend.accountant.rawValue) accountant; bound: "
+                      + "\(calibrated.bound.summary))")
             }
         }
     }

@@ -40,7 +40,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Parties needed to decrypt or unmask (default: the manifest's).")
     var threshold: Int?
 
-    @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, decrypt, unmask.")
+    @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask.")
     var drop: [String] = []
 
     @Flag(name: .long, help: "Add no differential-privacy noise (simulations only; recorded in result.json).")
@@ -204,7 +204,7 @@ struct Simulate: AsyncParsableCommand {
             federation: manifest.name, mode: manifest.crypto.mode.rawValue, parties: partyIDs, threshold: manifest.threshold,
             contributors: result.contributors, dropped: result.dropped.map { "party \($0.party) at \($0.phase.rawValue): \($0.reason)" },
             keyBits: report.keyBits, keyFingerprint: result.keyFingerprint,
-            privacy: "\(manifest.privacy.mechanism.rawValue) ε = \(manifest.privacy.epsilon), δ = \(manifest.privacy.delta) per release (\(manifest.privacy.unit.rawValue)-level)",
+            privacy: Self.privacyLine(summary.privacyCost, mechanism: manifest.privacy.mechanism.rawValue),
             noNoise: noNoise,
             seconds: .init(provisioning: seconds(provisioned - start), localAttention: seconds(attentionDone - provisioned),
                            phases: roundReport.phaseSeconds.filter { $0.phase != .done && $0.phase != .aborted }.map { .init(phase: $0.phase.rawValue, seconds: $0.seconds) },
@@ -213,7 +213,6 @@ struct Simulate: AsyncParsableCommand {
             partyNotes: outcomes.compactMap { party, note in note.map { "party \(party): \($0)" } }.sorted(),
             outputFolder: outURL.standardizedFileURL.path, outputs: RoundOutputs.fileNames,
             ledgerEntryID: result.ledgerEntryID, kits: keepKits ? work.path : nil)
-        _ = summary
         if json { try printJSON(view) } else { print(view.text) }
     }
 
@@ -281,8 +280,8 @@ struct Simulate: AsyncParsableCommand {
         for text in drop {
             let parts = text.split(separator: "@", omittingEmptySubsequences: false)
             guard parts.count == 2, let party = Int(parts[0]), let phase = RoundPhase(rawValue: String(parts[1])),
-                  [.join, .advertise, .share, .contribute, .decrypt, .unmask].contains(phase)
-            else { throw CLIError("--drop \(text): expected PARTY@PHASE with a phase among join, advertise, share, contribute, decrypt, unmask") }
+                  [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask].contains(phase)
+            else { throw CLIError("--drop \(text): expected PARTY@PHASE with a phase among join, advertise, share, contribute, check, decrypt, unmask") }
             guard partyIDs.contains(party) else { throw CLIError("--drop \(text): party \(party) is not in the federation (parties \(partyIDs))") }
             drops[party] = phase
         }
@@ -295,7 +294,10 @@ struct Simulate: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         guard var text = try? String(contentsOf: source, encoding: .utf8) else { throw CLIError("\(source.path): cannot read") }
         let chosenMode = mode ?? manifest.crypto.mode.rawValue
-        let chosenThreshold = threshold ?? min(manifest.threshold, parties.count)
+        var chosenThreshold = threshold ?? min(manifest.threshold, parties.count)
+        // Both modes need 2t > parties (the manifest refuses less: a deviating aggregator could
+        // open a round twice or unmask one party's input), so the default rises.
+        if threshold == nil { chosenThreshold = max(chosenThreshold, parties.count / 2 + 1) }
         guard chosenThreshold <= parties.count else { throw CLIError("--threshold \(chosenThreshold) is above the number of parties (\(parties.count))") }
         text = Self.replace(key: "parties", in: "federation", with: "[\(parties.map(String.init).joined(separator: ", "))]", text: text)
         text = Self.replace(key: "threshold", in: "federation", with: "\(chosenThreshold)", text: text)
@@ -346,6 +348,18 @@ struct Simulate: AsyncParsableCommand {
         }
         _ = nextTableLine
         return lines.joined(separator: "\n")
+    }
+
+    /// The certified cost of one release, as result.json records it: the ε the accountant gives
+    /// for the recorded event (what `fedshare privacy epsilon` recomputes from it), the target
+    /// it was calibrated to, and the noise actually added.
+    static func privacyLine(_ cost: RoundOutputs.Summary.Cost, mechanism: String) -> String {
+        let deltaText = cost.delta == 0 ? "" : ", δ = \(cost.delta)"
+        let parameter = cost.mechanism == "discrete_gaussian" ? "σ" : "b"
+        return "\(mechanism) ε = \(cost.epsilon)\(deltaText) per release (\(cost.unit)-level), certified by the "
+            + "\(cost.accountant) accountant for \(cost.mechanism) \(parameter) = \(cost.noise), sensitivity \(cost.sensitivity), "
+            + "dimension \(cost.dimension)" + (cost.mechanism == "discrete_gaussian" ? ", \(cost.shares) shares" : "")
+            + " (\(cost.noiseUnits); target ε = \(cost.targetEpsilon))"
     }
 
     private func seconds(_ duration: Duration) -> Double {
