@@ -96,8 +96,8 @@ struct EndToEndTests {
         #expect(simulatedSummary.fractionalBits == summary.fractionalBits)
         #expect(simulatedSummary.privacyCost == summary.privacyCost)
         #expect(simulatedSummary.mode == summary.mode)
-        let simulatedValues = try readReleased(attention: simulated.appendingPathComponent("attention.csv"),
-                                               counts: simulated.appendingPathComponent("counts.csv"))
+        let simulatedValues = try readReleased(attention: simulated.appendingPathComponent("attention-raw.csv"),
+                                               counts: simulated.appendingPathComponent("counts-raw.csv"))
         let step = 3 / Double(sign: .plus, exponent: summary.fractionalBits, significand: 1)
         for (index, (value, exact)) in zip(simulatedValues, clear).enumerated() {
             #expect(abs(value - exact) <= step, "simulate --no-noise, coordinate \(index): \(value) vs clear \(exact)")
@@ -186,7 +186,7 @@ struct EndToEndTests {
         // Worlds 1, 2, 3 are parties 2, 5, 9: the release is their clear sum.
         let clear = federation.clearSum(of: [1, 2, 3])
         let step = 3 / Double(sign: .plus, exponent: summary.fractionalBits, significand: 1)
-        let released = try readReleased(attention: out.appendingPathComponent("attention.csv"), counts: out.appendingPathComponent("counts.csv"))
+        let released = try readReleased(attention: out.appendingPathComponent("attention-raw.csv"), counts: out.appendingPathComponent("counts-raw.csv"))
         #expect(released.count == clear.count)
         for (value, exact) in zip(released, clear) { #expect(abs(value - exact) <= step, "\(value) vs \(exact)") }
     }
@@ -282,7 +282,8 @@ struct EndToEndTests {
     /// Whether the victim's contribution was in the aggregator's hands when it died.
     static func contributionLeft(_ scenario: KillCase) -> Sent {
         switch (scenario.mode, scenario.phase) {
-        case ("paillier", "decrypt"), ("secagg", "unmask"): return .yes
+        // Secure aggregation: a survivor that signed the survivor set (check) stays a contributor.
+        case ("paillier", "decrypt"), ("secagg", "check"), ("secagg", "unmask"): return .yes
         // Sent just before the kill; a contribute-phase drop is excluded from the Paillier sum either way.
         case ("secagg", "contribute"): return .maybe
         default: return .no

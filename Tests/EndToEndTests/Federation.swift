@@ -6,7 +6,7 @@ import Testing
 
 /// The phases a party reports (`{"event":"phase","detail":…}`) in each mode, in order.
 func roundPhases(_ mode: String) -> [String] {
-    mode == "paillier" ? ["join", "contribute", "decrypt"] : ["join", "advertise", "share", "contribute", "unmask"]
+    mode == "paillier" ? ["join", "contribute", "decrypt"] : ["join", "advertise", "share", "contribute", "check", "unmask"]
 }
 
 /// One provisioned federation (a copy of Examples/three-worlds with 2048-bit keys in `mode`),
@@ -114,7 +114,7 @@ func csvNumbers(_ url: URL) throws -> [Double] {
     return values
 }
 
-/// attention.csv values then counts.csv values.
+/// The raw (unbiased) release: attention-raw.csv values then counts-raw.csv values.
 func readReleased(attention: URL, counts: URL) throws -> [Double] {
     try csvNumbers(attention) + csvNumbers(counts)
 }
@@ -214,7 +214,7 @@ final class RoundRun: @unchecked Sendable {
     }
 
     func released() throws -> [Double] {
-        try readReleased(attention: out.appendingPathComponent("attention.csv"), counts: out.appendingPathComponent("counts.csv"))
+        try readReleased(attention: out.appendingPathComponent("attention-raw.csv"), counts: out.appendingPathComponent("counts-raw.csv"))
     }
 
     /// A ledger's budget for the federation's dataset, after checking its hash chain.

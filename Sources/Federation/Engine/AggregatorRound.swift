@@ -480,9 +480,8 @@ public struct AggregatorRound: Sendable {
     /// A contribution is signed by its party (chunk 0 carries the certificate and signature).
     private func checkSignature(of party: Int, ciphertexts: [PaillierCiphertext], key: ThresholdPublicKey) throws {
         guard let verifier, let first = contributionChunks[party]?.first else { return }
-        let statement = SignedStatement.contribution(
-            manifestHash: plan.manifestHash, round: round, party: party, keyID: key.keyID, ciphertextCount: ciphertexts.count,
-            ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: key.paillierKey))
+        let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
+                                                     ciphertexts: ciphertexts, key: key)
         do {
             try verifier.verify(Array(first.signature), over: statement, by: party, certificate: Array(first.certificate))
         } catch {

@@ -268,9 +268,8 @@ public struct PartyRound: Sendable {
                 throw FederationError.configuration("party \(party): cannot pack and encrypt its contribution: \(error)")
             }
             // Signed, so that every other contributor can check the sum it is asked to decrypt.
-            let statement = SignedStatement.contribution(
-                manifestHash: plan.manifestHash, round: round, party: party, keyID: publicKey.keyID, ciphertextCount: ciphertexts.count,
-                ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: publicKey.paillierKey))
+            let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
+                                                         ciphertexts: ciphertexts, key: publicKey)
             var chunks = CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey)
             chunks[0].certificate = Data(credentials.signer.certificate)
             chunks[0].signature = Data(try credentials.signer.sign(statement))
@@ -361,9 +360,8 @@ public struct PartyRound: Sendable {
         }
         relayed[sender] = nil
         let ciphertexts = batch.assembler.ciphertexts
-        let statement = SignedStatement.contribution(
-            manifestHash: plan.manifestHash, round: round, party: sender, keyID: publicKey.keyID, ciphertextCount: ciphertexts.count,
-            ciphertextDigest: SignedStatement.contributionDigest(ciphertexts, key: publicKey.paillierKey))
+        let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: sender,
+                                                     ciphertexts: ciphertexts, key: publicKey)
         do {
             try credentials.verifier.verify(batch.signature, over: statement, by: sender, certificate: batch.certificate)
         } catch {

@@ -108,6 +108,13 @@ public struct SignedStatement: Sendable, Hashable {
         return SignedStatement(bytes: writer.output)
     }
 
+    /// The contribution statement for `party`'s `ciphertexts` under the threshold key `key`.
+    public static func contribution(manifestHash: [UInt8], round: UInt64, party: Int, ciphertexts: [PaillierCiphertext],
+                                    key: ThresholdPublicKey) -> SignedStatement {
+        contribution(manifestHash: manifestHash, round: round, party: party, keyID: key.keyID, ciphertextCount: ciphertexts.count,
+                     ciphertextDigest: contributionDigest(ciphertexts, key: key.paillierKey))
+    }
+
     /// SHA-256 over the batch's `CiphertextBatchCodec` encoding (fixed-width big-endian
     /// ciphertexts, in order): independent of how the batch was chunked on the wire.
     public static func contributionDigest(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey) -> [UInt8] {
