@@ -39,7 +39,11 @@ import TOMLKit
 /// [crypto]
 /// mode = "paillier"                   # "paillier" or "secagg"
 /// key_bits = 3072                     # Paillier modulus bits: 2048, 3072 (default) or 4096
-/// fractional_bits = 32                # fixed-point fractional bits, 8…52 (default 32)
+/// fractional_bits = 32                # optional override, 8…52: fixed-point fractional bits;
+///                                     # absent = chosen from the noise and value range (RoundPlan)
+/// max_records = 1000000               # optional: the most records one party contributes (after
+///                                     # the per-user bound), 1…2^40, default 2^24: bounds every
+///                                     # value, so it sizes the Paillier slots
 /// ```
 ///
 /// Unknown tables and keys are errors (a misspelt key must not silently fall back to a
@@ -95,7 +99,23 @@ public struct FederationManifest: Sendable, Equatable {
     public struct CryptoSettings: Sendable, Equatable {
         public var mode: CryptoMode
         public var keyBits: Int
-        public var fractionalBits: Int
+        /// `fractional_bits` when given: an explicit override of the grid. `nil`: the round plan
+        /// chooses the grid from the noise scale and the value range (deterministically, so
+        /// every party derives the same one).
+        public var fractionalBits: Int?
+        /// `max_records`: the most records one party contributes, which bounds every value it
+        /// encodes (an attention cell or a count is at most its record count).
+        public var maxRecords: Int = CryptoSettings.defaultMaxRecords
+
+        /// 2^24 records per party.
+        public static let defaultMaxRecords = 1 << 24
+
+        public init(mode: CryptoMode, keyBits: Int, fractionalBits: Int? = nil, maxRecords: Int = CryptoSettings.defaultMaxRecords) {
+            self.mode = mode
+            self.keyBits = keyBits
+            self.fractionalBits = fractionalBits
+            self.maxRecords = maxRecords
+        }
     }
 
     /// How many records one privacy unit can contribute: 1 per record, or
@@ -291,7 +311,7 @@ public struct FederationManifest: Sendable, Equatable {
         try privacyTable.rejectUnknown()
 
         // [crypto]
-        var crypto = CryptoSettings(mode: .paillier, keyBits: 3072, fractionalBits: 32)
+        var crypto = CryptoSettings(mode: .paillier, keyBits: 3072)
         if var table = cryptoTable {
             if let modeText = try table.optionalString("mode") {
                 guard let mode = CryptoMode(rawValue: modeText) else {
@@ -306,6 +326,10 @@ public struct FederationManifest: Sendable, Equatable {
             if let bits = try table.optionalInt("fractional_bits") {
                 guard (8...52).contains(bits) else { throw table.fail("fractional_bits", "expected an integer from 8 to 52, found \(bits)") }
                 crypto.fractionalBits = bits
+            }
+            if let records = try table.optionalInt("max_records") {
+                guard (1...(1 << 40)).contains(records) else { throw table.fail("max_records", "expected an integer from 1 to 2^40, found \(records)") }
+                crypto.maxRecords = records
             }
             try table.rejectUnknown()
             cryptoTable = table

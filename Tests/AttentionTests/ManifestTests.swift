@@ -36,7 +36,7 @@ struct ManifestTests {
         let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: text))
         #expect(manifest.attention.groupColumn == "group")
         #expect(manifest.privacy.unit == .record)
-        #expect(manifest.crypto == .init(mode: .paillier, keyBits: 3072, fractionalBits: 32))
+        #expect(manifest.crypto == .init(mode: .paillier, keyBits: 3072, fractionalBits: nil, maxRecords: 1 << 24))
         #expect(manifest.model.featureDimension == 3)
         #expect(manifest.model.bias == [0.5, -0.5])
         #expect(manifest.model.scale == 1 / 2.0.squareRoot())

@@ -26,7 +26,8 @@ let threeWorlds = examplesDirectory.appendingPathComponent("three-worlds", isDir
 
 /// The three-worlds manifest with another party list, threshold, mode and budget, in `folder`.
 func makeManifest(in folder: TemporaryFolder, parties: Int, threshold: Int, mode: String,
-                  mechanism: String = "gaussian", epsilonBudget: Double = 4.0, partyIDs: [Int]? = nil) throws -> FederationManifest {
+                  mechanism: String = "gaussian", epsilonBudget: Double = 4.0, partyIDs: [Int]? = nil,
+                  fractionalBits: Int? = 32) throws -> FederationManifest {
     try FileManager.default.copyItem(at: threeWorlds.appendingPathComponent("anchors.csv"), to: folder.url.appendingPathComponent("anchors.csv"))
     let text = """
         [federation]
@@ -54,9 +55,9 @@ func makeManifest(in folder: TemporaryFolder, parties: Int, threshold: Int, mode
         [crypto]
         mode = "\(mode)"
         key_bits = 3072
-        fractional_bits = 32
+        \(fractionalBits.map { "fractional_bits = \($0)" } ?? "# fractional_bits: automatic")
         """
-    let url = folder.url.appendingPathComponent("manifest-\(mode)-\(parties).toml")
+    let url = folder.url.appendingPathComponent("manifest-\(mode)-\(parties)\(fractionalBits == 32 ? "" : "-f\(fractionalBits.map(String.init) ?? "auto")").toml")
     try Data(text.utf8).write(to: url)
     return try FederationManifest.load(from: url)
 }
@@ -115,9 +116,11 @@ struct Harness {
     /// The federation's certificates (each party signs with its own).
     let pki: EphemeralFederationPKI
 
-    init(parties: Int, threshold: Int, mode: String, mechanism: String = "gaussian", epsilonBudget: Double = 4.0) throws {
+    init(parties: Int, threshold: Int, mode: String, mechanism: String = "gaussian", epsilonBudget: Double = 4.0,
+         fractionalBits: Int? = 32) throws {
         folder = try TemporaryFolder()
-        manifest = try makeManifest(in: folder, parties: parties, threshold: threshold, mode: mode, mechanism: mechanism, epsilonBudget: epsilonBudget)
+        manifest = try makeManifest(in: folder, parties: parties, threshold: threshold, mode: mode, mechanism: mechanism,
+                                    epsilonBudget: epsilonBudget, fractionalBits: fractionalBits)
         data = try contributions(manifest: manifest, parties: parties)
         dealing = mode == "paillier" ? try TestKeys.shared.dealing(threshold: threshold, parties: parties) : nil
         aggregatorLedger = try PrivacyLedger(path: folder.path("federation-ledger.sqlite"))

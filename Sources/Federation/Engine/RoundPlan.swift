@@ -49,7 +49,19 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
 /// fixed-point grid 2^-f; noise is added to every coordinate (counts included). One record
 /// moves A by a probability vector (L1 = 1, L2 ≤ 1) and its group's count by 1, so the
 /// vector's sensitivity per privacy unit of k records is 2k (L1) or √2·k (L2).
+///
+/// The grid: `fractional_bits` when the manifest gives it, else the coarsest grid 2^-f that
+/// keeps (a) the worst rounding error of a released value, n·2^-f/2 for n parties, at most
+/// σ/512 (``roundingFraction``), and (b) the rounding term of the charged sensitivity (√c in L2,
+/// c in L1, for c coordinates one unit can change) at most 1/16 of the data's Δ·2^f
+/// (``roundingChargeFraction``), with σ the noise calibrated without rounding. The noise is
+/// then calibrated on that grid with the rounding charged exactly, as on any grid.
 public struct RoundPlan: Sendable, Hashable {
+    /// The automatic grid keeps every released value's worst rounding error below σ times this.
+    public static let roundingFraction = 1.0 / 512
+    /// The automatic grid keeps rounding's share of the charged sensitivity below this.
+    public static let roundingChargeFraction = 1.0 / 16
+
     public let federation: String
     public let manifestHash: [UInt8]
     public let mode: FederationManifest.CryptoMode
@@ -83,6 +95,12 @@ public struct RoundPlan: Sendable, Hashable {
     public let deltaBudget: Double
     /// The largest |noise share| a party adds, in grid units (a tail bound far beyond 2^-80).
     public let noiseBound: UInt64
+    /// True when the grid came from the noise and value range, false for `fractional_bits`.
+    public let automaticGrid: Bool
+    /// The largest value a party encodes, in result units (the manifest's `max_records`).
+    public let maxRecords: Int
+    /// The number of parties in the manifest (the most contributions a sum can hold).
+    public let partyCount: Int
 
     /// - Parameter threshold: overrides the manifest's threshold (simulations with `--threshold`).
     public init(manifest: FederationManifest, threshold: Int? = nil) throws {
@@ -91,7 +109,6 @@ public struct RoundPlan: Sendable, Hashable {
         mode = manifest.crypto.mode
         groups = manifest.attention.groups
         anchors = manifest.model.anchorNames
-        codec = FixedPointCodec(fractionalBits: manifest.crypto.fractionalBits)
         let g = groups.count, m = anchors.count
         guard g >= 1, m >= 1, g * m + g <= WireProtocol.maximumValues else {
             throw FederationError.configuration("manifest: \(g) groups × \(m) anchors is outside 1...\(WireProtocol.maximumValues) values")
@@ -108,6 +125,23 @@ public struct RoundPlan: Sendable, Hashable {
         }
         let k = Double(manifest.recordsPerPrivacyUnit)
         let affected = min(valueCount, manifest.recordsPerPrivacyUnit * (m + 1))
+        maxRecords = manifest.crypto.maxRecords
+        partyCount = manifest.parties.count
+        automaticGrid = manifest.crypto.fractionalBits == nil
+        if let bits = manifest.crypto.fractionalBits {
+            codec = FixedPointCodec(fractionalBits: bits)
+        } else {
+            do {
+                codec = FixedPointCodec(fractionalBits: try Self.automaticFractionalBits(
+                    mechanism: manifest.privacy.mechanism, recordsPerUnit: k, affected: affected, dimension: valueCount,
+                    threshold: self.threshold, parties: manifest.parties.count, epsilon: manifest.privacy.epsilon,
+                    delta: manifest.privacy.delta))
+            } catch let error as FederationError {
+                throw error
+            } catch {
+                throw FederationError.configuration("manifest [privacy]: \(error)")
+            }
+        }
         relation = .addOrRemoveOne
         unit = manifest.privacy.unit.rawValue
         targetEpsilon = manifest.privacy.epsilon
@@ -159,6 +193,39 @@ public struct RoundPlan: Sendable, Hashable {
         }
     }
 
+    /// The coarsest fractional bits f (0...52) meeting both rules of the automatic grid (see the
+    /// type's documentation), from σ₀, the noise calibrated for the real-valued sensitivity
+    /// alone (on a 2^-32 grid with no rounding charge): σ₀ is never above the final σ, whose
+    /// calibration adds the rounding charge, so rule (a) holds for the final σ too.
+    /// Deterministic: integer logarithms of values computed the same way on every party.
+    static func automaticFractionalBits(mechanism: FederationManifest.Mechanism, recordsPerUnit k: Double, affected: Int,
+                                        dimension: Int, threshold: Int, parties: Int, epsilon: Double, delta: Double) throws -> Int {
+        let fine = 0x1p32
+        let sigma0: Double, sensitivity: Double, roundingTerm: Double
+        switch mechanism {
+        case .gaussian:
+            sensitivity = 2.0.squareRoot().nextUp * k
+            roundingTerm = Double(affected).squareRoot().nextUp
+            sigma0 = try Calibration.calibrate(
+                MechanismEvent(mechanism: .discreteGaussian, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: threshold),
+                epsilon: epsilon, delta: delta).noise / fine
+        case .laplace:
+            sensitivity = 2 * k
+            roundingTerm = Double(affected)
+            sigma0 = try Calibration.calibrate(
+                MechanismEvent(mechanism: .discreteLaplace, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: 1),
+                epsilon: epsilon, delta: 0).noise / fine
+        }
+        // (a) n·2^-f/2 ≤ σ₀·roundingFraction  ⇔  2^f ≥ n / (2·σ₀·roundingFraction).
+        let forRounding = Double(parties) / (2 * sigma0 * roundingFraction)
+        // (b) roundingTerm ≤ roundingChargeFraction·Δ·2^f  ⇔  2^f ≥ roundingTerm / (Δ·roundingChargeFraction).
+        let forCharge = roundingTerm / (sensitivity * roundingChargeFraction)
+        let needed = max(forRounding, forCharge, 1)
+        var bits = 0
+        while bits < 52 && Double(sign: .plus, exponent: bits, significand: 1) < needed { bits += 1 }
+        return bits
+    }
+
     private static func bound(_ value: Double) throws -> UInt64 {
         guard value.isFinite, value < 0x1p60 else {
             throw FederationError.configuration("manifest: the noise tail \(value) grid units does not fit in 60 bits; lower fractional_bits or raise epsilon")
@@ -168,12 +235,19 @@ public struct RoundPlan: Sendable, Hashable {
 
     /// The largest |value| a party's data may contribute so that the sum over `parties`
     /// contributions, noise included, fits in a signed 63-bit slot.
+    ///
+    /// With an explicit `fractional_bits` and the default `max_records`, that is the most a slot
+    /// can hold (as before the automatic grid); otherwise `max_records`·2^f, never above it. A
+    /// cell or count of one party is at most its record count, so this bounds every value.
     public func valueBound(parties: Int) throws -> UInt64 {
         let total = (UInt64(1) << 62) / UInt64(max(1, parties))
         guard total > noiseBound + 1 else {
             throw FederationError.configuration("\(parties) parties leave no room for values next to the noise bound \(noiseBound)")
         }
-        return total - noiseBound - 1
+        let largest = total - noiseBound - 1
+        guard automaticGrid || maxRecords != FederationManifest.CryptoSettings.defaultMaxRecords else { return largest }
+        let range = Double(maxRecords) * codec.scale // exact: an integer below 2^41 times a power of two
+        return range >= Double(largest) ? largest : min(largest, UInt64(range))
     }
 
     /// The Paillier slot layout for `parties` contributions under a key of `modulusBits` bits.
@@ -220,7 +294,7 @@ public struct RoundPlan: Sendable, Hashable {
             throw FederationError.configuration("local attention does not fit the fixed-point grid: \(error)")
         }
         for (index, value) in values.enumerated() where value.magnitude > bound {
-            throw FederationError.configuration("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: lower fractional_bits")
+            throw FederationError.configuration("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: raise [crypto] max_records (now \(maxRecords)) or lower fractional_bits")
         }
         return zip(values, noise).map { $0 &+ $1 }
     }

@@ -47,12 +47,21 @@ public struct RoundResult: Sendable, Equatable {
         return sums.suffix(groups.count).map(codec.decode)
     }
 
-    /// The counts rounded to whole records, never below 0.
-    public var counts: [Int] { noisyCounts.map { max(0, Int($0.rounded())) } }
+    /// The counts rounded to whole records, never below 0 (post-processing).
+    public var counts: [Int] { PostProcessing.nonNegativeCounts(noisyCounts) }
 
-    /// As an `AttentionResult` (the Attention module's writers and allocation read it).
+    /// The raw release as an `AttentionResult`: the unbiased noisy matrix, with ``counts``.
     public var attention: AttentionResult {
         AttentionResult(groups: groups, anchors: anchors, matrix: matrix, counts: counts)
+    }
+
+    /// The post-processed release a person reads and the allocation uses: ``counts``, and each
+    /// row of the matrix projected onto the simplex scaled by its count (non-negative, each row
+    /// summing to its count, as every clear row does). Post-processing: no privacy cost.
+    public var postProcessed: AttentionResult {
+        let counts = self.counts
+        let rows = PostProcessing.consistentRows(matrix, columns: anchors.count, rowTotals: counts.map(Double.init))
+        return AttentionResult(groups: groups, anchors: anchors, matrix: rows, counts: counts)
     }
 }
 

@@ -2,11 +2,17 @@ import Attention
 import DifferentialPrivacy
 import Foundation
 
-/// Writes a released round's output folder (DESIGN.md §4): `attention.csv`, `counts.csv`,
-/// `allocation.csv`, `result.json` and `heatmap.svg`. Every file is written atomically.
+/// Writes a released round's output folder (DESIGN.md §4). Every file is written atomically.
+///
+/// - `attention.csv`, `counts.csv`: the post-processed release a person reads (non-negative;
+///   whole counts; each row of attention sums to its count), which the allocation uses;
+/// - `attention-raw.csv`, `counts-raw.csv`: the raw release, unbiased, for statisticians;
+/// - `allocation.csv`, `result.json` (with the noise in result units, ``ReleaseNoise``) and
+///   `heatmap.svg` (of the post-processed matrix, its caption giving σ).
 public enum RoundOutputs {
     /// The files written, by name.
-    public static let fileNames = ["attention.csv", "counts.csv", "allocation.csv", "result.json", "heatmap.svg"]
+    public static let fileNames = ["attention.csv", "counts.csv", "attention-raw.csv", "counts-raw.csv", "allocation.csv",
+                                   "result.json", "heatmap.svg"]
 
     /// What `result.json` holds.
     public struct Summary: Codable, Sendable, Equatable {
@@ -52,7 +58,15 @@ public enum RoundOutputs {
         public var fractionalBits: Int
         public var allocation: String
         public var phaseSeconds: [String: Double]?
+        /// The noise in result units, per released matrix (absent in files written before it).
+        public var noise: ReleaseNoise?
+        /// How `attention.csv` and `counts.csv` were made from the raw release.
+        public var postProcessing: String?
     }
+
+    /// How the published matrix is made from the raw release (result.json's `postProcessing`).
+    public static let postProcessingNote = "counts: nearest non-negative integer; attention: each row projected (Euclidean) "
+        + "onto {x ≥ 0, Σx = its count}; raw release in attention-raw.csv and counts-raw.csv; no privacy cost (post-processing)"
 
     /// Writes every output file into `directory` (created if needed).
     /// - Parameters:
@@ -68,13 +82,16 @@ public enum RoundOutputs {
         } catch {
             throw FederationError.output(file: directory.path, reason: "cannot create the output folder: \(error.localizedDescription)")
         }
-        let attention = result.attention
+        let raw = result.attention
+        let attention = result.postProcessed
         try save(attention.labelled.csv(), "attention.csv", in: directory)
         try save(attention.countsCSV(), "counts.csv", in: directory)
+        try save(raw.labelled.csv(), "attention-raw.csv", in: directory)
+        try save(LabelledMatrix(corner: "group", rowLabels: result.groups, columnLabels: ["count"], values: result.noisyCounts).csv(),
+                 "counts-raw.csv", in: directory)
 
-        // Noise can push entries below zero: the allocation reads the release clamped at 0.
-        var clamped = attention.labelled
-        clamped.values = clamped.values.map { max(0, $0) }
+        // The allocation reads the post-processed matrix: non-negative, rows consistent with counts.
+        let clamped = attention.labelled
         let capacityList = capacities ?? result.anchors.map { Allocation.Capacity(node: $0, kind: .anchor, capacity: 1) }
         var allocationNote = capacities == nil ? "capacity 1 per anchor (shares of attention)" : "from the capacities given"
         do {
@@ -87,6 +104,7 @@ public enum RoundOutputs {
             try save("node,kind,capacity,share,allocation\n", "allocation.csv", in: directory)
         }
 
+        let noise = ReleaseNoise(result: result, plan: plan)
         let event = result.event
         // The ε recorded is recomputed from the event released (the one every ledger charged),
         // never copied from the plan's target.
@@ -113,12 +131,18 @@ public enum RoundOutputs {
                                       targetEpsilon: plan.targetEpsilon, targetDelta: plan.delta,
                                       noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
             ledgerEntryID: result.ledgerEntryID, noNoise: result.noNoise, groups: result.groups, anchors: result.anchors,
-            fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings)
+            fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings,
+            noise: noise, postProcessing: postProcessingNote)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = (try? encoder.encode(summary)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
         try save(json + "\n", "result.json", in: directory)
-        try save(Heatmap.svg(attention.labelled, title: "\(plan.federation) — released attention (round \(result.round), \(result.mode.rawValue)\(result.noNoise ? ", no noise" : ""))"),
+        let caption = result.noNoise
+            ? "no noise added (--no-noise); post-processed release"
+            : "noise σ = \(ReleaseNoise.format(noise.attention.sigmaPerCell)) per cell (records), typical cell \(ReleaseNoise.format(noise.attention.typicalCell))"
+                + (noise.dominates ? ": NOISE DOMINATES" : "") + "; post-processed release (raw: attention-raw.csv)"
+        try save(Heatmap.svg(attention.labelled, title: "\(plan.federation) — released attention (round \(result.round), \(result.mode.rawValue)\(result.noNoise ? ", no noise" : ""))",
+                             caption: caption),
                  "heatmap.svg", in: directory)
         return summary
     }
@@ -136,18 +160,19 @@ public enum RoundOutputs {
 /// A labelled SVG heatmap with axis titles and a colour legend.
 public enum Heatmap {
     /// The SVG text for `matrix` (rows = groups, columns = anchors).
-    public static func svg(_ matrix: LabelledMatrix, title: String) -> String {
+    /// - Parameter caption: a line under the title (the noise's σ, for a release).
+    public static func svg(_ matrix: LabelledMatrix, title: String, caption: String? = nil) -> String {
         let rows = matrix.rowLabels.count, columns = matrix.columnLabels.count
         let cell = max(14.0, min(60.0, 720.0 / Double(max(rows, columns))))
         let fontSize = max(8.0, min(13.0, cell * 0.4))
         let longestRow = matrix.rowLabels.map(\.count).max() ?? 1
         let longestColumn = matrix.columnLabels.map(\.count).max() ?? 1
         let left = 40.0 + Double(min(longestRow, 32)) * fontSize * 0.6
-        let top = 50.0
+        let top = caption == nil ? 50.0 : 66.0
         let gridWidth = cell * Double(columns), gridHeight = cell * Double(rows)
         let bottom = 50.0 + Double(min(longestColumn, 32)) * fontSize * 0.6
         let legendWidth = 90.0
-        let width = left + gridWidth + 30 + legendWidth
+        let width = max(left + gridWidth + 30 + legendWidth, Double(caption?.count ?? 0) * 6.6 + 40)
         let height = top + max(gridHeight, 160) + bottom
         let finite = matrix.values.filter(\.isFinite)
         let low = finite.min() ?? 0, high = finite.max() ?? 1
@@ -160,6 +185,9 @@ public enum Heatmap {
             <text x="\(f(width / 2))" y="24" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
 
             """
+        if let caption {
+            svg += "<text x=\"\(f(width / 2))\" y=\"44\" text-anchor=\"middle\" font-size=\"12\">\(escape(caption))</text>\n"
+        }
         for r in 0..<rows {
             for c in 0..<columns {
                 let value = matrix[r, c]

@@ -132,6 +132,10 @@ struct Aggregator: AsyncParsableCommand {
                             print("round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
                                   + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
                                   + "; outputs in \(folder.standardizedFileURL.path)")
+                            if let noise = summary.noise, !result.noNoise {
+                                print("round \(report.round) noise: \(noise.summaryLine)")
+                                if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
+                            }
                         }
                     case .aborted(let phase, let reason, let missing):
                         let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"

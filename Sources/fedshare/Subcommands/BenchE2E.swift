@@ -35,6 +35,13 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(name: .long, help: "Threshold Paillier modulus size (2048, 3072 or 4096).")
     var keyBits = 2048
 
+    @Option(name: .long, help: "Fixed-point fractional bits (default: chosen from the noise and value range).")
+    var fractionalBits: Int?
+
+    @Flag(inversion: .prefixedNo,
+          help: "Declare max_records = --records in the manifest, so the values' range sizes the Paillier slots.")
+    var maxRecords = true
+
     @Flag(name: .long, help: "Print the JSON summary on standard output.")
     var json = false
 
@@ -45,6 +52,7 @@ struct BenchE2E: AsyncParsableCommand {
             throw ValidationError("--groups and --anchors must be between 1 and 4096, --dimension between 1 and 1024")
         }
         guard ["paillier", "secagg"].contains(mode) else { throw ValidationError("--mode must be paillier or secagg") }
+        if let fractionalBits, !(8...52).contains(fractionalBits) { throw ValidationError("--fractional-bits must be between 8 and 52") }
     }
 
     func run() async throws {
@@ -81,6 +89,8 @@ struct BenchE2E: AsyncParsableCommand {
             [crypto]
             mode = "\(mode)"
             key_bits = \(keyBits)
+            \(maxRecords ? "max_records = \(records)" : "")
+            \(fractionalBits.map { "fractional_bits = \($0)" } ?? "")
             """
         try Data(manifest.utf8).write(to: folder.appendingPathComponent("manifest.toml"))
         var dataArguments: [String] = []

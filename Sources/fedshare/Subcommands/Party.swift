@@ -151,8 +151,9 @@ struct Party: AsyncParsableCommand {
             line.finish()
             switch outcome {
             case .released(let result):
+                var noise: ReleaseNoise?
                 if let out {
-                    try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out))
+                    noise = try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out)).noise
                 }
                 let dropped = result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }
                 if json {
@@ -162,6 +163,10 @@ struct Party: AsyncParsableCommand {
                           + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
                           + "; charge committed in \(ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)"
                           + (out.map { "; outputs in \($0)" } ?? ""))
+                    if let noise, !result.noNoise {
+                        print("party \(id): noise \(noise.summaryLine)")
+                        if let warning = noise.warning { StatusLine.warn("party \(id): \(warning)") }
+                    }
                 }
             case .aborted(let phase, let reason, let missing):
                 throw CLIError("party \(id): the round aborted in phase \(phase.rawValue): \(reason)"

@@ -199,19 +199,39 @@ struct Simulate: AsyncParsableCommand {
         }
         let summary = try RoundOutputs.write(result, plan: roundReport.plan, to: outURL, capacities: capacities,
                                              phaseSeconds: roundReport.phaseSeconds)
+        // Simulate alone holds every party's data: it writes the clear sum beside the release and
+        // says how far the release is from it (a demonstration; no real deployment can).
+        var clearMatrix = [Double](repeating: 0, count: result.groups.count * result.anchors.count)
+        for party in result.contributors {
+            guard let contribution = contributions[party] else { continue }
+            for (index, value) in contribution.matrix.enumerated() { clearMatrix[index] += value }
+        }
+        let clearFile = "attention-clear.csv"
+        do {
+            try Data(LabelledMatrix(corner: "group", rowLabels: result.groups, columnLabels: result.anchors, values: clearMatrix).csv().utf8)
+                .write(to: outURL.appendingPathComponent(clearFile), options: .atomic)
+        } catch {
+            throw CLIError("\(outURL.appendingPathComponent(clearFile).path): cannot write: \(error.localizedDescription)")
+        }
+        let clearNorm = clearMatrix.map { $0 * $0 }.reduce(0, +).squareRoot()
+        func relativeError(_ released: [Double]) -> Double {
+            zip(released, clearMatrix).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(clearNorm, .leastNormalMagnitude)
+        }
+        let comparison = Summary.Comparison(file: clearFile, postProcessed: relativeError(result.postProcessed.matrix),
+                                            raw: relativeError(result.matrix))
         let total = ContinuousClock.now - start
         let view = Summary(
             federation: manifest.name, mode: manifest.crypto.mode.rawValue, parties: partyIDs, threshold: manifest.threshold,
             contributors: result.contributors, dropped: result.dropped.map { "party \($0.party) at \($0.phase.rawValue): \($0.reason)" },
             keyBits: report.keyBits, keyFingerprint: result.keyFingerprint,
             privacy: Self.privacyLine(summary.privacyCost, mechanism: manifest.privacy.mechanism.rawValue),
-            noNoise: noNoise,
+            noNoise: noNoise, noise: summary.noise, againstClear: comparison,
             seconds: .init(provisioning: seconds(provisioned - start), localAttention: seconds(attentionDone - provisioned),
                            phases: roundReport.phaseSeconds.filter { $0.phase != .done && $0.phase != .aborted }.map { .init(phase: $0.phase.rawValue, seconds: $0.seconds) },
                            total: seconds(total), keyDealing: report.dealingSeconds),
             bytesPerParty: partyIDs.map { .init(party: $0, sent: roundReport.bytesSent[$0] ?? 0, received: roundReport.bytesReceived[$0] ?? 0) },
             partyNotes: outcomes.compactMap { party, note in note.map { "party \(party): \($0)" } }.sorted(),
-            outputFolder: outURL.standardizedFileURL.path, outputs: RoundOutputs.fileNames,
+            outputFolder: outURL.standardizedFileURL.path, outputs: RoundOutputs.fileNames + [clearFile],
             ledgerEntryID: result.ledgerEntryID, kits: keepKits ? work.path : nil)
         if json { try printJSON(view) } else { print(view.text) }
     }
@@ -233,8 +253,9 @@ struct Simulate: AsyncParsableCommand {
             throw CLIError("example \"\(name)\" not found: looked for Examples/\(name) in the current folder and above, and beside the fedshare executable")
         }
         let manifestURL = folder.appendingPathComponent("manifest.toml")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let loaded = try loadManifest(manifestURL)
+        try Self.generateDataIfNeeded(example: name, folder: folder, parties: loaded.parties, quiet: json)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var data: [URL] = []
         for party in loaded.parties.sorted() {
             let suffixes = ["-\(party).csv", "-\(party).tsv", "-\(party).jsonl", "-\(party).npy"]
@@ -246,6 +267,43 @@ struct Simulate: AsyncParsableCommand {
         let capacities = folder.appendingPathComponent("capacities.csv")
         return Source(manifest: manifestURL, data: data,
                       capacities: FileManager.default.fileExists(atPath: capacities.path) ? capacities : nil)
+    }
+
+    /// An example whose data is generated (a `generate.py` beside its manifest, the data files
+    /// git-ignored) gets it made on first use: `python3 generate.py` into a scratch folder, then
+    /// each `world-N.csv` moved into place (a rename, so a concurrent run never reads half a file).
+    static func generateDataIfNeeded(example: String, folder: URL, parties: [Int], quiet: Bool) throws {
+        let script = folder.appendingPathComponent("generate.py")
+        let wanted = parties.map { "world-\($0).csv" }
+        let missing = wanted.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        guard !missing.isEmpty, FileManager.default.fileExists(atPath: script.path) else { return }
+        let scratch = folder.appendingPathComponent(".generating-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        if !quiet { FileHandle.standardError.write(Data("generating Examples/\(example)'s data once (python3 generate.py; deterministic, git-ignored)…\n".utf8)) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, "--worlds", String(parties.max() ?? 1), "--out", scratch.path]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        do { try process.run() } catch {
+            throw CLIError("Examples/\(example): cannot run python3 to generate the data (\(error.localizedDescription)); run python3 \(script.path) by hand")
+        }
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let last = String(decoding: message, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit status \(process.terminationStatus)"
+            throw CLIError("Examples/\(example): generating the data failed (python3 \(script.lastPathComponent), which needs numpy): \(last)")
+        }
+        for name in missing {
+            let destination = folder.appendingPathComponent(name)
+            guard !FileManager.default.fileExists(atPath: destination.path) else { continue } // another run was first
+            do { try FileManager.default.moveItem(at: scratch.appendingPathComponent(name), to: destination) } catch {
+                guard FileManager.default.fileExists(atPath: destination.path) else {
+                    throw CLIError("Examples/\(example): cannot move the generated \(name) into \(folder.path): \(error.localizedDescription)")
+                }
+            }
+        }
     }
 
     /// Examples/NAME in the current folder or above, or above the executable (a build folder).
@@ -388,6 +446,16 @@ struct Simulate: AsyncParsableCommand {
         var keyFingerprint: String
         var privacy: String
         var noNoise: Bool
+        /// The noise in result units, per released matrix, as result.json records it.
+        var noise: ReleaseNoise?
+        /// The release against the clear sum, which only a simulation can know.
+        struct Comparison: Encodable {
+            var file: String
+            /// ‖released − clear‖ / ‖clear‖ (Frobenius) of attention.csv and attention-raw.csv.
+            var postProcessed: Double
+            var raw: Double
+        }
+        var againstClear: Comparison
         var seconds: Seconds
         var bytesPerParty: [Bytes]
         var partyNotes: [String]
@@ -404,6 +472,14 @@ struct Simulate: AsyncParsableCommand {
             lines.append("Transport: gRPC over HTTP/2 on loopback, mutual TLS with a temporary federation CA")
             lines.append("Contributors: \(list(contributors))" + (dropped.isEmpty ? "" : "; dropped: " + dropped.joined(separator: "; ")))
             lines.append("Privacy cost: \(privacy)" + (noNoise ? " — NO NOISE ADDED (--no-noise; recorded in result.json)" : ""))
+            if let noise, !noNoise {
+                lines.append("Noise: \(noise.summaryLine)")
+                if let warning = noise.warning { lines.append("WARNING: \(warning)") }
+            }
+            lines.append("Against the clear sum (only a simulation holds every party's data; in \(againstClear.file)): relative error "
+                         + String(format: "%.1f %% post-processed, %.1f %% raw (Frobenius norm)", againstClear.postProcessed * 100, againstClear.raw * 100))
+            lines.append("Release: attention.csv and counts.csv are post-processed (non-negative, each row summing to its count; "
+                         + "no privacy cost); the raw unbiased release is in attention-raw.csv and counts-raw.csv")
             var timing = String(format: "Time: provisioning %.1f s", seconds.provisioning)
             if let dealing = seconds.keyDealing { timing += String(format: " (key dealing %.1f s)", dealing) }
             timing += String(format: ", local attention %.2f s", seconds.localAttention)
