@@ -1,6 +1,6 @@
 import Foundation
 
-/// Resource allocation from a global attention matrix (DESIGN.md §1): the normalised matrix
+/// Resource allocation from a global attention matrix (Papers/design.md §1): the normalised matrix
 /// A / ΣΣA, the share of total attention per anchor (column sums) and per group (row sums), and
 /// for each node with a capacity c, c × its share.
 ///

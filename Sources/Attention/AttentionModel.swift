@@ -1,4 +1,4 @@
-/// The public, agreed part of the attention computation (DESIGN.md §1): anchors K (M × h), an
+/// The public, agreed part of the attention computation (Papers/design.md §1): anchors K (M × h), an
 /// optional encoder W (d × h), the score scale and bias, and the ordered group labels.
 ///
 /// For a record x (d features): scores s = (xW)·Kᵀ·scale + b, attention a = softmax(s), added to

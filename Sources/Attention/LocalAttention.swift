@@ -1,7 +1,7 @@
 import Foundation
 import Primitives
 
-/// One party's local attention matrix A_p from its data file (DESIGN.md §1): the only place
+/// One party's local attention matrix A_p from its data file (Papers/design.md §1): the only place
 /// where raw records are read.
 public enum LocalAttention {
     /// How to read the data.

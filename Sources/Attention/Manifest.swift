@@ -3,7 +3,7 @@ import Primitives
 import TOMLKit
 
 /// A federation manifest: the public agreement every party and the aggregator load before a
-/// round (DESIGN.md §1–2). It is a TOML file; paths inside it are relative to its own folder.
+/// round (Papers/design.md §1–2). It is a TOML file; paths inside it are relative to its own folder.
 ///
 /// ```toml
 /// [federation]

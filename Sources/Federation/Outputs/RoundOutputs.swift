@@ -2,7 +2,7 @@ import Attention
 import DifferentialPrivacy
 import Foundation
 
-/// Writes a released round's output folder (DESIGN.md §4). Every file is written atomically.
+/// Writes a released round's output folder (Papers/design.md §4). Every file is written atomically.
 ///
 /// - `attention.csv`, `counts.csv`: the post-processed release a person reads (non-negative;
 ///   whole counts; each row of attention sums to its count), which the allocation uses;

@@ -6,7 +6,7 @@ import Paillier
 import Primitives
 import X509
 
-/// One-time setup of a federation (the trusted-dealer model, DESIGN.md §2): a certificate
+/// One-time setup of a federation (the trusted-dealer model, Papers/design.md §2): a certificate
 /// authority, the aggregator's and every party's certificate, the threshold Paillier key, and a
 /// startup kit folder per participant.
 ///
