@@ -10,17 +10,24 @@ struct Harness {
     var server: SecAggServer
     var inputs: [[UInt64]]
 
-    init(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 42) throws {
+    /// - Parameters:
+    ///   - checked: an authenticated round with the consistency check (`FakeSigner` keys).
+    ///   - serverVerifies: the server checks signatures too.
+    init(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 42,
+         sessionNonce: [UInt8] = [9, 9], round: UInt64 = 3, checked: Bool = false, serverVerifies: Bool = false) throws {
         var rng = SeededRandom(seed: seed)
         let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: length, graph: graph,
-                                             sessionNonce: [9, 9], round: 3)
+                                             sessionNonce: sessionNonce, round: round, consistencyCheck: checked)
         let inputs = randomInputs(parties: parties, length: length, rng: &rng)
         var clients: [SecAggClient] = []
-        for party in 0..<parties { clients.append(try SecAggClient(id: party, configuration: config, input: inputs[party], using: &rng)) }
+        for party in 0..<parties {
+            clients.append(try SecAggClient(id: party, configuration: config, input: inputs[party], using: &rng,
+                                            authenticator: checked ? FakeSigner.authenticator(party) : nil))
+        }
         self.config = config
         self.inputs = inputs
         self.clients = clients
-        server = SecAggServer(configuration: config)
+        server = SecAggServer(configuration: config, verifier: serverVerifies ? FakeSigner.verify : nil)
     }
 
     /// Sends client messages to the server, returning what it emits.

@@ -23,39 +23,12 @@ enum FakeSigner {
     static func authenticators(_ parties: Int) -> [SecAggAuthenticator] { (0..<parties).map(authenticator) }
 }
 
-/// Drives an authenticated round with the consistency check by hand.
-struct CheckHarness {
-    var config: SecAggConfiguration
-    var clients: [SecAggClient]
-    var server: SecAggServer
-    var inputs: [[UInt64]]
-
-    init(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 7,
-         serverVerifies: Bool = false) throws {
-        var rng = SeededRandom(seed: seed)
-        let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: length, graph: graph,
-                                             sessionNonce: [4, 2], round: 11, consistencyCheck: true)
-        let inputs = randomInputs(parties: parties, length: length, rng: &rng)
-        var clients: [SecAggClient] = []
-        for party in 0..<parties {
-            clients.append(try SecAggClient(id: party, configuration: config, input: inputs[party], using: &rng,
-                                            authenticator: FakeSigner.authenticator(party)))
-        }
-        self.config = config
-        self.inputs = inputs
-        self.clients = clients
-        server = SecAggServer(configuration: config, verifier: serverVerifies ? FakeSigner.verify : nil)
-    }
-
-    mutating func toServer(_ messages: [ClientMessage], close: Bool = false) throws -> [Addressed<ServerMessage>] {
-        var out: [Addressed<ServerMessage>] = []
-        for message in messages { out += try server.receive(message) }
-        if close { out += try server.closePhase() }
-        return out
-    }
-
-    mutating func toClients(_ messages: [Addressed<ServerMessage>]) throws -> [ClientMessage] {
-        try messages.compactMap { try clients[$0.recipient].receive($0.message) }
+/// Authenticated rounds with the consistency check, driven by hand.
+extension Harness {
+    static func checked(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 7,
+                        serverVerifies: Bool = false) throws -> Harness {
+        try Harness(parties: parties, threshold: threshold, length: length, graph: graph, seed: seed, sessionNonce: [4, 2], round: 11,
+                    checked: true, serverVerifies: serverVerifies)
     }
 
     /// Honest up to the survivor sets the server sends (not delivered).
@@ -68,7 +41,7 @@ struct CheckHarness {
     }
 
     /// Honest up to the unmasking requests (not delivered).
-    mutating func runToUnmaskingRequests(dropAtShare: Set<Int> = [], dropAtMasking: Set<Int> = []) throws -> [Addressed<ServerMessage>] {
+    mutating func runCheckedToUnmaskingRequests(dropAtShare: Set<Int> = [], dropAtMasking: Set<Int> = []) throws -> [Addressed<ServerMessage>] {
         let sets = try runToSurvivorSets(dropAtShare: dropAtShare, dropAtMasking: dropAtMasking)
         return try toServer(try toClients(sets))
     }
@@ -218,7 +191,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     /// request the server can build (all signatures, only its group's, or made-up ones), so
     /// nothing is revealed at all.
     @Test func differentSurvivorSetsAreRefusedByEveryParty() throws {
-        var harness = try CheckHarness(parties: 4, threshold: 3)
+        var harness = try Harness.checked(parties: 4, threshold: 3)
         let sets = try harness.runToSurvivorSets()
         guard case .survivorSet(let honest) = try #require(sets.first).message else { Issue.record("no survivor set"); return }
         let sid = honest.sessionID
@@ -263,7 +236,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     /// valid signatures and is answered, with self-mask shares only) and the other two parties
     /// a set without party 4. The two refuse, so no owner's shares of both kinds reach t.
     @Test func oneGroupAtThresholdStillExposesNoOne() throws {
-        var harness = try CheckHarness(parties: 5, threshold: 3)
+        var harness = try Harness.checked(parties: 5, threshold: 3)
         let sets = try harness.runToSurvivorSets()
         guard case .survivorSet(let honest) = try #require(sets.first).message else { return }
         let sid = honest.sessionID
@@ -295,9 +268,9 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
 @Suite struct UnmaskingRequestSignatureTests {
     /// n = 6, t = 4; party 5 sends shares but no masked input, so the honest request is
     /// alive [0…4], dead [5], with the five survivors' signatures.
-    static func honestRequest() throws -> (CheckHarness, UnmaskingRequest) {
-        var harness = try CheckHarness(parties: 6, threshold: 4)
-        let requests = try harness.runToUnmaskingRequests(dropAtMasking: [5])
+    static func honestRequest() throws -> (Harness, UnmaskingRequest) {
+        var harness = try Harness.checked(parties: 6, threshold: 4)
+        let requests = try harness.runCheckedToUnmaskingRequests(dropAtMasking: [5])
         guard case .unmaskingRequest(let request) = try #require(requests.first).message else {
             throw SecAggError.malformed(what: "test", reason: "no unmasking request")
         }
@@ -370,7 +343,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
 
     /// A server that skips the consistency phase gets no shares: the request is out of order.
     @Test func skippingTheCheckIsRefused() throws {
-        var harness = try CheckHarness(parties: 5, threshold: 3)
+        var harness = try Harness.checked(parties: 5, threshold: 3)
         let sets = try harness.runToSurvivorSets()
         guard case .survivorSet(let survivors) = try #require(sets.first).message else { return }
         let request = UnmaskingRequest(sessionID: survivors.sessionID, alive: survivors.survivors, dead: [])
@@ -394,7 +367,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
 
     @Test(arguments: cases)
     func badSurvivorSetsAreNotSigned(survivors: [Int], reason: SecAggError) throws {
-        var harness = try CheckHarness(parties: 6, threshold: 4)
+        var harness = try Harness.checked(parties: 6, threshold: 4)
         let sets = try harness.runToSurvivorSets(dropAtShare: [4], dropAtMasking: [5])
         guard case .survivorSet(let honest) = try #require(sets.first).message else { return }
         #expect(honest.survivors == [0, 1, 2, 3])
@@ -408,7 +381,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     /// match): every other party refuses the directory, naming party 2.
     @Test(arguments: ["substituted mask key", "substituted channel key", "unsigned", "another party's credential", "signed for another round"])
     func forgedDirectoryEntriesAreRefused(forgery: String) throws {
-        var harness = try CheckHarness(parties: 5, threshold: 3)
+        var harness = try Harness.checked(parties: 5, threshold: 3)
         let directories = try harness.toServer(harness.clients.map { $0.advertiseKeys() })
         guard case .keyDirectory(let directory) = directories[0].message else { Issue.record("no directory"); return }
         let original = directory.keys[2]
@@ -460,7 +433,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     /// Given a verifier, the server drops a party whose signature does not verify (so one party
     /// cannot make every honest client abort) and the round still completes.
     @Test func aVerifyingServerRejectsBadSignatures() throws {
-        var harness = try CheckHarness(parties: 5, threshold: 3, serverVerifies: true)
+        var harness = try Harness.checked(parties: 5, threshold: 3, serverVerifies: true)
         // A bad advertisement.
         let honest = harness.clients[1].advertiseKeys()
         guard case .advertiseKeys(let advertise) = honest else { return }
