@@ -11,7 +11,12 @@ import Arithmetic
 ///   `payloadBits` = bitWidth(2B·parties) bits;
 /// - `guardBits` more bits per slot catch a contribution that broke its bound (up to
 ///   2^guardBits times over) as an overflow on unpacking instead of silently corrupting the
-///   next slot;
+///   next slot. Two by default: every party checks its own values against the bound before
+///   packing, and the aggregator cannot alter the sum (the parties recompute it from signed
+///   contributions), so an overflow needs a party outside the threat model, which a wider band
+///   would not stop either (it can put any in-bound garbage in its slots). Two bits still catch
+///   a slip up to 4× the bound; each bit more costs 1/slotBits of the ciphertexts (8 bits were
+///   the default until the 2026-12 profile, `Papers/performance.md`);
 /// - slots × slotBits ≤ bitWidth(n) − 1, so the packed sum stays below n.
 public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Largest |value| one party contributes from its data, in fixed-point units.
@@ -30,8 +35,11 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Slots per plaintext.
     public let slotsPerPlaintext: Int
 
+    /// The guard band of a layout that does not name one.
+    public static let defaultGuardBits = 2
+
     /// - Throws: `PaillierError.invalidLayout` naming the bound to change when no slot fits.
-    public init(valueBound: UInt64, noiseBound: UInt64, parties: Int, modulusBits: Int, guardBits: Int = 8) throws {
+    public init(valueBound: UInt64, noiseBound: UInt64, parties: Int, modulusBits: Int, guardBits: Int = SlotLayout.defaultGuardBits) throws {
         guard parties >= 1 else { throw PaillierError.invalidLayout("parties must be at least 1, got \(parties)") }
         guard guardBits >= 1, guardBits <= 32 else { throw PaillierError.invalidLayout("guard bits must be in 1...32, got \(guardBits)") }
         guard valueBound > 0 else { throw PaillierError.invalidLayout("value bound must be positive") }

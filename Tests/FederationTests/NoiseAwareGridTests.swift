@@ -131,8 +131,9 @@ struct NoiseAwareGridTests {
     }
 
     /// 32 × 256 with 3 parties and a 2048-bit key: the old fixed grid (f = 32, the largest value
-    /// bound) needs 294 ciphertexts; the automatic grid with max_records = 100 000 needs at most
-    /// half, and with the default max_records (2^24) still far fewer.
+    /// bound) needs 266 ciphertexts (294 with the 8-bit guard band used before); the automatic
+    /// grid with max_records = 100 000 needs at most half (121: 68 slots of 28 + 2 bits), and
+    /// with the default max_records (2^24) still far fewer.
     @Test func fewerCiphertextsCarryTheSameMatrix() throws {
         let folder = try TemporaryFolder()
         func count(_ crypto: String) throws -> Int {
@@ -140,8 +141,9 @@ struct NoiseAwareGridTests {
             return try plan.layout(parties: 3, modulusBits: 2048).plaintextCount(for: plan.valueCount)
         }
         let old = try count("fractional_bits = 32")
-        #expect(old == 294)
+        #expect(old == 266)
         let sized = try count("max_records = 100000")
+        #expect(sized == 121)
         #expect(sized * 2 <= old, "\(sized) ciphertexts against \(old)")
         let defaulted = try count("")
         #expect(defaulted < old * 2 / 3, "\(defaulted) ciphertexts against \(old)")

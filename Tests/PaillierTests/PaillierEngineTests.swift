@@ -177,8 +177,10 @@ struct SlotPackingTests {
     @Test("24-bit values with headroom for 16 parties pack many slots into a 2048-bit key")
     func density() throws {
         let layout = try SlotLayout(valueBound: (1 << 24) - 1, noiseBound: 0, parties: 16, modulusBits: 2048)
-        #expect(layout.slotBits == 25 + 4 + 8)
-        #expect(layout.slotsPerPlaintext == 2047 / 37)
+        #expect(layout.slotBits == 25 + 4 + SlotLayout.defaultGuardBits)
+        #expect(layout.slotsPerPlaintext == 2047 / 31)
+        let wide = try SlotLayout(valueBound: (1 << 24) - 1, noiseBound: 0, parties: 16, modulusBits: 2048, guardBits: 8)
+        #expect(wide.slotBits == 37)
     }
 }
 
