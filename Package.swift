@@ -64,7 +64,7 @@ let package = Package(
             name: "DifferentialPrivacy",
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ours),
-        .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: ours),
+        .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives", "TOMLKit"], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(

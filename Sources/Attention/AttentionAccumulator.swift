@@ -8,6 +8,12 @@ import Dispatch
 /// records are split across cores for the softmax (max subtraction, vectorised exponential,
 /// normalisation) and the per-group sums, each core into its own accumulator.
 ///
+/// The sums are exact: every probability is rounded to the grid 2^-52 (an integer ≤ 2^52) and
+/// added in integers, Int64 lanes per core folded into Int128 totals before a lane could
+/// overflow. The matrix therefore does not depend on the chunk size, the number of cores, how
+/// records are split among processes or in which order they come (Spark partitions, two
+/// accumulators taking turns), and partial results add up exactly (`AttentionSums`).
+///
 /// Because scores are linear in x, (xW)·Kᵀ·scale = x·(W·Kᵀ·scale): with an encoder the product
 /// W·Kᵀ·scale (d × M) is formed once and each chunk needs a single d-by-M product, unless two
 /// thinner products (d × h, then h × M) cost fewer operations.
@@ -36,8 +42,12 @@ public final class AttentionAccumulator {
     private let scores: UnsafeMutablePointer<Double>
     /// Bias, padded with −∞ so the padding lanes vanish in the softmax.
     private let bias: UnsafeMutablePointer<Double>
-    /// One G × paddedM accumulator per worker.
-    private let sums: UnsafeMutablePointer<Double>
+    /// One G × paddedM accumulator per worker, in units of 2^-52.
+    private let lanes: UnsafeMutablePointer<Int64>
+    /// Rows added to each worker's lanes of each group since they were last folded (workers × G).
+    private let pending: UnsafeMutablePointer<Int>
+    /// One G × paddedM total per worker, in units of 2^-52.
+    private let totals: UnsafeMutablePointer<Int128>
     private var counts: [Int]
     private var recordsSeen = 0
 
@@ -64,8 +74,12 @@ public final class AttentionAccumulator {
         bias = .allocate(capacity: paddedM)
         bias.initialize(repeating: -Double.infinity, count: paddedM)
         for j in 0..<m { bias[j] = model.bias[j] }
-        sums = .allocate(capacity: self.workers * groupCount * paddedM)
-        sums.initialize(repeating: 0, count: self.workers * groupCount * paddedM)
+        lanes = .allocate(capacity: self.workers * groupCount * paddedM)
+        lanes.initialize(repeating: 0, count: self.workers * groupCount * paddedM)
+        pending = .allocate(capacity: self.workers * groupCount)
+        pending.initialize(repeating: 0, count: self.workers * groupCount)
+        totals = .allocate(capacity: self.workers * groupCount * paddedM)
+        totals.initialize(repeating: 0, count: self.workers * groupCount * paddedM)
         counts = [Int](repeating: 0, count: groupCount)
 
         // K transposed and scaled: h × paddedM, zero padding.
@@ -106,7 +120,9 @@ public final class AttentionAccumulator {
         groups.deallocate()
         scores.deallocate()
         bias.deallocate()
-        sums.deallocate()
+        lanes.deallocate()
+        pending.deallocate()
+        totals.deallocate()
         projection.deallocate()
         encoder?.deallocate()
         encoded?.deallocate()
@@ -134,7 +150,7 @@ public final class AttentionAccumulator {
         guard count > 0 else { return }
         for i in 0..<count { counts[Int(groups[i])] += 1 }
         let shared = Shared(features: features, encoder: encoder, encoded: encoded, projection: projection,
-                            scores: scores, bias: bias, groups: groups, sums: sums,
+                            scores: scores, bias: bias, groups: groups, lanes: lanes, pending: pending, totals: totals,
                             d: d, h: h, paddedM: paddedM, groupCount: groupCount)
         // Each core multiplies and normalises its own slice of the chunk, so no core waits for
         // another between the product and the softmax (OpenBLAS itself runs single-threaded).
@@ -177,15 +193,19 @@ public final class AttentionAccumulator {
         }
     }
 
-    /// The accumulated matrix and counts.
-    public func result() -> AttentionResult {
-        var matrix = [Double](repeating: 0, count: groupCount * m)
+    /// The accumulated matrix and counts, each cell converted once from its exact sum.
+    public func result() -> AttentionResult { exactSums().result }
+
+    /// The exact sums (units of 2^-52) and counts.
+    public func exactSums() -> AttentionSums {
+        var sums = [Int128](repeating: 0, count: groupCount * m)
         for w in 0..<workers {
             for g in 0..<groupCount {
-                for a in 0..<m { matrix[g * m + a] += sums[(w * groupCount + g) * paddedM + a] }
+                let row = (w * groupCount + g) * paddedM
+                for a in 0..<m { sums[g * m + a] += totals[row + a] + Int128(lanes[row + a]) }
             }
         }
-        return AttentionResult(groups: model.groups, anchors: model.anchorNames, matrix: matrix, counts: counts)
+        return AttentionSums(groups: model.groups, anchors: model.anchorNames, sums: sums, counts: counts)
     }
 }
 
@@ -199,7 +219,9 @@ private struct Shared: @unchecked Sendable {
     let scores: UnsafeMutablePointer<Double>
     let bias: UnsafeMutablePointer<Double>
     let groups: UnsafeMutablePointer<Int32>
-    let sums: UnsafeMutablePointer<Double>
+    let lanes: UnsafeMutablePointer<Int64>
+    let pending: UnsafeMutablePointer<Int>
+    let totals: UnsafeMutablePointer<Int128>
     let d: Int
     let h: Int
     let paddedM: Int
@@ -223,18 +245,26 @@ private struct Shared: @unchecked Sendable {
         return softmaxAndAccumulate(rows: rows, worker: worker)
     }
 
-    /// Softmax of each row, added to its group's row of this worker's accumulator. Returns the
-    /// first row whose scores are not finite (not added), or `Int.max`.
+    /// A row adds at most 2^52 to one lane, so 2^10 rows keep an Int64 lane below 2^62.
+    static let rowsPerFold = 1 << 10
+
+    /// Softmax of each row, rounded to the grid 2^-52 and added to its group's row of this
+    /// worker's lanes. Returns the first row whose scores are not finite (not added), or `Int.max`.
     func softmaxAndAccumulate(rows: Range<Int>, worker: Int) -> Int {
         let raw = UnsafeMutableRawPointer(scores)
         let biasRaw = UnsafeRawPointer(bias)
-        let accumulator = UnsafeMutableRawPointer(sums + worker * groupCount * paddedM)
-        let lanes = paddedM / 4
+        let workerLanes = UnsafeMutableRawPointer(lanes + worker * groupCount * paddedM)
+        let laneCount = paddedM / 4
         let stride = MemoryLayout<SIMD4<Double>>.stride
+        // p · 2^52 + 2^52 lies in [2^52, 2^53], where doubles are the integers: its bits minus
+        // those of 2^52 are p · 2^52 rounded to nearest (ties to even), 2^52 itself for p = 1.
+        // (The exponential uses the same shift; SSE2 has no double-to-Int64 lane conversion.)
+        let shifter = SIMD4<Double>(repeating: 0x1p52)
+        let shifterBits = unsafeBitCast(shifter, to: SIMD4<Int64>.self)
         for row in rows {
             let base = raw + row * paddedM * 8
             var best = SIMD4<Double>(repeating: -.infinity)
-            for v in 0..<lanes {
+            for v in 0..<laneCount {
                 let value = base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
                     + biasRaw.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
                 base.storeBytes(of: value, toByteOffset: v * stride, as: SIMD4<Double>.self)
@@ -244,20 +274,37 @@ private struct Shared: @unchecked Sendable {
             guard maximum.isFinite else { return row }
             let shift = SIMD4<Double>(repeating: maximum)
             var total = SIMD4<Double>()
-            for v in 0..<lanes {
+            for v in 0..<laneCount {
                 let e = vectorExp(base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self) - shift)
                 base.storeBytes(of: e, toByteOffset: v * stride, as: SIMD4<Double>.self)
                 total += e
             }
             let inverse = SIMD4<Double>(repeating: 1 / total.sum())
-            let target = accumulator + Int(groups[row]) * paddedM * 8
-            for v in 0..<lanes {
-                let sum = target.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
-                    + base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self) * inverse
-                target.storeBytes(of: sum, toByteOffset: v * stride, as: SIMD4<Double>.self)
+            let group = Int(groups[row])
+            let target = workerLanes + group * paddedM * 8
+            for v in 0..<laneCount {
+                let p = base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self) * inverse
+                let quantised = unsafeBitCast(p * shifter + shifter, to: SIMD4<Int64>.self) &- shifterBits
+                let sum = target.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Int64>.self) &+ quantised
+                target.storeBytes(of: sum, toByteOffset: v * stride, as: SIMD4<Int64>.self)
+            }
+            let counter = pending + worker * groupCount + group
+            counter.pointee += 1
+            if counter.pointee == Self.rowsPerFold {
+                fold(worker: worker, group: group)
+                counter.pointee = 0
             }
         }
         return Int.max
+    }
+
+    /// Moves one worker's lanes of one group into its Int128 totals.
+    func fold(worker: Int, group: Int) {
+        let offset = (worker * groupCount + group) * paddedM
+        for a in 0..<paddedM {
+            totals[offset + a] += Int128(lanes[offset + a])
+            lanes[offset + a] = 0
+        }
     }
 }
 

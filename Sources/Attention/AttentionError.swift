@@ -17,6 +17,9 @@ public enum AttentionError: Error, Equatable, Sendable, CustomStringConvertible,
     case scoreOverflow(record: Int)
     /// An allocation input is wrong.
     case allocation(file: String, problem: String)
+    /// A partial result file's field is wrong or does not match (the manifest, or the other
+    /// files of a merge).
+    case partialResult(file: String, field: String, problem: String)
 
     public var description: String {
         switch self {
@@ -34,6 +37,8 @@ public enum AttentionError: Error, Equatable, Sendable, CustomStringConvertible,
             return "record \(record): attention scores are not finite (features too large for the model's scale)"
         case .allocation(let file, let problem):
             return "\(file): \(problem)"
+        case .partialResult(let file, let field, let problem):
+            return "\(file): field '\(field)': \(problem)"
         }
     }
 

@@ -84,6 +84,8 @@ public struct IngestionReport: Sendable, Equatable, Codable {
     public var recordsDroppedByUserBound = 0
     /// Users who had more than `max_records_per_user` records.
     public var usersOverBound = 0
+    /// Distinct users among the good records read (nil without a user column).
+    public var users: Int?
 
     public init() {}
 }

@@ -53,29 +53,49 @@ public enum LocalAttention {
         dataURL.deletingPathExtension().appendingPathExtension("groups.csv")
     }
 
+    /// `dataURL` for records read from standard input: CSV with a header (Papers/attention.md).
+    /// The input can be read only once, so a manifest's `max_records_per_user` keeps each user's
+    /// first records there: a safety net for a producer that bounded them already (the Spark job,
+    /// Integrations/spark), counted in `recordsDroppedByUserBound`, never the sampling itself.
+    public static let standardInput = URL(fileURLWithPath: "/dev/stdin")
+
     /// Computes A_p and the group counts, with user sampling (if the manifest bounds records per
     /// user) driven by the system CSPRNG.
     public static func compute(manifest: FederationManifest, dataURL: URL, options: Options = Options()) throws -> AttentionResult {
+        try sums(manifest: manifest, dataURL: dataURL, options: options).result
+    }
+
+    /// Computes A_p and the group counts as exact sums, with user sampling driven by the CSPRNG.
+    public static func sums(manifest: FederationManifest, dataURL: URL, options: Options = Options()) throws -> AttentionSums {
         var random = SecureRandom()
-        return try compute(manifest: manifest, dataURL: dataURL, options: options, using: &random)
+        return try sums(manifest: manifest, dataURL: dataURL, options: options, using: &random)
     }
 
     /// Computes A_p and the group counts.
+    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options,
+                               using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
+        try sums(manifest: manifest, dataURL: dataURL, options: options, using: &rng).result
+    }
+
+    /// Computes A_p and the group counts as exact sums (`AttentionSums`).
     ///
     /// - Parameter rng: chooses which records of a user over `max_records_per_user` count; the
     ///   CSPRNG in production.
     /// - Throws: `AttentionError` naming the file, line and column of the first bad row (unless
     ///   `skipBadRows`), or the file at fault.
-    /// - Complexity: one pass over the data (two with a per-user bound); memory bounded by
-    ///   `options.chunkSize`, plus the per-user counts when bounding.
-    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options,
-                               using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
+    /// - Complexity: one pass over the data (two with a per-user bound, except from standard
+    ///   input); memory bounded by `options.chunkSize`, plus the per-user counts when bounding
+    ///   or when the manifest names a user column.
+    public static func sums(manifest: FederationManifest, dataURL: URL, options: Options,
+                            using rng: inout some RandomNumberGenerator) throws -> AttentionSums {
         let layout = DataLayout(manifest: manifest)
         var report = IngestionReport()
         let d = manifest.model.featureDimension
+        let fromStandardInput = dataURL == standardInput
+        let limit = manifest.attention.userColumn == nil ? nil : manifest.attention.maxRecordsPerUser
 
         var sampler: UserRecordSampler?
-        if let limit = manifest.attention.maxRecordsPerUser, manifest.attention.userColumn != nil {
+        if let limit, !fromStandardInput {
             let source = try openSource(dataURL: dataURL, layout: layout, options: options)
             var counts: [String: Int] = [:]
             var scratch = [Double](repeating: 0, count: d)
@@ -90,7 +110,10 @@ public enum LocalAttention {
             }
             sampler = UserRecordSampler(counts: counts, limit: limit, using: &rng)
             report.usersOverBound = sampler?.usersOverLimit ?? 0
+            report.users = counts.count
         }
+        // Records per user where no sampler counted them: the first `limit` are kept.
+        var kept: [String: Int]? = manifest.attention.userColumn != nil && sampler == nil ? [:] : nil
 
         // Two accumulators take turns: while one computes a full chunk on a background queue
         // (itself split across cores), the reader fills the other, so parsing and arithmetic
@@ -118,6 +141,15 @@ public enum LocalAttention {
                         report.recordsDroppedByUserBound += 1
                         continue
                     }
+                    if kept != nil {
+                        let seen = kept![user, default: 0]
+                        kept![user] = seen + 1
+                        if let limit, seen >= limit {
+                            report.recordsDroppedByUserBound += 1
+                            if seen == limit { report.usersOverBound += 1 }
+                            continue
+                        }
+                    }
                     accumulators[current].groups[filled] = group
                     filled += 1
                     if filled == accumulators[current].capacity {
@@ -138,16 +170,18 @@ public enum LocalAttention {
         try pipeline.wait(slot: 0)
         try pipeline.wait(slot: 1)
         try accumulators[current].flush(count: filled, recordBase: recordsBefore)
-        var result = accumulators[0].result()
-        let other = accumulators[1].result()
-        for k in result.matrix.indices { result.matrix[k] += other.matrix[k] }
-        for g in result.counts.indices { result.counts[g] += other.counts[g] }
+        var result = accumulators[0].exactSums()
+        result.add(accumulators[1].exactSums())
         report.recordsUsed = accumulators[0].recordCount + accumulators[1].recordCount
+        if let kept { report.users = kept.count }
         result.report = report
         return result
     }
 
     static func openSource(dataURL: URL, layout: DataLayout, options: Options) throws -> RecordSource {
+        if dataURL == standardInput {
+            return try DelimitedRecordSource(path: dataURL.path, displayName: "standard input", layout: layout)
+        }
         let name = dataURL.lastPathComponent
         guard FileManager.default.fileExists(atPath: dataURL.path) else {
             throw AttentionError.unreadable(file: dataURL.path, reason: "no such file")
