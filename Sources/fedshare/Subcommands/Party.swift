@@ -12,7 +12,9 @@ struct Party: AsyncParsableCommand {
         commandName: "party",
         abstract: "Run one party of a federation for one round.",
         discussion: """
-            Computes the party's local attention from its data, dials the aggregator (gRPC, \
+            Computes the party's local attention from its data (or takes a partial result \
+            precomputed by `fedshare attention --partial-out` or the Spark job, Integrations/spark, \
+            after checking it against its manifest), dials the aggregator (gRPC, \
             mutual TLS with the kit's certificate; retries with backoff while it is unreachable), \
             checks the round's parameters against its own manifest, reserves the privacy cost in \
             its own ledger (refusing when its cap would be exceeded), adds its noise share, \
@@ -30,7 +32,10 @@ struct Party: AsyncParsableCommand {
     var kit: String
 
     @Option(name: .long, help: "This party's data file (.csv, .tsv, .jsonl, .ndjson or .npy).")
-    var data: String
+    var data: String?
+
+    @Option(name: .long, help: "Instead of --data: this party's partial result (fedshare attention --partial-out, or the Spark job's partial.json).")
+    var precomputed: String?
 
     @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
     var aggregator: String?
@@ -61,6 +66,7 @@ struct Party: AsyncParsableCommand {
 
     func validate() throws {
         guard id >= 1 else { throw ValidationError("--id must be a positive party id") }
+        guard (data == nil) != (precomputed == nil) else { throw ValidationError("give --data or --precomputed (one of them)") }
         guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
         guard (0...1000).contains(reconnects) else { throw ValidationError("--reconnects must be between 0 and 1000") }
     }
@@ -101,10 +107,21 @@ struct Party: AsyncParsableCommand {
             if json { try? printJSON(event) }
         }
         let contribution: AttentionResult
-        do { contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data)) } catch let error as AttentionError {
+        let records: Int
+        do {
+            if let precomputed {
+                let url = URL(fileURLWithPath: precomputed)
+                let partial = try PartialAttention.read(from: url)
+                try partial.check(against: loaded.manifest, file: url.lastPathComponent)
+                (contribution, records) = (partial.sums.result, partial.records)
+            } else {
+                contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data ?? ""))
+                records = contribution.report.recordsUsed
+            }
+        } catch let error as AttentionError {
             throw CLIError(error.description)
         }
-        emit(Event(event: "attention", party: id, detail: "\(contribution.report.recordsUsed) records"))
+        emit(Event(event: "attention", party: id, detail: "\(records) records"))
         var logger = Logger(label: "fedshare.party")
         logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: json ? .error : .info)
         let line = StatusLine(enabled: !json)

@@ -31,6 +31,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "A party's data file, in the order of the manifest's party ids (repeatable).")
     var data: [String] = []
 
+    @Option(name: .long, help: "PARTY=FILE: that party takes part with this partial result (fedshare attention --partial-out, or the Spark job's) instead of its data (repeatable).")
+    var precomputed: [String] = []
+
     @Option(name: .long, help: "paillier or secagg (default: the manifest's).")
     var mode: String?
 
@@ -87,6 +90,9 @@ struct Simulate: AsyncParsableCommand {
         let original = try loadManifest(source.manifest)
         let partyIDs = parties.map { Array(1...$0) } ?? original.parties.sorted()
         let drops = try parseDrops(partyIDs: partyIDs)
+        // Precomputed partial results are checked against the manifest given here (the kits'
+        // copy carries the overrides, so its hash differs), before anything is provisioned.
+        let precomputedFor = try loadPrecomputed(partyIDs: partyIDs, manifest: original)
         guard !source.data.isEmpty else { throw CLIError("no data files for the federation") }
         var dataFor: [Int: URL] = [:]
         for (index, party) in partyIDs.enumerated() { dataFor[party] = source.data[index % source.data.count] }
@@ -102,10 +108,14 @@ struct Simulate: AsyncParsableCommand {
         var partyKits: [Int: FederationKit] = [:]
         for party in partyIDs { partyKits[party] = try loadKit(work.appendingPathComponent("kits/party-\(party)")) }
 
-        // 3. Each party's local attention, from its own data.
+        // 3. Each party's local attention, from its own data or its precomputed partial result.
         var contributions: [Int: AttentionResult] = [:]
         for party in partyIDs {
             guard let url = dataFor[party], let kit = partyKits[party] else { continue }
+            if let partial = precomputedFor[party] {
+                contributions[party] = partial.sums.result
+                continue
+            }
             do { contributions[party] = try LocalAttention.compute(manifest: kit.manifest, dataURL: url) } catch let error as AttentionError {
                 throw CLIError("party \(party): \(error.description)")
             }
@@ -344,6 +354,27 @@ struct Simulate: AsyncParsableCommand {
             drops[party] = phase
         }
         return drops
+    }
+
+    /// The `--precomputed PARTY=FILE` partial results, read and checked against `manifest`.
+    private func loadPrecomputed(partyIDs: [Int], manifest: FederationManifest) throws -> [Int: PartialAttention] {
+        var partials: [Int: PartialAttention] = [:]
+        for text in precomputed {
+            guard let equals = text.firstIndex(of: "="), let party = Int(text[..<equals]), text.index(after: equals) < text.endIndex else {
+                throw CLIError("--precomputed \(text): expected PARTY=FILE (a party id and a partial result file)")
+            }
+            guard partyIDs.contains(party) else { throw CLIError("--precomputed \(text): party \(party) is not in the federation (parties \(partyIDs))") }
+            guard partials[party] == nil else { throw CLIError("--precomputed \(text): party \(party) is given twice") }
+            let url = URL(fileURLWithPath: String(text[text.index(after: equals)...]))
+            do {
+                let partial = try PartialAttention.read(from: url)
+                try partial.check(against: manifest, file: url.lastPathComponent)
+                partials[party] = partial
+            } catch let error as AttentionError {
+                throw CLIError("party \(party): \(error.description)")
+            }
+        }
+        return partials
     }
 
     /// The manifest for this simulation: the original text with the overrides, beside copies of
