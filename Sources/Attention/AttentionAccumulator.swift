@@ -12,7 +12,11 @@ import Dispatch
 /// added in integers, Int64 lanes per core folded into Int128 totals before a lane could
 /// overflow. The matrix therefore does not depend on the chunk size, the number of cores, how
 /// records are split among processes or in which order they come (Spark partitions, two
-/// accumulators taking turns), and partial results add up exactly (`AttentionSums`).
+/// accumulators taking turns), and partial results add up exactly (`AttentionSums`). For that
+/// every record's scores must not depend on where it sits in a chunk: OpenBLAS handles the rows
+/// of a product that do not fill its kernel's tile (and small products) with other code, whose
+/// last bits differ, so the products always run on whole blocks of `blockRows` rows at
+/// block-aligned offsets (the last block padded), and every record goes through the same kernel.
 ///
 /// Because scores are linear in x, (xW)·Kᵀ·scale = x·(W·Kᵀ·scale): with an encoder the product
 /// W·Kᵀ·scale (d × M) is formed once and each chunk needs a single d-by-M product, unless two
@@ -65,12 +69,13 @@ public final class AttentionAccumulator {
         h = model.embeddingDimension
         groupCount = model.groups.count
         self.workers = max(1, workers ?? System.activeProcessorCount)
-        features = .allocate(capacity: self.capacity * d)
-        features.initialize(repeating: 0, count: self.capacity * d)
+        let storedRows = (self.capacity + Self.blockRows - 1) / Self.blockRows * Self.blockRows
+        features = .allocate(capacity: storedRows * d)
+        features.initialize(repeating: 0, count: storedRows * d)
         groups = .allocate(capacity: self.capacity)
         groups.initialize(repeating: 0, count: self.capacity)
-        scores = .allocate(capacity: self.capacity * paddedM)
-        scores.initialize(repeating: 0, count: self.capacity * paddedM)
+        scores = .allocate(capacity: storedRows * paddedM)
+        scores.initialize(repeating: 0, count: storedRows * paddedM)
         bias = .allocate(capacity: paddedM)
         bias.initialize(repeating: -Double.infinity, count: paddedM)
         for j in 0..<m { bias[j] = model.bias[j] }
@@ -106,8 +111,8 @@ public final class AttentionAccumulator {
                 let pointer = UnsafeMutablePointer<Double>.allocate(capacity: d * h)
                 pointer.initialize(from: w, count: d * h)
                 encoder = pointer
-                encoded = .allocate(capacity: self.capacity * h)
-                encoded!.initialize(repeating: 0, count: self.capacity * h)
+                encoded = .allocate(capacity: storedRows * h)
+                encoded!.initialize(repeating: 0, count: storedRows * h)
             } else {
                 encoder = nil
                 encoded = nil
@@ -127,6 +132,9 @@ public final class AttentionAccumulator {
         encoder?.deallocate()
         encoded?.deallocate()
     }
+
+    /// Rows per BLAS product: a multiple of every OpenBLAS kernel's tile height.
+    static let blockRows = 256
 
     /// fedshare splits every chunk across cores itself; OpenBLAS's own threads would compete
     /// with those workers (and busy-wait), so it runs single-threaded in each of them.
@@ -154,15 +162,16 @@ public final class AttentionAccumulator {
                             d: d, h: h, paddedM: paddedM, groupCount: groupCount)
         // Each core multiplies and normalises its own slice of the chunk, so no core waits for
         // another between the product and the softmax (OpenBLAS itself runs single-threaded).
-        let slices = count >= 512 ? min(workers, count / 256) : 1
+        let blocks = (count + Self.blockRows - 1) / Self.blockRows
+        let slices = count >= 512 ? min(workers, blocks) : 1
         let firstBad: Int
         if slices <= 1 {
             firstBad = shared.process(rows: 0..<count, worker: 0)
         } else {
             let results = BadRowSlots(count: slices)
             DispatchQueue.concurrentPerform(iterations: slices) { slice in
-                let lower = count * slice / slices
-                let upper = count * (slice + 1) / slices
+                let lower = blocks * slice / slices * Self.blockRows
+                let upper = min(count, blocks * (slice + 1) / slices * Self.blockRows)
                 results.set(slice, shared.process(rows: lower..<upper, worker: slice))
             }
             firstBad = results.minimum()
@@ -227,20 +236,24 @@ private struct Shared: @unchecked Sendable {
     let paddedM: Int
     let groupCount: Int
 
-    /// Scores of the rows (one or two BLAS products), then their softmax, accumulated.
+    /// Scores of the rows (one or two BLAS products per block of `blockRows`, the last one
+    /// padded into the buffers' spare rows), then their softmax, accumulated. `rows` starts at
+    /// a multiple of `blockRows`.
     func process(rows: Range<Int>, worker: Int) -> Int {
-        let n = Int32(rows.count)
-        let x = features + rows.lowerBound * d
-        let s = scores + rows.lowerBound * paddedM
-        if let encoder, let encoded {
-            let y = encoded + rows.lowerBound * h
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
-                        1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
-                        1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
-        } else {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
-                        1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
+        let n = Int32(AttentionAccumulator.blockRows)
+        for start in stride(from: rows.lowerBound, to: rows.upperBound, by: AttentionAccumulator.blockRows) {
+            let x = features + start * d
+            let s = scores + start * paddedM
+            if let encoder, let encoded {
+                let y = encoded + start * h
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
+                            1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
+                            1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
+            } else {
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
+                            1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
+            }
         }
         return softmaxAndAccumulate(rows: rows, worker: worker)
     }
