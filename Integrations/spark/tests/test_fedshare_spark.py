@@ -161,6 +161,19 @@ delta_budget = 1e-5
     assert partial["recordsDroppedByBound"] == 0
 
 
+def test_labels_with_commas_and_quotes_are_quoted(spark, tmp_path):
+    """Group labels and user ids with a comma or a quote reach fedshare intact."""
+    folder = tmp_path / "quoted"
+    folder.mkdir()
+    (folder / "anchors.csv").write_text("name,e1,e2\nup,1,0\ndown,0,1\n")
+    manifest = BASE_MANIFEST.replace('groups = ["a", "b"]', 'groups = ["a,1", "b\\"2"]') + 'user_column = "who"\n' + PRIVACY
+    (folder / "manifest.toml").write_text(manifest)
+    (folder / "q.csv").write_text('who,group,f1,f2\n"x,y","a,1",1,2\n"q""r","b""2",0.5,-1\nz,"a,1",3,0\n')
+    expected = fedshare_attention(str(folder / "manifest.toml"), str(folder / "q.csv"), str(tmp_path / "local"))
+    attention, counts, partial = spark_job(spark, str(folder / "manifest.toml"), str(folder / "q.csv"), tmp_path / "spark")
+    assert (attention, counts) == expected and partial["users"] == 3
+
+
 # MARK: The bound
 
 
