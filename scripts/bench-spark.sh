@@ -18,12 +18,31 @@ export PYSPARK_PYTHON="$python" PYSPARK_SUBMIT_ARGS="--driver-memory 6g pyspark-
 mkdir -p "$folder"
 data="$folder/records-$records.csv"
 if [ ! -f "$data" ]; then
-    per=$(( records / 4 ))
-    "$python" "$root/Examples/marketplace/generate.py" --records "$per" --worlds 4 --out "$folder/gen"
-    { head -1 "$folder/gen/world-1.csv"; for w in 1 2 3 4; do tail -n +2 "$folder/gen/world-$w.csv"; done; } >"$data.tmp"
+    # The marketplace's manifest, anchors and encoder; records of its shape (vectorised here:
+    # generate.py's shopper loop is quadratic in the number of shoppers).
+    cp "$root/Examples/marketplace/manifest.toml" "$root/Examples/marketplace/anchors.csv" \
+       "$root/Examples/marketplace/encoder.csv" "$folder/"
+    "$python" - "$records" "$data.tmp" <<'PY'
+import sys
+import numpy as np
+records, path = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(15)
+segments = [f"{a}-{r}" for a in ("teen", "young", "adult", "senior") for r in ("americas", "europe", "asia", "oceania")]
+sizes = rng.geometric(0.2, size=records // 4)                      # records per shopper, mean 5
+users = np.repeat(np.arange(sizes.size), sizes)[:records]
+users = users[rng.permutation(users.size)]
+segment = rng.integers(0, 16, size=sizes.size)[users]
+with open(path, "w") as f:
+    f.write("shopper,segment," + ",".join(f"x{j + 1}" for j in range(32)) + "\n")
+    for start in range(0, users.size, 500_000):
+        stop = min(users.size, start + 500_000)
+        x = rng.normal(size=(stop - start, 32)) + segment[start:stop, None] % 4 - 1.5
+        body = np.char.add(np.char.add(np.char.add("s", users[start:stop].astype(str)), ","), np.array(segments)[segment[start:stop]])
+        numbers = np.char.mod("%.5f", x)
+        lines = [b + "," + ",".join(n) for b, n in zip(body, numbers)]
+        f.write("\n".join(lines) + "\n")
+PY
     mv "$data.tmp" "$data"
-    cp "$root/Examples/marketplace/manifest.toml" "$folder/gen/anchors.csv" "$folder/gen/encoder.csv" "$folder/"
-    rm -f "$folder"/gen/world-*.csv
 fi
 manifest="$folder/manifest.toml"
 n=$(( $(wc -l <"$data") - 1 ))
