@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // fedshare: federated, privacy-preserving attention statistics.
 // Module order (arrows point down): C system libraries → Arithmetic → Primitives →
-// Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
+// Paillier, SecureAggregation, DifferentialPrivacy, Attention, Catalog → FederationProtocol →
+// Federation → fedshare.
 import PackageDescription
 
 // Fuzzing (scripts/fuzz.sh): with FEDSHARE_FUZZ=1 our own modules get libFuzzer coverage and
@@ -65,6 +66,8 @@ let package = Package(
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ours),
         .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: ours),
+        // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
+        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(
@@ -98,7 +101,7 @@ let package = Package(
             name: "fedshare",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
-                "Federation",
+                "Catalog", "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,6 +115,7 @@ let package = Package(
         .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation", "Paillier", "_TestSupport"]),
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
         .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention"]),
