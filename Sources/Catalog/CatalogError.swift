@@ -12,6 +12,8 @@ public enum CatalogError: Error, CustomStringConvertible, LocalizedError, Equata
     case storage(path: String, reason: String)
     /// A query option that cannot be used as given.
     case invalidQuery(option: String, reason: String)
+    /// A world replacement whose version is not newer than the one the catalog holds.
+    case staleVersion(world: String, offered: Int64, held: Int64)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum CatalogError: Error, CustomStringConvertible, LocalizedError, Equata
             return "\(path): \(reason)"
         case .invalidQuery(let option, let reason):
             return "\(option): \(reason)"
+        case .staleVersion(let world, let offered, let held):
+            return "world \(world): version \(offered) is not newer than the version \(held) already held (a replayed or out-of-order catalog)"
         }
     }
 

@@ -23,13 +23,16 @@ extension Catalog {
     /// new ones added in one transaction, so a reader sees the old world or the new, never a mix.
     public func replaceWorld(_ world: String, with entries: [CatalogEntry]) throws {
         try Self.check(entries)
-        try write { db in
-            let writer = try EntryWriter(db)
-            for id in try String.fetchAll(db, sql: "SELECT id FROM entries WHERE world = ?", arguments: [world]) {
-                try writer.delete(world: world, id: id)
-            }
-            for entry in entries { try writer.insert(entry, world: world) }
+        try write { db in try replaceEntries(of: world, with: entries, db) }
+    }
+
+    /// Within a transaction: removes every entry of `world`, then inserts `entries`.
+    func replaceEntries(of world: String, with entries: [CatalogEntry], _ db: Database) throws {
+        let writer = try EntryWriter(db)
+        for id in try String.fetchAll(db, sql: "SELECT id FROM entries WHERE world = ?", arguments: [world]) {
+            try writer.delete(world: world, id: id)
         }
+        for entry in entries { try writer.insert(entry, world: world) }
     }
 
     /// Removes `world` and all its entries.

@@ -37,6 +37,13 @@ public enum EntryFile {
         return try checked(try format(data, name), file: name)
     }
 
+    /// Reads and checks entries from JSON Lines bytes (a canonical export, as a party publishes
+    /// it), named `file` in errors.
+    /// - Throws: `CatalogError.invalidEntry` (file, line, field), as ``read(path:displayName:)``.
+    public static func parse(jsonLines data: Data, file: String) throws -> [CatalogEntry] {
+        try checked(try parseJSONLines(data, file: file), file: file)
+    }
+
     /// Refuses invalid entries and repeated ids, naming the line.
     static func checked(_ lines: [(line: Int, entry: CatalogEntry)], file: String) throws -> [CatalogEntry] {
         var firstLine: [String: Int] = [:]
