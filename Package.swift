@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "FederationProtocol",
             dependencies: [
-                "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
+                "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "Federation",
             dependencies: [
-                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
+                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 "FederationProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,9 +116,9 @@ let package = Package(
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "Catalog", "_TestSupport"]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
-        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention", "Catalog"]),
     ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )
