@@ -40,9 +40,9 @@ struct DirectoryFixture {
     }
 
     /// Runs the aggregator's server (with this directory) on a loopback port while `body` runs.
-    func serving<T: Sendable>(_ body: @Sendable (HostPort) async throws -> T) async throws -> T {
+    func serving<T: Sendable>(limits: TransportLimits = .default, _ body: @Sendable (HostPort) async throws -> T) async throws -> T {
         let server = try AggregatorServer(
-            kit: aggregator, listen: HostPort(host: "127.0.0.1", port: 0), sessions: { _ in },
+            kit: aggregator, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, sessions: { _ in },
             status: { Fedshare_V1_StatusReply() }, directory: directory)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
@@ -232,6 +232,22 @@ struct CatalogDirectoryTests {
             let party2 = try fixture.connection(fixture.parties[2]!, address)
             let misattributed = await #expect(throws: TransportError.self) { try await party2.queryCatalog(signed) }
             #expect("\(misattributed!)".contains("signed as party 1, but its connection's certificate is party 2's"))
+        }
+    }
+
+    @Test("an answer above the message limit is refused with a hint, not cut")
+    func oversizedAnswer() async throws {
+        let fixture = try DirectoryFixture()
+        defer { fixture.remove() }
+        let many = (0..<40).map { CatalogEntry(id: "item-\($0)", kind: "item", name: "Item number \($0)", tags: ["stock"]) }
+        _ = try fixture.directory.publish(try fixture.publisher(1).publication(entries: try fixture.export(many, party: 1)), from: 1)
+        let all = try fixture.publisher(1).query(CatalogQuery(limit: 0))
+        let one = try fixture.publisher(1).query(CatalogQuery(limit: 1))
+        try await fixture.serving(limits: TransportLimits(maxMessageBytes: 1500)) { address in
+            let connection = try fixture.connection(fixture.parties[1]!, address)
+            #expect(try await connection.queryCatalog(one).matches.count == 1)
+            let error = await #expect(throws: TransportError.self) { try await connection.queryCatalog(all) }
+            #expect("\(error!)".contains("ask with a smaller --limit"), "\(error!)")
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SwiftProtobuf
 import X509
 
 /// A party's `Round` stream, admitted by the aggregator's transport: the party presented a
@@ -321,7 +322,7 @@ extension FederationService {
     /// A catalog call: the peer must be a party (its certificate, checked by TLS and again
     /// here); the directory checks the signed message and answers. A refusal travels back as
     /// `PERMISSION_DENIED` with the directory's one-line reason.
-    private func answerCatalog<Request: Sendable, Reply: Sendable>(
+    private func answerCatalog<Request: Sendable, Reply: SwiftProtobuf.Message>(
         _ request: StreamingServerRequest<Request>, _ context: ServerContext, action: String,
         _ answer: @escaping @Sendable (FederationDirectory, Request, Int) throws -> Reply
     ) async throws -> StreamingServerResponse<Reply> {
@@ -337,6 +338,9 @@ extension FederationService {
         let reply: Reply
         do { reply = try answer(directory, message, party) } catch let error as FederationError {
             throw RPCError(code: .permissionDenied, message: error.description)
+        }
+        guard (try reply.serializedBytes() as [UInt8]).count <= limits.maxMessageBytes else {
+            throw RPCError(code: .permissionDenied, message: "the answer exceeds the \(limits.maxMessageBytes)-byte message limit; ask with a smaller --limit")
         }
         return StreamingServerResponse { writer in
             try await writer.write(reply)
