@@ -67,7 +67,7 @@ let package = Package(
             swiftSettings: ours),
         .target(name: "Attention", dependencies: ["COpenBLAS", "Primitives", "TOMLKit"], swiftSettings: ours),
         // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
-        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: ours),
+        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(

@@ -63,42 +63,66 @@ enum CatalogSchema {
     /// The text FTS5 indexes for the tags column (and must be given again to delete it).
     static func tagText(_ tags: [String]) -> String { tags.joined(separator: "\n") }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func jsonString(_ text: String, into output: inout String) {
-        output.append("\"")
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output.append("\\\"")
-            case "\\": output.append("\\\\")
-            case "\n": output.append("\\n")
-            case "\r": output.append("\\r")
-            case "\t": output.append("\\t")
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: output.unicodeScalars.append(scalar)
+    /// Appends a JSON string literal to `output` as UTF-8 (quotes, backslashes and control
+    /// characters escaped; `\n`, `\r`, `\t` by name, others as `\u00xx`; everything else as is).
+    static func appendJSONString(_ text: String, to output: inout [UInt8]) {
+        output.append(0x22)
+        for byte in text.utf8 {
+            switch byte {
+            case 0x22: output.append(0x5C); output.append(0x22)
+            case 0x5C: output.append(0x5C); output.append(0x5C)
+            case 0x0A: output.append(0x5C); output.append(0x6E)
+            case 0x0D: output.append(0x5C); output.append(0x72)
+            case 0x09: output.append(0x5C); output.append(0x74)
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: output.append(byte)
             }
         }
-        output.append("\"")
+        output.append(0x22)
+    }
+
+    /// The tags as a JSON array of strings, appended to `output` as UTF-8.
+    static func appendJSON(_ tags: [String], to output: inout [UInt8]) {
+        output.append(0x5B)
+        for (index, tag) in tags.enumerated() {
+            if index > 0 { output.append(0x2C) }
+            appendJSONString(tag, to: &output)
+        }
+        output.append(0x5D)
+    }
+
+    /// The attributes as a JSON object (keys in ascending order), appended to `output` as UTF-8.
+    static func appendJSON(_ attributes: [String: String], to output: inout [UInt8]) {
+        output.append(0x7B)
+        let keys = attributes.count > 1 ? attributes.keys.sorted() : Array(attributes.keys)
+        for (index, key) in keys.enumerated() {
+            if index > 0 { output.append(0x2C) }
+            appendJSONString(key, to: &output)
+            output.append(0x3A)
+            appendJSONString(attributes[key]!, to: &output)
+        }
+        output.append(0x7D)
     }
 
     static func json(_ tags: [String]) -> String {
-        var output = "["
-        for (index, tag) in tags.enumerated() {
-            if index > 0 { output.append(",") }
-            jsonString(tag, into: &output)
-        }
-        return output + "]"
+        var output: [UInt8] = []
+        appendJSON(tags, to: &output)
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func json(_ attributes: [String: String]) -> String {
-        var output = "{"
-        for (index, key) in attributes.keys.sorted().enumerated() {
-            if index > 0 { output.append(",") }
-            jsonString(key, into: &output)
-            output.append(":")
-            jsonString(attributes[key]!, into: &output)
+        var output: [UInt8] = []
+        appendJSON(attributes, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// The tag text (`tagText`) appended to `output` as UTF-8.
+    static func appendTagText(_ tags: [String], to output: inout [UInt8]) {
+        for (index, tag) in tags.enumerated() {
+            if index > 0 { output.append(0x0A) }
+            output.append(contentsOf: tag.utf8)
         }
-        return output + "}"
     }
 }

@@ -1,4 +1,5 @@
 import Catalog
+import GRDB
 import Testing
 
 /// Every filter alone and combined, against a brute-force scan of the same entries, over
@@ -147,5 +148,63 @@ import Testing
                 #expect(keys(found) == Array(keys(everything).prefix(query.limit == 0 ? everything.count : query.limit)), "\(label)")
             }
         }
+    }
+
+    @Test("large imports bulk-load the R*Trees: SQLite's rtreecheck passes and queries agree with a brute-force scan",
+          arguments: [21, 22] as [UInt64])
+    func bulkLoadedTreesAgree(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let catalog = try emptyCatalog()
+        let tokenizer = try TextTokenizer()
+        var worlds: [String: [String: CatalogEntry]] = [:]
+        func check(_ label: String) throws {
+            let checks = try DatabaseQueue(path: catalog.path).read { db in
+                try String.fetchAll(db, sql: "SELECT rtreecheck('entry_place') UNION ALL SELECT rtreecheck('entry_span')")
+            }
+            #expect(checks == ["ok", "ok"], "\(label)")
+            let all: [(world: String, entry: CatalogEntry, tokens: Set<String>)] = try worlds.flatMap { world, entries in
+                try entries.values.map { entry in
+                    (world, entry, Set(try tokenizer.tokens(entry.name) + entry.tags.flatMap { try tokenizer.tokens($0) }))
+                }
+            }
+            let oracle = Oracle(entries: all, tokenizer: tokenizer)
+            for number in 0..<150 {
+                var query = Self.randomQuery(using: &random)
+                query.text = nil
+                let expected = try oracle.matches(query)
+                let wanted = query.limit == 0 ? expected : Array(expected.prefix(query.limit))
+                let found = try catalog.search(query)
+                #expect(keys(found) == wanted.map { "\($0.world)/\($0.entry.id)" }, "\(label) query \(number): \(query)")
+                #expect(found.map(\.entry) == wanted.map(\.entry), "\(label) query \(number)")
+            }
+        }
+        // A first import into an empty catalog, large enough for a bulk load of both trees.
+        let first = (0..<3000).map { Self.randomEntry($0, using: &random) }
+        try catalog.importEntries(first)
+        worlds["local", default: [:]] = Dictionary(uniqueKeysWithValues: first.map { ($0.id, $0) })
+        try check("first import")
+        // A second large import: a third replaces existing ids (their old boxes must go), the
+        // rest is new; the rebuilt trees hold the kept boxes and the new ones.
+        var second = (3000..<5000).map { Self.randomEntry($0, using: &random) }
+        for index in 0..<1000 {
+            let old = first[index * 3]
+            second[index].id = old.id
+        }
+        try catalog.importEntries(second)
+        for entry in second { worlds["local"]![entry.id] = entry }
+        try check("second import")
+        // A small import takes SQLite's own inserts into the packed trees.
+        let small = (5000..<5100).map { Self.randomEntry($0, using: &random) }
+        try catalog.importEntries(small, world: "world-2")
+        worlds["world-2"] = Dictionary(uniqueKeysWithValues: small.map { ($0.id, $0) })
+        try check("small import")
+        // A large world replacement next to another world.
+        let replacement = (6000..<8500).map { Self.randomEntry($0, using: &random) }
+        try catalog.replaceWorld("local", with: replacement)
+        worlds["local"] = Dictionary(uniqueKeysWithValues: replacement.map { ($0.id, $0) })
+        try check("world replaced")
+        try catalog.removeWorld("local")
+        worlds["local"] = nil
+        try check("world removed")
     }
 }
