@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // fedshare: federated, privacy-preserving attention statistics.
 // Module order (arrows point down): C system libraries → Arithmetic → Primitives →
-// Paillier, SecureAggregation, DifferentialPrivacy, Attention → Federation → fedshare.
+// Paillier, SecureAggregation, DifferentialPrivacy, Attention, Catalog → FederationProtocol →
+// Federation → fedshare.
 import PackageDescription
 
 // Fuzzing (scripts/fuzz.sh): with FEDSHARE_FUZZ=1 our own modules get libFuzzer coverage and
@@ -65,12 +66,14 @@ let package = Package(
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ours),
         .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives", "TOMLKit"], swiftSettings: ours),
+        // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
+        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(
             name: "FederationProtocol",
             dependencies: [
-                "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
+                "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -81,7 +84,7 @@ let package = Package(
         .target(
             name: "Federation",
             dependencies: [
-                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
+                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 "FederationProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,7 +101,7 @@ let package = Package(
             name: "fedshare",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
-                "Federation",
+                "Catalog", "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,9 +115,10 @@ let package = Package(
         .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation", "Paillier", "_TestSupport"]),
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "_TestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "Catalog", "_TestSupport"]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
-        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention", "Catalog"]),
     ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

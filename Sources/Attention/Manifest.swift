@@ -44,6 +44,11 @@ import TOMLKit
 /// max_records = 1000000               # optional: the most records one party contributes (after
 ///                                     # the per-user bound), 1…2^40, default 2^24: bounds every
 ///                                     # value, so it sizes the Paillier slots
+///
+/// [catalog]                           # optional: which catalog entries a party publishes to the
+/// where = ["kind=venue"]              # federation directory, with the filters of a query
+/// text = "concert"                    # (`fedshare catalog query`): where, text, from, to,
+/// from = "2026-12-01T00:00:00Z"       # near + radius, within; absent = every entry
 /// ```
 ///
 /// Unknown tables and keys are errors (a misspelt key must not silently fall back to a
@@ -64,6 +69,20 @@ public struct FederationManifest: Sendable, Equatable {
     public var crypto: CryptoSettings
     /// The model the attention settings describe, with the anchors (and encoder) loaded.
     public var model: AttentionModel
+    /// The `[catalog]` table: the entries each party publishes (nil: all of them).
+    public var catalog: CatalogSelection? = nil
+
+    /// The `[catalog]` table as written: query filters, checked for their TOML types here and
+    /// parsed into a query by the federation (the Catalog module knows their syntax).
+    public struct CatalogSelection: Sendable, Equatable {
+        public var conditions: [String] = []
+        public var text: String?
+        public var from: String?
+        public var to: String?
+        public var near: String?
+        public var radius: Double?
+        public var within: String?
+    }
 
     /// The `[attention]` table.
     public struct AttentionSettings: Sendable, Equatable {
@@ -182,6 +201,7 @@ public struct FederationManifest: Sendable, Equatable {
         var attentionTable = try top.table("attention")
         var privacyTable = try top.table("privacy")
         var cryptoTable = try top.optionalTable("crypto")
+        var catalogTable = try top.optionalTable("catalog")
         try top.rejectUnknown()
 
         // [federation]
@@ -345,6 +365,23 @@ public struct FederationManifest: Sendable, Equatable {
             throw federation.fail("threshold", "\(threshold) is unsafe with mode = \"\(crypto.mode.rawValue)\" and \(parties.count) parties: with 2 × threshold ≤ parties \(why); the smallest safe threshold is \(parties.count / 2 + 1)")
         }
 
+        // [catalog]
+        var catalog: CatalogSelection?
+        if var table = catalogTable {
+            var selection = CatalogSelection()
+            selection.conditions = try table.optionalStringArray("where") ?? []
+            selection.text = try table.optionalString("text")
+            selection.from = try table.optionalString("from")
+            selection.to = try table.optionalString("to")
+            selection.near = try table.optionalString("near")
+            selection.radius = try table.optionalNumber("radius")
+            selection.within = try table.optionalString("within")
+            if (selection.near == nil) != (selection.radius == nil) { throw table.fail("near", "near and radius go together") }
+            try table.rejectUnknown()
+            catalogTable = table
+            catalog = selection
+        }
+
         return FederationManifest(
             url: url, digest: digest ?? SHA256.hash(Array(text.utf8)),
             name: name, parties: parties, threshold: threshold, aggregator: aggregator,
@@ -353,7 +390,7 @@ public struct FederationManifest: Sendable, Equatable {
                                          maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
             privacy: PrivacySettings(mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
                                      epsilonBudget: epsilonBudget, deltaBudget: deltaBudget),
-            crypto: crypto, model: model)
+            crypto: crypto, model: model, catalog: catalog)
     }
 }
 

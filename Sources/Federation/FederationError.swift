@@ -19,6 +19,10 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
     case storage(path: String, reason: String)
     /// An output file could not be written.
     case output(file: String, reason: String)
+    /// The federation directory refused a party's published catalog (forged, unsigned, stale…).
+    case catalogRefused(party: Int, reason: String)
+    /// The federation directory refused a query (not signed by a member party, malformed…).
+    case catalogQueryRefused(party: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -41,6 +45,10 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(path): \(reason)"
         case .output(let file, let reason):
             return "\(file): \(reason)"
+        case .catalogRefused(let party, let reason):
+            return "party \(party)'s catalog is refused: \(reason)"
+        case .catalogQueryRefused(let party, let reason):
+            return "party \(party)'s catalog query is refused: \(reason)"
         }
     }
 }

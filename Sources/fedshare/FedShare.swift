@@ -16,6 +16,7 @@ struct FedShare: AsyncParsableCommand {
             Privacy.self,
             AttentionCommand.self,
             Allocate.self,
+            CatalogCommand.self,
             PaillierCommand.self,
             Bench.self,
         ]

@@ -136,7 +136,8 @@ final class RoundRun: @unchecked Sendable {
     func ledger(_ party: Int) -> URL { folder.appendingPathComponent("ledger-party-\(party).sqlite") }
     var address: String { "127.0.0.1:\(port)" }
 
-    init(_ federation: ProvisionedFederation, name: String, joinTimeout: Int = 30, phaseTimeout: Int = 30) async throws {
+    init(_ federation: ProvisionedFederation, name: String, joinTimeout: Int = 30, phaseTimeout: Int = 30,
+         aggregatorArguments: [String] = []) async throws {
         self.federation = federation
         folder = federation.folder.appendingPathComponent("case-\(name)", isDirectory: true)
         try? FileManager.default.removeItem(at: folder)
@@ -150,7 +151,7 @@ final class RoundRun: @unchecked Sendable {
             "--ledger", folder.appendingPathComponent("federation-ledger.sqlite").path, "--capacities",
             federation.folder.appendingPathComponent("capacities.csv").path,
             "--join-timeout", "\(joinTimeout)", "--phase-timeout", "\(phaseTimeout)", "--json",
-        ], folder: folder)
+        ] + aggregatorArguments, folder: folder)
         statusConnection = try PartyConnection(kit: try FederationKit.load(from: kit), aggregator: HostPort(host: "127.0.0.1", port: port),
                                                retry: RetryPolicy(giveUpAfter: .seconds(1)))
         let deadline = Date().addingTimeInterval(60)
@@ -163,11 +164,11 @@ final class RoundRun: @unchecked Sendable {
 
     /// Starts party `id` with its own kit, ledger and `--json`.
     @discardableResult
-    func startParty(_ id: Int) throws -> FedshareProcess {
+    func startParty(_ id: Int, _ extraArguments: [String] = []) throws -> FedshareProcess {
         let party = try FedshareProcess("party-\(id)", arguments: [
             "party", "--id", "\(id)", "--kit", federation.kit(id).path, "--data", federation.data[id]!.path,
             "--aggregator", address, "--ledger", ledger(id).path, "--retry-for", "20", "--json",
-        ], folder: folder)
+        ] + extraArguments, folder: folder)
         parties[id] = party
         return party
     }

@@ -108,6 +108,29 @@ public struct SignedStatement: Sendable, Hashable {
         return SignedStatement(bytes: writer.output)
     }
 
+    /// A world's public catalog as `party` publishes it to the federation directory:
+    /// `entriesDigest` is SHA-256 of the canonical export's bytes, `version` strictly increases
+    /// per party (so a recorded publication cannot be replayed over a newer one).
+    public static func catalogPublication(manifestHash: [UInt8], party: Int, version: UInt64, entriesDigest: [UInt8]) -> SignedStatement {
+        var writer = Writer("fedshare/v1/catalog-publication")
+        writer.bytes(manifestHash)
+        writer.integer(UInt64(party))
+        writer.integer(version)
+        writer.bytes(entriesDigest)
+        return SignedStatement(bytes: writer.output)
+    }
+
+    /// A query of the federation directory by `party`, signed at `issuedAt` (microseconds since
+    /// 1970); `queryDigest` is SHA-256 of the serialized query.
+    public static func catalogQuery(manifestHash: [UInt8], party: Int, issuedAt: UInt64, queryDigest: [UInt8]) -> SignedStatement {
+        var writer = Writer("fedshare/v1/catalog-query")
+        writer.bytes(manifestHash)
+        writer.integer(UInt64(party))
+        writer.integer(issuedAt)
+        writer.bytes(queryDigest)
+        return SignedStatement(bytes: writer.output)
+    }
+
     /// The contribution statement for `party`'s `ciphertexts` under the threshold key `key`.
     public static func contribution(manifestHash: [UInt8], round: UInt64, party: Int, ciphertexts: [PaillierCiphertext],
                                     key: ThresholdPublicKey) -> SignedStatement {

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SwiftProtobuf
 import X509
 
 /// A party's `Round` stream, admitted by the aggregator's transport: the party presented a
@@ -126,7 +127,7 @@ public final class AggregatorServer: Sendable {
     public init(
         kit: FederationKit, listen: HostPort? = nil, limits: TransportLimits = .default,
         logger: Logger = Logger(label: "fedshare.transport"),
-        sessions: @escaping SessionHandler, status: @escaping StatusProvider
+        sessions: @escaping SessionHandler, status: @escaping StatusProvider, directory: FederationDirectory? = nil
     ) throws {
         guard kit.role == .aggregator else {
             throw ProvisioningError.invalidSetting(field: "--kit", problem: "\(kit.folder.path) is \(kit.role)'s kit; the aggregator needs the aggregator kit")
@@ -145,7 +146,8 @@ public final class AggregatorServer: Sendable {
                     clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: false))
             })
         self.transport = transport
-        let service = FederationService(kit: kit, limits: limits, logger: logger, sessions: sessions, status: status)
+        let service = FederationService(kit: kit, limits: limits, logger: logger, sessions: sessions, status: status,
+                                        directory: directory)
         self.server = GRPCServer(transport: transport, services: [service])
     }
 
@@ -185,14 +187,17 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
     let logger: Logger
     let sessions: AggregatorServer.SessionHandler
     let statusProvider: AggregatorServer.StatusProvider
+    let directory: FederationDirectory?
 
     init(kit: FederationKit, limits: TransportLimits, logger: Logger,
-         sessions: @escaping AggregatorServer.SessionHandler, status: @escaping AggregatorServer.StatusProvider) {
+         sessions: @escaping AggregatorServer.SessionHandler, status: @escaping AggregatorServer.StatusProvider,
+         directory: FederationDirectory?) {
         self.kit = kit
         self.limits = limits
         self.logger = logger
         self.sessions = sessions
         self.statusProvider = status
+        self.directory = directory
     }
 
     /// The verified identity of the peer of `context`.
@@ -290,6 +295,53 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
     ) async throws -> StreamingServerResponse<Fedshare_V1_StatusReply> {
         _ = try authenticate(context)
         let reply = await statusProvider()
+        return StreamingServerResponse { writer in
+            try await writer.write(reply)
+            return [:]
+        }
+    }
+}
+
+extension FederationService {
+    func publishCatalog(
+        request: StreamingServerRequest<Fedshare_V1_PublishCatalogRequest>, context: ServerContext
+    ) async throws -> StreamingServerResponse<Fedshare_V1_PublishCatalogReply> {
+        try await answerCatalog(request, context, action: "publish catalogs") { directory, message, party in
+            try directory.publish(message, from: party)
+        }
+    }
+
+    func queryCatalog(
+        request: StreamingServerRequest<Fedshare_V1_QueryCatalogRequest>, context: ServerContext
+    ) async throws -> StreamingServerResponse<Fedshare_V1_QueryCatalogReply> {
+        try await answerCatalog(request, context, action: "query the catalog directory") { directory, message, party in
+            try directory.query(message, from: party)
+        }
+    }
+
+    /// A catalog call: the peer must be a party (its certificate, checked by TLS and again
+    /// here); the directory checks the signed message and answers. A refusal travels back as
+    /// `PERMISSION_DENIED` with the directory's one-line reason.
+    private func answerCatalog<Request: Sendable, Reply: SwiftProtobuf.Message>(
+        _ request: StreamingServerRequest<Request>, _ context: ServerContext, action: String,
+        _ answer: @escaping @Sendable (FederationDirectory, Request, Int) throws -> Reply
+    ) async throws -> StreamingServerResponse<Reply> {
+        let identity = try authenticate(context)
+        guard case .party(let party) = identity.role else {
+            logger.warning("refused a catalog call", metadata: ["peer": "\(context.remotePeer)", "role": "\(identity.role)"])
+            throw RPCError(code: .permissionDenied, message: "only parties may \(action); this certificate belongs to \(identity.role)")
+        }
+        guard let directory else {
+            throw RPCError(code: .unimplemented, message: "this aggregator keeps no catalog directory")
+        }
+        let message = try await ServerRequest(stream: request).message
+        let reply: Reply
+        do { reply = try answer(directory, message, party) } catch let error as FederationError {
+            throw RPCError(code: .permissionDenied, message: error.description)
+        }
+        guard (try reply.serializedBytes() as [UInt8]).count <= limits.maxMessageBytes else {
+            throw RPCError(code: .permissionDenied, message: "the answer exceeds the \(limits.maxMessageBytes)-byte message limit; ask with a smaller --limit")
+        }
         return StreamingServerResponse { writer in
             try await writer.write(reply)
             return [:]

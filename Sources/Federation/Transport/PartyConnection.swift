@@ -207,6 +207,38 @@ public struct PartyConnection: Sendable {
         }
     }
 
+    /// Publishes this party's signed catalog to the aggregator's federation directory.
+    /// - Throws: ``TransportError`` (`.refused` with the directory's reason when it refuses).
+    public func publishCatalog(_ request: Fedshare_V1_PublishCatalogRequest) async throws -> Fedshare_V1_PublishCatalogReply {
+        try checkSize(request, limit: limits.maxMessageBytes, party: kit.partyID)
+        return try await unary { client in try await client.publishCatalog(request, options: callOptions) { try $0.message } }
+    }
+
+    /// Asks the aggregator's federation directory (a signed query).
+    /// - Throws: ``TransportError`` (`.refused` with the directory's reason when it refuses).
+    public func queryCatalog(_ request: Fedshare_V1_QueryCatalogRequest) async throws -> Fedshare_V1_QueryCatalogReply {
+        try await unary { client in try await client.queryCatalog(request, options: callOptions) { try $0.message } }
+    }
+
+    /// One unary call, retried while the aggregator is unreachable; the aggregator's refusals
+    /// (its one-line reasons) come back as ``TransportError/refused(address:reason:)``.
+    private func unary<Reply: Sendable>(
+        _ call: @escaping @Sendable (Fedshare_V1_Federation.Client<HTTP2ClientTransport.Posix>) async throws -> Reply
+    ) async throws -> Reply {
+        do {
+            return try await withRetries { received in
+                let transport = try makeTransport()
+                return try await withGRPCClient(transport: transport) { grpc in
+                    let reply = try await call(Fedshare_V1_Federation.Client(wrapping: grpc))
+                    received.set()
+                    return reply
+                }
+            }
+        } catch TransportError.streamFailed(_, let reason) where reason.hasPrefix("unimplemented") {
+            throw TransportError.refused(address: address.description, reason: "it keeps no catalog directory")
+        }
+    }
+
     /// Runs `attempt` until it succeeds, fails after receiving something, fails for a reason
     /// other than unreachability, or the retry time is spent.
     private func withRetries<Result: Sendable>(

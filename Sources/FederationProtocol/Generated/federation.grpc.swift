@@ -53,10 +53,38 @@ public enum Fedshare_V1_Federation: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "PublishCatalog" metadata.
+        public enum PublishCatalog: Sendable {
+            /// Request type for "PublishCatalog".
+            public typealias Input = Fedshare_V1_PublishCatalogRequest
+            /// Response type for "PublishCatalog".
+            public typealias Output = Fedshare_V1_PublishCatalogReply
+            /// Descriptor for "PublishCatalog".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedshare.v1.Federation"),
+                method: "PublishCatalog",
+                type: .unary
+            )
+        }
+        /// Namespace for "QueryCatalog" metadata.
+        public enum QueryCatalog: Sendable {
+            /// Request type for "QueryCatalog".
+            public typealias Input = Fedshare_V1_QueryCatalogRequest
+            /// Response type for "QueryCatalog".
+            public typealias Output = Fedshare_V1_QueryCatalogReply
+            /// Descriptor for "QueryCatalog".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedshare.v1.Federation"),
+                method: "QueryCatalog",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "fedshare.v1.Federation" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Round.descriptor,
-            Status.descriptor
+            Status.descriptor,
+            PublishCatalog.descriptor,
+            QueryCatalog.descriptor
         ]
     }
 }
@@ -118,6 +146,43 @@ extension Fedshare_V1_Federation {
             request: GRPCCore.StreamingServerRequest<Fedshare_V1_StatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_StatusReply>
+
+        /// Handle the "PublishCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+        /// > the aggregator's federation directory. Not part of a round.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedshare_V1_PublishCatalogRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedshare_V1_PublishCatalogReply` messages.
+        func publishCatalog(
+            request: GRPCCore.StreamingServerRequest<Fedshare_V1_PublishCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_PublishCatalogReply>
+
+        /// Handle the "QueryCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party asks the federation directory (signed query); the answer merges every world.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedshare_V1_QueryCatalogRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedshare_V1_QueryCatalogReply` messages.
+        func queryCatalog(
+            request: GRPCCore.StreamingServerRequest<Fedshare_V1_QueryCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_QueryCatalogReply>
     }
 
     /// Service protocol for the "fedshare.v1.Federation" service.
@@ -163,6 +228,43 @@ extension Fedshare_V1_Federation {
             request: GRPCCore.ServerRequest<Fedshare_V1_StatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_StatusReply>
+
+        /// Handle the "PublishCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+        /// > the aggregator's federation directory. Not part of a round.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_PublishCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedshare_V1_PublishCatalogReply` message.
+        func publishCatalog(
+            request: GRPCCore.ServerRequest<Fedshare_V1_PublishCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_PublishCatalogReply>
+
+        /// Handle the "QueryCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party asks the federation directory (signed query); the answer merges every world.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_QueryCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedshare_V1_QueryCatalogReply` message.
+        func queryCatalog(
+            request: GRPCCore.ServerRequest<Fedshare_V1_QueryCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply>
     }
 
     /// Simple service protocol for the "fedshare.v1.Federation" service.
@@ -207,6 +309,43 @@ extension Fedshare_V1_Federation {
             request: Fedshare_V1_StatusRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Fedshare_V1_StatusReply
+
+        /// Handle the "PublishCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+        /// > the aggregator's federation directory. Not part of a round.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedshare_V1_PublishCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedshare_V1_PublishCatalogReply` to respond with.
+        func publishCatalog(
+            request: Fedshare_V1_PublishCatalogRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedshare_V1_PublishCatalogReply
+
+        /// Handle the "QueryCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party asks the federation directory (signed query); the answer merges every world.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedshare_V1_QueryCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedshare_V1_QueryCatalogReply` to respond with.
+        func queryCatalog(
+            request: Fedshare_V1_QueryCatalogRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedshare_V1_QueryCatalogReply
     }
 }
 
@@ -236,6 +375,28 @@ extension Fedshare_V1_Federation.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Fedshare_V1_Federation.Method.PublishCatalog.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_PublishCatalogRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_PublishCatalogReply>(),
+            handler: { request, context in
+                try await self.publishCatalog(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Fedshare_V1_Federation.Method.QueryCatalog.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_QueryCatalogRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_QueryCatalogReply>(),
+            handler: { request, context in
+                try await self.queryCatalog(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -247,6 +408,28 @@ extension Fedshare_V1_Federation.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_StatusReply> {
         let response = try await self.status(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func publishCatalog(
+        request: GRPCCore.StreamingServerRequest<Fedshare_V1_PublishCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_PublishCatalogReply> {
+        let response = try await self.publishCatalog(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func queryCatalog(
+        request: GRPCCore.StreamingServerRequest<Fedshare_V1_QueryCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_QueryCatalogReply> {
+        let response = try await self.queryCatalog(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -280,6 +463,32 @@ extension Fedshare_V1_Federation.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_StatusReply> {
         return GRPCCore.ServerResponse<Fedshare_V1_StatusReply>(
             message: try await self.status(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func publishCatalog(
+        request: GRPCCore.ServerRequest<Fedshare_V1_PublishCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_PublishCatalogReply> {
+        return GRPCCore.ServerResponse<Fedshare_V1_PublishCatalogReply>(
+            message: try await self.publishCatalog(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func queryCatalog(
+        request: GRPCCore.ServerRequest<Fedshare_V1_QueryCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply> {
+        return GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply>(
+            message: try await self.queryCatalog(
                 request: request.message,
                 context: context
             ),
@@ -341,6 +550,53 @@ extension Fedshare_V1_Federation {
             deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_StatusReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_StatusReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PublishCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+        /// > the aggregator's federation directory. Not part of a round.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_PublishCatalogRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_PublishCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_PublishCatalogReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func publishCatalog<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_PublishCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_PublishCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_PublishCatalogReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_PublishCatalogReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "QueryCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party asks the federation directory (signed query); the answer merges every world.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_QueryCatalogRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_QueryCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_QueryCatalogReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func queryCatalog<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_QueryCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_QueryCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_QueryCatalogReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_QueryCatalogReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -425,6 +681,75 @@ extension Fedshare_V1_Federation {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "PublishCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+        /// > the aggregator's federation directory. Not part of a round.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_PublishCatalogRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_PublishCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_PublishCatalogReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func publishCatalog<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_PublishCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_PublishCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_PublishCatalogReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_PublishCatalogReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedshare_V1_Federation.Method.PublishCatalog.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "QueryCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A party asks the federation directory (signed query); the answer merges every world.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_QueryCatalogRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_QueryCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_QueryCatalogReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func queryCatalog<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_QueryCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_QueryCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_QueryCatalogReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_QueryCatalogReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedshare_V1_Federation.Method.QueryCatalog.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -482,6 +807,65 @@ extension Fedshare_V1_Federation.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_StatusRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_StatusReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PublishCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+    /// > the aggregator's federation directory. Not part of a round.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedshare_V1_PublishCatalogRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func publishCatalog<Result>(
+        request: GRPCCore.ClientRequest<Fedshare_V1_PublishCatalogRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_PublishCatalogReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.publishCatalog(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_PublishCatalogRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_PublishCatalogReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "QueryCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A party asks the federation directory (signed query); the answer merges every world.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedshare_V1_QueryCatalogRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func queryCatalog<Result>(
+        request: GRPCCore.ClientRequest<Fedshare_V1_QueryCatalogRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_QueryCatalogReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.queryCatalog(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_QueryCatalogRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_QueryCatalogReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -550,6 +934,73 @@ extension Fedshare_V1_Federation.ClientProtocol {
             metadata: metadata
         )
         return try await self.status(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PublishCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A party publishes its world's public catalog (signed); it replaces that world's entries in
+    /// > the aggregator's federation directory. Not part of a round.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func publishCatalog<Result>(
+        _ message: Fedshare_V1_PublishCatalogRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_PublishCatalogReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedshare_V1_PublishCatalogRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.publishCatalog(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "QueryCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A party asks the federation directory (signed query); the answer merges every world.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func queryCatalog<Result>(
+        _ message: Fedshare_V1_QueryCatalogRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_QueryCatalogReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedshare_V1_QueryCatalogRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.queryCatalog(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -1428,6 +1428,271 @@ public nonisolated struct Fedshare_V1_StatusReply: Sendable {
   fileprivate var _last: Fedshare_V1_LastResult? = nil
 }
 
+/// Who signed a catalog message: the party's certificate (DER) and its ECDSA P-256 signature
+/// (raw r ‖ s) over the statement the message defines (Federation.SignedStatement).
+public nonisolated struct Fedshare_V1_PartySignature: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var partyID: UInt32 = 0
+
+  public var certificate: Data = Data()
+
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Signed statement: SignedStatement.catalogPublication(manifest hash, party, version,
+/// SHA-256 of `entries`).
+public nonisolated struct Fedshare_V1_PublishCatalogRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var manifestHash: Data = Data()
+
+  /// Strictly increasing per party (microseconds since 1970 when it was signed): the aggregator
+  /// refuses a version not newer than the one it holds, so an old catalog cannot be replayed.
+  public var version: UInt64 = 0
+
+  /// The canonical export (Catalog.export): canonical JSON per entry, one per line, by id.
+  public var entries: Data = Data()
+
+  public var signer: Fedshare_V1_PartySignature {
+    get {_signer ?? Fedshare_V1_PartySignature()}
+    set {_signer = newValue}
+  }
+  /// Returns true if `signer` has been explicitly set.
+  public var hasSigner: Bool {self._signer != nil}
+  /// Clears the value of `signer`. Subsequent reads from it will return its default value.
+  public mutating func clearSigner() {self._signer = nil}
+
+  /// SHA-256 of `entries`, as signed (a mismatch is named apart from a bad signature).
+  public var entriesSha256: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _signer: Fedshare_V1_PartySignature? = nil
+}
+
+public nonisolated struct Fedshare_V1_PublishCatalogReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The world name the entries are filed under ("party-N").
+  public var world: String = String()
+
+  public var entries: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A query with the local query's semantics (Catalog.CatalogQuery); unset fields filter nothing.
+public nonisolated struct Fedshare_V1_CatalogQuery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var text: String {
+    get {_text ?? String()}
+    set {_text = newValue}
+  }
+  /// Returns true if `text` has been explicitly set.
+  public var hasText: Bool {self._text != nil}
+  /// Clears the value of `text`. Subsequent reads from it will return its default value.
+  public mutating func clearText() {self._text = nil}
+
+  public var conditions: [Fedshare_V1_CatalogQuery.Condition] = []
+
+  /// Microseconds since 1970 (UTC).
+  public var fromUs: Int64 {
+    get {_fromUs ?? 0}
+    set {_fromUs = newValue}
+  }
+  /// Returns true if `fromUs` has been explicitly set.
+  public var hasFromUs: Bool {self._fromUs != nil}
+  /// Clears the value of `fromUs`. Subsequent reads from it will return its default value.
+  public mutating func clearFromUs() {self._fromUs = nil}
+
+  public var toUs: Int64 {
+    get {_toUs ?? 0}
+    set {_toUs = newValue}
+  }
+  /// Returns true if `toUs` has been explicitly set.
+  public var hasToUs: Bool {self._toUs != nil}
+  /// Clears the value of `toUs`. Subsequent reads from it will return its default value.
+  public mutating func clearToUs() {self._toUs = nil}
+
+  public var near: Fedshare_V1_CatalogQuery.Near {
+    get {_near ?? Fedshare_V1_CatalogQuery.Near()}
+    set {_near = newValue}
+  }
+  /// Returns true if `near` has been explicitly set.
+  public var hasNear: Bool {self._near != nil}
+  /// Clears the value of `near`. Subsequent reads from it will return its default value.
+  public mutating func clearNear() {self._near = nil}
+
+  public var within: Fedshare_V1_CatalogQuery.Box {
+    get {_within ?? Fedshare_V1_CatalogQuery.Box()}
+    set {_within = newValue}
+  }
+  /// Returns true if `within` has been explicitly set.
+  public var hasWithin: Bool {self._within != nil}
+  /// Clears the value of `within`. Subsequent reads from it will return its default value.
+  public mutating func clearWithin() {self._within = nil}
+
+  /// 0 = all.
+  public var limit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Condition: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var key: String = String()
+
+    public var value: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public nonisolated struct Near: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var x: Double = 0
+
+    public var y: Double = 0
+
+    public var z: Double {
+      get {_z ?? 0}
+      set {_z = newValue}
+    }
+    /// Returns true if `z` has been explicitly set.
+    public var hasZ: Bool {self._z != nil}
+    /// Clears the value of `z`. Subsequent reads from it will return its default value.
+    public mutating func clearZ() {self._z = nil}
+
+    public var radius: Double = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _z: Double? = nil
+  }
+
+  public nonisolated struct Box: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var minX: Double = 0
+
+    public var minY: Double = 0
+
+    public var maxX: Double = 0
+
+    public var maxY: Double = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+
+  fileprivate var _text: String? = nil
+  fileprivate var _fromUs: Int64? = nil
+  fileprivate var _toUs: Int64? = nil
+  fileprivate var _near: Fedshare_V1_CatalogQuery.Near? = nil
+  fileprivate var _within: Fedshare_V1_CatalogQuery.Box? = nil
+}
+
+/// Signed statement: SignedStatement.catalogQuery(manifest hash, party, issued_at, SHA-256 of
+/// the serialized `query` bytes).
+public nonisolated struct Fedshare_V1_QueryCatalogRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var manifestHash: Data = Data()
+
+  /// Microseconds since 1970 when it was signed; refused when far from the aggregator's clock.
+  public var issuedAt: UInt64 = 0
+
+  /// A serialized CatalogQuery (signed as bytes, so no re-encoding can change what was signed).
+  public var query: Data = Data()
+
+  public var signer: Fedshare_V1_PartySignature {
+    get {_signer ?? Fedshare_V1_PartySignature()}
+    set {_signer = newValue}
+  }
+  /// Returns true if `signer` has been explicitly set.
+  public var hasSigner: Bool {self._signer != nil}
+  /// Clears the value of `signer`. Subsequent reads from it will return its default value.
+  public mutating func clearSigner() {self._signer = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _signer: Fedshare_V1_PartySignature? = nil
+}
+
+public nonisolated struct Fedshare_V1_CatalogMatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var world: String = String()
+
+  /// The entry's canonical JSON (as in the canonical export).
+  public var entry: Data = Data()
+
+  /// bm25 rank of a text query (lower is better).
+  public var rank: Double {
+    get {_rank ?? 0}
+    set {_rank = newValue}
+  }
+  /// Returns true if `rank` has been explicitly set.
+  public var hasRank: Bool {self._rank != nil}
+  /// Clears the value of `rank`. Subsequent reads from it will return its default value.
+  public mutating func clearRank() {self._rank = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _rank: Double? = nil
+}
+
+public nonisolated struct Fedshare_V1_QueryCatalogReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var matches: [Fedshare_V1_CatalogMatch] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "fedshare.v1"
@@ -3753,6 +4018,451 @@ nonisolated extension Fedshare_V1_StatusReply: SwiftProtobuf.Message, SwiftProto
     if lhs.phase != rhs.phase {return false}
     if lhs.waitingFor != rhs.waitingFor {return false}
     if lhs._last != rhs._last {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_PartySignature: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PartySignature"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}party_id\0\u{1}certificate\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.partyID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.partyID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partyID, fieldNumber: 1)
+    }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 2)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_PartySignature, rhs: Fedshare_V1_PartySignature) -> Bool {
+    if lhs.partyID != rhs.partyID {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_PublishCatalogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PublishCatalogRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}manifest_hash\0\u{1}version\0\u{1}entries\0\u{1}signer\0\u{3}entries_sha256\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.manifestHash) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.entries) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._signer) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.entriesSha256) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.manifestHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.manifestHash, fieldNumber: 1)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularUInt64Field(value: self.version, fieldNumber: 2)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitSingularBytesField(value: self.entries, fieldNumber: 3)
+    }
+    try { if let v = self._signer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.entriesSha256.isEmpty {
+      try visitor.visitSingularBytesField(value: self.entriesSha256, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_PublishCatalogRequest, rhs: Fedshare_V1_PublishCatalogRequest) -> Bool {
+    if lhs.manifestHash != rhs.manifestHash {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs._signer != rhs._signer {return false}
+    if lhs.entriesSha256 != rhs.entriesSha256 {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_PublishCatalogReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PublishCatalogReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}world\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.world) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.world.isEmpty {
+      try visitor.visitSingularStringField(value: self.world, fieldNumber: 1)
+    }
+    if self.entries != 0 {
+      try visitor.visitSingularUInt32Field(value: self.entries, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_PublishCatalogReply, rhs: Fedshare_V1_PublishCatalogReply) -> Bool {
+    if lhs.world != rhs.world {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_CatalogQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CatalogQuery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}conditions\0\u{3}from_us\0\u{3}to_us\0\u{1}near\0\u{1}within\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._text) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.conditions) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._fromUs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._toUs) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._near) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._within) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._text {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if !self.conditions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.conditions, fieldNumber: 2)
+    }
+    try { if let v = self._fromUs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._toUs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._near {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._within {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_CatalogQuery, rhs: Fedshare_V1_CatalogQuery) -> Bool {
+    if lhs._text != rhs._text {return false}
+    if lhs.conditions != rhs.conditions {return false}
+    if lhs._fromUs != rhs._fromUs {return false}
+    if lhs._toUs != rhs._toUs {return false}
+    if lhs._near != rhs._near {return false}
+    if lhs._within != rhs._within {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_CatalogQuery.Condition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Fedshare_V1_CatalogQuery.protoMessageName + ".Condition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if !self.value.isEmpty {
+      try visitor.visitSingularStringField(value: self.value, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_CatalogQuery.Condition, rhs: Fedshare_V1_CatalogQuery.Condition) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_CatalogQuery.Near: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Fedshare_V1_CatalogQuery.protoMessageName + ".Near"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}x\0\u{1}y\0\u{1}z\0\u{1}radius\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.x) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.y) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._z) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.radius) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.x.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.x, fieldNumber: 1)
+    }
+    if self.y.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.y, fieldNumber: 2)
+    }
+    try { if let v = self._z {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    if self.radius.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.radius, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_CatalogQuery.Near, rhs: Fedshare_V1_CatalogQuery.Near) -> Bool {
+    if lhs.x != rhs.x {return false}
+    if lhs.y != rhs.y {return false}
+    if lhs._z != rhs._z {return false}
+    if lhs.radius != rhs.radius {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_CatalogQuery.Box: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Fedshare_V1_CatalogQuery.protoMessageName + ".Box"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}min_x\0\u{3}min_y\0\u{3}max_x\0\u{3}max_y\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.minX) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.minY) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.maxX) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.maxY) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.minX.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minX, fieldNumber: 1)
+    }
+    if self.minY.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minY, fieldNumber: 2)
+    }
+    if self.maxX.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maxX, fieldNumber: 3)
+    }
+    if self.maxY.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maxY, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_CatalogQuery.Box, rhs: Fedshare_V1_CatalogQuery.Box) -> Bool {
+    if lhs.minX != rhs.minX {return false}
+    if lhs.minY != rhs.minY {return false}
+    if lhs.maxX != rhs.maxX {return false}
+    if lhs.maxY != rhs.maxY {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_QueryCatalogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueryCatalogRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}manifest_hash\0\u{3}issued_at\0\u{1}query\0\u{1}signer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.manifestHash) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.issuedAt) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.query) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._signer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.manifestHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.manifestHash, fieldNumber: 1)
+    }
+    if self.issuedAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.issuedAt, fieldNumber: 2)
+    }
+    if !self.query.isEmpty {
+      try visitor.visitSingularBytesField(value: self.query, fieldNumber: 3)
+    }
+    try { if let v = self._signer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_QueryCatalogRequest, rhs: Fedshare_V1_QueryCatalogRequest) -> Bool {
+    if lhs.manifestHash != rhs.manifestHash {return false}
+    if lhs.issuedAt != rhs.issuedAt {return false}
+    if lhs.query != rhs.query {return false}
+    if lhs._signer != rhs._signer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_CatalogMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CatalogMatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}world\0\u{1}entry\0\u{1}rank\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.world) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.entry) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._rank) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.world.isEmpty {
+      try visitor.visitSingularStringField(value: self.world, fieldNumber: 1)
+    }
+    if !self.entry.isEmpty {
+      try visitor.visitSingularBytesField(value: self.entry, fieldNumber: 2)
+    }
+    try { if let v = self._rank {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_CatalogMatch, rhs: Fedshare_V1_CatalogMatch) -> Bool {
+    if lhs.world != rhs.world {return false}
+    if lhs.entry != rhs.entry {return false}
+    if lhs._rank != rhs._rank {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_QueryCatalogReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueryCatalogReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}matches\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.matches) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.matches.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.matches, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_QueryCatalogReply, rhs: Fedshare_V1_QueryCatalogReply) -> Bool {
+    if lhs.matches != rhs.matches {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

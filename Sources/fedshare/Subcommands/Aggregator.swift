@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attention
+import Catalog
 import DifferentialPrivacy
 import Federation
 import Foundation
@@ -19,7 +20,9 @@ struct Aggregator: AsyncParsableCommand {
             charge before a result leaves; round state is kept in SQLite: a restart marks an \
             interrupted round aborted and starts the next (parties reconnect on their own); its \
             charge is cancelled if nothing that opens the sum existed, and kept otherwise. Writes attention.csv, \
-            counts.csv, allocation.csv, result.json and heatmap.svg. Logs go to standard error \
+            counts.csv, allocation.csv, result.json and heatmap.svg. Keeps the federation catalog \
+            directory (--directory): each party's signed catalog, verified and filed under its \
+            world, answered to parties' signed queries (fedshare catalog query --kit). Logs go to standard error \
             (level: --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never \
             contain secrets (key shares, mask seeds, raw contributions) at any level.
             """)
@@ -44,6 +47,9 @@ struct Aggregator: AsyncParsableCommand {
 
     @Option(name: .long, help: "The federation ledger (default: <kit>/federation-ledger.sqlite).")
     var ledger: String?
+
+    @Option(name: .long, help: "The federation catalog directory: every party's published catalog (default: <kit>/catalog-directory.sqlite).")
+    var directory: String?
 
     @Option(name: .long, help: "Capacities CSV (node,capacity) for allocation.csv.")
     var capacities: String?
@@ -99,8 +105,11 @@ struct Aggregator: AsyncParsableCommand {
                 }
             }
             let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
+            let catalogDirectory = try FederationDirectory(
+                path: directory ?? loaded.folder.appendingPathComponent("catalog-directory.sqlite").path, kit: loaded, logger: logger)
             let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
-                                              sessions: runtime.sessionHandler, status: runtime.statusProvider)
+                                              sessions: runtime.sessionHandler, status: runtime.statusProvider,
+                                              directory: catalogDirectory)
             let rounds = self.rounds
             let out = self.out
             let json = self.json
@@ -167,6 +176,8 @@ struct Aggregator: AsyncParsableCommand {
         } catch let error as FederationError {
             throw CLIError(error.description)
         } catch let error as DifferentialPrivacyError {
+            throw CLIError(error.description)
+        } catch let error as CatalogError {
             throw CLIError(error.description)
         }
     }

@@ -10,6 +10,7 @@ struct Bench: AsyncParsableCommand {
             BenchAttention.self,
             BenchPrivacy.self,
             BenchE2E.self,
+            BenchCatalog.self,
         ]
     )
 }

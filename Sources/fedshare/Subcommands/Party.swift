@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attention
+import Catalog
 import DifferentialPrivacy
 import Federation
 import Foundation
@@ -36,6 +37,9 @@ struct Party: AsyncParsableCommand {
 
     @Option(name: .long, help: "Instead of --data: this party's partial result (fedshare attention --partial-out, or the Spark job's partial.json).")
     var precomputed: String?
+
+    @Option(name: .long, help: ArgumentHelp("This world's catalog (from fedshare catalog import): published, signed, to the federation directory on joining (the entries the manifest's [catalog] selects, or all).", valueName: "FILE.sqlite"))
+    var catalog: String?
 
     @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
     var aggregator: String?
@@ -130,6 +134,16 @@ struct Party: AsyncParsableCommand {
             let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
             let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
                                                  logger: logger)
+            if let catalog {
+                let receipt = try await CatalogPublisher(kit: loaded).publish(
+                    try Catalog(path: catalog, access: .readOnly), matching: try loaded.manifest.catalogSelection(), over: connection)
+                if json {
+                    emit(Event(event: "catalog", party: id, detail: "\(receipt.entries) entries published as world \(receipt.world)"))
+                } else {
+                    line.finish()
+                    print("party \(id): published \(receipt.entries) catalog entries as world \(receipt.world)")
+                }
+            }
             let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
             let outcome = try await PartyRuntime.run(
                 kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
@@ -198,6 +212,8 @@ struct Party: AsyncParsableCommand {
         } catch let error as FederationError {
             throw CLIError(error.description)
         } catch let error as DifferentialPrivacyError {
+            throw CLIError(error.description)
+        } catch let error as CatalogError {
             throw CLIError(error.description)
         }
     }

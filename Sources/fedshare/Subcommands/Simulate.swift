@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attention
+import Catalog
 import DifferentialPrivacy
 import Federation
 import Foundation
@@ -16,7 +17,10 @@ struct Simulate: AsyncParsableCommand {
             starts the aggregator and every party as separate actors talking gRPC over loopback \
             with mutual TLS, runs one round with the real cryptography and privacy accounting, \
             and writes the outputs (attention.csv, counts.csv, allocation.csv, result.json, \
-            heatmap.svg). With no arguments it runs Examples/three-worlds in Paillier mode.
+            heatmap.svg). With no arguments it runs Examples/three-worlds in Paillier mode. When \
+            the manifest's folder has catalog/world-N.jsonl (or .csv) files, each party imports \
+            its own into a catalog and publishes it, signed, to the aggregator's federation \
+            directory on joining.
             --parties N above the number of data files reuses them in turn. The threshold key \
             is dealt at --key-bits (default 2048, the smallest production size, to keep the \
             demonstration quick); --no-noise exists only here and is recorded in result.json.
@@ -121,6 +125,8 @@ struct Simulate: AsyncParsableCommand {
             }
         }
         let attentionDone = ContinuousClock.now
+        let catalogs = try importCatalogs(from: source.manifest.deletingLastPathComponent().appendingPathComponent("catalog"),
+                                          parties: partyIDs, into: work.appendingPathComponent("catalogs"))
 
         // 4. The round, over gRPC with mutual TLS on loopback.
         let logger = Status.quietLogger
@@ -133,8 +139,10 @@ struct Simulate: AsyncParsableCommand {
         let runtime = try AggregatorRuntime(
             kit: aggregatorKit, ledger: try PrivacyLedger(path: ledgers.appendingPathComponent("aggregator.sqlite").path),
             store: try RoundStore(path: ledgers.appendingPathComponent("rounds.sqlite").path), options: runtimeOptions, logger: logger)
+        let directory = try FederationDirectory(path: ledgers.appendingPathComponent("catalog-directory.sqlite").path,
+                                                kit: aggregatorKit, logger: logger)
         let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), logger: logger,
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+                                          sessions: runtime.sessionHandler, status: runtime.statusProvider, directory: directory)
         let line = StatusLine(enabled: !json)
         defer { line.finish() }
         line.set("running the round: \(partyIDs.count) parties over gRPC with mutual TLS")
@@ -166,9 +174,14 @@ struct Simulate: AsyncParsableCommand {
                     }
                     let ledgerPath = ledgers.appendingPathComponent("party-\(party).sqlite").path
                     let dropAt = drops[party]
+                    let catalog = catalogs[party]
                     tasks.addTask {
                         do {
                             let connection = try PartyConnection(kit: kit, aggregator: address, logger: logger)
+                            if let catalog {
+                                _ = try await CatalogPublisher(kit: kit).publish(
+                                    catalog, matching: try kit.manifest.catalogSelection(), over: connection)
+                            }
                             let outcome = try await PartyRuntime.run(
                                 kit: kit, connection: connection, contribution: contribution,
                                 ledger: try PrivacyLedger(path: ledgerPath), options: .init(allowNoNoise: noNoise), dropAt: dropAt,
@@ -242,11 +255,31 @@ struct Simulate: AsyncParsableCommand {
             bytesPerParty: partyIDs.map { .init(party: $0, sent: roundReport.bytesSent[$0] ?? 0, received: roundReport.bytesReceived[$0] ?? 0) },
             partyNotes: outcomes.compactMap { party, note in note.map { "party \(party): \($0)" } }.sorted(),
             outputFolder: outURL.standardizedFileURL.path, outputs: RoundOutputs.fileNames + [clearFile],
-            ledgerEntryID: result.ledgerEntryID, kits: keepKits ? work.path : nil)
+            ledgerEntryID: result.ledgerEntryID, kits: keepKits ? work.path : nil,
+            catalogWorlds: catalogs.isEmpty ? nil : try directory.catalog.stats().worlds)
         if json { try printJSON(view) } else { print(view.text) }
     }
 
     // MARK: Inputs
+
+    /// Each party's catalog: `folder/world-N.jsonl` (or `.csv`) imported into a fresh catalog
+    /// file under `work`; parties without such a file publish nothing.
+    private func importCatalogs(from folder: URL, parties: [Int], into work: URL) throws -> [Int: Catalog] {
+        var catalogs: [Int: Catalog] = [:]
+        for party in parties {
+            let candidates = ["jsonl", "csv"].map { folder.appendingPathComponent("world-\(party).\($0)") }
+            guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { continue }
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            do {
+                let catalog = try Catalog(path: work.appendingPathComponent("party-\(party).sqlite").path, access: .create)
+                try catalog.importEntries(try EntryFile.read(path: file.path, displayName: "catalog/\(file.lastPathComponent)"))
+                catalogs[party] = catalog
+            } catch let error as CatalogError {
+                throw CLIError("party \(party): \(error.description)")
+            }
+        }
+        return catalogs
+    }
 
     struct Source {
         var manifest: URL
@@ -494,6 +527,8 @@ struct Simulate: AsyncParsableCommand {
         var outputs: [String]
         var ledgerEntryID: Int64
         var kits: String?
+        /// Entries per world in the aggregator's federation directory (when the example has catalogs).
+        var catalogWorlds: [String: Int]?
 
         var text: String {
             func list(_ ids: [Int]) -> String { ids.map(String.init).joined(separator: ", ") }
@@ -518,6 +553,10 @@ struct Simulate: AsyncParsableCommand {
             timing += String(format: "; total %.1f s", seconds.total)
             lines.append(timing)
             if !partyNotes.isEmpty { lines.append("Parties: " + partyNotes.joined(separator: "; ")) }
+            if let catalogWorlds {
+                lines.append("Catalog: the federation directory holds " + catalogWorlds.sorted { $0.key < $1.key }
+                    .map { "\($0.value) entries of \($0.key)" }.joined(separator: ", ") + " (published, signed, on joining)")
+            }
             lines.append("Outputs: \(outputFolder)/ (\(outputs.joined(separator: ", ")))")
             if let kits { lines.append("Temporary kits and ledgers kept in \(kits)") }
             return lines.joined(separator: "\n")
