@@ -37,7 +37,9 @@ struct ProvisionedFederation: Sendable {
 /// Provisions each mode's federation once per test run.
 actor Federations {
     static let shared = Federations()
-    private var provisioned: [String: ProvisionedFederation] = [:]
+    /// One provisioning per key; suites running in parallel that ask for the same one while it is
+    /// still being made wait for it (the actor is re-entered at the `await`).
+    private var provisioned: [String: Task<ProvisionedFederation, any Error>] = [:]
     let root: URL
 
     init() {
@@ -54,19 +56,20 @@ actor Federations {
     }
 
     func federation(_ mode: String) async throws -> ProvisionedFederation {
-        if let done = provisioned[mode] { return done }
-        let made = try await Self.provision(mode: mode, in: root.appendingPathComponent(mode, isDirectory: true))
-        provisioned[mode] = made
-        return made
+        try await provisioning(mode, key: mode)
     }
 
     /// A second federation with the same manifest but its own CA (and key): its kits belong to no one here.
     func foreign(_ mode: String) async throws -> ProvisionedFederation {
-        let key = "foreign-" + mode
-        if let done = provisioned[key] { return done }
-        let made = try await Self.provision(mode: mode, in: root.appendingPathComponent(key, isDirectory: true))
-        provisioned[key] = made
-        return made
+        try await provisioning(mode, key: "foreign-" + mode)
+    }
+
+    private func provisioning(_ mode: String, key: String) async throws -> ProvisionedFederation {
+        if let task = provisioned[key] { return try await task.value }
+        let folder = root.appendingPathComponent(key, isDirectory: true)
+        let task = Task { try await Self.provision(mode: mode, in: folder) }
+        provisioned[key] = task
+        return try await task.value
     }
 
     static func provision(mode: String, in folder: URL) async throws -> ProvisionedFederation {

@@ -44,8 +44,8 @@ final class FedshareProcess: @unchecked Sendable {
         self.name = name
         stdoutURL = folder.appendingPathComponent("\(name).out")
         stderrURL = folder.appendingPathComponent("\(name).err")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = folder
