@@ -20,8 +20,6 @@ public final class Catalog: Sendable {
     }
 
     public let path: String
-    /// The page cache of a connection, in KiB (a bulk import may enlarge it while it runs).
-    static let cacheKiB = 262_144
     let queue: DatabaseQueue
     let tokenizer: TextTokenizer
 
@@ -39,7 +37,7 @@ public final class Catalog: Sendable {
         configuration.busyMode = .timeout(60)
         configuration.prepareDatabase { db in
             // A bulk import touches every index: a large page cache keeps them in memory.
-            try db.execute(sql: "PRAGMA cache_size = -\(Catalog.cacheKiB)")
+            try db.execute(sql: "PRAGMA cache_size = -262144")
             if access == .create { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         }
         do {

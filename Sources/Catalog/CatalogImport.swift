@@ -9,7 +9,7 @@ extension Catalog {
     /// - Complexity: O(n log N); one prepared statement per table.
     public func importEntries(_ entries: [CatalogEntry], world: String = Catalog.localWorld) throws {
         try Self.check(entries)
-        try write(adding: entries.count) { db in
+        try write { db in
             let worldHasEntries = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE world = ?)", arguments: [world]) ?? false
             let writer = try EntryWriter(db, adding: entries)
             if worldHasEntries {
@@ -24,7 +24,7 @@ extension Catalog {
     /// new ones added in one transaction, so a reader sees the old world or the new, never a mix.
     public func replaceWorld(_ world: String, with entries: [CatalogEntry]) throws {
         try Self.check(entries)
-        try write(adding: entries.count) { db in try replaceEntries(of: world, with: entries, db) }
+        try write { db in try replaceEntries(of: world, with: entries, db) }
     }
 
     /// Within a transaction: removes every entry of `world`, then inserts `entries`.
@@ -44,16 +44,9 @@ extension Catalog {
         _ = try EntryFile.checked(entries.enumerated().map { ($0.offset + 1, $0.element) }, file: "entries")
     }
 
-    /// Runs `body` in one IMMEDIATE transaction. An import of many entries gets a page cache
-    /// large enough for what it writes (about 512 bytes an entry), so that SQLite need not spill
-    /// dirty pages to the file before the commit; the usual size is restored afterwards.
-    func write(adding count: Int = 0, _ body: (Database) throws -> Void) throws {
+    func write(_ body: (Database) throws -> Void) throws {
         do {
             try queue.writeWithoutTransaction { db in
-                let cacheKiB = count / 2
-                let enlarged = cacheKiB > Self.cacheKiB
-                if enlarged { try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
-                defer { if enlarged { try? db.execute(sql: "PRAGMA cache_size = -\(Self.cacheKiB)") } }
                 try db.inTransaction(.immediate) {
                     try body(db)
                     return .commit

@@ -19,7 +19,7 @@ extension Catalog {
     public func replaceWorld(_ world: String, with entries: [CatalogEntry], version: Int64) throws {
         try Self.check(entries)
         var stale: Int64?
-        try write(adding: entries.count) { db in
+        try write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS world_versions (world TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             if let held = try Int64.fetchOne(db, sql: "SELECT version FROM world_versions WHERE world = ?", arguments: [world]),
                held >= version {
