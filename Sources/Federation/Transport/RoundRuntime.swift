@@ -98,7 +98,9 @@ public actor AggregatorRuntime {
 
     /// Runs one round to its end (released or aborted) with the parties that connect.
     public func runRound() async throws -> Report {
-        let roundID = try store?.nextRoundID() ?? UInt64(Date().timeIntervalSince1970)
+        // Without a store, seconds since 1970, but never a round ID this runtime already used
+        // (two rounds in one second would otherwise share one, and the parties refuse the second).
+        let roundID = try store?.nextRoundID() ?? max(UInt64(Date().timeIntervalSince1970), (lastReport?.round ?? 0) + 1)
         var random = SecureRandom()
         var deadlines: [RoundPhase: UInt64] = [:]
         for phase in RoundPhase.allCases {
