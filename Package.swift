@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation", "Paillier", "_TestSupport"]),
         .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
         .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "Catalog", "_TestSupport"]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
         .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention", "Catalog"]),

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Testing
+import Primitives
 
 @Suite struct IndexTests {
     @Test("text: whole tokens, case and diacritics folded, every word required")

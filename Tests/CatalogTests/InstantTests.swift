@@ -1,5 +1,6 @@
 import Catalog
 import Testing
+import Primitives
 
 @Suite struct InstantTests {
     @Test(arguments: [

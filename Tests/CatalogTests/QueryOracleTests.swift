@@ -1,6 +1,7 @@
 import Catalog
 import GRDB
 import Testing
+import Primitives
 
 /// Every filter alone and combined, against a brute-force scan of the same entries, over
 /// random catalogs whose values sit on small grids (so entries fall on every boundary often).

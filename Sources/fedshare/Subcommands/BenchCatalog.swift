@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Primitives
 
 /// `fedshare bench catalog`: import rate and query latency of the catalog index, against a
 /// brute-force scan of the same entries in memory.
@@ -66,7 +67,7 @@ struct BenchCatalog: ParsableCommand {
         let (_, importSeconds) = try Throughput.time { try catalog.importEntries(read) }
         let scan = BruteForce(entries: data.entries)
 
-        var random = BenchRandom(seed: seed ^ 0x5EED)
+        var random = SeededRandom(seed: seed ^ 0x5EED)
         var rows: [QueryRow] = []
         for sort in BenchCatalogData.QuerySort.allCases {
             let batch = (0..<queries).map { _ in data.query(sort, using: &random) }
@@ -116,18 +117,6 @@ struct BenchCatalog: ParsableCommand {
     }
 }
 
-/// SplitMix64, seeded: the same entries and queries on every run.
-struct BenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The generated entries and the vocabularies queries draw from.
 struct BenchCatalogData {
@@ -148,7 +137,7 @@ struct BenchCatalogData {
     let count: Int
 
     init(count: Int, seed: UInt64) {
-        var random = BenchRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         self.count = count
         words = (0..<max(1000, count / 20)).map { "w" + String($0 &* 2_654_435_761 % 1_000_000_007, radix: 36) }
         cities = max(10, count / 100)
@@ -177,7 +166,7 @@ struct BenchCatalogData {
     }
 
     /// A query of the given sort, sized to match about 50 entries.
-    func query(_ sort: QuerySort, using random: inout BenchRandom) -> CatalogQuery {
+    func query(_ sort: QuerySort, using random: inout SeededRandom) -> CatalogQuery {
         var query = CatalogQuery()
         let centre = CatalogQuery.Point(x: Double.random(in: 0..<Self.side, using: &random), y: Double.random(in: 0..<Self.side, using: &random))
         // 0.9 of the entries spread over side²: about 50 in a circle of this radius.
