@@ -56,7 +56,7 @@ enum SafePrimeSieve {
             guard BN_priv_rand_ex(start, Int32(bits - 1), BN_RAND_TOP_TWO, BN_RAND_BOTTOM_ODD, 0, context) == 1 else {
                 throw PrimitivesError.openSSL(operation: "BN_priv_rand_ex")
             }
-            try mark(&sieve, start: start)
+            mark(&sieve, start: start)
             for offset in 0..<window where !sieve[offset] {
                 // q = start + 2·offset, p = 2q + 1, p − 1 = 2q.
                 guard BN_copy(q, start) != nil, BN_add_word(q, UInt(2 * offset)) == 1,
@@ -73,9 +73,9 @@ enum SafePrimeSieve {
     }
 
     /// Marks every offset k for which start + 2k or 2(start + 2k) + 1 has a small prime factor.
-    static func mark(_ sieve: inout [Bool], start: OpaquePointer) throws {
-        for index in sieve.indices { sieve[index] = false }
+    static func mark(_ sieve: inout [Bool], start: OpaquePointer) {
         sieve.withUnsafeMutableBufferPointer { marks in
+            marks.update(repeating: false)
             for prime in smallPrimes {
                 let modulus = UInt64(prime)
                 let residue = UInt64(BN_mod_word(start, UInt(prime)))
@@ -84,10 +84,10 @@ enum SafePrimeSieve {
                 // prime | start + 2k  ⇔  k ≡ −start · 2⁻¹;  prime | 2·start + 4k + 1  ⇔  k ≡ −(2·start + 1) · 4⁻¹.
                 let first = (modulus - residue) % modulus * halfInverse % modulus
                 let second = (modulus - (2 * residue + 1) % modulus) % modulus * quarterInverse % modulus
-                for root in [first, second] {
-                    var offset = Int(root)
-                    while offset < marks.count { marks[offset] = true; offset += Int(prime) }
-                }
+                var offset = Int(first)
+                while offset < marks.count { marks[offset] = true; offset += Int(prime) }
+                offset = Int(second)
+                while offset < marks.count { marks[offset] = true; offset += Int(prime) }
             }
         }
     }

@@ -41,18 +41,7 @@ struct DirectoryFixture {
 
     /// Runs the aggregator's server (with this directory) on a loopback port while `body` runs.
     func serving<T: Sendable>(limits: TransportLimits = .default, _ body: @Sendable (HostPort) async throws -> T) async throws -> T {
-        let server = try AggregatorServer(
-            kit: aggregator, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, sessions: { _ in },
-            status: { Fedshare_V1_StatusReply() }, directory: directory)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve() }
-            defer { server.shutdown() }
-            let address = try await server.listeningAddress
-            let result = try await body(address)
-            server.shutdown()
-            try await group.waitForAll()
-            return result
-        }
+        try await withAggregator(kit: aggregator, limits: limits, sessions: { _ in }, directory: directory, body)
     }
 
     func connection(_ kit: FederationKit, _ address: HostPort) throws -> PartyConnection {

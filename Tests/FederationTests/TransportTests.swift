@@ -10,12 +10,13 @@ import X509
 /// Runs an aggregator server for `kit` on an OS-chosen loopback port while `body` runs.
 func withAggregator<T: Sendable>(
     kit: FederationKit, limits: TransportLimits = .default, logger: Logger = Logger(label: "fedshare.transport"),
-    sessions: @escaping AggregatorServer.SessionHandler,
+    sessions: @escaping AggregatorServer.SessionHandler, directory: FederationDirectory? = nil,
     _ body: @Sendable (HostPort) async throws -> T
 ) async throws -> T {
     let server = try AggregatorServer(
         kit: kit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, logger: logger, sessions: sessions,
-        status: { Fedshare_V1_StatusReply.with { $0.federation = kit.manifest.name; $0.connected = [1] } })
+        status: { Fedshare_V1_StatusReply.with { $0.federation = kit.manifest.name; $0.connected = [1] } },
+        directory: directory)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.serve() }
         defer { server.shutdown() }
