@@ -210,6 +210,24 @@ final class RoundRun: @unchecked Sendable {
         }
     }
 
+    /// Waits until `party` reported `phase` or, in Paillier's decrypt phase (where only the
+    /// committee of t contributors is asked), until the aggregator is in it without waiting
+    /// for `party`: a stand-in, which reports nothing until it is asked.
+    func waitForPhaseOrStandBy(_ party: Int, _ phase: String, seconds: Double = 60) async throws {
+        let process = try #require(parties[party])
+        let deadline = Date().addingTimeInterval(seconds)
+        while !process.phases.contains(phase) {
+            if federation.mode == "paillier", phase == "decrypt", let reply = try? await status(),
+               RoundPhase(wire: reply.phase) == .decrypt, !reply.waitingFor.contains(UInt32(party)) {
+                return
+            }
+            guard process.process.isRunning, Date() < deadline else {
+                throw HarnessError("party \(party) neither reported \(phase) nor stood by within \(Int(seconds)) s; stdout: \(process.stdout.suffix(600))")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// The released summary (result.json), if any.
     func summary() throws -> RoundOutputs.Summary? {
         let url = out.appendingPathComponent("result.json")

@@ -121,6 +121,10 @@ enum Deviation: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// Rounds to run (the replay needs an honest first round to record).
     var rounds: Int { self == .replayedContribution ? 2 : 1 }
 
+    /// Who is asked to decrypt: the replay needs party 3's contribution relayed to every party
+    /// in the first round, which only a committee of everyone guarantees over a real network.
+    var committee: DecryptionCommittee { self == .replayedContribution ? .everyone : .threshold }
+
     /// The parties that must refuse (the victim of a relayed forgery cannot see its own relay).
     var refusing: [Int] {
         switch self {
@@ -351,7 +355,7 @@ struct HostileAggregatorTransportTests {
         for party in [1, 2, 3] { signers[party] = try fixture.kit(.party(party)).partyCredentials().signer }
         let tamper = try deviation.tamper(plan: try RoundPlan(manifest: aggregatorKit.manifest),
                                           key: aggregatorKit.thresholdPublicKey?.paillierKey, signers: signers)
-        let (outcomes, budgets) = try await LoopbackFederation.with(mode: deviation.mode, fixture: fixture, tamper: tamper) { federation in
+        let (outcomes, budgets) = try await LoopbackFederation.with(mode: deviation.mode, fixture: fixture, committee: deviation.committee, tamper: tamper) { federation in
             var outcomes: [Int: Result<RoundOutcome, any Error>] = [:]
             for _ in 1...deviation.rounds {
                 outcomes = try await federation.round { id, federation in await federation.honest(id) }.1

@@ -322,7 +322,9 @@ struct HostilePeerTests {
         let harness = try Harness(parties: 3, threshold: 2, mode: "paillier")
         let dealing = try #require(harness.dealing)
         var federation = try harness.federation()
-        let offender = 3
+        // Party 2 is on the decryption committee (parties 1 and 2 contribute first): its bad
+        // share makes the aggregator ask party 3, and the round releases with 1 and 3.
+        let offender = 2
         let once = Once()
         federation.rewrite = { party, envelope in
             guard party == offender, case .partialDecryption(var chunk) = envelope.body else { return [envelope] }

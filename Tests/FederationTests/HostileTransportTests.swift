@@ -76,7 +76,7 @@ struct LoopbackFederation: Sendable {
     /// Runs `body` with a federation whose server serves until `body` returns.
     static func with<T: Sendable>(
         mode: String = "paillier", limits: TransportLimits = .default, logger: Logger? = nil,
-        fixture provisioned: WireFixture? = nil,
+        fixture provisioned: WireFixture? = nil, committee: DecryptionCommittee = .threshold,
         tamper: (@Sendable (Int, Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope])? = nil,
         _ body: @Sendable (LoopbackFederation) async throws -> T
     ) async throws -> T {
@@ -90,6 +90,7 @@ struct LoopbackFederation: Sendable {
         options.joinDeadline = .seconds(20)
         options.phaseDeadline = .seconds(20)
         options.tamper = tamper
+        options.committee = committee
         let runtime = try AggregatorRuntime(
             kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
             store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options,

@@ -119,10 +119,12 @@ struct SecretsInLogsTests {
     /// Runs one round over loopback TLS with every logger capturing at `.trace`, party 3
     /// dropping after its contribution left (Paillier: at decrypt) or before it (secure
     /// aggregation: at contribute, so the survivors reveal its mask key's shares: recovery).
+    /// Every contributor is asked to decrypt, so that party 3 is asked whichever two
+    /// contributions arrive first.
     func runCaptured(mode: String) async throws -> (log: LogCapture, secrets: [Secret], report: AggregatorRuntime.Report) {
         let capture = LogCapture()
         let engines = EngineBox()
-        let (report, kits) = try await LoopbackFederation.with(mode: mode, logger: capture.logger("fedshare.aggregator")) { federation in
+        let (report, kits) = try await LoopbackFederation.with(mode: mode, logger: capture.logger("fedshare.aggregator"), committee: .everyone) { federation in
             let (report, _) = try await federation.round { id, federation in
                 await runLoopbackParty(
                     kit: federation.kits[id]!, address: federation.address, ledger: federation.ledgers[id]!,

@@ -76,24 +76,31 @@ struct TransportRoundTests {
         }
     }
 
-    @Test("each party reports its long steps as they advance: encrypting, then partial decryption, each to the end")
+    @Test("each party reports its long steps as they advance: encrypting, then (the t asked) partial decryption, each to the end")
     func reportsWork() async throws {
         let steps = Mutex([Int: [(PartyRound.Work, Int, Int)]]())
         let (report, _) = try await runRound(drops: [:]) { party, progress in
             if case .working(let work, let done, let total) = progress { steps.withLock { $0[party, default: []].append((work, done, total)) } }
         }
         #expect(try #require(report.result).contributors == [1, 2, 3])
+        var decrypted: [Int] = []
         for party in [1, 2, 3] {
             let seen = steps.withLock { $0[party] ?? [] }
             #expect(seen.map(\.0).first == .encrypting, "party \(party): \(seen)")
             for work in [PartyRound.Work.encrypting, .partialDecryption] {
                 let reports = seen.filter { $0.0 == work }
+                // Only the decryption committee (t = 2 of the 3 contributors) decrypts.
+                if work == .partialDecryption, reports.isEmpty { continue }
                 let total = try #require(reports.first?.2, "party \(party) never reported \(work.rawValue)")
                 #expect(total > 0 && reports.allSatisfy { $0.2 == total && (1...total).contains($0.1) })
                 #expect(reports.filter { $0.1 == total }.count == 1, "party \(party): \(work.rawValue) ends once: \(reports)")
             }
-            #expect(seen.lastIndex { $0.0 == .encrypting }! < seen.firstIndex { $0.0 == .partialDecryption }!)
+            if let first = seen.firstIndex(where: { $0.0 == .partialDecryption }) {
+                decrypted.append(party)
+                #expect(seen.lastIndex { $0.0 == .encrypting }! < first)
+            }
         }
+        #expect(decrypted.count == 2, "parties that decrypted: \(decrypted)")
     }
 
     @Test("a party that dies at contribute is left out; the round completes with t = 2")

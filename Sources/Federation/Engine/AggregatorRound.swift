@@ -14,7 +14,8 @@ import SecureAggregation
 /// call returns. ``waitingFor`` says which parties the current phase still waits for.
 ///
 /// Paillier mode: join → contribute (accept + encrypted chunks) → decrypt (partial
-/// decryptions with proofs) → release. Secure-aggregation mode: join → advertise → share →
+/// decryptions with proofs, from a committee of t contributors unless ``DecryptionCommittee``
+/// says otherwise) → release. Secure-aggregation mode: join → advertise → share →
 /// contribute (masked input) → unmask → release, driving `SecAggServer` unchanged. Every
 /// phase proceeds without parties that dropped while at least t remain, and otherwise aborts
 /// naming the missing parties. The federation ledger commits before any result leaves.
@@ -53,6 +54,16 @@ public struct AggregatorRound: Sendable {
     private var contributors: [Int] = []
     private var context: [UInt8] = []
     private var partials: [Int: PartialDecryptionAssembler] = [:]
+    private let committee: DecryptionCommittee
+    /// Contributors in the order their contributions completed (the committee is the first t).
+    private var contributionOrder: [Int] = []
+    /// Contributors sent the sum to decrypt so far (the committee, then any stand-ins).
+    private var asked: Set<Int> = []
+    private var sumChunks: [Fedshare_V1_EncryptedSumChunk] = []
+    /// Counts the times the decrypt phase asked contributors for partial decryptions (the
+    /// committee, then stand-ins): the transport restarts the phase's timer when it changes, so
+    /// that a stand-in gets a whole deadline.
+    public private(set) var decryptRequests = 0
 
     // Secure aggregation.
     private var sessionNonce: [UInt8] = []
@@ -72,9 +83,10 @@ public struct AggregatorRound: Sendable {
     ///   - store: durable round state (nil in tests that do not need it).
     ///   - deadlines: milliseconds per phase, announced to parties (the transport enforces them).
     ///   - noNoise: simulations only; recorded in the result.
+    ///   - committee: who is asked for partial decryptions (Paillier mode).
     ///   - generator: the session nonce's source (`SecureRandom` in production).
     public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil, ledger: PrivacyLedger,
-                store: RoundStore?, deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false,
+                store: RoundStore?, deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
                 using generator: inout some RandomNumberGenerator) throws {
         let invited = Array(Set(parties)).sorted()
         guard invited.count >= plan.threshold, invited.count <= WireProtocol.maximumParties, invited.allSatisfy({ $0 >= 1 }) else {
@@ -100,6 +112,7 @@ public struct AggregatorRound: Sendable {
         self.store = store
         self.deadlines = deadlines
         self.noNoise = noNoise
+        self.committee = committee
         var nonce = [UInt8]()
         while nonce.count < 32 { withUnsafeBytes(of: generator.next()) { nonce += $0 } }
         sessionNonce = nonce
@@ -111,9 +124,11 @@ public struct AggregatorRound: Sendable {
     /// timer with it and calls ``deadlinePassed()`` when it fires).
     public var currentDeadline: UInt64? { outcome == nil ? deadlines[phase] : nil }
 
-    /// The parties the current phase still waits for.
+    /// The parties the current phase still waits for (in the decrypt phase, those asked).
     public var waitingFor: [Int] {
-        outcome == nil ? alive.subtracting(answered).sorted() : []
+        guard outcome == nil else { return [] }
+        let expected = phase == .decrypt ? alive.intersection(asked) : alive
+        return expected.subtracting(answered).sorted()
     }
 
     // MARK: Input
@@ -245,17 +260,20 @@ public struct AggregatorRound: Sendable {
             if assembler.isComplete {
                 try checkSignature(of: party, ciphertexts: assembler.ciphertexts, key: key)
                 answered.insert(party)
+                contributionOrder.append(party)
             }
             return []
 
         case .commitAck(let ack):
             let commitPhase: RoundPhase = plan.mode == .paillier ? .decrypt : .unmask
-            guard phase == commitPhase, alive.contains(party), committed[party] == nil else { throw unexpected(body, party) }
+            guard phase == commitPhase, alive.contains(party), plan.mode == .secagg || asked.contains(party), committed[party] == nil else {
+                throw unexpected(body, party)
+            }
             committed[party] = ack.ledgerEntryID
             return []
 
         case .partialDecryption(let chunk):
-            guard plan.mode == .paillier, phase == .decrypt, alive.contains(party), !answered.contains(party), let key else {
+            guard plan.mode == .paillier, phase == .decrypt, alive.contains(party), asked.contains(party), !answered.contains(party), let key else {
                 throw unexpected(body, party)
             }
             guard committed[party] != nil else {
@@ -334,6 +352,10 @@ public struct AggregatorRound: Sendable {
             // join only when every party lost so far refused the round or never joined it.
             let named = phase == firstWorkPhase && dropped.values.allSatisfy({ $0.phase == .join }) ? RoundPhase.join : phase
             return abort(phase: named, reason: "only \(alive.count) parties remain in phase \(phase.rawValue); the threshold is \(plan.threshold)")
+        }
+        // A committee member left: a stand-in is asked now rather than after the others' shares.
+        if phase == .decrypt, alive.intersection(asked).count < plan.threshold {
+            return askStandIns(plan.threshold - alive.intersection(asked).count)
         }
         guard waitingFor.isEmpty else { return [] }
         return closePhase()
@@ -428,30 +450,38 @@ public struct AggregatorRound: Sendable {
         alive = Set(contributors)
         answered = []
         persistQuietly()
-        // Every contributor gets the others' signed contributions, then the sum to decrypt.
-        let relays = contributors.map { sender in
-            (sender, (contributionChunks[sender] ?? []).map { chunk in
-                var relay = Fedshare_V1_RelayedContribution()
-                relay.party = UInt32(sender)
-                relay.contribution = chunk
-                return relay
-            })
-        }
-        contributionChunks = [:]
-        let chunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
-        return contributors.flatMap { party in
-            relays.filter { $0.0 != party }.flatMap { $0.1.map { reply(party, .relayedContribution($0)) } }
-                + chunks.map { reply(party, .encryptedSum($0)) }
+        sumChunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
+        return askStandIns(committee == .everyone ? contributors.count : plan.threshold)
+    }
+
+    /// Asks `count` more contributors (in the order their contributions completed) for partial
+    /// decryptions: each gets the others' signed contributions, to recompute the sum, then the
+    /// sum. The contributors not asked stand by, as contributors, until the release.
+    private mutating func askStandIns(_ count: Int) -> [OutgoingMessage] {
+        let chosen = contributionOrder.filter { alive.contains($0) && !asked.contains($0) }.prefix(count)
+        guard !chosen.isEmpty else { return [] }
+        asked.formUnion(chosen)
+        decryptRequests += 1
+        return chosen.flatMap { party in
+            contributors.filter { $0 != party }.flatMap { sender in
+                (contributionChunks[sender] ?? []).map { chunk in
+                    var relay = Fedshare_V1_RelayedContribution()
+                    relay.party = UInt32(sender)
+                    relay.contribution = chunk
+                    return reply(party, .relayedContribution(relay))
+                }
+            } + sumChunks.map { reply(party, .encryptedSum($0)) }
         }
     }
 
     private mutating func closeDecrypt() -> [OutgoingMessage] {
         guard let key, let layout else { return abort(phase: .decrypt, reason: "no key") }
         var shares: [ThresholdDecryptionShare] = []
-        for party in alive.sorted() {
+        for party in alive.intersection(asked).sorted() {
             guard let assembler = partials[party], assembler.isComplete, let share = try? assembler.share(),
                   let index = plan.shareIndex(ofParty: party) else {
                 dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no complete partial decryption")
+                alive.remove(party)
                 continue
             }
             // The key combines by share index; the certificate's party id maps to it through the manifest.
@@ -461,20 +491,32 @@ public struct AggregatorRound: Sendable {
         do {
             let (values, combination) = try key.combinePackedSum(shares, for: sum, context: context, layout: layout,
                                                                  count: plan.valueCount, contributors: contributors.count)
-            for rejection in combination.rejected {
-                let party = plan.party(ofShareIndex: rejection.party) ?? rejection.party
-                dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")
-            }
+            dropRejected(combination.rejected)
             return release(sums: values, contributors: contributors, keyFingerprint: key.fingerprint)
         } catch {
-            for party in alive where dropped[party] == nil && !shares.contains(where: { $0.party == plan.shareIndex(ofParty: party) }) {
-                dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no partial decryption")
+            // Too few valid shares, but contributors stand by: they make up the difference.
+            if case ThresholdError.notEnoughShares(_, let valid, let rejected, _) = error {
+                dropRejected(rejected)
+                let needed = plan.threshold - valid.count
+                if alive.subtracting(asked).count >= needed { return askStandIns(needed) }
             }
-            // The key names shares by index; say which party holds which when the ids are not 1...n.
-            let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
-                : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
-            return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
+            return abortDecryption(error)
         }
+    }
+
+    private mutating func dropRejected(_ rejected: [ThresholdError.Rejection]) {
+        for rejection in rejected {
+            let party = plan.party(ofShareIndex: rejection.party) ?? rejection.party
+            dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")
+            alive.remove(party)
+        }
+    }
+
+    private mutating func abortDecryption(_ error: any Error) -> [OutgoingMessage] {
+        // The key names shares by index; say which party holds which when the ids are not 1...n.
+        let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
+            : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
+        return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
     }
 
     /// A contribution is signed by its party (chunk 0 carries the certificate and signature).
@@ -644,3 +686,13 @@ public struct AggregatorRound: Sendable {
 }
 
 func hex(_ bytes: [UInt8]) -> String { Base16.encode(bytes) }
+
+/// Who the aggregator asks for partial decryptions of a Paillier round's sum.
+public enum DecryptionCommittee: String, Sendable, CaseIterable {
+    /// The first t contributors whose contributions arrived; another contributor is asked only
+    /// when one of them leaves or sends an invalid share. The least work for the federation
+    /// and for the aggregator's proof checks.
+    case threshold
+    /// Every contributor at once: no second round trip when one fails, at n/t times the work.
+    case everyone
+}

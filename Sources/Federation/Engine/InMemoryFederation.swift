@@ -68,6 +68,8 @@ public struct InMemoryFederation: Sendable {
     /// Hostile-aggregator tests: false runs the aggregator engine without checking the parties'
     /// signatures, as a deviating aggregator would (it then forwards whatever it got).
     public var aggregatorVerifies = true
+    /// Who the aggregator asks for partial decryptions (Paillier mode).
+    public var decryptionCommittee = DecryptionCommittee.threshold
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
@@ -117,7 +119,8 @@ public struct InMemoryFederation: Sendable {
         let roundID = try round ?? store?.nextRoundID() ?? 1
         var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
                                              verifier: aggregatorVerifies ? pki.verifier : nil,
-                                             ledger: aggregatorLedger, store: store, noNoise: noNoise, using: &generator)
+                                             ledger: aggregatorLedger, store: store, noNoise: noNoise, committee: decryptionCommittee,
+                                             using: &generator)
         var engines: [Int: PartyRound] = [:]
         for party in parties {
             engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution,

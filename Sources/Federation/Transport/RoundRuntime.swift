@@ -22,6 +22,8 @@ public actor AggregatorRuntime {
         public var noNoise = false
         /// Overrides the manifest's threshold (simulations).
         public var threshold: Int?
+        /// Who is asked for partial decryptions (Paillier mode).
+        public var committee: DecryptionCommittee = .threshold
         /// Fault tests: called when a round enters a phase (its state already persisted), and
         /// with `join` when the first party joins.
         public var onPhase: (@Sendable (RoundPhase) -> Void)?
@@ -58,6 +60,10 @@ public actor AggregatorRuntime {
     private var engine: AggregatorRound?
     private var outboxes: [Int: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation] = [:]
     private var phaseStart = ContinuousClock.now
+    /// When the current deadline window opened: the phase's start, a passed deadline, or the
+    /// engine's last request to decrypt.
+    private var windowStart = ContinuousClock.now
+    private var decryptRequests = 0
     private var phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
     private var lastPhase: RoundPhase = .join
     private var finished: CheckedContinuation<Void, Never>?
@@ -109,8 +115,10 @@ public actor AggregatorRuntime {
         engine = try AggregatorRound(
             plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey,
             verifier: PeerVerifier(authority: kit.authority), ledger: ledger,
-            store: store, deadlines: deadlines, noNoise: options.noNoise, using: &random)
+            store: store, deadlines: deadlines, noNoise: options.noNoise, committee: options.committee, using: &random)
         phaseStart = .now
+        windowStart = phaseStart
+        decryptRequests = 0
         lastPhase = .join
         phaseSeconds = []
         bytesSent = [:]
@@ -266,11 +274,11 @@ public actor AggregatorRuntime {
     private func checkDeadline() {
         guard var engine, engine.outcome == nil else { return }
         let limit = engine.phase == .join ? options.joinDeadline : options.phaseDeadline
-        guard ContinuousClock.now - phaseStart > limit else { return }
+        guard ContinuousClock.now - windowStart > limit else { return }
         logger.warning("phase deadline passed", metadata: ["phase": "\(engine.phase.rawValue)", "waiting_for": "\(engine.waitingFor)"])
         let out = engine.deadlinePassed()
         self.engine = engine
-        phaseStart = .now
+        windowStart = .now
         deliver(out)
     }
 
@@ -287,8 +295,13 @@ public actor AggregatorRuntime {
             phaseSeconds.append((phase: lastPhase, seconds: Self.seconds(now - phaseStart)))
             logger.info("phase", metadata: ["from": "\(lastPhase.rawValue)", "to": "\(engine.phase.rawValue)"])
             phaseStart = now
+            windowStart = now
             lastPhase = engine.phase
             options.onPhase?(engine.phase)
+        }
+        if engine.decryptRequests != decryptRequests {
+            decryptRequests = engine.decryptRequests
+            windowStart = .now
         }
         // Parties the engine dropped get no more messages.
         for party in engine.dropped.keys { outboxes.removeValue(forKey: party)?.finish() }

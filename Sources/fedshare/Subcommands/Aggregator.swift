@@ -45,6 +45,9 @@ struct Aggregator: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds every later phase waits for silent parties.")
     var phaseTimeout = 120
 
+    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    var decryptionCommittee = DecryptionCommittee.threshold
+
     @Option(name: .long, help: "The federation ledger (default: <kit>/federation-ledger.sqlite).")
     var ledger: String?
 
@@ -99,6 +102,7 @@ struct Aggregator: AsyncParsableCommand {
             var options = AggregatorRuntime.Options()
             options.joinDeadline = .seconds(joinTimeout)
             options.phaseDeadline = .seconds(phaseTimeout)
+            options.committee = decryptionCommittee
             if let stopAt {
                 options.onPhase = { phase in
                     if phase.rawValue == stopAt { raise(SIGSTOP) }
@@ -182,3 +186,5 @@ struct Aggregator: AsyncParsableCommand {
         }
     }
 }
+
+extension DecryptionCommittee: ExpressibleByArgument {}

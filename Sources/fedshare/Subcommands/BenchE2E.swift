@@ -1,4 +1,5 @@
 import ArgumentParser
+import Federation
 import Foundation
 
 /// `fedshare bench e2e`: a whole federation round on synthetic data, timed per phase.
@@ -37,6 +38,9 @@ struct BenchE2E: AsyncParsableCommand {
 
     @Option(name: .long, help: "Fixed-point fractional bits (default: chosen from the noise and value range).")
     var fractionalBits: Int?
+
+    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    var decryptionCommittee = DecryptionCommittee.threshold
 
     @Flag(inversion: .prefixedNo,
           help: "Declare max_records = --records in the manifest, so the values' range sizes the Paillier slots.")
@@ -115,7 +119,7 @@ struct BenchE2E: AsyncParsableCommand {
                   + (mode == "paillier" ? ", \(keyBits)-bit key" : ""))
         }
         var arguments = ["--manifest", folder.appendingPathComponent("manifest.toml").path] + dataArguments
-        arguments += ["--key-bits", String(keyBits), "--out", folder.appendingPathComponent("out").path]
+        arguments += ["--key-bits", String(keyBits), "--decryption-committee", decryptionCommittee.rawValue, "--out", folder.appendingPathComponent("out").path]
         if json { arguments.append("--json") }
         let simulation = try Simulate.parse(arguments)
         try await simulation.run()

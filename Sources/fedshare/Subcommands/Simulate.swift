@@ -47,8 +47,11 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Parties needed to decrypt or unmask (default: the manifest's).")
     var threshold: Int?
 
-    @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask.")
+    @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask. At decrypt only the parties asked to decrypt stop (all of them with --decryption-committee everyone).")
     var drop: [String] = []
+
+    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    var decryptionCommittee = DecryptionCommittee.threshold
 
     @Flag(name: .long, help: "Add no differential-privacy noise (simulations only; recorded in result.json).")
     var noNoise = false
@@ -132,6 +135,7 @@ struct Simulate: AsyncParsableCommand {
         let logger = Status.quietLogger
         var runtimeOptions = AggregatorRuntime.Options()
         runtimeOptions.noNoise = noNoise
+        runtimeOptions.committee = decryptionCommittee
         runtimeOptions.joinDeadline = .seconds(30)
         runtimeOptions.phaseDeadline = .seconds(60)
         let ledgers = work.appendingPathComponent("ledgers")
