@@ -171,8 +171,8 @@ public actor AggregatorRuntime {
             try? await Task.sleep(for: .milliseconds(100))
         }
         let (outbox, continuation) = AsyncStream<Fedshare_V1_AggregatorEnvelope>.makeStream()
-        try register(party, continuation: continuation, hello: stream.hello)
-        let reader = Task { await self.read(stream, from: party) }
+        let round = try register(party, continuation: continuation, hello: stream.hello)
+        let reader = Task { await self.read(stream, from: party, round: round) }
         defer { reader.cancel() }
         do {
             for await envelope in outbox { try await stream.send(envelope) }
@@ -201,18 +201,21 @@ public actor AggregatorRuntime {
         }
     }
 
-    /// Feeds the party's messages to the engine. A party the engine cut off is hung up on at
-    /// once: nothing more is read from it (a dropped peer cannot keep the aggregator parsing).
-    private func read(_ stream: PartyStream, from party: Int) async {
+    /// Feeds the party's messages to the engine of the round the stream joined. A party the
+    /// engine cut off is hung up on at once: nothing more is read from it (a dropped peer cannot
+    /// keep the aggregator parsing). Once the next round has started, what a stream of the last
+    /// one sends or how it ends (a late acknowledgement, a hang-up) is not the new round's.
+    private func read(_ stream: PartyStream, from party: Int, round: UInt64) async {
         if cutOff(party) != nil { return }   // its hello alone can get it dropped
         do {
             for try await envelope in stream.messages {
+                guard engine?.round == round else { continue }
                 receive(envelope, from: party)
                 if cutOff(party) != nil { return }
             }
-            left(party, reason: "its stream ended")
+            left(party, reason: "its stream ended", round: round)
         } catch {
-            left(party, reason: Self.streamFailure(error, limit: stream.maxMessageBytes))
+            left(party, reason: Self.streamFailure(error, limit: stream.maxMessageBytes), round: round)
         }
     }
 
@@ -237,9 +240,10 @@ public actor AggregatorRuntime {
         return "its stream failed: \(text)"
     }
 
+    /// Admits `party` to the open round and returns the round's id.
     private func register(_ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,
-                          hello: Fedshare_V1_PartyEnvelope) throws {
-        guard roundIsOpen else {
+                          hello: Fedshare_V1_PartyEnvelope) throws -> UInt64 {
+        guard roundIsOpen, let round = engine?.round else {
             continuation.finish()
             throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
         }
@@ -251,6 +255,7 @@ public actor AggregatorRuntime {
         logger.info("party joined", metadata: ["party": "\(party)"])
         receive(hello, from: party)
         if outboxes.count == 1, engine?.phase == .join { options.onPhase?(.join) }
+        return round
     }
 
     private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
@@ -261,7 +266,9 @@ public actor AggregatorRuntime {
         deliver(out)
     }
 
-    private func left(_ party: Int, reason: String) {
+    /// `party`'s stream of round `round` ended (nil: whichever stream it has now).
+    private func left(_ party: Int, reason: String, round: UInt64? = nil) {
+        if let round, engine?.round != round { return }
         if var engine, engine.outcome == nil {
             let out = engine.partyLeft(party, reason: reason)
             self.engine = engine
