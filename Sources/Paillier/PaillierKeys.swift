@@ -100,7 +100,7 @@ public struct PaillierPublicKey: Sendable, Hashable {
     /// - Parameter progress: advanced once per ciphertext (for a progress display).
     public func encrypt(batch plaintexts: [BigInt], method: EncryptionMethod = .default,
                         progress: WorkProgress? = nil) throws -> [PaillierCiphertext] {
-        if method == .fast { _ = fastTable.table(for: self) }
+        if method == .fast { _ = fastTable.table(for: self, expectedEncryptions: plaintexts.count) }
         return try Parallel.map(plaintexts) { plaintext in
             var generator = SecureRandom()
             defer { progress?.advance() }

@@ -1,4 +1,5 @@
 import Arithmetic
+import Foundation
 @testable import Paillier
 import Primitives
 import Testing
@@ -74,6 +75,37 @@ struct PaillierEngineTests {
             let ciphertexts = try key.publicKey.encrypt(batch: plaintexts, method: method)
             #expect(key.decrypt(batch: ciphertexts) == plaintexts)
         }
+    }
+
+    @Test("the fast-encryption window fits the work and keeps α's range at 2^(n/2) or more")
+    func fastEncryptionWindow() throws {
+        for bits in [2048, 3072, 4096] {
+            let exponentBits = bits / 2
+            let entryBytes = bits / 4
+            for w in 5...12 {
+                let windows = FastEncryptionTable.windows(exponentBits: exponentBits, windowBits: w)
+                // (2^w − 1)^windows ≥ 2^exponentBits, and one window fewer would not do.
+                #expect(Double(windows) * log2(Double((1 << w) - 1)) >= Double(exponentBits))
+                #expect(Double(windows - 1) * log2(Double((1 << w) - 1)) < Double(exponentBits))
+            }
+            for expected in [1, 121, 1_000, 1 << 20] {
+                let w = FastEncryptionTable.windowBits(exponentBits: exponentBits, entryBytes: entryBytes, expectedEncryptions: expected)
+                let windows = FastEncryptionTable.windows(exponentBits: exponentBits, windowBits: w)
+                #expect(windows * ((1 << w) - 1) * entryBytes <= FastEncryptionTable.memoryBudget, "\(bits) bits, \(expected)")
+            }
+        }
+        // One round's batch gets a small table; a long run the widest that fits (as before).
+        #expect(FastEncryptionTable.windowBits(exponentBits: 1024, entryBytes: 512, expectedEncryptions: 121) == 5)
+        #expect(FastEncryptionTable.windowBits(exponentBits: 1024, entryBytes: 512, expectedEncryptions: 1 << 20) == 10)
+        #expect(FastEncryptionTable.windowBits(exponentBits: 2048, entryBytes: 1024, expectedEncryptions: 1 << 20) == 8)
+        // A batch-sized table encrypts correctly at production size.
+        let key = Keys.production
+        let fresh = try PaillierPublicKey(n: key.publicKey.n)
+        let plaintexts = (0..<8).map { BigInt($0 * 1_000_003) }
+        let ciphertexts = try fresh.encrypt(batch: plaintexts, method: .fast)
+        #expect(fresh.fastTable.table(for: fresh).windowBits == 5)
+        #expect(key.decrypt(batch: ciphertexts) == plaintexts)
+        #expect(Set(ciphertexts.map(\.value)).count == plaintexts.count)
     }
 
     @Test("ciphertexts outside Z*_{n²} are refused")
