@@ -55,12 +55,12 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
         // Foundations.
-        .target(name: "Arithmetic", dependencies: ["CGMP", "COpenSSL"], swiftSettings: ours),
+        .target(name: "Arithmetic", dependencies: ["CGMP"], swiftSettings: ours),
         .target(name: "Primitives", dependencies: ["Arithmetic", "COpenSSL"], swiftSettings: ours),
 
         // Cryptography, privacy and local computation (no networking below this line).
         .target(name: "Paillier", dependencies: ["Arithmetic", "Primitives"], swiftSettings: ours),
-        .target(name: "SecureAggregation", dependencies: ["Arithmetic", "Primitives"], swiftSettings: ours),
+        .target(name: "SecureAggregation", dependencies: ["Primitives"], swiftSettings: ours),
         .target(
             name: "DifferentialPrivacy",
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "FederationProtocol",
             dependencies: [
-                "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
+                "Arithmetic", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Catalog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 "FederationProtocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -101,24 +102,36 @@ let package = Package(
             name: "fedshare",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
-                "Catalog", "Federation",
+                "Catalog", "FederationProtocol", "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours),
 
-        // Tests. Shared fixtures and the test-vector locator live in _TestSupport.
-        .target(name: "_TestSupport", dependencies: ["Arithmetic", "Primitives"], path: "Tests/_TestSupport"),
-        .testTarget(name: "ArithmeticTests", dependencies: ["Arithmetic", "Primitives", "_TestSupport"]),
-        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "_TestSupport"]),
-        .testTarget(name: "PaillierTests", dependencies: ["Paillier", "_TestSupport"]),
-        .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation", "Paillier", "_TestSupport"]),
-        .testTarget(name: "DifferentialPrivacyTests", dependencies: ["DifferentialPrivacy", "_TestSupport"]),
-        .testTarget(name: "AttentionTests", dependencies: ["Attention", "_TestSupport"]),
+        // Tests. The test-vector locator lives in _TestSupport. Every target declares exactly
+        // what its files import (scripts/check-package-deps.py, run by CI).
+        .target(name: "_TestSupport", path: "Tests/_TestSupport"),
+        .testTarget(name: "ArithmeticTests", dependencies: ["Arithmetic", "Primitives"]),
+        .testTarget(name: "PrimitivesTests", dependencies: ["Arithmetic", "COpenSSL", "Primitives", "_TestSupport"]),
+        .testTarget(name: "PaillierTests", dependencies: ["Arithmetic", "Primitives", "Paillier", "_TestSupport"]),
+        .testTarget(name: "SecureAggregationTests", dependencies: ["Arithmetic", "Primitives", "SecureAggregation", "_TestSupport"]),
+        .testTarget(
+            name: "DifferentialPrivacyTests",
+            dependencies: ["Arithmetic", "Primitives", "DifferentialPrivacy", "_TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "AttentionTests", dependencies: ["Primitives", "Attention"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "FederationProtocol", "Catalog", "_TestSupport"]),
+        .testTarget(
+            name: "FederationTests",
+            dependencies: [
+                "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
+                "FederationProtocol", "Federation",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
-        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Attention", "Catalog"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Catalog"]),
     ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )
