@@ -329,9 +329,6 @@ public final class PrivacyLedger: Sendable {
         try queue.read { db in try Self.budget(of: dataset, db) }
     }
 
-    /// What a dataset has spent (same as `budget(dataset:)`).
-    public func spent(dataset: String) throws -> DatasetBudget { try budget(dataset: dataset) }
-
     /// Every dataset's budget, sorted by name.
     public func budgets() throws -> [DatasetBudget] {
         try queue.read { db in

@@ -2,14 +2,10 @@
 public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The round's parameters do not match this side's manifest or key.
     case parameterMismatch(field: String, expected: String, found: String)
-    /// A party's own ledger refused the round's charge.
-    case budgetRefused(party: Int, reason: String)
     /// A message arrived that this phase does not expect.
     case unexpectedMessage(party: Int?, received: String, phase: String)
     /// A message or contribution is malformed.
     case malformed(party: Int?, reason: String)
-    /// The round stopped: the reason names the phase and the missing parties.
-    case aborted(phase: String, reason: String, missing: [Int])
     /// The aggregator asked for something the protocol forbids (a second opening, a sum that is
     /// not the round's, a forged or unsigned set): the party refuses and names it.
     case aggregatorRefused(party: Int, reason: String)
@@ -28,15 +24,10 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .parameterMismatch(let field, let expected, let found):
             return "round parameter \(field): this side expects \(expected), the round announced \(found)"
-        case .budgetRefused(let party, let reason):
-            return "party \(party) refuses the round: \(reason)"
         case .unexpectedMessage(let party, let received, let phase):
             return "\(party.map { "party \($0)" } ?? "aggregator") sent \(received) during phase \(phase)"
         case .malformed(let party, let reason):
             return "\(party.map { "party \($0)" } ?? "aggregator"): \(reason)"
-        case .aborted(let phase, let reason, let missing):
-            let names = missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"
-            return "round aborted in phase \(phase): \(reason)\(names)"
         case .aggregatorRefused(let party, let reason):
             return "party \(party) refuses: the aggregator \(reason)"
         case .configuration(let reason):

@@ -48,8 +48,7 @@ func runLoopbackParty(
                     try? await stream.send(engine.errorEnvelope(error))
                     return engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: [])
                 }
-                if let dropAt, let stop = InMemoryFederation.order.firstIndex(of: dropAt),
-                   replies.contains(where: { (InMemoryFederation.order.firstIndex(of: InMemoryFederation.phase(of: $0.body, mode: mode)) ?? 0) >= stop }) {
+                if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
                     throw SimulatedDrop(party: party, phase: dropAt)
                 }
                 for reply in replies { for out in rewrite(reply) { try await stream.send(out) } }

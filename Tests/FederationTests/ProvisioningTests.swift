@@ -141,7 +141,7 @@ struct ProvisioningTests {
             let share = try #require(kit.keyShare)
             #expect(share.party == index)
             #expect(FederationKit.shareIndex(ofParty: party, in: kit.manifest) == index)
-            #expect(FederationKit.party(ofShareIndex: index, in: kit.manifest) == party)
+            #expect(try RoundPlan(manifest: kit.manifest).party(ofShareIndex: index) == party)
             #expect(kit.thresholdPublicKey == aggregator.thresholdPublicKey)
             #expect(try permissions(kit.folder.appendingPathComponent("key-share.json")) == 0o600)
             #expect(kit.authorityFingerprint == report.ca.fingerprint)

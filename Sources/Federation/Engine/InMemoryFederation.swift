@@ -97,23 +97,6 @@ public struct InMemoryFederation: Sendable {
         self.pki = try pki ?? EphemeralFederationPKI(federation: manifest.name, parties: parties.map(\.id))
     }
 
-    /// The phase a party message belongs to (for drops).
-    static func phase(of body: Fedshare_V1_PartyEnvelope.OneOf_Body?, mode: FederationManifest.CryptoMode) -> RoundPhase {
-        switch body {
-        case .hello, .accept, .refuse, .none, .error: return .join
-        case .advertiseKeys: return .advertise
-        case .shareKeys: return .share
-        case .contribution, .maskedInput: return .contribute
-        case .survivorSignature: return .check
-        case .commitAck: return mode == .paillier ? .decrypt : .unmask
-        case .partialDecryption: return .decrypt
-        case .unmaskingResponse: return .unmask
-        case .resultAck: return .release
-        }
-    }
-
-    static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask, .release]
-
     /// Runs one round to its end.
     public func run(round: UInt64? = nil, using generator: inout some RandomNumberGenerator) throws -> Report {
         let roundID = try round ?? store?.nextRoundID() ?? 1
@@ -140,8 +123,7 @@ public struct InMemoryFederation: Sendable {
         func send(_ party: Int, _ envelopes: [Fedshare_V1_PartyEnvelope]) throws {
             for envelope in envelopes {
                 guard !dead.contains(party) else { return }
-                if let stop = drops[party], let at = Self.order.firstIndex(of: stop),
-                   let now = Self.order.firstIndex(of: Self.phase(of: envelope.body, mode: plan.mode)), now >= at {
+                if let stop = drops[party], RoundPhase(of: envelope.body, mode: plan.mode).isAtOrAfter(stop) {
                     dead.insert(party)
                     return
                 }

@@ -10,6 +10,30 @@ import Primitives
 public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
     case join, advertise, share, contribute, check, decrypt, unmask, release, done, aborted
 
+    /// The working phases in the order a round passes them (each mode skips those it has not).
+    public static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask, .release]
+
+    /// The phase a party's message belongs to (what `--drop PARTY@PHASE` stops at).
+    public init(of body: Fedshare_V1_PartyEnvelope.OneOf_Body?, mode: FederationManifest.CryptoMode) {
+        switch body {
+        case .hello, .accept, .refuse, .none, .error: self = .join
+        case .advertiseKeys: self = .advertise
+        case .shareKeys: self = .share
+        case .contribution, .maskedInput: self = .contribute
+        case .survivorSignature: self = .check
+        case .commitAck: self = mode == .paillier ? .decrypt : .unmask
+        case .partialDecryption: self = .decrypt
+        case .unmaskingResponse: self = .unmask
+        case .resultAck: self = .release
+        }
+    }
+
+    /// True when a round reaches this phase no earlier than `other` (both in ``order``).
+    public func isAtOrAfter(_ other: RoundPhase) -> Bool {
+        guard let mine = Self.order.firstIndex(of: self), let theirs = Self.order.firstIndex(of: other) else { return false }
+        return mine >= theirs
+    }
+
     /// The wire enum.
     public var wire: Fedshare_V1_Phase {
         switch self {

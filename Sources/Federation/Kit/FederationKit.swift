@@ -49,12 +49,6 @@ public struct FederationKit: Sendable {
         manifest.parties.sorted().firstIndex(of: id).map { $0 + 1 }
     }
 
-    /// The party id that holds threshold-key share `index` (the inverse of ``shareIndex(ofParty:in:)``).
-    public static func party(ofShareIndex index: Int, in manifest: FederationManifest) -> Int? {
-        let sorted = manifest.parties.sorted()
-        return sorted.indices.contains(index - 1) ? sorted[index - 1] : nil
-    }
-
     /// Loads and checks a kit folder.
     ///
     /// Checks: `kit.json`'s format; the manifest loads and is byte-identical to the one
