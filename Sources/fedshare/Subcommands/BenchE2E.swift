@@ -1,6 +1,7 @@
 import ArgumentParser
 import Federation
 import Foundation
+import Primitives
 
 /// `fedshare bench e2e`: a whole federation round on synthetic data, timed per phase.
 struct BenchE2E: AsyncParsableCommand {
@@ -63,8 +64,8 @@ struct BenchE2E: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-bench-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        var random = SplitMix(seed: 20_261_129)
-        func value() -> String { String(format: "%.4f", random.uniform() * 2 - 1) }
+        var random = SeededRandom(seed: 20_261_129)
+        func value() -> String { String(format: "%.4f", Double.random(in: -1..<1, using: &random)) }
 
         var anchorsCSV = "name," + (1...dimension).map { "e\($0)" }.joined(separator: ",") + "\n"
         for m in 0..<anchors { anchorsCSV += "a\(m)," + (0..<dimension).map { _ in value() }.joined(separator: ",") + "\n" }
@@ -124,18 +125,4 @@ struct BenchE2E: AsyncParsableCommand {
         let simulation = try Simulate.parse(arguments)
         try await simulation.run()
     }
-}
-
-/// A small deterministic generator for synthetic benchmark data (not for anything secret).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
