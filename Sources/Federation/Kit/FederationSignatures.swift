@@ -166,31 +166,3 @@ public struct PartyCredentials: Sendable {
         self.verifier = verifier
     }
 }
-
-/// A throwaway federation CA with one certificate per party, for federations that live in
-/// one process (``InMemoryFederation``, tests, benchmarks): the same certificates and
-/// signatures as provisioned kits, never written anywhere.
-public struct EphemeralFederationPKI: Sendable {
-    public let verifier: PeerVerifier
-    public let signers: [Int: PartySigner]
-
-    public init(federation: String, parties: [Int]) throws {
-        let now = Date()
-        let notBefore = now.addingTimeInterval(-3600), notAfter = now.addingTimeInterval(86_400)
-        let authority = try FederationCertificates.makeAuthority(federation: federation, notBefore: notBefore, notAfter: notAfter)
-        var signers: [Int: PartySigner] = [:]
-        for party in parties {
-            let issued = try FederationCertificates.issue(role: .party(party), federation: federation, authority: authority,
-                                                          notBefore: notBefore, notAfter: notAfter)
-            signers[party] = try PartySigner(party: party, key: issued.privateKey(), certificate: issued.certificate)
-        }
-        self.verifier = PeerVerifier(authority: authority.certificate)
-        self.signers = signers
-    }
-
-    /// Party `party`'s credentials (it must be one of the parties given at creation).
-    public func credentials(party: Int) throws -> PartyCredentials {
-        guard let signer = signers[party] else { throw FederationError.configuration("party \(party) has no certificate in this federation") }
-        return PartyCredentials(signer: signer, verifier: verifier)
-    }
-}

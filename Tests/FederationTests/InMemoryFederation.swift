@@ -1,13 +1,14 @@
 import Attention
 import DifferentialPrivacy
 import FederationProtocol
+@testable import Federation
 import Foundation
 import Paillier
 import SwiftProtobuf
 
 /// A whole federation in one process: the aggregator engine and every party engine, with
 /// envelopes serialized, size-checked and parsed as on the wire but passed in memory, and the
-/// real cryptography. Tests use it; `simulate` can use it before the transport exists.
+/// real cryptography: the engine tests' in-process transport (the product's is gRPC).
 ///
 /// A party dropped at a phase stops answering there, as if its machine died: it sends nothing
 /// from that phase on, and the aggregator is told its stream ended.
