@@ -125,6 +125,7 @@ let package = Package(
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
                 "FederationProtocol", "Federation",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -425,7 +425,7 @@ public struct AggregatorRound: Sendable {
         }
         alive = Set(joined)
         answered = []
-        persistQuietly()
+        if let stopped = recordPhase() { return stopped }
         return joined.map { reply($0, .open(open)) }
     }
 
@@ -449,7 +449,7 @@ public struct AggregatorRound: Sendable {
         phase = .decrypt
         alive = Set(contributors)
         answered = []
-        persistQuietly()
+        if let stopped = recordPhase() { return stopped }
         sumChunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
         return askStandIns(committee == .everyone ? contributors.count : plan.threshold)
     }
@@ -577,7 +577,7 @@ public struct AggregatorRound: Sendable {
             phase = next
             alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
             answered = []
-            persistQuietly()
+            if let stopped = recordPhase() { return stopped }
             return outputs.compactMap { addressed -> OutgoingMessage? in
                 let party = map.party(at: addressed.recipient)
                 // A party cut off by this engine gets nothing more (the server may still list it).
@@ -631,29 +631,39 @@ public struct AggregatorRound: Sendable {
         do {
             // The expense first: a crash after this line loses a release, never a charge.
             try ledger.commit(reservation)
-            try store?.markReleased(record(contributors: result.contributors))
+            var entry = record(contributors: result.contributors)
+            entry.phase = RoundPhase.done.rawValue
+            try store?.markReleased(entry)
         } catch {
             return abort(phase: .release, reason: "cannot record the release: \(error)", cancelReservation: false)
         }
         phase = .done
         outcome = .released(result)
-        persistQuietly(contributors: result.contributors)
         let chunks = result.chunks(cost: plan.cost)
         let recipients = joined.filter { dropped[$0] == nil }
         return recipients.flatMap { party in chunks.map { reply(party, .result($0)) } }
     }
 
+    /// Ends the round without a release. The parties get `reason`; the outcome also says what
+    /// the federation ledger or the round store could not record (the charge then stays held,
+    /// never lost).
     private mutating func abort(phase failed: RoundPhase, reason: String, cancelReservation: Bool = true) -> [OutgoingMessage] {
         let missing = dropped.keys.sorted()
+        var problems: [String] = []
         if cancelReservation, let reservation {
             // Nothing was released: the charge goes back.
-            try? ledger.cancel(reservation)
+            do { try ledger.cancel(reservation) } catch {
+                problems.append("its reservation \(reservation.id) stays held: \(error)")
+            }
         }
         phase = .aborted
-        outcome = .aborted(phase: failed, reason: reason, missing: missing)
         var entry = record(contributors: [])
         entry.reason = reason
-        try? store?.save(entry)
+        do { try store?.save(entry) } catch {
+            // A restart finds the round in its last recorded phase and settles it from there.
+            problems.append("the round store could not record the abort: \(error)")
+        }
+        outcome = .aborted(phase: failed, reason: ([reason] + problems).joined(separator: "; "), missing: missing)
         var notice = Fedshare_V1_Abort()
         notice.phase = failed.wire
         notice.reason = String(reason.prefix(2000))
@@ -677,11 +687,16 @@ public struct AggregatorRound: Sendable {
 
     private func persist() throws { try store?.save(record(contributors: [])) }
 
-    private func persistQuietly(contributors: [Int] = []) {
-        guard let store else { return }
-        var entry = record(contributors: contributors)
-        if case .released = outcome { entry.released = true }
-        try? store.save(entry)
+    /// Records the phase the round just entered. A store that cannot record it ends the round
+    /// here, before anything that could open the sum leaves: a restart settles an interrupted
+    /// round's charge from its last recorded phase, which would otherwise be wrong.
+    private mutating func recordPhase() -> [OutgoingMessage]? {
+        do {
+            try persist()
+            return nil
+        } catch {
+            return abort(phase: phase, reason: "cannot record the round's state: \(error)")
+        }
     }
 }
 
