@@ -218,12 +218,13 @@ public struct PartyRound: Sendable {
         case .result(let chunk):
             return try handleResult(chunk)
         case .abort(let notice):
-            settleAfterAbort()
-            stop(.aborted(phase: RoundPhase(wire: notice.phase), reason: notice.reason, missing: notice.missingParties.map { Int($0) }))
+            let held = settleAfterAbort()
+            stop(.aborted(phase: RoundPhase(wire: notice.phase), reason: ([notice.reason] + held).joined(separator: "; "),
+                          missing: notice.missingParties.map { Int($0) }))
             return []
         case .error(let error):
-            settleAfterAbort()
-            stop(.aborted(phase: phase, reason: "the aggregator reports: \(error.message.prefix(500))", missing: []))
+            let held = settleAfterAbort()
+            stop(.aborted(phase: phase, reason: (["the aggregator reports: \(error.message.prefix(500))"] + held).joined(separator: "; "), missing: []))
             return []
         case .none:
             throw FederationError.malformed(party: nil, reason: "the aggregator sent an empty envelope")
@@ -572,10 +573,16 @@ public struct PartyRound: Sendable {
 
     /// After an abort: the reservation is cancelled only if this party's contribution never
     /// left (otherwise t others could still open a sum holding it, so the charge stays held).
-    private mutating func settleAfterAbort() {
-        guard let reservation, !committed, !contributed else { return }
-        try? ledger.cancel(reservation)
+    /// Returns what the ledger could not do (the charge then stays held, never lost).
+    private mutating func settleAfterAbort() -> [String] {
+        guard let reservation, !committed, !contributed else { return [] }
+        do {
+            try ledger.cancel(reservation)
+        } catch {
+            return ["party \(party)'s reservation \(reservation.id) stays held: its ledger could not cancel it: \(error)"]
+        }
         self.reservation = nil
+        return []
     }
 
     private mutating func stop(_ outcome: RoundOutcome) {

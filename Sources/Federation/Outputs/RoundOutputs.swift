@@ -135,7 +135,10 @@ public enum RoundOutputs {
             noise: noise, postProcessing: postProcessingNote)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = (try? encoder.encode(summary)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        let json: String
+        do { json = String(decoding: try encoder.encode(summary), as: UTF8.self) } catch {
+            throw FederationError.output(file: directory.appendingPathComponent("result.json").path, reason: "cannot encode the summary: \(error)")
+        }
         try save(json + "\n", "result.json", in: directory)
         let caption = result.noNoise
             ? "no noise added (--no-noise); post-processed release"

@@ -42,3 +42,29 @@ struct RoundStoreFailureTests {
         #expect(budget.releases == 0 && budget.pending == 0, "\(budget)")
     }
 }
+
+/// A party whose ledger cannot cancel its reservation after an abort keeps the charge held and
+/// says so in how its round ended.
+@Suite("A party's ledger failure after an abort is reported, never ignored")
+struct PartyLedgerFailureTests {
+    @Test func aReservationThatCannotBeCancelledIsNamed() throws {
+        // Secure aggregation: party 1 reserves at open, advertises its keys, then parties 2 and
+        // 3 drop before masking; the round aborts with nothing of party 1's data sent.
+        let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
+        var federation = try harness.federation(drops: [2: .advertise, 3: .advertise])
+        let ledgerPath = harness.folder.path("party-1-ledger.sqlite")
+        federation.rewrite = { party, envelope in
+            if party == 1, case .advertiseKeys = envelope.body {
+                try? DatabaseQueue(path: ledgerPath).write { db in try db.execute(sql: "DROP TABLE entries") }
+            }
+            return [envelope]
+        }
+        var random = SeededRandom(seed: 5)
+        let report = try federation.run(using: &random)
+        guard case .aborted = report.aggregator, case .aborted(_, let reason, _)? = report.parties[1] else {
+            Issue.record("expected aborts, got \(report.aggregator) and \(String(describing: report.parties[1]))")
+            return
+        }
+        #expect(reason.contains("party 1's reservation") && reason.contains("stays held"), "\(reason)")
+    }
+}
