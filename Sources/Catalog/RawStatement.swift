@@ -28,28 +28,22 @@ final class RawStatement {
 
     func bind(_ index: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            // An empty buffer may have no address, and a null pointer would bind NULL.
-            guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                return
-            }
-            _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
-            }
-        }
+        text.withUTF8 { bind(index, utf8: $0) }
     }
 
     /// Binds UTF-8 bytes as text.
     func bind(_ index: Int32, utf8 bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, !buffer.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                return
-            }
-            _ = base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                sqlite3_bind_text(handle, index, $0, Int32(buffer.count), Self.transient)
-            }
+        bytes.withUnsafeBufferPointer { bind(index, utf8: $0) }
+    }
+
+    private func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        // An empty buffer may have no address, and a null pointer would bind NULL.
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            return
+        }
+        _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
         }
     }
 
