@@ -30,9 +30,11 @@ struct RoundBoundaryTests {
             try await Task.sleep(for: .milliseconds(300))
             let status = try await PartyConnection(kit: federation.kits[1]!, aggregator: federation.address).status()
             #expect(status.currentRound == round2)
-            async let again = [1, 2, 3].asyncMap { await federation.honest($0) }
+            async let one2 = federation.honest(1)
+            async let two2 = federation.honest(2)
+            async let three2 = federation.honest(3)
             let report2 = try await second
-            _ = await again
+            _ = await (one2, two2, three2)
             let result = try #require(report2.result, "\(report2.outcome)")
             #expect(result.contributors == [1, 2, 3])
             #expect(result.dropped.isEmpty, "\(result.dropped)")
@@ -74,18 +76,6 @@ struct RoundBoundaryTests {
             if let last { try await stream.send(last) }
             if case .released = engine.outcome { return true }
             return false
-        }
-    }
-}
-
-extension Array where Element: Sendable {
-    /// Runs `transform` on every element concurrently, results in order.
-    func asyncMap<T: Sendable>(_ transform: @escaping @Sendable (Element) async -> T) async -> [T] {
-        await withTaskGroup(of: (Int, T).self) { group in
-            for (index, element) in enumerated() { group.addTask { (index, await transform(element)) } }
-            var results: [(Int, T)] = []
-            for await result in group { results.append(result) }
-            return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 }
