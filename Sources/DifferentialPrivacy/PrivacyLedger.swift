@@ -31,6 +31,12 @@ public struct Reservation: Sendable, Equatable, Codable {
     public let dataset: String
     /// What the dataset has spent, this reservation included, by the accountant that admitted it.
     public let spendAfter: PrivacySpend
+
+    public init(id: Int64, dataset: String, spendAfter: PrivacySpend) {
+        self.id = id
+        self.dataset = dataset
+        self.spendAfter = spendAfter
+    }
 }
 
 /// A row of the ledger, as stored.

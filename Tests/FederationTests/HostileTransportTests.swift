@@ -36,17 +36,18 @@ func runLoopbackParty(
         let connection = try PartyConnection(kit: kit, aggregator: address, limits: limits,
                                              retry: RetryPolicy(giveUpAfter: .seconds(10)), logger: logger)
         let engine = try PartyRound(party: party, manifest: kit.manifest, contribution: contribution,
-                                    credentials: try kit.partyCredentials(), ledger: ledger, keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
+                                    credentials: try kit.partyCredentials(), keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
+        let bookkeeper = RoundBookkeeper(ledger: ledger)
         let mode = kit.manifest.crypto.mode
         return .success(try await connection.round(hello: engine.hello()) { stream in
             var engine = engine
             defer { keep?.put(engine) }
             var random = SecureRandom()
             for try await envelope in stream.messages {
-                let replies: [Fedshare_V1_PartyEnvelope]
-                do { replies = try engine.receive(envelope, using: &random) } catch {
-                    try? await stream.send(engine.errorEnvelope(error))
-                    return engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: [])
+                let replies = engine.step(bookkeeper, using: &random) { $0.receive(envelope, using: &$1) }
+                if case .aborted? = engine.outcome, let last = replies.last, case .error = last.body {
+                    try? await stream.send(last)
+                    return engine.outcome!
                 }
                 if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
                     throw SimulatedDrop(party: party, phase: dropAt)

@@ -103,14 +103,17 @@ public struct InMemoryFederation: Sendable {
         let roundID = try round ?? store?.nextRoundID() ?? 1
         var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
                                              verifier: aggregatorVerifies ? pki.verifier : nil,
-                                             ledger: aggregatorLedger, store: store, noNoise: noNoise, committee: decryptionCommittee,
-                                             using: &generator)
+                                             noNoise: noNoise, committee: decryptionCommittee, using: &generator)
+        let aggregatorBooks = RoundBookkeeper(ledger: aggregatorLedger, store: store)
+        try store?.save(aggregator.stateRecord)
         var engines: [Int: PartyRound] = [:]
+        var books: [Int: RoundBookkeeper] = [:]
         for party in parties {
             engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution,
-                                               credentials: try pki.credentials(party: party.id), ledger: party.ledger,
+                                               credentials: try pki.credentials(party: party.id),
                                                keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
                                                options: .init(allowNoNoise: noNoise))
+            books[party.id] = RoundBookkeeper(ledger: party.ledger)
         }
         var dead = Set<Int>()
         var sent: [Int: Int] = [:], received: [Int: Int] = [:]
@@ -137,7 +140,8 @@ public struct InMemoryFederation: Sendable {
                 }
             }
         }
-        func deliver(_ outgoing: [OutgoingMessage]) throws {
+        func deliver(_ effects: [AggregatorEffect]) throws {
+            let outgoing = aggregatorBooks.perform(effects, on: &aggregator, using: &generator)
             for message in outgoing where !dead.contains(message.party) {
                 for envelope in rewriteToParty.map({ $0(message.party, message.envelope) }) ?? [message.envelope] {
                     let bytes: [UInt8] = try envelope.serializedBytes()
@@ -162,15 +166,11 @@ public struct InMemoryFederation: Sendable {
                 let (party, bytes) = toParties.removeFirst()
                 guard !dead.contains(party), var engine = engines[party] else { continue }
                 let envelope = try Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes)
-                do {
-                    let replies = try engine.receive(envelope, using: &generator)
-                    engines[party] = engine
-                    try send(party, replies)
-                } catch {
-                    engines[party] = engine
-                    try send(party, [engine.errorEnvelope(error)])
-                    dead.insert(party)
-                }
+                let replies = books[party]!.perform(engine.receive(envelope, using: &generator), on: &engine, using: &generator)
+                engines[party] = engine
+                try send(party, replies)
+                // A party that stopped on an error hangs up.
+                if engine.outcome != nil { dead.insert(party) }
             } else if let party = dead.subtracting(announcedDead).min() {
                 // The dead party's stream ends (what gRPC reports when its machine dies).
                 announcedDead.insert(party)

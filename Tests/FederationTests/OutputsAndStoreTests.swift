@@ -125,36 +125,39 @@ struct PartyReconnectPolicyTests {
         let harness = try Harness(parties: 3, threshold: 2, mode: scenario.mode)
         let plan = try RoundPlan(manifest: harness.manifest)
         var random = SeededRandom(seed: 7)
-        var aggregator = try AggregatorRound(plan: plan, round: 1, parties: [1, 2, 3], key: harness.dealing?.publicKey,
-                                             ledger: harness.aggregatorLedger, store: nil, using: &random)
+        var aggregator = try AggregatorRound(plan: plan, round: 1, parties: [1, 2, 3], key: harness.dealing?.publicKey, using: &random)
+        let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
         var engines: [Int: PartyRound] = [:]
         for party in 1...3 {
             engines[party] = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                            credentials: try harness.credentials(party), ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
+                                            credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
                                             publicKey: harness.dealing?.publicKey)
         }
         let lost = 2
+        let lostBooks = RoundBookkeeper(ledger: harness.partyLedgers[lost]!)
         var settlement: PartyRound.LossSettlement?
         var queue: [OutgoingMessage] = []
-        for party in 1...3 { queue += aggregator.receive(engines[party]!.hello(), from: party) }
+        for party in 1...3 { queue += aggregator.step(books) { $0.receive(engines[party]!.hello(), from: party) } }
         if scenario.phase == .join {
-            settlement = engines[lost]!.connectionLost(reason: "test")
-            queue += aggregator.partyLeft(lost)
+            settlement = lostBooks.connectionLost(&engines[lost]!, reason: "test")
+            queue += aggregator.step(books) { $0.partyLeft(lost) }
         }
         var steps = 0
         while aggregator.outcome == nil || !queue.isEmpty {
             steps += 1
             try #require(steps < 10_000)
-            guard !queue.isEmpty else { queue += aggregator.deadlinePassed(); continue }
+            guard !queue.isEmpty else { queue += aggregator.step(books) { $0.deadlinePassed() }; continue }
             let message = queue.removeFirst()
             guard settlement == nil || message.party != lost, var engine = engines[message.party] else { continue }
-            let replies = try engine.receive(message.envelope, using: &random)
+            let replies = engine.step(RoundBookkeeper(ledger: harness.partyLedgers[message.party]!), using: &random) {
+                $0.receive(message.envelope, using: &$1)
+            }
             engines[message.party] = engine
-            for reply in replies { queue += aggregator.receive(reply, from: message.party) }
+            for reply in replies { queue += aggregator.step(books) { $0.receive(reply, from: message.party) } }
             if message.party == lost, settlement == nil, engine.phase == scenario.phase {
-                settlement = engine.connectionLost(reason: "the network was cut")
+                settlement = lostBooks.connectionLost(&engine, reason: "the network was cut")
                 engines[lost] = engine
-                queue += aggregator.partyLeft(lost, reason: "its stream failed")
+                queue += aggregator.step(books) { $0.partyLeft(lost, reason: "its stream failed") }
             }
         }
         let outcome = try #require(settlement, "party \(lost) never reached \(scenario.phase.rawValue)")

@@ -82,11 +82,11 @@ struct PartyIDAndAbortPhaseTests {
         // Party 5 holds share 2; share 1 is party 2's.
         #expect(throws: FederationError.self) {
             _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
-                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5), ledger: federation.ledgers[5]!,
+                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
                                keyShare: dealing.shares[0], publicKey: dealing.publicKey)
         }
         _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
-                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5), ledger: federation.ledgers[5]!,
+                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
                            keyShare: dealing.shares[1], publicKey: dealing.publicKey)
     }
 
@@ -98,19 +98,20 @@ struct PartyIDAndAbortPhaseTests {
         let harness = try Harness(parties: 3, threshold: 2, mode: mode)
         var random = SeededRandom(seed: 61)
         var aggregator = try AggregatorRound(plan: try RoundPlan(manifest: harness.manifest), round: 1, parties: [1, 2, 3],
-                                             key: harness.dealing?.publicKey, ledger: harness.aggregatorLedger, store: nil, using: &random)
+                                             key: harness.dealing?.publicKey, using: &random)
+        let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
         var opened: [OutgoingMessage] = []
         for party in 1...3 {
             let engine = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                        credentials: try harness.credentials(party), ledger: harness.partyLedgers[party]!, keyShare: harness.dealing?.shares[party - 1],
+                                        credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
                                         publicKey: harness.dealing?.publicKey)
-            opened += aggregator.receive(engine.hello(), from: party)
+            opened += aggregator.step(books) { $0.receive(engine.hello(), from: party) }
         }
         #expect(opened.contains { if case .open = $0.envelope.body { return true } else { return false } })
         let working: RoundPhase = mode == "paillier" ? .contribute : .advertise
         #expect(aggregator.phase == working)
-        _ = aggregator.partyLeft(2, reason: "its stream failed")
-        let notices = aggregator.partyLeft(3, reason: "its stream failed")
+        _ = aggregator.step(books) { $0.partyLeft(2, reason: "its stream failed") }
+        let notices = aggregator.step(books) { $0.partyLeft(3, reason: "its stream failed") }
         guard case .aborted(let phase, let reason, let missing)? = aggregator.outcome else {
             Issue.record("expected an abort, got \(String(describing: aggregator.outcome))")
             return

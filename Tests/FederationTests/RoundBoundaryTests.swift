@@ -58,15 +58,16 @@ struct RoundBoundaryTests {
         let kit = federation.kits[3]!
         let engine = try PartyRound(
             party: 3, manifest: kit.manifest, contribution: LoopbackFederation.contribution(3), credentials: try kit.partyCredentials(),
-            ledger: federation.ledgers[3]!, keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
+            keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
         let connection = try PartyConnection(kit: kit, aggregator: federation.address)
         let runtime = federation.runtime
+        let bookkeeper = RoundBookkeeper(ledger: federation.ledgers[3]!)
         return try await connection.round(hello: engine.hello()) { stream in
             var engine = engine
             var random = SecureRandom()
             var last: Fedshare_V1_PartyEnvelope?
             for try await envelope in stream.messages {
-                for reply in try engine.receive(envelope, using: &random) {
+                for reply in engine.step(bookkeeper, using: &random, { $0.receive(envelope, using: &$1) }) {
                     try await stream.send(reply)
                     last = reply
                 }

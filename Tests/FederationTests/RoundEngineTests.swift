@@ -198,20 +198,21 @@ struct RoundEngineFailureTests {
     @Test func partyRefusesNoNoiseOutsideSimulations() throws {
         let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
         var party = try PartyRound(party: 1, manifest: harness.manifest, contribution: harness.data[1]!,
-                                   credentials: try harness.credentials(1), ledger: harness.partyLedgers[1]!)
+                                   credentials: try harness.credentials(1))
+        let partyBooks = RoundBookkeeper(ledger: harness.partyLedgers[1]!)
         var random = SeededRandom(seed: 3)
         let plan = try RoundPlan(manifest: harness.manifest)
-        var aggregator = try AggregatorRound(plan: plan, round: 9, parties: [1, 2, 3], key: nil, ledger: harness.aggregatorLedger,
-                                             store: nil, noNoise: true, using: &random)
-        var out = aggregator.receive(party.hello(), from: 1)
-        out += aggregator.receive(Envelopes.party(2, round: 0, manifestHash: plan.manifestHash, .hello(.init())), from: 2)
-        out += aggregator.receive(Envelopes.party(3, round: 0, manifestHash: plan.manifestHash, .hello(.init())), from: 3)
+        var aggregator = try AggregatorRound(plan: plan, round: 9, parties: [1, 2, 3], key: nil, noNoise: true, using: &random)
+        let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
+        var out = aggregator.step(books) { $0.receive(party.hello(), from: 1) }
+        out += aggregator.step(books) { $0.receive(Envelopes.party(2, round: 0, manifestHash: plan.manifestHash, .hello(.init())), from: 2) }
+        out += aggregator.step(books) { $0.receive(Envelopes.party(3, round: 0, manifestHash: plan.manifestHash, .hello(.init())), from: 3) }
         func isOpen(_ message: OutgoingMessage) -> Bool {
             if case .open = message.envelope.body { return message.party == 1 }
             return false
         }
         let open = try #require(out.first(where: isOpen))
-        let replies = try party.receive(open.envelope, using: &random)
+        let replies = party.step(partyBooks, using: &random) { $0.receive(open.envelope, using: &$1) }
         guard case .refuse(let refuse)? = replies.first?.body else {
             Issue.record("expected a refusal, got \(replies)")
             return
@@ -223,11 +224,11 @@ struct RoundEngineFailureTests {
         let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
         var random = SeededRandom(seed: 5)
         let plan = try RoundPlan(manifest: harness.manifest)
-        var aggregator = try AggregatorRound(plan: plan, round: 1, parties: [1, 2, 3], key: nil, ledger: harness.aggregatorLedger,
-                                             store: nil, using: &random)
+        var aggregator = try AggregatorRound(plan: plan, round: 1, parties: [1, 2, 3], key: nil, using: &random)
+        let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
         // Party 3's certificate, claiming to be party 2.
         let claim = Envelopes.party(2, round: 0, manifestHash: plan.manifestHash, .hello(.init()))
-        let out = aggregator.receive(claim, from: 3)
+        let out = aggregator.step(books) { $0.receive(claim, from: 3) }
         guard case .error(let error)? = out.first?.envelope.body else {
             Issue.record("expected an error, got \(out)")
             return

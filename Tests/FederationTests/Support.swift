@@ -159,3 +159,21 @@ struct Harness {
         return (matrix, counts)
     }
 }
+
+extension RoundEngine {
+    /// One input, and its effects performed by `bookkeeper` as the runtimes do; returns the
+    /// messages that may leave (tests that drive the engines by hand).
+    mutating func step<G: RandomNumberGenerator>(_ bookkeeper: RoundBookkeeper, using generator: inout G,
+                                                 _ input: (inout Self, inout G) -> [RoundEffect<Message>]) -> [Message] {
+        let effects = input(&self, &generator)
+        return bookkeeper.perform(effects, on: &self, using: &generator)
+    }
+}
+
+extension AggregatorRound {
+    /// ``RoundEngine/step(_:using:_:)`` for the aggregator's inputs, which need no randomness.
+    mutating func step(_ bookkeeper: RoundBookkeeper, _ input: (inout AggregatorRound) -> [AggregatorEffect]) -> [OutgoingMessage] {
+        var random = SecureRandom()
+        return step(bookkeeper, using: &random) { engine, _ in input(&engine) }
+    }
+}

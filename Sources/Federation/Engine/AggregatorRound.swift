@@ -19,7 +19,7 @@ import SecureAggregation
 /// contribute (masked input) → unmask → release, driving `SecAggServer` unchanged. Every
 /// phase proceeds without parties that dropped while at least t remain, and otherwise aborts
 /// naming the missing parties. The federation ledger commits before any result leaves.
-public struct AggregatorRound: Sendable {
+public struct AggregatorRound: RoundEngine, Sendable {
     public let plan: RoundPlan
     public let round: UInt64
     public let noNoise: Bool
@@ -35,8 +35,6 @@ public struct AggregatorRound: Sendable {
     private let invited: [Int]
     private let key: ThresholdPublicKey?
     private let verifier: PeerVerifier?
-    private let ledger: PrivacyLedger
-    private let store: RoundStore?
     private let deadlines: [RoundPhase: UInt64]
     /// Parties still taking part in the current phase.
     private var alive: Set<Int> = []
@@ -79,14 +77,12 @@ public struct AggregatorRound: Sendable {
     ///   - verifier: checks each contribution's signature on arrival, so that a party that signs
     ///     badly is cut off here rather than making every honest party refuse the sum (nil: the
     ///     parties' own checks only).
-    ///   - ledger: the federation ledger; its cap comes from the manifest when it has none.
-    ///   - store: durable round state (nil in tests that do not need it).
     ///   - deadlines: milliseconds per phase, announced to parties (the transport enforces them).
     ///   - noNoise: simulations only; recorded in the result.
     ///   - committee: who is asked for partial decryptions (Paillier mode).
     ///   - generator: the session nonce's source (`SecureRandom` in production).
-    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil, ledger: PrivacyLedger,
-                store: RoundStore?, deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
+    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil,
+                deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
                 using generator: inout some RandomNumberGenerator) throws {
         let invited = Array(Set(parties)).sorted()
         guard invited.count >= plan.threshold, invited.count <= WireProtocol.maximumParties, invited.allSatisfy({ $0 >= 1 }) else {
@@ -108,8 +104,6 @@ public struct AggregatorRound: Sendable {
         self.invited = invited
         self.key = key
         self.verifier = verifier
-        self.ledger = ledger
-        self.store = store
         self.deadlines = deadlines
         self.noNoise = noNoise
         self.committee = committee
@@ -117,7 +111,6 @@ public struct AggregatorRound: Sendable {
         while nonce.count < 32 { withUnsafeBytes(of: generator.next()) { nonce += $0 } }
         sessionNonce = nonce
         alive = Set(invited)
-        try persist()
     }
 
     /// The current phase's deadline in milliseconds, if one was given (the transport arms a
@@ -136,7 +129,7 @@ public struct AggregatorRound: Sendable {
     /// Handles one envelope from `party` (the id its certificate proves). A message that breaks
     /// the protocol cuts that party off (it is named in ``dropped``) and an `Error` goes back to
     /// it; the round goes on without it while ≥ t remain.
-    public mutating func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) -> [OutgoingMessage] {
+    public mutating func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) -> [AggregatorEffect] {
         guard outcome == nil else { return [] }
         guard invited.contains(party), dropped[party] == nil else {
             return [reply(party, .error(Envelopes.error(.errorUnexpectedMessage, "party \(party) is not taking part in round \(round)", phase: phase)))]
@@ -172,7 +165,7 @@ public struct AggregatorRound: Sendable {
     }
 
     /// The party's stream ended (machine died, network cut, or it hung up).
-    public mutating func partyLeft(_ party: Int, reason: String = "disconnected") -> [OutgoingMessage] {
+    public mutating func partyLeft(_ party: Int, reason: String = "disconnected") -> [AggregatorEffect] {
         guard outcome == nil, invited.contains(party), dropped[party] == nil else { return [] }
         // A party that has nothing more to send in this round (its result is on its way) is not a dropout.
         if phase == .join, !joined.contains(party) {
@@ -185,7 +178,7 @@ public struct AggregatorRound: Sendable {
 
     /// The current phase's deadline passed: silent parties are dropped and the round moves on
     /// (or aborts below the threshold).
-    public mutating func deadlinePassed() -> [OutgoingMessage] {
+    public mutating func deadlinePassed() -> [AggregatorEffect] {
         guard outcome == nil else { return [] }
         for party in waitingFor {
             dropped[party] = DroppedParty(party: party, phase: phase, reason: "no answer before the \(phase.rawValue) deadline")
@@ -218,7 +211,7 @@ public struct AggregatorRound: Sendable {
 
     // MARK: Handling
 
-    private mutating func handle(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, from party: Int) throws -> [OutgoingMessage] {
+    private mutating func handle(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, from party: Int) throws -> [AggregatorEffect] {
         switch body {
         case .hello(let hello):
             guard phase == .join, !joined.contains(party) else { throw unexpected(body, party) }
@@ -333,7 +326,7 @@ public struct AggregatorRound: Sendable {
 
     /// Cuts `party` off. It is named in the phase the round is in, whether or not its
     /// RoundAccept had arrived (a refusal is named at join where it is handled).
-    private mutating func drop(_ party: Int, reason: String) -> [OutgoingMessage] {
+    private mutating func drop(_ party: Int, reason: String) -> [AggregatorEffect] {
         guard dropped[party] == nil else { return [] }
         dropped[party] = DroppedParty(party: party, phase: phase, reason: reason)
         alive.remove(party)
@@ -344,7 +337,7 @@ public struct AggregatorRound: Sendable {
 
     // MARK: Phases
 
-    private mutating func advanceIfReady() -> [OutgoingMessage] {
+    private mutating func advanceIfReady() -> [AggregatorEffect] {
         guard outcome == nil else { return [] }
         // Fewer than t parties left: no point waiting for the deadline.
         if alive.count < plan.threshold {
@@ -361,7 +354,7 @@ public struct AggregatorRound: Sendable {
         return closePhase()
     }
 
-    private mutating func closePhase() -> [OutgoingMessage] {
+    private mutating func closePhase() -> [AggregatorEffect] {
         guard outcome == nil else { return [] }
         switch phase {
         case .join: return open()
@@ -372,17 +365,24 @@ public struct AggregatorRound: Sendable {
         }
     }
 
-    private mutating func open() -> [OutgoingMessage] {
+    private mutating func open() -> [AggregatorEffect] {
         for party in invited where !joined.contains(party) && dropped[party] == nil {
             dropped[party] = DroppedParty(party: party, phase: .join, reason: "did not join")
         }
         guard joined.count >= plan.threshold else {
             return abort(phase: .join, reason: "only \(joined.count) of \(invited.count) parties joined; the threshold is \(plan.threshold)")
         }
-        do {
-            reservation = try reserveCharge(plan, ledger: ledger, party: "aggregator", round: round)
-        } catch {
-            return abort(phase: .join, reason: "the federation ledger refuses the round: \(error)")
+        // The charge is reserved first; the round opens when the ledger admits it (`reserved`).
+        return [.reserve(plan.charge(party: "aggregator", round: round), cap: plan.ledgerCap)]
+    }
+
+    /// The federation ledger answered the reservation asked for when the join phase closed.
+    public mutating func reserved(_ result: Result<Reservation, any Error>,
+                                  using generator: inout some RandomNumberGenerator) -> [AggregatorEffect] {
+        guard outcome == nil, phase == .join, reservation == nil else { return [] }
+        switch result {
+        case .success(let reservation): self.reservation = reservation
+        case .failure(let error): return abort(phase: .join, reason: "the federation ledger refuses the round: \(error)")
         }
         var open = Fedshare_V1_RoundOpen()
         open.mode = plan.mode == .paillier ? .paillier : .secagg
@@ -425,11 +425,10 @@ public struct AggregatorRound: Sendable {
         }
         alive = Set(joined)
         answered = []
-        if let stopped = recordPhase() { return stopped }
-        return joined.map { reply($0, .open(open)) }
+        return [recorded()] + joined.map { reply($0, .open(open)) }
     }
 
-    private mutating func closeContribute() -> [OutgoingMessage] {
+    private mutating func closeContribute() -> [AggregatorEffect] {
         for party in alive.subtracting(answered) {
             dropped[party] = DroppedParty(party: party, phase: phase, reason: "no complete contribution")
         }
@@ -449,15 +448,14 @@ public struct AggregatorRound: Sendable {
         phase = .decrypt
         alive = Set(contributors)
         answered = []
-        if let stopped = recordPhase() { return stopped }
         sumChunks = CiphertextChunking.encryptedSumChunks(sum, key: key.paillierKey, contributors: contributors, context: context)
-        return askStandIns(committee == .everyone ? contributors.count : plan.threshold)
+        return [recorded()] + askStandIns(committee == .everyone ? contributors.count : plan.threshold)
     }
 
     /// Asks `count` more contributors (in the order their contributions completed) for partial
     /// decryptions: each gets the others' signed contributions, to recompute the sum, then the
     /// sum. The contributors not asked stand by, as contributors, until the release.
-    private mutating func askStandIns(_ count: Int) -> [OutgoingMessage] {
+    private mutating func askStandIns(_ count: Int) -> [AggregatorEffect] {
         let chosen = contributionOrder.filter { alive.contains($0) && !asked.contains($0) }.prefix(count)
         guard !chosen.isEmpty else { return [] }
         asked.formUnion(chosen)
@@ -474,7 +472,7 @@ public struct AggregatorRound: Sendable {
         }
     }
 
-    private mutating func closeDecrypt() -> [OutgoingMessage] {
+    private mutating func closeDecrypt() -> [AggregatorEffect] {
         guard let key, let layout else { return abort(phase: .decrypt, reason: "no key") }
         var shares: [ThresholdDecryptionShare] = []
         for party in alive.intersection(asked).sorted() {
@@ -512,7 +510,7 @@ public struct AggregatorRound: Sendable {
         }
     }
 
-    private mutating func abortDecryption(_ error: any Error) -> [OutgoingMessage] {
+    private mutating func abortDecryption(_ error: any Error) -> [AggregatorEffect] {
         // The key names shares by index; say which party holds which when the ids are not 1...n.
         let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
             : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
@@ -533,7 +531,7 @@ public struct AggregatorRound: Sendable {
 
     // MARK: Secure aggregation
 
-    private mutating func serverReceive(_ message: ClientMessage, from party: Int) throws -> [OutgoingMessage] {
+    private mutating func serverReceive(_ message: ClientMessage, from party: Int) throws -> [AggregatorEffect] {
         guard var server, let map else { throw unexpected(nil, party) }
         let outputs: [Addressed<ServerMessage>]
         do { outputs = try server.receive(message) } catch let error as SecAggError {
@@ -545,7 +543,7 @@ public struct AggregatorRound: Sendable {
         return handleServer(outputs)
     }
 
-    private mutating func closeSecAggPhase() -> [OutgoingMessage] {
+    private mutating func closeSecAggPhase() -> [AggregatorEffect] {
         guard var server else { return abort(phase: phase, reason: "no secure-aggregation server") }
         do {
             let outputs = try server.closePhase()
@@ -557,7 +555,7 @@ public struct AggregatorRound: Sendable {
         }
     }
 
-    private mutating func handleServer(_ outputs: [Addressed<ServerMessage>]) -> [OutgoingMessage] {
+    private mutating func handleServer(_ outputs: [Addressed<ServerMessage>]) -> [AggregatorEffect] {
         guard let server, let map else { return [] }
         for (index, secaggPhase) in server.dropouts {
             let party = map.party(at: index)
@@ -577,8 +575,7 @@ public struct AggregatorRound: Sendable {
             phase = next
             alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
             answered = []
-            if let stopped = recordPhase() { return stopped }
-            return outputs.compactMap { addressed -> OutgoingMessage? in
+            return [recorded()] + outputs.compactMap { addressed -> AggregatorEffect? in
                 let party = map.party(at: addressed.recipient)
                 // A party cut off by this engine gets nothing more (the server may still list it).
                 guard dropped[party] == nil else { return nil }
@@ -621,60 +618,73 @@ public struct AggregatorRound: Sendable {
 
     // MARK: Endings
 
-    private mutating func release(sums: [Int64], contributors: [Int], keyFingerprint: String) -> [OutgoingMessage] {
+    private mutating func release(sums: [Int64], contributors: [Int], keyFingerprint: String) -> [AggregatorEffect] {
         guard let reservation else { return abort(phase: phase, reason: "no ledger reservation") }
         let result = RoundResult(
             round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
             sums: sums, contributors: contributors.sorted(), dropped: dropped.values.sorted { $0.party < $1.party },
             event: plan.event, ledgerEntryID: reservation.id, keyFingerprint: keyFingerprint, noNoise: noNoise)
         phase = .release
-        do {
-            // The expense first: a crash after this line loses a release, never a charge.
-            try ledger.commit(reservation)
-            var entry = record(contributors: result.contributors)
-            entry.phase = RoundPhase.done.rawValue
-            try store?.markReleased(entry)
-        } catch {
-            return abort(phase: .release, reason: "cannot record the release: \(error)", cancelReservation: false)
-        }
+        var entry = record(contributors: result.contributors)
+        entry.phase = RoundPhase.done.rawValue
         phase = .done
         outcome = .released(result)
         let chunks = result.chunks(cost: plan.cost)
         let recipients = joined.filter { dropped[$0] == nil }
-        return recipients.flatMap { party in chunks.map { reply(party, .result($0)) } }
+        // The expense first: a crash after the commit loses a release, never a charge. A write
+        // that fails ends the round here (``failed(_:error:)``) and no result leaves.
+        return [.commit(reservation), .markReleased(entry)] + recipients.flatMap { party in chunks.map { reply(party, .result($0)) } }
     }
 
     /// Ends the round without a release. The parties get `reason`; the outcome also says what
-    /// the federation ledger or the round store could not record (the charge then stays held,
-    /// never lost).
-    private mutating func abort(phase failed: RoundPhase, reason: String, cancelReservation: Bool = true) -> [OutgoingMessage] {
+    /// the federation ledger or the round store could not record (``failed(_:error:)``: the
+    /// charge then stays held, never lost).
+    private mutating func abort(phase failed: RoundPhase, reason: String, cancelReservation: Bool = true) -> [AggregatorEffect] {
         let missing = dropped.keys.sorted()
-        var problems: [String] = []
-        if cancelReservation, let reservation {
-            // Nothing was released: the charge goes back.
-            do { try ledger.cancel(reservation) } catch {
-                problems.append("its reservation \(reservation.id) stays held: \(error)")
-            }
-        }
+        var effects: [AggregatorEffect] = []
+        // Nothing was released: the charge goes back.
+        if cancelReservation, let reservation { effects.append(.cancel(reservation)) }
         phase = .aborted
         var entry = record(contributors: [])
         entry.reason = reason
-        do { try store?.save(entry) } catch {
-            // A restart finds the round in its last recorded phase and settles it from there.
-            problems.append("the round store could not record the abort: \(error)")
-        }
-        outcome = .aborted(phase: failed, reason: ([reason] + problems).joined(separator: "; "), missing: missing)
+        effects.append(.persist(entry))
+        outcome = .aborted(phase: failed, reason: reason, missing: missing)
         var notice = Fedshare_V1_Abort()
         notice.phase = failed.wire
         notice.reason = String(reason.prefix(2000))
         notice.missingParties = missing.map { UInt32($0) }
-        return joined.filter { dropped[$0] == nil }.map { reply($0, .abort(notice)) }
+        return effects + joined.filter { dropped[$0] == nil }.map { reply($0, .abort(notice)) }
+    }
+
+    /// A ledger or round-store write failed. Before the release it ends the round: a phase the
+    /// store cannot record ends it before anything that could open the sum leaves (a restart
+    /// settles an interrupted round's charge from its last recorded phase), and a release the
+    /// ledger or store cannot record is not sent. During an abort the failure is named in the
+    /// outcome and the abort goes on.
+    public mutating func failed(_ effect: AggregatorEffect, error: any Error) -> [AggregatorEffect]? {
+        if case .aborted(let failedPhase, let reason, let missing)? = outcome {
+            let problem: String
+            switch effect {
+            case .cancel(let reservation): problem = "its reservation \(reservation.id) stays held: \(error)"
+            case .persist: problem = "the round store could not record the abort: \(error)"
+            default: problem = "\(error)"
+            }
+            // A restart finds the round in its last recorded phase and settles it from there.
+            outcome = .aborted(phase: failedPhase, reason: reason + "; " + problem, missing: missing)
+            return nil
+        }
+        switch effect {
+        case .commit, .markReleased:
+            return abort(phase: .release, reason: "cannot record the release: \(error)", cancelReservation: false)
+        default:
+            return abort(phase: phase, reason: "cannot record the round's state: \(error)")
+        }
     }
 
     // MARK: Plumbing
 
-    private func reply(_ party: Int, _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> OutgoingMessage {
-        OutgoingMessage(party: party, envelope: Envelopes.aggregator(round: round, manifestHash: plan.manifestHash, body))
+    private func reply(_ party: Int, _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> AggregatorEffect {
+        .send(OutgoingMessage(party: party, envelope: Envelopes.aggregator(round: round, manifestHash: plan.manifestHash, body)))
     }
 
     private func record(contributors: [Int]) -> RoundStore.Record {
@@ -685,20 +695,16 @@ public struct AggregatorRound: Sendable {
             reason: nil, reservation: reservation?.id, updated: RoundStore.now())
     }
 
-    private func persist() throws { try store?.save(record(contributors: [])) }
+    /// The round's state as the round store keeps it.
+    public var stateRecord: RoundStore.Record { record(contributors: []) }
 
-    /// Records the phase the round just entered. A store that cannot record it ends the round
-    /// here, before anything that could open the sum leaves: a restart settles an interrupted
-    /// round's charge from its last recorded phase, which would otherwise be wrong.
-    private mutating func recordPhase() -> [OutgoingMessage]? {
-        do {
-            try persist()
-            return nil
-        } catch {
-            return abort(phase: phase, reason: "cannot record the round's state: \(error)")
-        }
-    }
+    /// Records the phase the round just entered (``failed(_:error:)`` ends the round when the
+    /// store cannot).
+    private func recorded() -> AggregatorEffect { .persist(stateRecord) }
 }
+
+/// What the aggregator engine asks its runtime to do.
+public typealias AggregatorEffect = RoundEffect<OutgoingMessage>
 
 func hex(_ bytes: [UInt8]) -> String { Base16.encode(bytes) }
 

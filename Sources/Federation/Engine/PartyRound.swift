@@ -7,8 +7,9 @@ import Paillier
 import Primitives
 import SecureAggregation
 
-/// One party's side of one round, as a state machine without sockets: send ``hello()``, then
-/// feed every aggregator envelope to `receive(_:using:)` and send what it returns.
+/// One party's side of one round, as a state machine without sockets or storage: send
+/// ``hello()``, then feed every aggregator envelope to `receive(_:using:)` and have a
+/// ``RoundBookkeeper`` perform what it returns (ledger writes, then the messages to send).
 ///
 /// The party trusts nothing the aggregator says about parameters or budget: it recomputes the
 /// round's plan from its own manifest and refuses any difference, reserves the charge in its
@@ -22,7 +23,7 @@ import SecureAggregation
 /// shares only after at least t survivors signed the same survivor set. Any deviation is
 /// refused with ``FederationError/aggregatorRefused(party:reason:)`` and the party's ledger
 /// is settled for the worst case.
-public struct PartyRound: Sendable {
+public struct PartyRound: RoundEngine, Sendable {
     public struct Options: Sendable {
         /// Accept rounds announced without noise (simulations only).
         public var allowNoNoise = false
@@ -52,11 +53,13 @@ public struct PartyRound: Sendable {
     public private(set) var committed = false
     /// True once the party's (encrypted or masked) contribution left.
     public private(set) var contributed = false
+    /// How the ledger was settled when the round ended without a result for this party
+    /// (``connectionLost(reason:)``, or a request it refused).
+    public private(set) var settlement: LossSettlement?
 
     private let manifestParties: [Int]
     private let contribution: AttentionResult
     private let credentials: PartyCredentials
-    private let ledger: PrivacyLedger
     private let keyShare: ThresholdKeyShare?
     private let publicKey: ThresholdPublicKey?
     private let options: Options
@@ -77,17 +80,23 @@ public struct PartyRound: Sendable {
     private var resultChunks: ChunkAssembler<Int>?
     private var resultHeader: Fedshare_V1_ResultHeader?
     private var resultValues: [Int64] = []
+    /// The round announced, while the ledger reserves its charge (``reserved(_:using:)``).
+    private var pendingOpen: Fedshare_V1_RoundOpen?
+    /// The phase the result arrived in (named if the ledger cannot commit at the release).
+    private var phaseBeforeResult: RoundPhase = .join
+    /// Which settlement a ledger write that fails belongs to.
+    private var settling: Settling?
+    private enum Settling { case worstCase, afterAbort }
 
     /// - Parameters:
     ///   - party: this party's id (as in its certificate and the manifest).
     ///   - manifest: the party's own copy of the manifest.
     ///   - contribution: its local attention A_p and counts n_p (`LocalAttention.compute`).
     ///   - credentials: its certificate's signing key and the federation CA it checks others against.
-    ///   - ledger: its own privacy ledger (cap from the manifest's budget if it has none).
     ///   - keyShare, publicKey: its threshold key share (Paillier mode).
     ///   - threshold: overrides the manifest's threshold (simulations).
     public init(party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
-                ledger: PrivacyLedger, keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
+                keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
                 threshold: Int? = nil, options: Options = Options()) throws {
         guard manifest.parties.contains(party) else {
             throw FederationError.configuration("party \(party) is not in the manifest's parties \(manifest.parties)")
@@ -113,7 +122,6 @@ public struct PartyRound: Sendable {
         self.manifestParties = manifest.parties
         self.contribution = contribution
         self.credentials = credentials
-        self.ledger = ledger
         self.keyShare = keyShare
         self.publicKey = publicKey
         self.options = options
@@ -133,25 +141,78 @@ public struct PartyRound: Sendable {
         envelope(.error(Envelopes.error(.errorMalformed, "\(error)", phase: phase)))
     }
 
-    /// Handles one aggregator envelope and returns the replies.
-    /// - Throws: `FederationError` when the aggregator breaks the protocol; the party then
-    ///   stops (``outcome`` is set) and should send ``errorEnvelope(_:)`` and hang up.
+    /// Handles one aggregator envelope and returns the effects to perform. When the aggregator
+    /// breaks the protocol the party stops (``outcome`` is set): its ledger is settled for the
+    /// worst case and the last effect sends an `Error` envelope, after which it hangs up.
     public mutating func receive(_ envelope: Fedshare_V1_AggregatorEnvelope,
-                                 using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+                                 using generator: inout some RandomNumberGenerator) -> [PartyEffect] {
         guard outcome == nil else { return [] }
         do {
             return try handle(envelope, using: &generator)
         } catch {
-            stop(.aborted(phase: phase, reason: "\(error)", missing: []))
-            _ = settleForWorstCase()
-            throw error
+            return stop(onError: error)
         }
+    }
+
+    /// The ledger answered the reservation of the round just announced: the party accepts and
+    /// contributes, or refuses when its own ledger refuses the charge.
+    public mutating func reserved(_ result: Result<Reservation, any Error>,
+                                  using generator: inout some RandomNumberGenerator) -> [PartyEffect] {
+        guard outcome == nil, let open = pendingOpen else { return [] }
+        pendingOpen = nil
+        switch result {
+        case .success(let reservation):
+            self.reservation = reservation
+        case .failure(let error):
+            let message = "party \(party): its own ledger refuses round \(round): \(error)"
+            stop(.refused(reason: message))
+            var refuse = Fedshare_V1_RoundRefuse()
+            refuse.reason = .refuseBudgetExceeded
+            refuse.message = message
+            return [send(.refuse(refuse))]
+        }
+        do {
+            return try contribute(to: open, using: &generator)
+        } catch {
+            return stop(onError: error)
+        }
+    }
+
+    /// A ledger write failed. A commit that the release or an opening share waits for stops the
+    /// party (the reservation stays pending, which still holds the charge against the cap, and
+    /// nothing after it leaves); a settlement that fails is named in how the round ended.
+    public mutating func failed(_ effect: PartyEffect, error: any Error) -> [PartyEffect]? {
+        guard case .commit(let reservation) = effect else {
+            guard case .cancel(let reservation) = effect else { return nil }
+            self.reservation = reservation
+            if settling == .afterAbort, case .aborted(let phase, let reason, let missing)? = outcome {
+                let held = "party \(party)'s reservation \(reservation.id) stays held: its ledger could not cancel it: \(error)"
+                outcome = .aborted(phase: phase, reason: reason + "; " + held, missing: missing)
+            } else {
+                settlement = .heldPending(reservation: reservation.id, reason: "\(error)")
+            }
+            return nil
+        }
+        committed = false
+        settlement = .heldPending(reservation: reservation.id, reason: "\(error)")
+        if settling == .worstCase { return nil }
+        if case .released? = outcome { phase = phaseBeforeResult }
+        outcome = nil
+        stop(.aborted(phase: phase, reason: "\(error)", missing: []))
+        return [.send(errorEnvelope(error))]
+    }
+
+    /// Stops on the aggregator's protocol violation (or a local failure): the ledger is settled
+    /// for the worst case and the aggregator is told why.
+    private mutating func stop(onError error: any Error) -> [PartyEffect] {
+        stop(.aborted(phase: phase, reason: "\(error)", missing: []))
+        return settleForWorstCase() + [.send(errorEnvelope(error))]
     }
 
     // MARK: Handling
 
     private mutating func handle(_ envelope: Fedshare_V1_AggregatorEnvelope,
-                                 using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+                                 using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         guard envelope.protocolVersion == WireProtocol.version else {
             throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
         }
@@ -168,7 +229,7 @@ public struct PartyRound: Sendable {
             guard phase == .join else { throw unexpected(envelope.body) }
             return []
         case .open(let open):
-            guard phase == .join, reservation == nil else { throw unexpected(envelope.body) }
+            guard phase == .join, reservation == nil, pendingOpen == nil else { throw unexpected(envelope.body) }
             return try handleOpen(open, round: envelope.roundID, using: &generator)
         case .relayedContribution(let relay):
             guard plan.mode == .paillier, phase == .contribute || phase == .decrypt, !opened else {
@@ -187,7 +248,7 @@ public struct PartyRound: Sendable {
             self.client = client
             phase = .share
             guard case .shareKeys(let shares)? = reply else { throw unexpected(envelope.body) }
-            return [self.envelope(.shareKeys(SecAggWire.shareKeys(shares, map: map)))]
+            return [send(.shareKeys(SecAggWire.shareKeys(shares, map: map)))]
         case .forwardedShares(let forwarded):
             guard let map, var client, phase == .share else { throw unexpected(envelope.body) }
             let message = try SecAggWire.forwarded(forwarded, recipient: party, map: map)
@@ -196,7 +257,7 @@ public struct PartyRound: Sendable {
             phase = .contribute
             guard case .maskedInput(let input)? = reply else { throw unexpected(envelope.body) }
             contributed = true
-            return SecAggWire.maskedInputChunks(input).map { self.envelope(.maskedInput($0)) }
+            return SecAggWire.maskedInputChunks(input).map { send(.maskedInput($0)) }
         case .survivorSet(let survivors):
             guard let map, var client, phase == .contribute else { throw unexpected(envelope.body) }
             let message = try decoded(survivors) { try SecAggWire.survivorSet($0, map: map) }
@@ -204,7 +265,7 @@ public struct PartyRound: Sendable {
             self.client = client
             phase = .check
             guard case .survivorSignature(let signature)? = reply else { throw unexpected(envelope.body) }
-            return [self.envelope(.survivorSignature(SecAggWire.survivorSignature(signature)))]
+            return [send(.survivorSignature(SecAggWire.survivorSignature(signature)))]
         case .unmaskingRequest(let request):
             guard let map, var client, phase == .check else { throw unexpected(envelope.body) }
             let message = try decoded(request) { try SecAggWire.unmaskingRequest($0, map: map) }
@@ -213,26 +274,22 @@ public struct PartyRound: Sendable {
             phase = .unmask
             guard case .unmaskingResponse(let response)? = reply else { throw unexpected(envelope.body) }
             // The charge is committed before the shares that open the sum leave.
-            let ack = try commit()
-            return [self.envelope(.commitAck(ack)), self.envelope(.unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map)))]
+            return try commit() + [send(.unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map)))]
         case .result(let chunk):
             return try handleResult(chunk)
         case .abort(let notice):
-            let held = settleAfterAbort()
-            stop(.aborted(phase: RoundPhase(wire: notice.phase), reason: ([notice.reason] + held).joined(separator: "; "),
-                          missing: notice.missingParties.map { Int($0) }))
-            return []
+            stop(.aborted(phase: RoundPhase(wire: notice.phase), reason: notice.reason, missing: notice.missingParties.map { Int($0) }))
+            return settleAfterAbort()
         case .error(let error):
-            let held = settleAfterAbort()
-            stop(.aborted(phase: phase, reason: (["the aggregator reports: \(error.message.prefix(500))"] + held).joined(separator: "; "), missing: []))
-            return []
+            stop(.aborted(phase: phase, reason: "the aggregator reports: \(error.message.prefix(500))", missing: []))
+            return settleAfterAbort()
         case .none:
             throw FederationError.malformed(party: nil, reason: "the aggregator sent an empty envelope")
         }
     }
 
     private mutating func handleOpen(_ open: Fedshare_V1_RoundOpen, round: UInt64,
-                                     using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         self.round = round
         // Every announced parameter is recomputed here from this party's own manifest.
         if let problem = check(open) {
@@ -240,20 +297,18 @@ public struct PartyRound: Sendable {
             var refuse = Fedshare_V1_RoundRefuse()
             refuse.reason = problem.reason
             refuse.message = problem.message
-            return [envelope(.refuse(refuse))]
+            return [send(.refuse(refuse))]
         }
         invited = open.parties.map { Int($0) }
         noNoise = open.noNoise
-        do {
-            reservation = try reserveCharge(plan, ledger: ledger, party: String(party), round: round)
-        } catch {
-            let message = "party \(party): its own ledger refuses round \(round): \(error)"
-            stop(.refused(reason: message))
-            var refuse = Fedshare_V1_RoundRefuse()
-            refuse.reason = .refuseBudgetExceeded
-            refuse.message = message
-            return [envelope(.refuse(refuse))]
-        }
+        // The party's own ledger reserves the charge first (``reserved(_:using:)``).
+        pendingOpen = open
+        return [.reserve(plan.charge(party: String(party), round: round), cap: plan.ledgerCap)]
+    }
+
+    /// Accepts the round whose charge is reserved, and sends this party's contribution.
+    private mutating func contribute(to open: Fedshare_V1_RoundOpen,
+                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         var accept = Fedshare_V1_RoundAccept()
         accept.reservationID = reservation?.id ?? 0
         let noise = try plan.noiseShare(parties: invited.count, noNoise: noNoise, using: &generator)
@@ -277,7 +332,7 @@ public struct PartyRound: Sendable {
             ownCiphertexts = ciphertexts
             phase = .contribute
             contributed = true
-            return [envelope(.accept(accept))] + chunks.map { envelope(.contribution($0)) }
+            return [send(.accept(accept))] + chunks.map { send(.contribution($0)) }
         case .secagg:
             let map = try SecAggPartyMap(parties: invited)
             let configuration = try SecAggConfiguration(parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
@@ -289,7 +344,7 @@ public struct PartyRound: Sendable {
             self.map = map
             self.client = client
             phase = .advertise
-            return [envelope(.accept(accept)), envelope(.advertiseKeys(SecAggWire.advertise(advertise, map: map)))]
+            return [send(.accept(accept)), send(.advertiseKeys(SecAggWire.advertise(advertise, map: map)))]
         }
     }
 
@@ -372,7 +427,7 @@ public struct PartyRound: Sendable {
     }
 
     private mutating func handleSum(_ chunk: Fedshare_V1_EncryptedSumChunk,
-                                    using generator: inout some RandomNumberGenerator) throws -> [Fedshare_V1_PartyEnvelope] {
+                                    using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         guard let publicKey, let keyShare, let layout else { throw FederationError.configuration("no key") }
         guard !opened else {
             throw refused("sent a second encrypted sum in round \(round); party \(party) decrypts one sum per round")
@@ -408,8 +463,6 @@ public struct PartyRound: Sendable {
         guard expected == assembler.ciphertexts else {
             throw refused("sent an encrypted sum that is not the sum of the signed contributions of parties \(sumContributors) to round \(round)")
         }
-        // The charge is committed before the partial decryption that opens the sum leaves.
-        let ack = try commit()
         let share: ThresholdDecryptionShare
         do {
             share = try keyShare.decryptionShare(
@@ -422,8 +475,8 @@ public struct PartyRound: Sendable {
         opened = true
         relayed = [:]
         verified = [:]
-        return [envelope(.commitAck(ack))]
-            + PartialDecryptionChunking.chunks(share, key: publicKey).map { envelope(.partialDecryption($0)) }
+        // The charge is committed before the partial decryption that opens the sum leaves.
+        return try commit() + PartialDecryptionChunking.chunks(share, key: publicKey).map { send(.partialDecryption($0)) }
     }
 
     /// This party's ciphertexts times every other contributor's verified ones.
@@ -468,7 +521,7 @@ public struct PartyRound: Sendable {
         options.progress.map { report in WorkProgress(total: total) { report(work, $0, $1) } }
     }
 
-    private mutating func handleResult(_ chunk: Fedshare_V1_ResultChunk) throws -> [Fedshare_V1_PartyEnvelope] {
+    private mutating func handleResult(_ chunk: Fedshare_V1_ResultChunk) throws -> [PartyEffect] {
         guard reservation != nil, phase != .join else { throw unexpected(.result(chunk)) }
         var chunks = resultChunks ?? ChunkAssembler<Int>(message: "ResultChunk")
         if chunk.chunk.index == 0 {
@@ -490,7 +543,12 @@ public struct PartyRound: Sendable {
             throw FederationError.malformed(party: nil, reason: "the result holds \(resultValues.count) of \(plan.valueCount) values")
         }
         // The result may contain this party's data even if it did not help open it: commit.
-        if !committed, contributed { _ = try commit() }
+        var effects: [PartyEffect] = []
+        if !committed, contributed, let reservation {
+            effects.append(.commit(reservation))
+            committed = true
+        }
+        phaseBeforeResult = phase
         let result = RoundResult(
             round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
             sums: resultValues, contributors: header.contributors.map { Int($0) },
@@ -498,21 +556,20 @@ public struct PartyRound: Sendable {
             event: plan.event, ledgerEntryID: header.ledgerEntryID, keyFingerprint: header.keyFingerprint, noNoise: header.noNoise)
         phase = .done
         outcome = .released(result)
-        return [envelope(.resultAck(Fedshare_V1_ResultAck()))]
+        return effects + [send(.resultAck(Fedshare_V1_ResultAck()))]
     }
 
     // MARK: Ledger
 
-    private mutating func commit() throws -> Fedshare_V1_CommitAck {
+    /// Commits the charge (once) and acknowledges it to the aggregator.
+    private mutating func commit() throws -> [PartyEffect] {
         guard let reservation else { throw FederationError.configuration("party \(party): nothing reserved to commit") }
-        if !committed {
-            try ledger.commit(reservation)
-            committed = true
-        }
         var ack = Fedshare_V1_CommitAck()
         ack.reservationID = reservation.id
         ack.ledgerEntryID = reservation.id
-        return ack
+        let effects: [PartyEffect] = committed ? [] : [.commit(reservation)]
+        committed = true
+        return effects + [send(.commitAck(ack))]
     }
 
     /// What a lost connection did to this party's reservation (``connectionLost(reason:)``).
@@ -537,10 +594,14 @@ public struct PartyRound: Sendable {
     /// and counts as spent, released or not; a reservation for a round where nothing of the
     /// party's data left is cancelled. The round ends here for this engine (``outcome`` is
     /// `aborted`); a reconnecting party starts a new `PartyRound` for the next round.
-    public mutating func connectionLost(reason: String) -> LossSettlement {
+    public mutating func connectionLost(reason: String) -> [PartyEffect] {
         guard outcome == nil else {
-            if let reservation, committed { return .alreadyCommitted(reservation: reservation.id) }
-            return .nothingReserved
+            if let reservation, committed {
+                settlement = .alreadyCommitted(reservation: reservation.id)
+            } else {
+                settlement = .nothingReserved
+            }
+            return []
         }
         let lostIn = phase
         stop(.aborted(phase: lostIn, reason: "the connection to the aggregator was lost in phase \(lostIn.rawValue): \(reason)", missing: []))
@@ -549,40 +610,36 @@ public struct PartyRound: Sendable {
 
     /// Settles the reservation when the round ends for this party without a result (a lost
     /// stream, or a request it refused): committed once its contribution left, since t others
-    /// may still open a sum holding it; cancelled when nothing of its data left.
-    private mutating func settleForWorstCase() -> LossSettlement {
-        guard let reservation else { return .nothingReserved }
-        if committed { return .alreadyCommitted(reservation: reservation.id) }
+    /// may still open a sum holding it; cancelled when nothing of its data left. ``settlement``
+    /// says which (``failed(_:error:)`` makes it `heldPending` when the ledger refuses).
+    private mutating func settleForWorstCase() -> [PartyEffect] {
+        settling = .worstCase
+        guard let reservation else {
+            settlement = .nothingReserved
+            return []
+        }
+        if committed {
+            settlement = .alreadyCommitted(reservation: reservation.id)
+            return []
+        }
         if contributed {
-            do {
-                try ledger.commit(reservation)
-                committed = true
-                return .committed(reservation: reservation.id)
-            } catch {
-                return .heldPending(reservation: reservation.id, reason: "\(error)")
-            }
+            committed = true
+            settlement = .committed(reservation: reservation.id)
+            return [.commit(reservation)]
         }
-        do {
-            try ledger.cancel(reservation)
-            self.reservation = nil
-            return .cancelled(reservation: reservation.id)
-        } catch {
-            return .heldPending(reservation: reservation.id, reason: "\(error)")
-        }
+        self.reservation = nil
+        settlement = .cancelled(reservation: reservation.id)
+        return [.cancel(reservation)]
     }
 
     /// After an abort: the reservation is cancelled only if this party's contribution never
     /// left (otherwise t others could still open a sum holding it, so the charge stays held).
-    /// Returns what the ledger could not do (the charge then stays held, never lost).
-    private mutating func settleAfterAbort() -> [String] {
+    /// A cancel the ledger refuses is named in the outcome (the charge then stays held, never lost).
+    private mutating func settleAfterAbort() -> [PartyEffect] {
         guard let reservation, !committed, !contributed else { return [] }
-        do {
-            try ledger.cancel(reservation)
-        } catch {
-            return ["party \(party)'s reservation \(reservation.id) stays held: its ledger could not cancel it: \(error)"]
-        }
+        settling = .afterAbort
         self.reservation = nil
-        return []
+        return [.cancel(reservation)]
     }
 
     private mutating func stop(_ outcome: RoundOutcome) {
@@ -601,4 +658,9 @@ public struct PartyRound: Sendable {
     private func envelope(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
         Envelopes.party(party, round: round, manifestHash: plan.manifestHash, body)
     }
+
+    private func send(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> PartyEffect { .send(envelope(body)) }
 }
+
+/// What a party engine asks its runtime to do.
+public typealias PartyEffect = RoundEffect<Fedshare_V1_PartyEnvelope>

@@ -347,17 +347,16 @@ public struct RoundPlan: Sendable, Hashable {
         return SHA256.hash(bytes)
     }
 
+    /// The budget a ledger without a cap of its own takes from the manifest.
+    public var ledgerCap: LedgerCap { LedgerCap(dataset: federation, epsilon: epsilonBudget, delta: deltaBudget) }
+
     /// The charge a ledger records for this round.
     public func charge(party: String, round: UInt64) -> PrivacyCharge {
         PrivacyCharge(dataset: federation, event: event, relation: relation, unit: unit, party: party, round: String(round))
     }
 }
 
-/// Reserves `plan`'s charge in `ledger`, setting the dataset's cap from the manifest's budget
-/// first if the ledger has none (a cap already there, the owner's own, is never raised).
+/// Reserves `plan`'s charge in `ledger` as a runtime does (tests).
 func reserveCharge(_ plan: RoundPlan, ledger: PrivacyLedger, party: String, round: UInt64) throws -> Reservation {
-    if (try? ledger.budget(dataset: plan.federation))?.capEpsilon == nil {
-        try ledger.setCap(dataset: plan.federation, epsilon: plan.epsilonBudget, delta: plan.deltaBudget)
-    }
-    return try ledger.reserve(plan.charge(party: party, round: round))
+    try RoundBookkeeper(ledger: ledger).reserve(plan.charge(party: party, round: round), cap: plan.ledgerCap)
 }

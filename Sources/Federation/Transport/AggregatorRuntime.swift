@@ -51,8 +51,8 @@ public actor AggregatorRuntime {
     }
 
     private let kit: FederationKit
-    private let ledger: PrivacyLedger
-    private let store: RoundStore?
+    private let bookkeeper: RoundBookkeeper
+    private var store: RoundStore? { bookkeeper.store }
     private let options: Options
     private let logger: Logger
     private let plan: RoundPlan
@@ -79,8 +79,7 @@ public actor AggregatorRuntime {
     public init(kit: FederationKit, ledger: PrivacyLedger, store: RoundStore?, options: Options = Options(),
                 logger: Logger = Logger(label: "fedshare.aggregator")) throws {
         self.kit = kit
-        self.ledger = ledger
-        self.store = store
+        self.bookkeeper = RoundBookkeeper(ledger: ledger, store: store)
         self.options = options
         self.logger = logger
         self.plan = try RoundPlan(manifest: kit.manifest, threshold: options.threshold)
@@ -112,10 +111,12 @@ public actor AggregatorRuntime {
         for phase in RoundPhase.allCases {
             deadlines[phase] = UInt64(Self.milliseconds(phase == .join ? options.joinDeadline : options.phaseDeadline))
         }
-        engine = try AggregatorRound(
+        let round = try AggregatorRound(
             plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey,
-            verifier: PeerVerifier(authority: kit.authority), ledger: ledger,
-            store: store, deadlines: deadlines, noNoise: options.noNoise, committee: options.committee, using: &random)
+            verifier: PeerVerifier(authority: kit.authority), deadlines: deadlines, noNoise: options.noNoise,
+            committee: options.committee, using: &random)
+        try store?.save(round.stateRecord)
+        engine = round
         phaseStart = .now
         windowStart = phaseStart
         decryptRequests = 0
@@ -143,10 +144,7 @@ public actor AggregatorRuntime {
 
     /// Tells the engine that `party` will not connect (simulations of a party dead before it joins).
     public func partyLeft(_ party: Int, reason: String) {
-        guard var engine else { return }
-        let out = engine.partyLeft(party, reason: reason)
-        self.engine = engine
-        deliver(out)
+        step { $0.partyLeft(party, reason: reason) }
     }
 
     // MARK: Streams
@@ -259,34 +257,37 @@ public actor AggregatorRuntime {
     }
 
     private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
-        guard var engine else { return }
         bytesSent[party, default: 0] += envelope.serializedSizeEstimate
-        let out = engine.receive(envelope, from: party)
-        self.engine = engine
-        deliver(out)
+        step { $0.receive(envelope, from: party) }
     }
 
     /// `party`'s stream of round `round` ended (nil: whichever stream it has now).
     private func left(_ party: Int, reason: String, round: UInt64? = nil) {
         if let round, engine?.round != round { return }
-        if var engine, engine.outcome == nil {
-            let out = engine.partyLeft(party, reason: reason)
-            self.engine = engine
+        if let engine, engine.outcome == nil {
             logger.info("party left", metadata: ["party": "\(party)", "reason": "\(reason)"])
-            deliver(out)
+            step { $0.partyLeft(party, reason: reason) }
         }
         outboxes.removeValue(forKey: party)?.finish()
     }
 
     private func checkDeadline() {
-        guard var engine, engine.outcome == nil else { return }
+        guard let engine, engine.outcome == nil else { return }
         let limit = engine.phase == .join ? options.joinDeadline : options.phaseDeadline
         guard ContinuousClock.now - windowStart > limit else { return }
         logger.warning("phase deadline passed", metadata: ["phase": "\(engine.phase.rawValue)", "waiting_for": "\(engine.waitingFor)"])
-        let out = engine.deadlinePassed()
-        self.engine = engine
         windowStart = .now
-        deliver(out)
+        step { $0.deadlinePassed() }
+    }
+
+    /// Feeds the engine one input, has the bookkeeper perform the ledger and round-store writes
+    /// it asks for, and sends the messages that may leave.
+    private func step(_ input: (inout AggregatorRound) -> [AggregatorEffect]) {
+        guard var engine else { return }
+        var random = SecureRandom()
+        let messages = bookkeeper.perform(input(&engine), on: &engine, using: &random)
+        self.engine = engine
+        deliver(messages)
     }
 
     private func deliver(_ messages: [OutgoingMessage]) {

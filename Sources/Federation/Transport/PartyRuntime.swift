@@ -73,15 +73,17 @@ public enum PartyRuntime {
                 progress(.working(work, done: done, total: total))
             }
         }
+        let bookkeeper = RoundBookkeeper(ledger: ledger)
         var losses = 0
         while true {
             let engine = try PartyRound(
-                party: party, manifest: kit.manifest, contribution: contribution, credentials: credentials, ledger: ledger, keyShare: kit.keyShare,
+                party: party, manifest: kit.manifest, contribution: contribution, credentials: credentials, keyShare: kit.keyShare,
                 publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
             progress?(.connecting(connection.address.description))
             let attempt: Attempt
             do {
-                attempt = try await self.attempt(engine: engine, connection: connection, dropAt: dropAt, progress: progress)
+                attempt = try await self.attempt(engine: engine, bookkeeper: bookkeeper, connection: connection, dropAt: dropAt,
+                                                 progress: progress)
             } catch let error as TransportError {
                 // The stream failed before its first message (the aggregator died after the
                 // hello); an aggregator still unreachable when the retry time is spent ends the run.
@@ -92,7 +94,7 @@ public enum PartyRuntime {
             case .ended(let outcome):
                 return outcome
             case .lost(let reason, var engine, let error):
-                let settlement = engine.connectionLost(reason: reason)
+                let settlement = bookkeeper.connectionLost(&engine, reason: reason)
                 losses += 1
                 guard losses <= reconnects, !Task.isCancelled else {
                     if let error { throw error }
@@ -106,7 +108,8 @@ public enum PartyRuntime {
 
     /// One stream: hello, then the engine's replies to every aggregator message.
     static func attempt(
-        engine: PartyRound, connection: PartyConnection, dropAt: RoundPhase?, progress: (@Sendable (Progress) -> Void)?
+        engine: PartyRound, bookkeeper: RoundBookkeeper, connection: PartyConnection, dropAt: RoundPhase?,
+        progress: (@Sendable (Progress) -> Void)?
     ) async throws -> Attempt {
         let party = engine.party
         let mode = engine.plan.mode
@@ -118,14 +121,12 @@ public enum PartyRuntime {
             do {
                 for try await envelope in stream.messages {
                     progress?(.received(engine.phase))
-                    let replies: [Fedshare_V1_PartyEnvelope]
-                    do {
-                        replies = try engine.receive(envelope, using: &random)
-                    } catch {
-                        try? await stream.send(engine.errorEnvelope(error))
-                        return .ended(engine.outcome ?? .aborted(phase: engine.phase, reason: "\(error)", missing: []))
-                    }
-                    if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
+                    let replies = bookkeeper.perform(engine.receive(envelope, using: &random), on: &engine, using: &random)
+                    // A party that stops on an error tells the aggregator why (never a simulated drop).
+                    if let dropAt, replies.contains(where: { reply in
+                        if case .error = reply.body { return false }
+                        return RoundPhase(of: reply.body, mode: mode).isAtOrAfter(dropAt)
+                    }) {
                         throw SimulatedDrop(party: party, phase: dropAt)
                     }
                     for reply in replies {
@@ -153,7 +154,7 @@ public enum PartyRuntime {
                 guard isConnectionLoss(diagnosed) else {
                     // Refused mid-round (the aggregator cut this party off): no reconnecting, but
                     // the ledger is settled as for a lost connection, never left pending.
-                    _ = engine.connectionLost(reason: diagnosed.description)
+                    _ = bookkeeper.connectionLost(&engine, reason: diagnosed.description)
                     throw diagnosed
                 }
                 return .lost(reason: diagnosed.description, engine: engine, error: diagnosed)
