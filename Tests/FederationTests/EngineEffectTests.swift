@@ -254,4 +254,25 @@ struct EngineEffectTests {
         #expect(party.settlement == .heldPending(reservation: committed.id, reason: "the disk is full"))
         #expect(!party.committed)
     }
+
+    /// The code an `Error` carries on the wire comes from the error's case: an impostor is an
+    /// identity error, a message of another round a wrong-round error.
+    @Test func wireErrorCodesComeFromTheCase() throws {
+        let hash = try Round().plan.manifestHash
+        func errorCode(_ envelope: PartyRound.Message, from party: Int) throws -> String? {
+            var round = try Round()
+            var books = Books()
+            var random = SeededRandom(seed: 1)
+            let out = books.perform(round.aggregator.receive(envelope, from: party), on: &round.aggregator, who: "aggregator",
+                                    using: &random) { Envelopes.name($0.envelope.body) }
+            guard case .error(let error)? = out.first?.envelope.body else { return nil }
+            return "\(error.code)"
+        }
+        // Party 3's certificate, claiming to be party 2.
+        #expect(try errorCode(Envelopes.party(2, round: 0, manifestHash: hash, .hello(.init())), from: 3) == "errorIdentity")
+        // Party 1 speaks of round 8 while round 7 runs.
+        #expect(try errorCode(Envelopes.party(1, round: 8, manifestHash: hash, .accept(.init())), from: 1) == "errorWrongRound")
+        // Party 2 sends an accept before the round opened.
+        #expect(try errorCode(Envelopes.party(2, round: 7, manifestHash: hash, .accept(.init())), from: 2) == "errorUnexpectedMessage")
+    }
 }

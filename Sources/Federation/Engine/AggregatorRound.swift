@@ -140,28 +140,10 @@ public struct AggregatorRound: RoundEngine, Sendable {
             out += advanceIfReady()
             return out
         } catch {
-            var out = [reply(party, .error(Envelopes.error(Self.code(for: error), "\(error)", phase: phase)))]
+            var out = [reply(party, .error(Envelopes.error(WireErrorCode.of(error), "\(error)", phase: phase)))]
             out += drop(party, reason: "\(error)")
             return out
         }
-    }
-
-    static func code(for error: any Error) -> Fedshare_V1_ErrorCode {
-        if let error = error as? ProtocolError {
-            switch error {
-            case .unsupportedVersion: return .errorUnsupportedVersion
-            case .tooLarge: return .errorTooLarge
-            default: return .errorMalformed
-            }
-        }
-        if let error = error as? FederationError {
-            switch error {
-            case .parameterMismatch: return .errorManifestMismatch
-            case .unexpectedMessage: return .errorUnexpectedMessage
-            default: return .errorMalformed
-            }
-        }
-        return .errorMalformed
     }
 
     /// The party's stream ended (machine died, network cut, or it hung up).
@@ -194,14 +176,14 @@ public struct AggregatorRound: RoundEngine, Sendable {
             throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
         }
         guard Int(envelope.partyID) == party else {
-            throw FederationError.malformed(party: party, reason: "the envelope claims party \(envelope.partyID) but the certificate says \(party)")
+            throw FederationError.identity(party: party, claimed: Int(envelope.partyID))
         }
         guard Array(envelope.manifestHash) == plan.manifestHash else {
             throw FederationError.parameterMismatch(field: "manifest hash", expected: hex(plan.manifestHash), found: hex(Array(envelope.manifestHash)))
         }
         if case .hello = envelope.body, envelope.roundID == 0 { return }
         guard envelope.roundID == round else {
-            throw FederationError.malformed(party: party, reason: "message for round \(envelope.roundID) during round \(round)")
+            throw FederationError.wrongRound(party: party, found: envelope.roundID, current: round)
         }
     }
 

@@ -67,3 +67,31 @@ enum Envelopes {
         }
     }
 }
+
+/// The wire's error code for an error, from its case: what the peer did wrong, or that the
+/// fault is this side's own.
+enum WireErrorCode {
+    static func of(_ error: any Error) -> Fedshare_V1_ErrorCode {
+        switch error {
+        case let error as ProtocolError:
+            switch error {
+            case .unsupportedVersion: return .errorUnsupportedVersion
+            case .tooLarge: return .errorTooLarge
+            case .malformed, .chunkOutOfOrder: return .errorMalformed
+            }
+        case let error as FederationError:
+            switch error {
+            case .parameterMismatch: return .errorManifestMismatch
+            case .unexpectedMessage: return .errorUnexpectedMessage
+            case .wrongRound: return .errorWrongRound
+            case .identity: return .errorIdentity
+            case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused: return .errorMalformed
+            case .configuration, .contribution, .noise, .internalState, .storage, .output: return .errorInternal
+            }
+        default:
+            // The checks below the engines (Paillier, secure aggregation, the wire's assemblers)
+            // refuse what a peer sent.
+            return .errorMalformed
+        }
+    }
+}

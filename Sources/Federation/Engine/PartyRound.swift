@@ -138,7 +138,7 @@ public struct PartyRound: RoundEngine, Sendable {
 
     /// An `Error` envelope telling the aggregator why this party stops.
     public func errorEnvelope(_ error: any Error) -> Fedshare_V1_PartyEnvelope {
-        envelope(.error(Envelopes.error(.errorMalformed, "\(error)", phase: phase)))
+        envelope(.error(Envelopes.error(WireErrorCode.of(error), "\(error)", phase: phase)))
     }
 
     /// Handles one aggregator envelope and returns the effects to perform. When the aggregator
@@ -221,7 +221,7 @@ public struct PartyRound: RoundEngine, Sendable {
         }
         if round != 0 || phase != .join {
             guard envelope.roundID == round else {
-                throw FederationError.malformed(party: nil, reason: "message for round \(envelope.roundID) during round \(round)")
+                throw FederationError.wrongRound(party: nil, found: envelope.roundID, current: round)
             }
         }
         switch envelope.body {
@@ -315,13 +315,13 @@ public struct PartyRound: RoundEngine, Sendable {
         let values = try plan.encode(contribution, noise: noise, parties: invited.count)
         switch plan.mode {
         case .paillier:
-            guard let publicKey, let layout else { throw FederationError.configuration("no key") }
+            guard let publicKey, let layout else { throw FederationError.internalState("no key") }
             let ciphertexts: [PaillierCiphertext]
             do {
                 let plaintexts = try layout.pack(values)
                 ciphertexts = try publicKey.paillierKey.encrypt(batch: plaintexts, progress: meter(.encrypting, total: plaintexts.count))
             } catch {
-                throw FederationError.configuration("party \(party): cannot pack and encrypt its contribution: \(error)")
+                throw FederationError.contribution("party \(party): cannot pack and encrypt its contribution: \(error)")
             }
             // Signed, so that every other contributor can check the sum it is asked to decrypt.
             let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
@@ -340,7 +340,7 @@ public struct PartyRound: RoundEngine, Sendable {
             let client = try SecAggClient(id: try map.index(of: party), configuration: configuration,
                                           input: values.map { UInt64(bitPattern: $0) }, using: &generator,
                                           authenticator: SecAggSigning.authenticator(credentials, manifestHash: plan.manifestHash, map: map))
-            guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { throw FederationError.configuration("no keys") }
+            guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { throw FederationError.internalState("no keys") }
             self.map = map
             self.client = client
             phase = .advertise
@@ -396,7 +396,7 @@ public struct PartyRound: RoundEngine, Sendable {
 
     /// Another contributor's signed contribution, relayed by the aggregator before the sum.
     private mutating func handleRelay(_ relay: Fedshare_V1_RelayedContribution) throws {
-        guard let publicKey, let layout else { throw FederationError.configuration("no key") }
+        guard let publicKey, let layout else { throw FederationError.internalState("no key") }
         let sender = Int(relay.party)
         guard sender != party, invited.contains(sender), verified[sender] == nil else {
             throw refused("relayed a contribution of party \(relay.party), which is not another invited party awaiting one")
@@ -428,7 +428,7 @@ public struct PartyRound: RoundEngine, Sendable {
 
     private mutating func handleSum(_ chunk: Fedshare_V1_EncryptedSumChunk,
                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
-        guard let publicKey, let keyShare, let layout else { throw FederationError.configuration("no key") }
+        guard let publicKey, let keyShare, let layout else { throw FederationError.internalState("no key") }
         guard !opened else {
             throw refused("sent a second encrypted sum in round \(round); party \(party) decrypts one sum per round")
         }
@@ -563,7 +563,7 @@ public struct PartyRound: RoundEngine, Sendable {
 
     /// Commits the charge (once) and acknowledges it to the aggregator.
     private mutating func commit() throws -> [PartyEffect] {
-        guard let reservation else { throw FederationError.configuration("party \(party): nothing reserved to commit") }
+        guard let reservation else { throw FederationError.internalState("party \(party): nothing reserved to commit") }
         var ack = Fedshare_V1_CommitAck()
         ack.reservationID = reservation.id
         ack.ledgerEntryID = reservation.id

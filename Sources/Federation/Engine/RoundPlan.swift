@@ -302,11 +302,11 @@ public struct RoundPlan: Sendable, Hashable {
     /// - Throws: when a value does not fit the grid or the bound for `parties`.
     public func encode(_ contribution: AttentionResult, noise: [Int64], parties: Int) throws -> [Int64] {
         guard contribution.groups == groups, contribution.anchors == anchors else {
-            throw FederationError.configuration("the local attention's groups or anchors differ from the manifest's")
+            throw FederationError.contribution("the local attention's groups or anchors differ from the manifest's")
         }
         guard contribution.matrix.count == groups.count * anchors.count, contribution.counts.count == groups.count,
               noise.count == valueCount else {
-            throw FederationError.configuration("the local attention has \(contribution.matrix.count) values and \(contribution.counts.count) counts; expected \(groups.count * anchors.count) and \(groups.count)")
+            throw FederationError.contribution("the local attention has \(contribution.matrix.count) values and \(contribution.counts.count) counts; expected \(groups.count * anchors.count) and \(groups.count)")
         }
         let bound = try valueBound(parties: parties)
         var values: [Int64] = []
@@ -315,10 +315,10 @@ public struct RoundPlan: Sendable, Hashable {
             for value in contribution.matrix { values.append(try codec.encode(value)) }
             for count in contribution.counts { values.append(try codec.encode(Double(count))) }
         } catch {
-            throw FederationError.configuration("local attention does not fit the fixed-point grid: \(error)")
+            throw FederationError.contribution("local attention does not fit the fixed-point grid: \(error)")
         }
         for (index, value) in values.enumerated() where value.magnitude > bound {
-            throw FederationError.configuration("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: raise [crypto] max_records (now \(maxRecords)) or lower fractional_bits")
+            throw FederationError.contribution("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: raise [crypto] max_records (now \(maxRecords)) or lower fractional_bits")
         }
         return zip(values, noise).map { $0 &+ $1 }
     }
@@ -330,11 +330,11 @@ public struct RoundPlan: Sendable, Hashable {
             let share = try DistributedNoise.share(for: mechanism, parties: parties, threshold: threshold, codec: codec,
                                                    count: valueCount, using: &generator)
             guard share.allSatisfy({ $0.magnitude <= noiseBound }) else {
-                throw FederationError.configuration("a noise share broke its tail bound (probability below 2^-80); retry the round")
+                throw FederationError.noise("a noise share broke its tail bound (probability below 2^-80); retry the round")
             }
             return share
         } catch let error as FederationError { throw error } catch {
-            throw FederationError.configuration("noise share: \(error)")
+            throw FederationError.noise("noise share: \(error)")
         }
     }
 

@@ -135,7 +135,7 @@ public actor AggregatorRuntime {
         if engine?.outcome == nil {
             await withCheckedContinuation { continuation in finished = continuation }
         }
-        guard let engine, let outcome = engine.outcome else { throw FederationError.configuration("the round did not finish") }
+        guard let engine, let outcome = engine.outcome else { throw FederationError.internalState("the round did not finish") }
         let report = Report(round: roundID, outcome: outcome, plan: plan, phaseSeconds: phaseSeconds,
                             bytesSent: bytesSent, bytesReceived: bytesReceived)
         lastReport = report
