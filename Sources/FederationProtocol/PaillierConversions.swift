@@ -7,37 +7,37 @@ import Paillier
 public enum CiphertextChunking {
     /// Splits ciphertexts into (chunk, first index, codec bytes) pieces.
     public static func split(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey)
-        -> [(chunk: Fedshare_V1_Chunk, first: Int, bytes: [UInt8])] {
+        -> [(chunk: Wire.Chunk, first: Int, bytes: [UInt8])] {
         let ranges = chunkRanges(count: ciphertexts.count, itemBytes: key.ciphertextByteCount)
         return ranges.enumerated().map { index, range in
-            (Fedshare_V1_Chunk(index: index, total: ranges.count), range.lowerBound,
+            (Wire.Chunk(index: index, total: ranges.count), range.lowerBound,
              CiphertextBatchCodec.encode(Array(ciphertexts[range]), key: key))
         }
     }
 
     /// Contribution chunks for one party's batch.
-    public static func contributionChunks(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey) -> [Fedshare_V1_ContributionChunk] {
+    public static func contributionChunks(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey) -> [Wire.ContributionChunk] {
         split(ciphertexts, key: key).map { piece in
-            var message = Fedshare_V1_ContributionChunk()
+            var message = Wire.ContributionChunk()
             message.chunk = piece.chunk
             message.firstCiphertext = UInt32(piece.first)
             message.ciphertextCount = UInt32(ciphertexts.count)
-            message.ciphertexts = Data(piece.bytes)
+            message.ciphertexts = piece.bytes
             return message
         }
     }
 
     /// Encrypted-sum chunks for the decryption request.
     public static func encryptedSumChunks(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey,
-                                          contributors: [Int], context: [UInt8]) -> [Fedshare_V1_EncryptedSumChunk] {
+                                          contributors: [Int], context: [UInt8]) -> [Wire.EncryptedSumChunk] {
         split(ciphertexts, key: key).map { piece in
-            var message = Fedshare_V1_EncryptedSumChunk()
+            var message = Wire.EncryptedSumChunk()
             message.chunk = piece.chunk
             message.firstCiphertext = UInt32(piece.first)
             message.ciphertextCount = UInt32(ciphertexts.count)
-            message.ciphertexts = Data(piece.bytes)
+            message.ciphertexts = piece.bytes
             message.contributors = contributors.map { UInt32($0) }
-            message.context = Data(context)
+            message.context = context
             return message
         }
     }
@@ -62,7 +62,7 @@ public struct CiphertextBatchAssembler: Sendable {
     public var isComplete: Bool { chunks.isComplete && ciphertexts.count == expectedCount }
 
     /// Accepts one chunk: its position, declared total and bytes.
-    public mutating func append(chunk: Fedshare_V1_Chunk, first: UInt32, count: UInt32, bytes: Data) throws {
+    public mutating func append(chunk: Wire.Chunk, first: UInt32, count: UInt32, bytes: [UInt8]) throws {
         guard Int(count) == expectedCount else {
             throw ProtocolError.malformed(message: message, field: "ciphertext_count", reason: "expected \(expectedCount), found \(count)")
         }
@@ -95,23 +95,23 @@ public enum PartialDecryptionChunking {
     static func itemBytes(_ key: ThresholdPublicKey) -> Int { key.paillierKey.ciphertextByteCount + 8 }
 
     /// Splits one party's share into chunks of bounded size; the first carries the batch proof.
-    public static func chunks(_ share: ThresholdDecryptionShare, key: ThresholdPublicKey) -> [Fedshare_V1_PartialDecryptionChunk] {
+    public static func chunks(_ share: ThresholdDecryptionShare, key: ThresholdPublicKey) -> [Wire.PartialDecryptionChunk] {
         let width = key.paillierKey.ciphertextByteCount
         let ranges = chunkRanges(count: share.values.count, itemBytes: itemBytes(key))
         return ranges.enumerated().map { index, range in
-            var message = Fedshare_V1_PartialDecryptionChunk()
-            message.chunk = Fedshare_V1_Chunk(index: index, total: ranges.count)
+            var message = Wire.PartialDecryptionChunk()
+            message.chunk = Wire.Chunk(index: index, total: ranges.count)
             message.firstValue = UInt32(range.lowerBound)
             message.valueCount = UInt32(share.values.count)
-            message.keyID = Data(share.keyID)
-            message.context = Data(share.context)
-            message.batchDigest = Data(share.batchDigest)
-            message.values = range.map { Data(share.values[$0].bigEndianBytes(length: width) ?? share.values[$0].magnitudeBytes()) }
+            message.keyID = share.keyID
+            message.context = share.context
+            message.batchDigest = share.batchDigest
+            message.values = range.map { share.values[$0].bigEndianBytes(length: width) ?? share.values[$0].magnitudeBytes() }
             if index == 0 {
-                message.batchProof = .with {
-                    $0.challenge = Data(share.proof.challenge.magnitudeBytes())
-                    $0.response = Data(share.proof.response.magnitudeBytes())
-                }
+                var proof = Wire.DecryptionProof()
+                proof.challenge = share.proof.challenge.magnitudeBytes()
+                proof.response = share.proof.response.magnitudeBytes()
+                message.batchProof = proof
             }
             return message
         }
@@ -141,7 +141,7 @@ public struct PartialDecryptionAssembler: Sendable {
 
     public var isComplete: Bool { chunks.isComplete && values.count == expectedCount }
 
-    public mutating func append(_ message: Fedshare_V1_PartialDecryptionChunk) throws {
+    public mutating func append(_ message: Wire.PartialDecryptionChunk) throws {
         let name = "PartialDecryptionChunk from party \(party)"
         guard Int(message.valueCount) == expectedCount else {
             throw ProtocolError.malformed(message: name, field: "value_count", reason: "expected \(expectedCount), found \(message.valueCount)")

@@ -1,7 +1,7 @@
 import DifferentialPrivacy
 import Paillier
 
-extension Fedshare_V1_PrivacyCost {
+extension Wire.PrivacyCost {
     /// The wire form of one privacy event.
     public init(_ event: MechanismEvent, relation: NeighbouringRelation, unit: String, epsilon: Double, delta: Double) {
         self.init()
@@ -39,7 +39,7 @@ extension Fedshare_V1_PrivacyCost {
     }
 }
 
-extension Fedshare_V1_SlotLayout {
+extension Wire.SlotLayout {
     public init(_ layout: SlotLayout) {
         self.init()
         valueBound = layout.valueBound

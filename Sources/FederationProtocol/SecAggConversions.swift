@@ -35,31 +35,31 @@ private let maximumShareCiphertext = 4096
 private let maximumCredential = 16_384
 private let maximumSignature = 256
 
-private func checkBlob(_ data: Data, limit: Int, _ message: String, _ field: String) throws -> [UInt8] {
+private func checkBlob(_ data: [UInt8], limit: Int, _ message: String, _ field: String) throws -> [UInt8] {
     guard data.count <= limit else { throw ProtocolError.tooLarge(message: message, field: field, size: data.count, limit: limit) }
     return Array(data)
 }
 
-private func checkKey(_ data: Data, _ message: String, _ field: String) throws -> [UInt8] {
+private func checkKey(_ data: [UInt8], _ message: String, _ field: String) throws -> [UInt8] {
     guard data.count == keyBytes else {
         throw ProtocolError.malformed(message: message, field: field, reason: "expected \(keyBytes) bytes, found \(data.count)")
     }
     return Array(data)
 }
 
-private func checkSession(_ data: Data, _ message: String) throws -> [UInt8] {
+private func checkSession(_ data: [UInt8], _ message: String) throws -> [UInt8] {
     guard data.count <= 64 else { throw ProtocolError.tooLarge(message: message, field: "session_id", size: data.count, limit: 64) }
     return Array(data)
 }
 
-extension Fedshare_V1_SecAggAdvertisedKeys {
+extension Wire.SecAggAdvertisedKeys {
     init(_ keys: AdvertisedKeys, map: SecAggPartyMap) {
         self.init()
         party = map.wire(keys.party)
-        maskPublicKey = Data(keys.maskPublicKey)
-        channelPublicKey = Data(keys.channelPublicKey)
-        certificate = Data(keys.credential)
-        signature = Data(keys.signature)
+        maskPublicKey = keys.maskPublicKey
+        channelPublicKey = keys.channelPublicKey
+        certificate = keys.credential
+        signature = keys.signature
     }
 
     func keys(map: SecAggPartyMap, message: String) throws -> AdvertisedKeys {
@@ -70,12 +70,12 @@ extension Fedshare_V1_SecAggAdvertisedKeys {
     }
 }
 
-extension Fedshare_V1_SecAggEncryptedShare {
+extension Wire.SecAggEncryptedShare {
     init(_ share: EncryptedShare, map: SecAggPartyMap) {
         self.init()
         sender = map.wire(share.sender)
         recipient = map.wire(share.recipient)
-        ciphertext = Data(share.ciphertext)
+        ciphertext = share.ciphertext
     }
 
     func share(map: SecAggPartyMap, message: String) throws -> EncryptedShare {
@@ -89,15 +89,15 @@ extension Fedshare_V1_SecAggEncryptedShare {
 /// Conversions between `SecureAggregation` messages and their wire forms. Party ids on the
 /// wire are federation ids; the module's are indices (see ``SecAggPartyMap``).
 public enum SecAggWire {
-    public static func advertise(_ message: AdvertiseKeys, map: SecAggPartyMap) -> Fedshare_V1_SecAggAdvertiseKeys {
-        var wire = Fedshare_V1_SecAggAdvertiseKeys()
-        wire.sessionNonce = Data(message.sessionNonce)
-        wire.keys = Fedshare_V1_SecAggAdvertisedKeys(message.keys, map: map)
+    public static func advertise(_ message: AdvertiseKeys, map: SecAggPartyMap) -> Wire.SecAggAdvertiseKeys {
+        var wire = Wire.SecAggAdvertiseKeys()
+        wire.sessionNonce = message.sessionNonce
+        wire.keys = Wire.SecAggAdvertisedKeys(message.keys, map: map)
         return wire
     }
 
     /// - Parameters: sender: the authenticated sender (must match the keys' party).
-    public static func advertise(_ wire: Fedshare_V1_SecAggAdvertiseKeys, round: UInt64, sender: Int, map: SecAggPartyMap) throws -> AdvertiseKeys {
+    public static func advertise(_ wire: Wire.SecAggAdvertiseKeys, round: UInt64, sender: Int, map: SecAggPartyMap) throws -> AdvertiseKeys {
         let name = "SecAggAdvertiseKeys"
         guard wire.hasKeys, Int(wire.keys.party) == sender else {
             throw ProtocolError.malformed(message: name, field: "keys.party", reason: "must be the sender's id \(sender)")
@@ -108,14 +108,14 @@ public enum SecAggWire {
         return AdvertiseKeys(round: round, sessionNonce: Array(wire.sessionNonce), keys: try wire.keys.keys(map: map, message: name))
     }
 
-    public static func directory(_ message: KeyDirectory, map: SecAggPartyMap) -> Fedshare_V1_SecAggKeyDirectory {
-        var wire = Fedshare_V1_SecAggKeyDirectory()
-        wire.sessionID = Data(message.sessionID)
-        wire.keys = message.keys.map { Fedshare_V1_SecAggAdvertisedKeys($0, map: map) }
+    public static func directory(_ message: KeyDirectory, map: SecAggPartyMap) -> Wire.SecAggKeyDirectory {
+        var wire = Wire.SecAggKeyDirectory()
+        wire.sessionID = message.sessionID
+        wire.keys = message.keys.map { Wire.SecAggAdvertisedKeys($0, map: map) }
         return wire
     }
 
-    public static func directory(_ wire: Fedshare_V1_SecAggKeyDirectory, round: UInt64, map: SecAggPartyMap) throws -> KeyDirectory {
+    public static func directory(_ wire: Wire.SecAggKeyDirectory, round: UInt64, map: SecAggPartyMap) throws -> KeyDirectory {
         let name = "SecAggKeyDirectory"
         guard wire.keys.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "keys", size: wire.keys.count, limit: map.parties.count)
@@ -124,14 +124,14 @@ public enum SecAggWire {
                             keys: try wire.keys.map { try $0.keys(map: map, message: name) })
     }
 
-    public static func shareKeys(_ message: ShareKeys, map: SecAggPartyMap) -> Fedshare_V1_SecAggShareKeys {
-        var wire = Fedshare_V1_SecAggShareKeys()
-        wire.sessionID = Data(message.sessionID)
-        wire.shares = message.shares.map { Fedshare_V1_SecAggEncryptedShare($0, map: map) }
+    public static func shareKeys(_ message: ShareKeys, map: SecAggPartyMap) -> Wire.SecAggShareKeys {
+        var wire = Wire.SecAggShareKeys()
+        wire.sessionID = message.sessionID
+        wire.shares = message.shares.map { Wire.SecAggEncryptedShare($0, map: map) }
         return wire
     }
 
-    public static func shareKeys(_ wire: Fedshare_V1_SecAggShareKeys, sender: Int, map: SecAggPartyMap) throws -> ShareKeys {
+    public static func shareKeys(_ wire: Wire.SecAggShareKeys, sender: Int, map: SecAggPartyMap) throws -> ShareKeys {
         let name = "SecAggShareKeys"
         guard wire.shares.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "shares", size: wire.shares.count, limit: map.parties.count)
@@ -144,14 +144,14 @@ public enum SecAggWire {
         return ShareKeys(sessionID: try checkSession(wire.sessionID, name), sender: index, shares: shares)
     }
 
-    public static func forwarded(_ message: ForwardedShares, map: SecAggPartyMap) -> Fedshare_V1_SecAggForwardedShares {
-        var wire = Fedshare_V1_SecAggForwardedShares()
-        wire.sessionID = Data(message.sessionID)
-        wire.shares = message.shares.map { Fedshare_V1_SecAggEncryptedShare($0, map: map) }
+    public static func forwarded(_ message: ForwardedShares, map: SecAggPartyMap) -> Wire.SecAggForwardedShares {
+        var wire = Wire.SecAggForwardedShares()
+        wire.sessionID = message.sessionID
+        wire.shares = message.shares.map { Wire.SecAggEncryptedShare($0, map: map) }
         return wire
     }
 
-    public static func forwarded(_ wire: Fedshare_V1_SecAggForwardedShares, recipient: Int, map: SecAggPartyMap) throws -> ForwardedShares {
+    public static func forwarded(_ wire: Wire.SecAggForwardedShares, recipient: Int, map: SecAggPartyMap) throws -> ForwardedShares {
         let name = "SecAggForwardedShares"
         guard wire.shares.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "shares", size: wire.shares.count, limit: map.parties.count)
@@ -161,12 +161,12 @@ public enum SecAggWire {
     }
 
     /// Masked input in chunks of at most ``WireProtocol/maximumChunkPayload`` bytes of words.
-    public static func maskedInputChunks(_ message: MaskedInput) -> [Fedshare_V1_SecAggMaskedInputChunk] {
+    public static func maskedInputChunks(_ message: MaskedInput) -> [Wire.SecAggMaskedInputChunk] {
         let ranges = chunkRanges(count: message.vector.count, itemBytes: 8)
         return ranges.enumerated().map { index, range in
-            var wire = Fedshare_V1_SecAggMaskedInputChunk()
-            wire.chunk = Fedshare_V1_Chunk(index: index, total: ranges.count)
-            wire.sessionID = Data(message.sessionID)
+            var wire = Wire.SecAggMaskedInputChunk()
+            wire.chunk = Wire.Chunk(index: index, total: ranges.count)
+            wire.sessionID = message.sessionID
             wire.firstWord = UInt32(range.lowerBound)
             wire.wordCount = UInt32(message.vector.count)
             wire.words = Array(message.vector[range])
@@ -174,14 +174,14 @@ public enum SecAggWire {
         }
     }
 
-    public static func survivorSet(_ message: SurvivorSet, map: SecAggPartyMap) -> Fedshare_V1_SecAggSurvivorSet {
-        var wire = Fedshare_V1_SecAggSurvivorSet()
-        wire.sessionID = Data(message.sessionID)
+    public static func survivorSet(_ message: SurvivorSet, map: SecAggPartyMap) -> Wire.SecAggSurvivorSet {
+        var wire = Wire.SecAggSurvivorSet()
+        wire.sessionID = message.sessionID
         wire.survivors = message.survivors.map { map.wire($0) }
         return wire
     }
 
-    public static func survivorSet(_ wire: Fedshare_V1_SecAggSurvivorSet, map: SecAggPartyMap) throws -> SurvivorSet {
+    public static func survivorSet(_ wire: Wire.SecAggSurvivorSet, map: SecAggPartyMap) throws -> SurvivorSet {
         let name = "SecAggSurvivorSet"
         guard wire.survivors.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "survivors", size: wire.survivors.count, limit: map.parties.count)
@@ -189,35 +189,35 @@ public enum SecAggWire {
         return SurvivorSet(sessionID: try checkSession(wire.sessionID, name), survivors: try wire.survivors.map { try map.index(wire: $0) })
     }
 
-    public static func survivorSignature(_ message: SurvivorSignature) -> Fedshare_V1_SecAggSurvivorSignature {
-        var wire = Fedshare_V1_SecAggSurvivorSignature()
-        wire.sessionID = Data(message.sessionID)
-        wire.signature = Data(message.signature)
+    public static func survivorSignature(_ message: SurvivorSignature) -> Wire.SecAggSurvivorSignature {
+        var wire = Wire.SecAggSurvivorSignature()
+        wire.sessionID = message.sessionID
+        wire.signature = message.signature
         return wire
     }
 
     /// - Parameters: sender: the authenticated sender.
-    public static func survivorSignature(_ wire: Fedshare_V1_SecAggSurvivorSignature, sender: Int, map: SecAggPartyMap) throws -> SurvivorSignature {
+    public static func survivorSignature(_ wire: Wire.SecAggSurvivorSignature, sender: Int, map: SecAggPartyMap) throws -> SurvivorSignature {
         let name = "SecAggSurvivorSignature"
         return SurvivorSignature(sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
                                  signature: try checkBlob(wire.signature, limit: maximumSignature, name, "signature"))
     }
 
-    public static func unmaskingRequest(_ message: UnmaskingRequest, map: SecAggPartyMap) -> Fedshare_V1_SecAggUnmaskingRequest {
-        var wire = Fedshare_V1_SecAggUnmaskingRequest()
-        wire.sessionID = Data(message.sessionID)
+    public static func unmaskingRequest(_ message: UnmaskingRequest, map: SecAggPartyMap) -> Wire.SecAggUnmaskingRequest {
+        var wire = Wire.SecAggUnmaskingRequest()
+        wire.sessionID = message.sessionID
         wire.alive = message.alive.map { map.wire($0) }
         wire.dead = message.dead.map { map.wire($0) }
         wire.signatures = message.signatures.map { signed in
-            var entry = Fedshare_V1_SecAggSignedSurvivors()
+            var entry = Wire.SecAggSignedSurvivors()
             entry.party = map.wire(signed.party)
-            entry.signature = Data(signed.signature)
+            entry.signature = signed.signature
             return entry
         }
         return wire
     }
 
-    public static func unmaskingRequest(_ wire: Fedshare_V1_SecAggUnmaskingRequest, map: SecAggPartyMap) throws -> UnmaskingRequest {
+    public static func unmaskingRequest(_ wire: Wire.SecAggUnmaskingRequest, map: SecAggPartyMap) throws -> UnmaskingRequest {
         let name = "SecAggUnmaskingRequest"
         guard wire.alive.count + wire.dead.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "alive", size: wire.alive.count + wire.dead.count, limit: map.parties.count)
@@ -233,26 +233,26 @@ public enum SecAggWire {
                                 signatures: signatures)
     }
 
-    public static func unmaskingResponse(_ message: UnmaskingResponse, map: SecAggPartyMap) -> Fedshare_V1_SecAggUnmaskingResponse {
-        func revealed(_ share: RevealedShare) -> Fedshare_V1_SecAggRevealedShare {
-            var wire = Fedshare_V1_SecAggRevealedShare()
+    public static func unmaskingResponse(_ message: UnmaskingResponse, map: SecAggPartyMap) -> Wire.SecAggUnmaskingResponse {
+        func revealed(_ share: RevealedShare) -> Wire.SecAggRevealedShare {
+            var wire = Wire.SecAggRevealedShare()
             wire.owner = map.wire(share.owner)
-            wire.share = Data(share.share)
+            wire.share = share.share
             return wire
         }
-        var wire = Fedshare_V1_SecAggUnmaskingResponse()
-        wire.sessionID = Data(message.sessionID)
+        var wire = Wire.SecAggUnmaskingResponse()
+        wire.sessionID = message.sessionID
         wire.seedShares = message.seedShares.map(revealed)
         wire.maskKeyShares = message.maskKeyShares.map(revealed)
         return wire
     }
 
-    public static func unmaskingResponse(_ wire: Fedshare_V1_SecAggUnmaskingResponse, sender: Int, map: SecAggPartyMap) throws -> UnmaskingResponse {
+    public static func unmaskingResponse(_ wire: Wire.SecAggUnmaskingResponse, sender: Int, map: SecAggPartyMap) throws -> UnmaskingResponse {
         let name = "SecAggUnmaskingResponse"
         guard wire.seedShares.count + wire.maskKeyShares.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "seed_shares", size: wire.seedShares.count + wire.maskKeyShares.count, limit: map.parties.count)
         }
-        func revealed(_ share: Fedshare_V1_SecAggRevealedShare) throws -> RevealedShare {
+        func revealed(_ share: Wire.SecAggRevealedShare) throws -> RevealedShare {
             guard share.share.count <= 256 else {
                 throw ProtocolError.tooLarge(message: name, field: "share", size: share.share.count, limit: 256)
             }
@@ -279,7 +279,7 @@ public struct MaskedInputAssembler: Sendable {
 
     public var isComplete: Bool { chunks.isComplete && words.count == expectedLength }
 
-    public mutating func append(_ wire: Fedshare_V1_SecAggMaskedInputChunk) throws {
+    public mutating func append(_ wire: Wire.SecAggMaskedInputChunk) throws {
         let name = "SecAggMaskedInputChunk from party \(sender)"
         guard Int(wire.wordCount) == expectedLength else {
             throw ProtocolError.malformed(message: name, field: "word_count", reason: "expected \(expectedLength), found \(wire.wordCount)")

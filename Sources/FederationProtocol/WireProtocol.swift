@@ -67,7 +67,7 @@ public struct ChunkAssembler<Part: Sendable>: Sendable {
     public var isComplete: Bool { total.map { parts.count == $0 } ?? false }
 
     /// Accepts the next chunk.
-    public mutating func append(_ chunk: Fedshare_V1_Chunk, _ part: Part) throws {
+    public mutating func append(_ chunk: Wire.Chunk, _ part: Part) throws {
         let announced = Int(chunk.total)
         guard announced >= 1, announced <= WireProtocol.maximumChunks else {
             throw ProtocolError.malformed(message: message, field: "chunk.total", reason: "must be in 1...\(WireProtocol.maximumChunks), found \(announced)")
@@ -90,7 +90,7 @@ public func chunkRanges(count: Int, itemBytes: Int) -> [Range<Int>] {
     return stride(from: 0, to: count, by: perChunk).map { $0..<min($0 + perChunk, count) }
 }
 
-extension Fedshare_V1_Chunk {
+extension Wire.Chunk {
     public init(index: Int, total: Int) {
         self.init()
         self.index = UInt32(index)

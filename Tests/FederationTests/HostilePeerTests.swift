@@ -341,7 +341,7 @@ struct HostilePeerTests {
                 else { return [envelope] }
                 return PartialDecryptionChunking.chunks(forged, key: dealing.publicKey).map { forgedChunk in
                     var out = envelope
-                    out.body = .partialDecryption(forgedChunk)
+                    out.body = .partialDecryption(Fedshare_V1_PartialDecryptionChunk(forgedChunk))
                     return out
                 }
             case .tamperedProof:

@@ -39,20 +39,20 @@ func runLoopbackParty(
                                     credentials: try kit.partyCredentials(), keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
         let bookkeeper = RoundBookkeeper(ledger: ledger)
         let mode = kit.manifest.crypto.mode
-        return .success(try await connection.round(hello: engine.hello()) { stream in
+        return .success(try await connection.round(hello: Fedshare_V1_PartyEnvelope(engine.hello())) { stream in
             var engine = engine
             defer { keep?.put(engine) }
             var random = SecureRandom()
             for try await envelope in stream.messages {
-                let replies = engine.step(bookkeeper, using: &random) { $0.receive(envelope, using: &$1) }
+                let replies = engine.step(bookkeeper, using: &random) { $0.receive(Wire.AggregatorEnvelope(envelope), using: &$1) }
                 if case .aborted? = engine.outcome, let last = replies.last, case .error = last.body {
-                    try? await stream.send(last)
+                    try? await stream.send(Fedshare_V1_PartyEnvelope(last))
                     return engine.outcome!
                 }
                 if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
                     throw SimulatedDrop(party: party, phase: dropAt)
                 }
-                for reply in replies { for out in rewrite(reply) { try await stream.send(out) } }
+                for reply in replies { for out in rewrite(Fedshare_V1_PartyEnvelope(reply)) { try await stream.send(out) } }
                 if let outcome = engine.outcome { return outcome }
             }
             return engine.outcome ?? .aborted(phase: engine.phase, reason: "the aggregator closed the stream", missing: [])
@@ -236,7 +236,7 @@ struct HostileTransportTests {
                     let connection = try PartyConnection(kit: federation.kits[1]!, aggregator: federation.address, retry: .never)
                     let digest = federation.kits[1]!.manifest.digest
                     let round = await federation.runtime.status().currentRound
-                    let ending: String = try await connection.round(hello: Envelopes.party(1, round: 0, manifestHash: digest, .hello(.init()))) { stream in
+                    let ending: String = try await connection.round(hello: Fedshare_V1_PartyEnvelope(Envelopes.party(1, round: 0, manifestHash: digest, .hello(.init())))) { stream in
                         let ended = SharedCount()
                         let reader = Task { () -> String in
                             defer { ended.increment() }
@@ -247,7 +247,7 @@ struct HostileTransportTests {
                                 return "\(error)"
                             }
                         }
-                        let wrong = Envelopes.party(1, round: round, manifestHash: digest, .resultAck(.init()))
+                        let wrong = Fedshare_V1_PartyEnvelope(Envelopes.party(1, round: round, manifestHash: digest, .resultAck(.init())))
                         for _ in 0..<200 where ended.count == 0 {
                             do { try await stream.send(wrong) } catch { break }
                             try await Task.sleep(for: .milliseconds(20))

@@ -124,13 +124,14 @@ public struct InMemoryFederation: Sendable {
         var phaseStart = ContinuousClock.now
         var lastPhase = aggregator.phase
 
-        func send(_ party: Int, _ envelopes: [Fedshare_V1_PartyEnvelope]) throws {
-            for envelope in envelopes {
+        func send(_ party: Int, _ messages: [Wire.PartyEnvelope]) throws {
+            for message in messages {
                 guard !dead.contains(party) else { return }
-                if let stop = drops[party], RoundPhase(of: envelope.body, mode: plan.mode).isAtOrAfter(stop) {
+                if let stop = drops[party], RoundPhase(of: message.body, mode: plan.mode).isAtOrAfter(stop) {
                     dead.insert(party)
                     return
                 }
+                let envelope = Fedshare_V1_PartyEnvelope(message)
                 guard let envelope = intercept.map({ $0(party, envelope) }) ?? envelope else { continue }
                 for envelope in rewrite.map({ $0(party, envelope) }) ?? [envelope] {
                     let bytes: [UInt8] = try envelope.serializedBytes()
@@ -143,7 +144,8 @@ public struct InMemoryFederation: Sendable {
         func deliver(_ effects: [AggregatorEffect]) throws {
             let outgoing = aggregatorBooks.perform(effects, on: &aggregator, using: &generator)
             for message in outgoing where !dead.contains(message.party) {
-                for envelope in rewriteToParty.map({ $0(message.party, message.envelope) }) ?? [message.envelope] {
+                let envelope = Fedshare_V1_AggregatorEnvelope(message.envelope)
+                for envelope in rewriteToParty.map({ $0(message.party, envelope) }) ?? [envelope] {
                     let bytes: [UInt8] = try envelope.serializedBytes()
                     try checkedSize(bytes.count, message: "AggregatorEnvelope")
                     received[message.party, default: 0] += bytes.count
@@ -161,12 +163,12 @@ public struct InMemoryFederation: Sendable {
             if !toAggregator.isEmpty {
                 let (party, bytes) = toAggregator.removeFirst()
                 let envelope = try Fedshare_V1_PartyEnvelope(serializedBytes: bytes)
-                try deliver(aggregator.receive(envelope, from: party))
+                try deliver(aggregator.receive(Wire.PartyEnvelope(envelope), from: party))
             } else if !toParties.isEmpty {
                 let (party, bytes) = toParties.removeFirst()
                 guard !dead.contains(party), var engine = engines[party] else { continue }
                 let envelope = try Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes)
-                let replies = books[party]!.perform(engine.receive(envelope, using: &generator), on: &engine, using: &generator)
+                let replies = books[party]!.perform(engine.receive(Wire.AggregatorEnvelope(envelope), using: &generator), on: &engine, using: &generator)
                 engines[party] = engine
                 try send(party, replies)
                 // A party that stopped on an error hangs up.

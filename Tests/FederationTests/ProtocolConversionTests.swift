@@ -7,12 +7,27 @@ import Primitives
 import SecureAggregation
 import Testing
 
+/// Plain messages as they cross the wire: serialized as protobuf and parsed back.
+extension Wire.PrivacyCost {
+    func overTheWire() throws -> Self { Self(try Fedshare_V1_PrivacyCost(serializedBytes: try Fedshare_V1_PrivacyCost(self).serializedBytes() as [UInt8])) }
+}
+
+extension Wire.ContributionChunk {
+    func overTheWire() throws -> Self { Self(try Fedshare_V1_ContributionChunk(serializedBytes: try Fedshare_V1_ContributionChunk(self).serializedBytes() as [UInt8])) }
+}
+
+extension Wire.PartialDecryptionChunk {
+    func overTheWire() throws -> Self {
+        Self(try Fedshare_V1_PartialDecryptionChunk(serializedBytes: try Fedshare_V1_PartialDecryptionChunk(self).serializedBytes() as [UInt8]))
+    }
+}
+
 @Suite("FederationProtocol conversions")
 struct ProtocolConversionTests {
     @Test func privacyCostRoundTrip() throws {
         let event = MechanismEvent(mechanism: .discreteGaussian, noise: 1.5e11, sensitivity: 2.6e10, dimension: 15, shares: 2, count: 1)
-        let wire = Fedshare_V1_PrivacyCost(event, relation: .addOrRemoveOne, unit: "user", epsilon: 1, delta: 1e-6)
-        let parsed = try Fedshare_V1_PrivacyCost(serializedBytes: try wire.serializedBytes() as [UInt8])
+        let wire = Wire.PrivacyCost(event, relation: .addOrRemoveOne, unit: "user", epsilon: 1, delta: 1e-6)
+        let parsed = try wire.overTheWire()
         #expect(try parsed.event() == event)
         #expect(try parsed.neighbouringRelation() == .addOrRemoveOne)
         var bad = wire
@@ -28,7 +43,7 @@ struct ProtocolConversionTests {
 
     @Test func slotLayoutRoundTripAndDerivedFieldsChecked() throws {
         let layout = try SlotLayout(valueBound: 1 << 40, noiseBound: 1 << 30, parties: 5, modulusBits: 2048)
-        let wire = Fedshare_V1_SlotLayout(layout)
+        let wire = Wire.SlotLayout(layout)
         #expect(try wire.layout() == layout)
         var bad = wire
         bad.slotsPerPlaintext += 1
@@ -40,16 +55,16 @@ struct ProtocolConversionTests {
 
     @Test func chunkAssemblerRefusesDisorder() throws {
         var assembler = ChunkAssembler<Int>(message: "test")
-        try assembler.append(Fedshare_V1_Chunk(index: 0, total: 3), 0)
-        #expect(throws: ProtocolError.self) { try assembler.append(Fedshare_V1_Chunk(index: 2, total: 3), 2) }
-        #expect(throws: ProtocolError.self) { try assembler.append(Fedshare_V1_Chunk(index: 1, total: 4), 1) }
-        #expect(throws: ProtocolError.self) { try assembler.append(Fedshare_V1_Chunk(index: 0, total: 3), 0) }
-        try assembler.append(Fedshare_V1_Chunk(index: 1, total: 3), 1)
-        try assembler.append(Fedshare_V1_Chunk(index: 2, total: 3), 2)
+        try assembler.append(Wire.Chunk(index: 0, total: 3), 0)
+        #expect(throws: ProtocolError.self) { try assembler.append(Wire.Chunk(index: 2, total: 3), 2) }
+        #expect(throws: ProtocolError.self) { try assembler.append(Wire.Chunk(index: 1, total: 4), 1) }
+        #expect(throws: ProtocolError.self) { try assembler.append(Wire.Chunk(index: 0, total: 3), 0) }
+        try assembler.append(Wire.Chunk(index: 1, total: 3), 1)
+        try assembler.append(Wire.Chunk(index: 2, total: 3), 2)
         #expect(assembler.isComplete)
-        #expect(throws: ProtocolError.self) { try assembler.append(Fedshare_V1_Chunk(index: 3, total: 3), 3) }
+        #expect(throws: ProtocolError.self) { try assembler.append(Wire.Chunk(index: 3, total: 3), 3) }
         var huge = ChunkAssembler<Int>(message: "test")
-        #expect(throws: ProtocolError.self) { try huge.append(Fedshare_V1_Chunk(index: 0, total: WireProtocol.maximumChunks + 1), 0) }
+        #expect(throws: ProtocolError.self) { try huge.append(Wire.Chunk(index: 0, total: WireProtocol.maximumChunks + 1), 0) }
     }
 
     @Test func chunksStayUnderTheMessageLimit() throws {
@@ -66,7 +81,7 @@ struct ProtocolConversionTests {
         let chunks = CiphertextChunking.contributionChunks(ciphertexts, key: key)
         var assembler = CiphertextBatchAssembler(message: "test", key: key, expectedCount: 5)
         for chunk in chunks {
-            let parsed = try Fedshare_V1_ContributionChunk(serializedBytes: try chunk.serializedBytes() as [UInt8])
+            let parsed = try chunk.overTheWire()
             try assembler.append(chunk: parsed.chunk, first: parsed.firstCiphertext, count: parsed.ciphertextCount, bytes: parsed.ciphertexts)
         }
         #expect(assembler.isComplete)
@@ -78,7 +93,7 @@ struct ProtocolConversionTests {
         for i in header..<(header + key.ciphertextByteCount) { bytes[i] = 0 }
         var tampered = CiphertextBatchAssembler(message: "test", key: key, expectedCount: 5)
         #expect(throws: ProtocolError.self) {
-            try tampered.append(chunk: chunks[0].chunk, first: 0, count: 5, bytes: Data(bytes))
+            try tampered.append(chunk: chunks[0].chunk, first: 0, count: 5, bytes: bytes)
         }
         // The wrong announced count is refused before decoding.
         var wrongCount = CiphertextBatchAssembler(message: "test", key: key, expectedCount: 4)
@@ -98,7 +113,7 @@ struct ProtocolConversionTests {
             let share = try dealing.shares[party - 1].decryptionShare(for: ciphertexts, publicKey: key, context: context, using: &random)
             var assembler = PartialDecryptionAssembler(party: party, key: key, expectedCount: 3, context: context)
             for chunk in PartialDecryptionChunking.chunks(share, key: key) {
-                try assembler.append(try Fedshare_V1_PartialDecryptionChunk(serializedBytes: try chunk.serializedBytes() as [UInt8]))
+                try assembler.append(try chunk.overTheWire())
             }
             let back = try assembler.share()
             #expect(back == share)
@@ -113,7 +128,7 @@ struct ProtocolConversionTests {
         #expect(throws: ProtocolError.self) { try other.append(PartialDecryptionChunking.chunks(share, key: key)[0]) }
         // Oversized values are refused before they are read.
         var big = PartialDecryptionChunking.chunks(share, key: key)[0]
-        big.values[0] = Data(repeating: 0xff, count: key.paillierKey.ciphertextByteCount + 1)
+        big.values[0] = [UInt8](repeating: 0xff, count: key.paillierKey.ciphertextByteCount + 1)
         var sized = PartialDecryptionAssembler(party: 1, key: key, expectedCount: 3, context: context)
         #expect(throws: ProtocolError.self) { try sized.append(big) }
     }
@@ -135,7 +150,7 @@ struct ProtocolConversionTests {
         #expect(chunks[0].hasBatchProof && chunks.dropFirst().allSatisfy { !$0.hasBatchProof })
         var assembler = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
         for chunk in chunks {
-            try assembler.append(try Fedshare_V1_PartialDecryptionChunk(serializedBytes: try chunk.serializedBytes() as [UInt8]))
+            try assembler.append(try chunk.overTheWire())
         }
         #expect(try assembler.share() == share)
 
@@ -151,7 +166,7 @@ struct ProtocolConversionTests {
         #expect(throws: ProtocolError.self) { try second.append(repeated) }
 
         var oversized = chunks[0]
-        oversized.batchProof.response = Data(repeating: 0xff, count: 2 * key.paillierKey.ciphertextByteCount + 129)
+        oversized.batchProof.response = [UInt8](repeating: 0xff, count: 2 * key.paillierKey.ciphertextByteCount + 129)
         var third = PartialDecryptionAssembler(party: 2, key: key, expectedCount: count, context: context)
         #expect(throws: ProtocolError.self) { try third.append(oversized) }
     }
@@ -166,7 +181,7 @@ struct ProtocolConversionTests {
         // The keys must be the sender's own.
         #expect(throws: ProtocolError.self) { try SecAggWire.advertise(wire, round: 4, sender: 2, map: map) }
         var short = wire
-        short.keys.maskPublicKey = Data([1, 2, 3])
+        short.keys.maskPublicKey = [1, 2, 3]
         #expect(throws: ProtocolError.self) { try SecAggWire.advertise(short, round: 4, sender: 5, map: map) }
 
         let shares = ShareKeys(sessionID: [1], sender: 0, shares: [EncryptedShare(sender: 0, recipient: 2, ciphertext: [7])])

@@ -62,14 +62,14 @@ struct RoundBoundaryTests {
         let connection = try PartyConnection(kit: kit, aggregator: federation.address)
         let runtime = federation.runtime
         let bookkeeper = RoundBookkeeper(ledger: federation.ledgers[3]!)
-        return try await connection.round(hello: engine.hello()) { stream in
+        return try await connection.round(hello: Fedshare_V1_PartyEnvelope(engine.hello())) { stream in
             var engine = engine
             var random = SecureRandom()
             var last: Fedshare_V1_PartyEnvelope?
             for try await envelope in stream.messages {
-                for reply in engine.step(bookkeeper, using: &random, { $0.receive(envelope, using: &$1) }) {
-                    try await stream.send(reply)
-                    last = reply
+                for reply in engine.step(bookkeeper, using: &random, { $0.receive(Wire.AggregatorEnvelope(envelope), using: &$1) }) {
+                    last = Fedshare_V1_PartyEnvelope(reply)
+                    try await stream.send(last!)
                 }
                 if engine.outcome != nil { break }
             }

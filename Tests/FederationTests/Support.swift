@@ -177,3 +177,8 @@ extension AggregatorRound {
         return step(bookkeeper, using: &random) { engine, _ in input(&engine) }
     }
 }
+
+/// Reserves `plan`'s charge in `ledger` as a runtime does (tests).
+func reserveCharge(_ plan: RoundPlan, ledger: PrivacyLedger, party: String, round: UInt64) throws -> Reservation {
+    try RoundBookkeeper(ledger: ledger).reserve(plan.charge(party: party, round: round), cap: plan.ledgerCap)
+}

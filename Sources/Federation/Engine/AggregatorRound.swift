@@ -47,7 +47,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
     private var contributions: [Int: CiphertextBatchAssembler] = [:]
     /// Each contribution's chunks as they arrived (signature and certificate in chunk 0), to relay
     /// to the other contributors so that each can recompute the sum it decrypts.
-    private var contributionChunks: [Int: [Fedshare_V1_ContributionChunk]] = [:]
+    private var contributionChunks: [Int: [Wire.ContributionChunk]] = [:]
     private var sum: [PaillierCiphertext] = []
     private var contributors: [Int] = []
     private var context: [UInt8] = []
@@ -57,7 +57,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
     private var contributionOrder: [Int] = []
     /// Contributors sent the sum to decrypt so far (the committee, then any stand-ins).
     private var asked: Set<Int> = []
-    private var sumChunks: [Fedshare_V1_EncryptedSumChunk] = []
+    private var sumChunks: [Wire.EncryptedSumChunk] = []
     /// Counts the times the decrypt phase asked contributors for partial decryptions (the
     /// committee, then stand-ins): the transport restarts the phase's timer when it changes, so
     /// that a stand-in gets a whole deadline.
@@ -129,7 +129,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
     /// Handles one envelope from `party` (the id its certificate proves). A message that breaks
     /// the protocol cuts that party off (it is named in ``dropped``) and an `Error` goes back to
     /// it; the round goes on without it while ≥ t remain.
-    public mutating func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) -> [AggregatorEffect] {
+    public mutating func receive(_ envelope: Wire.PartyEnvelope, from party: Int) -> [AggregatorEffect] {
         guard outcome == nil else { return [] }
         guard invited.contains(party), dropped[party] == nil else {
             return [reply(party, .error(Envelopes.error(.errorUnexpectedMessage, "party \(party) is not taking part in round \(round)", phase: phase)))]
@@ -171,7 +171,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
 
     // MARK: Checks
 
-    private func check(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) throws {
+    private func check(_ envelope: Wire.PartyEnvelope, from party: Int) throws {
         guard envelope.protocolVersion == WireProtocol.version else {
             throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
         }
@@ -187,13 +187,13 @@ public struct AggregatorRound: RoundEngine, Sendable {
         }
     }
 
-    private func unexpected(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, _ party: Int) -> FederationError {
+    private func unexpected(_ body: Wire.PartyEnvelope.Body?, _ party: Int) -> FederationError {
         .unexpectedMessage(party: party, received: Envelopes.name(body), phase: phase.rawValue)
     }
 
     // MARK: Handling
 
-    private mutating func handle(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?, from party: Int) throws -> [AggregatorEffect] {
+    private mutating func handle(_ body: Wire.PartyEnvelope.Body?, from party: Int) throws -> [AggregatorEffect] {
         switch body {
         case .hello(let hello):
             guard phase == .join, !joined.contains(party) else { throw unexpected(body, party) }
@@ -206,7 +206,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
             joined.append(party)
             joined.sort()
             answered.insert(party)
-            var welcome = Fedshare_V1_Welcome()
+            var welcome = Wire.Welcome()
             welcome.federation = plan.federation
             welcome.connected = joined.map { UInt32($0) }
             welcome.software = "fedshare"
@@ -366,9 +366,9 @@ public struct AggregatorRound: RoundEngine, Sendable {
         case .success(let reservation): self.reservation = reservation
         case .failure(let error): return abort(phase: .join, reason: "the federation ledger refuses the round: \(error)")
         }
-        var open = Fedshare_V1_RoundOpen()
+        var open = Wire.RoundOpen()
         open.mode = plan.mode == .paillier ? .paillier : .secagg
-        open.manifestHash = Data(plan.manifestHash)
+        open.manifestHash = plan.manifestHash
         open.cost = plan.cost
         open.parties = joined.map { UInt32($0) }
         open.threshold = UInt32(plan.threshold)
@@ -378,7 +378,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
         open.anchors = UInt32(plan.anchors.count)
         open.noNoise = noNoise
         open.deadlines = deadlines.sorted { $0.key.rawValue < $1.key.rawValue }.map {
-            var deadline = Fedshare_V1_PhaseDeadline()
+            var deadline = Wire.PhaseDeadline()
             deadline.phase = $0.key.wire
             deadline.milliseconds = $0.value
             return deadline
@@ -389,8 +389,8 @@ public struct AggregatorRound: RoundEngine, Sendable {
                 guard let key else { return abort(phase: .join, reason: "no threshold key") }
                 let layout = try plan.layout(parties: joined.count, modulusBits: key.bits)
                 self.layout = layout
-                open.layout = Fedshare_V1_SlotLayout(layout)
-                open.keyID = Data(key.keyID)
+                open.layout = Wire.SlotLayout(layout)
+                open.keyID = key.keyID
                 phase = .contribute
             case .secagg:
                 let map = try SecAggPartyMap(parties: joined)
@@ -399,7 +399,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
                 self.map = map
                 server = SecAggServer(configuration: configuration,
                                       verifier: verifier.map { SecAggSigning.verify($0, manifestHash: plan.manifestHash, map: map) })
-                open.sessionNonce = Data(sessionNonce)
+                open.sessionNonce = sessionNonce
                 phase = .advertise
             }
         } catch {
@@ -445,7 +445,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
         return chosen.flatMap { party in
             contributors.filter { $0 != party }.flatMap { sender in
                 (contributionChunks[sender] ?? []).map { chunk in
-                    var relay = Fedshare_V1_RelayedContribution()
+                    var relay = Wire.RelayedContribution()
                     relay.party = UInt32(sender)
                     relay.contribution = chunk
                     return reply(party, .relayedContribution(relay))
@@ -631,7 +631,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
         entry.reason = reason
         effects.append(.persist(entry))
         outcome = .aborted(phase: failed, reason: reason, missing: missing)
-        var notice = Fedshare_V1_Abort()
+        var notice = Wire.Abort()
         notice.phase = failed.wire
         notice.reason = String(reason.prefix(2000))
         notice.missingParties = missing.map { UInt32($0) }
@@ -665,20 +665,20 @@ public struct AggregatorRound: RoundEngine, Sendable {
 
     // MARK: Plumbing
 
-    private func reply(_ party: Int, _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> AggregatorEffect {
+    private func reply(_ party: Int, _ body: Wire.AggregatorEnvelope.Body) -> AggregatorEffect {
         .send(OutgoingMessage(party: party, envelope: Envelopes.aggregator(round: round, manifestHash: plan.manifestHash, body)))
     }
 
-    private func record(contributors: [Int]) -> RoundStore.Record {
-        RoundStore.Record(
+    private func record(contributors: [Int]) -> RoundRecord {
+        RoundRecord(
             round: Int64(bitPattern: round), mode: plan.mode.rawValue, phase: phase.rawValue, released: false,
             contributors: contributors.map(String.init).joined(separator: ","),
             dropped: dropped.values.sorted { $0.party < $1.party }.map { "\($0.party)@\($0.phase.rawValue)" }.joined(separator: ","),
-            reason: nil, reservation: reservation?.id, updated: RoundStore.now())
+            reason: nil, reservation: reservation?.id, updated: RoundRecord.now())
     }
 
     /// The round's state as the round store keeps it.
-    public var stateRecord: RoundStore.Record { record(contributors: []) }
+    public var stateRecord: RoundRecord { record(contributors: []) }
 
     /// Records the phase the round just entered (``failed(_:error:)`` ends the round when the
     /// store cannot).

@@ -3,27 +3,27 @@ import Foundation
 
 /// Builders and checks shared by both engines.
 enum Envelopes {
-    static func aggregator(round: UInt64, manifestHash: [UInt8], _ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> Fedshare_V1_AggregatorEnvelope {
-        var envelope = Fedshare_V1_AggregatorEnvelope()
+    static func aggregator(round: UInt64, manifestHash: [UInt8], _ body: Wire.AggregatorEnvelope.Body) -> Wire.AggregatorEnvelope {
+        var envelope = Wire.AggregatorEnvelope()
         envelope.protocolVersion = WireProtocol.version
-        envelope.manifestHash = Data(manifestHash)
+        envelope.manifestHash = manifestHash
         envelope.roundID = round
         envelope.body = body
         return envelope
     }
 
-    static func party(_ party: Int, round: UInt64, manifestHash: [UInt8], _ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
-        var envelope = Fedshare_V1_PartyEnvelope()
+    static func party(_ party: Int, round: UInt64, manifestHash: [UInt8], _ body: Wire.PartyEnvelope.Body) -> Wire.PartyEnvelope {
+        var envelope = Wire.PartyEnvelope()
         envelope.protocolVersion = WireProtocol.version
-        envelope.manifestHash = Data(manifestHash)
+        envelope.manifestHash = manifestHash
         envelope.roundID = round
         envelope.partyID = UInt32(party)
         envelope.body = body
         return envelope
     }
 
-    static func error(_ code: Fedshare_V1_ErrorCode, _ message: String, phase: RoundPhase) -> Fedshare_V1_Error {
-        var error = Fedshare_V1_Error()
+    static func error(_ code: Wire.ErrorCode, _ message: String, phase: RoundPhase) -> Wire.Error {
+        var error = Wire.Error()
         error.code = code
         error.message = String(message.prefix(2000))
         error.phase = phase.wire
@@ -31,7 +31,7 @@ enum Envelopes {
     }
 
     /// The name of a party message's body, for errors.
-    static func name(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body?) -> String {
+    static func name(_ body: Wire.PartyEnvelope.Body?) -> String {
         switch body {
         case .none: return "an empty envelope"
         case .hello: return "Hello"
@@ -50,7 +50,7 @@ enum Envelopes {
         }
     }
 
-    static func name(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body?) -> String {
+    static func name(_ body: Wire.AggregatorEnvelope.Body?) -> String {
         switch body {
         case .none: return "an empty envelope"
         case .welcome: return "Welcome"
@@ -71,7 +71,7 @@ enum Envelopes {
 /// The wire's error code for an error, from its case: what the peer did wrong, or that the
 /// fault is this side's own.
 enum WireErrorCode {
-    static func of(_ error: any Error) -> Fedshare_V1_ErrorCode {
+    static func of(_ error: any Error) -> Wire.ErrorCode {
         switch error {
         case let error as ProtocolError:
             switch error {

@@ -78,10 +78,10 @@ public struct PartyRound: RoundEngine, Sendable {
     private var map: SecAggPartyMap?
     private var client: SecAggClient?
     private var resultChunks: ChunkAssembler<Int>?
-    private var resultHeader: Fedshare_V1_ResultHeader?
+    private var resultHeader: Wire.ResultHeader?
     private var resultValues: [Int64] = []
     /// The round announced, while the ledger reserves its charge (``reserved(_:using:)``).
-    private var pendingOpen: Fedshare_V1_RoundOpen?
+    private var pendingOpen: Wire.RoundOpen?
     /// The phase the result arrived in (named if the ledger cannot commit at the release).
     private var phaseBeforeResult: RoundPhase = .join
     /// Which settlement a ledger write that fails belongs to.
@@ -128,23 +128,23 @@ public struct PartyRound: RoundEngine, Sendable {
     }
 
     /// The first message on the stream.
-    public func hello() -> Fedshare_V1_PartyEnvelope {
-        var hello = Fedshare_V1_Hello()
+    public func hello() -> Wire.PartyEnvelope {
+        var hello = Wire.Hello()
         hello.supportedVersions = [WireProtocol.version]
-        hello.keyID = Data(publicKey?.keyID ?? [])
+        hello.keyID = publicKey?.keyID ?? []
         hello.software = "fedshare"
         return envelope(.hello(hello))
     }
 
     /// An `Error` envelope telling the aggregator why this party stops.
-    public func errorEnvelope(_ error: any Error) -> Fedshare_V1_PartyEnvelope {
+    public func errorEnvelope(_ error: any Error) -> Wire.PartyEnvelope {
         envelope(.error(Envelopes.error(WireErrorCode.of(error), "\(error)", phase: phase)))
     }
 
     /// Handles one aggregator envelope and returns the effects to perform. When the aggregator
     /// breaks the protocol the party stops (``outcome`` is set): its ledger is settled for the
     /// worst case and the last effect sends an `Error` envelope, after which it hangs up.
-    public mutating func receive(_ envelope: Fedshare_V1_AggregatorEnvelope,
+    public mutating func receive(_ envelope: Wire.AggregatorEnvelope,
                                  using generator: inout some RandomNumberGenerator) -> [PartyEffect] {
         guard outcome == nil else { return [] }
         do {
@@ -166,7 +166,7 @@ public struct PartyRound: RoundEngine, Sendable {
         case .failure(let error):
             let message = "party \(party): its own ledger refuses round \(round): \(error)"
             stop(.refused(reason: message))
-            var refuse = Fedshare_V1_RoundRefuse()
+            var refuse = Wire.RoundRefuse()
             refuse.reason = .refuseBudgetExceeded
             refuse.message = message
             return [send(.refuse(refuse))]
@@ -211,7 +211,7 @@ public struct PartyRound: RoundEngine, Sendable {
 
     // MARK: Handling
 
-    private mutating func handle(_ envelope: Fedshare_V1_AggregatorEnvelope,
+    private mutating func handle(_ envelope: Wire.AggregatorEnvelope,
                                  using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         guard envelope.protocolVersion == WireProtocol.version else {
             throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
@@ -288,13 +288,13 @@ public struct PartyRound: RoundEngine, Sendable {
         }
     }
 
-    private mutating func handleOpen(_ open: Fedshare_V1_RoundOpen, round: UInt64,
+    private mutating func handleOpen(_ open: Wire.RoundOpen, round: UInt64,
                                      using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         self.round = round
         // Every announced parameter is recomputed here from this party's own manifest.
         if let problem = check(open) {
             stop(.refused(reason: problem.message))
-            var refuse = Fedshare_V1_RoundRefuse()
+            var refuse = Wire.RoundRefuse()
             refuse.reason = problem.reason
             refuse.message = problem.message
             return [send(.refuse(refuse))]
@@ -307,9 +307,9 @@ public struct PartyRound: RoundEngine, Sendable {
     }
 
     /// Accepts the round whose charge is reserved, and sends this party's contribution.
-    private mutating func contribute(to open: Fedshare_V1_RoundOpen,
+    private mutating func contribute(to open: Wire.RoundOpen,
                                      using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
-        var accept = Fedshare_V1_RoundAccept()
+        var accept = Wire.RoundAccept()
         accept.reservationID = reservation?.id ?? 0
         let noise = try plan.noiseShare(parties: invited.count, noNoise: noNoise, using: &generator)
         let values = try plan.encode(contribution, noise: noise, parties: invited.count)
@@ -327,8 +327,8 @@ public struct PartyRound: RoundEngine, Sendable {
             let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
                                                          ciphertexts: ciphertexts, key: publicKey)
             var chunks = CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey)
-            chunks[0].certificate = Data(credentials.signer.certificate)
-            chunks[0].signature = Data(try credentials.signer.sign(statement))
+            chunks[0].certificate = credentials.signer.certificate
+            chunks[0].signature = try credentials.signer.sign(statement)
             ownCiphertexts = ciphertexts
             phase = .contribute
             contributed = true
@@ -349,15 +349,15 @@ public struct PartyRound: RoundEngine, Sendable {
     }
 
     /// The first difference between the announced round and this party's own plan.
-    private mutating func check(_ open: Fedshare_V1_RoundOpen) -> (reason: Fedshare_V1_RefuseReason, message: String)? {
-        func mismatch(_ field: String, _ expected: String, _ found: String, _ reason: Fedshare_V1_RefuseReason = .refuseParameters)
-            -> (reason: Fedshare_V1_RefuseReason, message: String) {
+    private mutating func check(_ open: Wire.RoundOpen) -> (reason: Wire.RefuseReason, message: String)? {
+        func mismatch(_ field: String, _ expected: String, _ found: String, _ reason: Wire.RefuseReason = .refuseParameters)
+            -> (reason: Wire.RefuseReason, message: String) {
             (reason: reason, message: "party \(party): \(FederationError.parameterMismatch(field: field, expected: expected, found: found))")
         }
         guard Array(open.manifestHash) == plan.manifestHash else {
             return mismatch("manifest hash", hex(plan.manifestHash), hex(Array(open.manifestHash)), .refuseManifestMismatch)
         }
-        let mode: Fedshare_V1_Mode = plan.mode == .paillier ? .paillier : .secagg
+        let mode: Wire.Mode = plan.mode == .paillier ? .paillier : .secagg
         guard open.mode == mode else { return mismatch("mode", "\(mode)", "\(open.mode)") }
         guard Int(open.threshold) == plan.threshold else { return mismatch("threshold", "\(plan.threshold)", "\(open.threshold)") }
         guard Int(open.fractionalBits) == plan.codec.fractionalBits else {
@@ -395,7 +395,7 @@ public struct PartyRound: RoundEngine, Sendable {
     }
 
     /// Another contributor's signed contribution, relayed by the aggregator before the sum.
-    private mutating func handleRelay(_ relay: Fedshare_V1_RelayedContribution) throws {
+    private mutating func handleRelay(_ relay: Wire.RelayedContribution) throws {
         guard let publicKey, let layout else { throw FederationError.internalState("no key") }
         let sender = Int(relay.party)
         guard sender != party, invited.contains(sender), verified[sender] == nil else {
@@ -426,7 +426,7 @@ public struct PartyRound: RoundEngine, Sendable {
         verified[sender] = ciphertexts
     }
 
-    private mutating func handleSum(_ chunk: Fedshare_V1_EncryptedSumChunk,
+    private mutating func handleSum(_ chunk: Wire.EncryptedSumChunk,
                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
         guard let publicKey, let keyShare, let layout else { throw FederationError.internalState("no key") }
         guard !opened else {
@@ -512,7 +512,7 @@ public struct PartyRound: RoundEngine, Sendable {
     /// A secure-aggregation message from the wire; one that does not decode is the aggregator's.
     private func decoded<Wire, Message>(_ wire: Wire, _ decode: (Wire) throws -> Message) throws -> Message {
         do { return try decode(wire) } catch let error as ProtocolError {
-            throw refused("sent a malformed \(String(describing: Wire.self).replacingOccurrences(of: "Fedshare_V1_", with: "")): \(error)")
+            throw refused("sent a malformed \(String(describing: Wire.self).replacingOccurrences(of: "Wire.", with: "")): \(error)")
         }
     }
 
@@ -521,7 +521,7 @@ public struct PartyRound: RoundEngine, Sendable {
         options.progress.map { report in WorkProgress(total: total) { report(work, $0, $1) } }
     }
 
-    private mutating func handleResult(_ chunk: Fedshare_V1_ResultChunk) throws -> [PartyEffect] {
+    private mutating func handleResult(_ chunk: Wire.ResultChunk) throws -> [PartyEffect] {
         guard reservation != nil, phase != .join else { throw unexpected(.result(chunk)) }
         var chunks = resultChunks ?? ChunkAssembler<Int>(message: "ResultChunk")
         if chunk.chunk.index == 0 {
@@ -556,7 +556,7 @@ public struct PartyRound: RoundEngine, Sendable {
             event: plan.event, ledgerEntryID: header.ledgerEntryID, keyFingerprint: header.keyFingerprint, noNoise: header.noNoise)
         phase = .done
         outcome = .released(result)
-        return effects + [send(.resultAck(Fedshare_V1_ResultAck()))]
+        return effects + [send(.resultAck(Wire.ResultAck()))]
     }
 
     // MARK: Ledger
@@ -564,7 +564,7 @@ public struct PartyRound: RoundEngine, Sendable {
     /// Commits the charge (once) and acknowledges it to the aggregator.
     private mutating func commit() throws -> [PartyEffect] {
         guard let reservation else { throw FederationError.internalState("party \(party): nothing reserved to commit") }
-        var ack = Fedshare_V1_CommitAck()
+        var ack = Wire.CommitAck()
         ack.reservationID = reservation.id
         ack.ledgerEntryID = reservation.id
         let effects: [PartyEffect] = committed ? [] : [.commit(reservation)]
@@ -651,16 +651,16 @@ public struct PartyRound: RoundEngine, Sendable {
         .aggregatorRefused(party: party, reason: reason)
     }
 
-    private func unexpected(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body?) -> FederationError {
+    private func unexpected(_ body: Wire.AggregatorEnvelope.Body?) -> FederationError {
         .unexpectedMessage(party: nil, received: Envelopes.name(body), phase: phase.rawValue)
     }
 
-    private func envelope(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
+    private func envelope(_ body: Wire.PartyEnvelope.Body) -> Wire.PartyEnvelope {
         Envelopes.party(party, round: round, manifestHash: plan.manifestHash, body)
     }
 
-    private func send(_ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> PartyEffect { .send(envelope(body)) }
+    private func send(_ body: Wire.PartyEnvelope.Body) -> PartyEffect { .send(envelope(body)) }
 }
 
 /// What a party engine asks its runtime to do.
-public typealias PartyEffect = RoundEffect<Fedshare_V1_PartyEnvelope>
+public typealias PartyEffect = RoundEffect<Wire.PartyEnvelope>

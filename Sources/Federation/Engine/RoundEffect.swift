@@ -13,9 +13,9 @@ public enum RoundEffect<Message: Sendable>: Sendable {
     /// Cancel a reservation: nothing of the data was released.
     case cancel(Reservation)
     /// Record the round's state in the round store (the aggregator's).
-    case persist(RoundStore.Record)
+    case persist(RoundRecord)
     /// Record that the round released its result (the aggregator's).
-    case markReleased(RoundStore.Record)
+    case markReleased(RoundRecord)
     /// Send a message; it leaves only when every effect before it succeeded.
     case send(Message)
 }

@@ -14,7 +14,7 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
     public static let order: [RoundPhase] = [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask, .release]
 
     /// The phase a party's message belongs to (what `--drop PARTY@PHASE` stops at).
-    public init(of body: Fedshare_V1_PartyEnvelope.OneOf_Body?, mode: FederationManifest.CryptoMode) {
+    public init(of body: Wire.PartyEnvelope.Body?, mode: FederationManifest.CryptoMode) {
         switch body {
         case .hello, .accept, .refuse, .none, .error: self = .join
         case .advertiseKeys: self = .advertise
@@ -35,7 +35,7 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
     }
 
     /// The wire enum.
-    public var wire: Fedshare_V1_Phase {
+    public var wire: Wire.Phase {
         switch self {
         case .join: return .join
         case .advertise: return .advertise
@@ -50,7 +50,7 @@ public enum RoundPhase: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    public init(wire: Fedshare_V1_Phase) {
+    public init(wire: Wire.Phase) {
         switch wire {
         case .advertise: self = .advertise
         case .share: self = .share
@@ -294,8 +294,8 @@ public struct RoundPlan: Sendable, Hashable {
     }
 
     /// The privacy cost as the wire carries it.
-    public var cost: Fedshare_V1_PrivacyCost {
-        Fedshare_V1_PrivacyCost(event, relation: relation, unit: unit, epsilon: epsilon, delta: delta)
+    public var cost: Wire.PrivacyCost {
+        Wire.PrivacyCost(event, relation: relation, unit: unit, epsilon: epsilon, delta: delta)
     }
 
     /// One party's contribution on the grid: encode(A_p) then encode(n_p), plus its noise share.
@@ -354,9 +354,4 @@ public struct RoundPlan: Sendable, Hashable {
     public func charge(party: String, round: UInt64) -> PrivacyCharge {
         PrivacyCharge(dataset: federation, event: event, relation: relation, unit: unit, party: party, round: String(round))
     }
-}
-
-/// Reserves `plan`'s charge in `ledger` as a runtime does (tests).
-func reserveCharge(_ plan: RoundPlan, ledger: PrivacyLedger, party: String, round: UInt64) throws -> Reservation {
-    try RoundBookkeeper(ledger: ledger).reserve(plan.charge(party: party, round: round), cap: plan.ledgerCap)
 }

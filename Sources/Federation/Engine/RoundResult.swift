@@ -67,22 +67,22 @@ public struct RoundResult: Sendable, Equatable {
 
 extension RoundResult {
     /// The result as chunks for the wire.
-    func chunks(cost: Fedshare_V1_PrivacyCost) -> [Fedshare_V1_ResultChunk] {
+    func chunks(cost: Wire.PrivacyCost) -> [Wire.ResultChunk] {
         let ranges = chunkRanges(count: sums.count, itemBytes: 10)
         return ranges.enumerated().map { index, range in
-            var chunk = Fedshare_V1_ResultChunk()
-            chunk.chunk = Fedshare_V1_Chunk(index: index, total: ranges.count)
+            var chunk = Wire.ResultChunk()
+            chunk.chunk = Wire.Chunk(index: index, total: ranges.count)
             chunk.firstValue = UInt32(range.lowerBound)
             chunk.values = Array(sums[range])
             if index == 0 {
-                var header = Fedshare_V1_ResultHeader()
+                var header = Wire.ResultHeader()
                 header.mode = mode == .paillier ? .paillier : .secagg
                 header.groups = groups
                 header.anchors = anchors
                 header.fractionalBits = UInt32(fractionalBits)
                 header.contributors = contributors.map { UInt32($0) }
                 header.dropped = dropped.map {
-                    var wire = Fedshare_V1_DroppedParty()
+                    var wire = Wire.DroppedParty()
                     wire.party = UInt32($0.party)
                     wire.phase = $0.phase.wire
                     wire.reason = String($0.reason.prefix(1000))
@@ -111,9 +111,9 @@ public enum RoundOutcome: Sendable, Equatable {
 /// A message from the aggregator engine and the party it goes to.
 public struct OutgoingMessage: Sendable {
     public let party: Int
-    public let envelope: Fedshare_V1_AggregatorEnvelope
+    public let envelope: Wire.AggregatorEnvelope
 
-    public init(party: Int, envelope: Fedshare_V1_AggregatorEnvelope) {
+    public init(party: Int, envelope: Wire.AggregatorEnvelope) {
         self.party = party
         self.envelope = envelope
     }

@@ -258,7 +258,7 @@ public actor AggregatorRuntime {
 
     private func receive(_ envelope: Fedshare_V1_PartyEnvelope, from party: Int) {
         bytesSent[party, default: 0] += envelope.serializedSizeEstimate
-        step { $0.receive(envelope, from: party) }
+        step { $0.receive(Wire.PartyEnvelope(envelope), from: party) }
     }
 
     /// `party`'s stream of round `round` ended (nil: whichever stream it has now).
@@ -292,7 +292,8 @@ public actor AggregatorRuntime {
 
     private func deliver(_ messages: [OutgoingMessage]) {
         for message in messages {
-            for envelope in options.tamper.map({ $0(message.party, message.envelope) }) ?? [message.envelope] {
+            let wire = Fedshare_V1_AggregatorEnvelope(message.envelope)
+            for envelope in options.tamper.map({ $0(message.party, wire) }) ?? [wire] {
                 bytesReceived[message.party, default: 0] += envelope.serializedSizeEstimate
                 outboxes[message.party]?.yield(envelope)
             }
@@ -335,7 +336,7 @@ public actor AggregatorRuntime {
         reply.connected = outboxes.keys.sorted().map { UInt32($0) }
         if let engine, engine.outcome == nil {
             reply.currentRound = engine.round
-            reply.phase = engine.phase.wire
+            reply.phase = .init(engine.phase.wire)
             reply.waitingFor = engine.waitingFor.map { UInt32($0) }
         }
         if let report = lastReport {
@@ -346,7 +347,7 @@ public actor AggregatorRuntime {
                     last.released = true
                     last.contributors = result.contributors.map { UInt32($0) }
                     last.dropped = result.dropped.map { dropped in
-                        .with { $0.party = UInt32(dropped.party); $0.phase = dropped.phase.wire; $0.reason = dropped.reason }
+                        .with { $0.party = UInt32(dropped.party); $0.phase = .init(dropped.phase.wire); $0.reason = dropped.reason }
                     }
                     last.ledgerEntryID = result.ledgerEntryID
                 case .aborted(_, let reason, _), .refused(let reason):
@@ -364,4 +365,9 @@ public actor AggregatorRuntime {
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
+}
+
+extension RoundPhase {
+    /// The phase a Status reply names (the Status RPC keeps its protobuf types).
+    public init(wire: Fedshare_V1_Phase) { self.init(wire: Wire.Phase(wire)) }
 }

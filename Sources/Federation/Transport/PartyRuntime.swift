@@ -113,7 +113,7 @@ public enum PartyRuntime {
     ) async throws -> Attempt {
         let party = engine.party
         let mode = engine.plan.mode
-        return try await connection.round(hello: engine.hello()) { stream in
+        return try await connection.round(hello: Fedshare_V1_PartyEnvelope(engine.hello())) { stream in
             var engine = engine
             var random = SecureRandom()
             var phase = engine.phase
@@ -121,7 +121,7 @@ public enum PartyRuntime {
             do {
                 for try await envelope in stream.messages {
                     progress?(.received(engine.phase))
-                    let replies = bookkeeper.perform(engine.receive(envelope, using: &random), on: &engine, using: &random)
+                    let replies = bookkeeper.perform(engine.receive(Wire.AggregatorEnvelope(envelope), using: &random), on: &engine, using: &random)
                     // A party that stops on an error tells the aggregator why (never a simulated drop).
                     if let dropAt, replies.contains(where: { reply in
                         if case .error = reply.body { return false }
@@ -131,7 +131,7 @@ public enum PartyRuntime {
                     }
                     for reply in replies {
                         do {
-                            try await stream.send(reply)
+                            try await stream.send(Fedshare_V1_PartyEnvelope(reply))
                         } catch {
                             // The round ended for this party (its result acknowledgement may
                             // meet a stream the aggregator already closed).

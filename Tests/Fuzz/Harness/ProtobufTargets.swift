@@ -14,8 +14,9 @@ enum ProtobufTargets {
 
     static func partyEnvelope(_ bytes: [UInt8]) {
         guard (try? checkedSize(bytes.count, message: "PartyEnvelope")) != nil,
-              let envelope = try? Fedshare_V1_PartyEnvelope(serializedBytes: bytes) else { return }
-        roundTrip(envelope)
+              let parsed = try? Fedshare_V1_PartyEnvelope(serializedBytes: bytes) else { return }
+        roundTrip(parsed)
+        let envelope = Wire.PartyEnvelope(parsed)
         let sender = Int(envelope.partyID)
         switch envelope.body {
         case .contribution(let chunk):
@@ -55,16 +56,17 @@ enum ProtobufTargets {
 
     static func aggregatorEnvelope(_ bytes: [UInt8]) {
         guard (try? checkedSize(bytes.count, message: "AggregatorEnvelope")) != nil,
-              let envelope = try? Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes) else { return }
-        roundTrip(envelope)
+              let parsed = try? Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes) else { return }
+        roundTrip(parsed)
+        let envelope = Wire.AggregatorEnvelope(parsed)
         switch envelope.body {
         case .open(let open):
             _ = try? SecAggPartyMap(parties: open.parties.map { Int($0) })
             if open.hasLayout, let layout = try? open.layout.layout() {
-                invariant((try? Fedshare_V1_SlotLayout(layout).layout()) == layout, "SlotLayout changed on write and read")
+                invariant((try? Wire.SlotLayout(layout).layout()) == layout, "SlotLayout changed on write and read")
             }
             if open.hasCost, let event = try? open.cost.event(), let relation = try? open.cost.neighbouringRelation() {
-                let wire = Fedshare_V1_PrivacyCost(event, relation: relation, unit: open.cost.unit,
+                let wire = Wire.PrivacyCost(event, relation: relation, unit: open.cost.unit,
                                                    epsilon: open.cost.epsilon, delta: open.cost.delta)
                 invariant((try? wire.event()) == event, "PrivacyCost changed on write and read")
             }
@@ -124,7 +126,7 @@ enum ProtobufTargets {
 
     /// A chunk of a ciphertext batch under the threshold fixture's key (its first chunk, as the
     /// aggregator sees it; the announced count is capped so the harness stays fast).
-    static func ciphertexts(_ chunk: Fedshare_V1_Chunk, first: UInt32, count: UInt32, bytes: Data) {
+    static func ciphertexts(_ chunk: Wire.Chunk, first: UInt32, count: UInt32, bytes: [UInt8]) {
         let key = Fixtures.thresholdKey.paillierKey
         var assembler = CiphertextBatchAssembler(message: "fuzz", key: key, expectedCount: Int(min(count, 64)))
         guard (try? assembler.append(chunk: chunk, first: first, count: count, bytes: bytes)) != nil else { return }
@@ -136,7 +138,7 @@ enum ProtobufTargets {
 
     /// A partial decryption from `party` for the fixture batch: reassembled, then combined with
     /// two honest shares; if the combiner accepts it the plaintext must still be 7.
-    static func partialDecryption(_ chunk: Fedshare_V1_PartialDecryptionChunk, party: Int) {
+    static func partialDecryption(_ chunk: Wire.PartialDecryptionChunk, party: Int) {
         let key = Fixtures.thresholdKey!
         var assembler = PartialDecryptionAssembler(party: party, key: key, expectedCount: Int(min(chunk.valueCount, 64)),
                                                    context: Fixtures.context)

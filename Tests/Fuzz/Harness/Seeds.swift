@@ -16,8 +16,8 @@ enum Seeds {
         func add(_ target: String, _ name: String, _ text: String) { add(target, name, Array(text.utf8)) }
 
         // Protobuf envelopes.
-        for (name, envelope) in try partyEnvelopes() { add("party-envelope", name, try envelope.serializedBytes()) }
-        for (name, envelope) in try aggregatorEnvelopes() { add("aggregator-envelope", name, try envelope.serializedBytes()) }
+        for (name, envelope) in try partyEnvelopes() { add("party-envelope", name, try Fedshare_V1_PartyEnvelope(envelope).serializedBytes()) }
+        for (name, envelope) in try aggregatorEnvelopes() { add("aggregator-envelope", name, try Fedshare_V1_AggregatorEnvelope(envelope).serializedBytes()) }
 
         // Ciphertext batches under the threshold fixture's key.
         let key = Fixtures.thresholdKey.paillierKey
@@ -109,10 +109,10 @@ enum Seeds {
         return bytes
     }
 
-    static let manifestHash = Data(repeating: 0xAB, count: 32)
+    static let manifestHash = [UInt8](repeating: 0xAB, count: 32)
 
-    static func party(_ id: Int, _ body: Fedshare_V1_PartyEnvelope.OneOf_Body) -> Fedshare_V1_PartyEnvelope {
-        var envelope = Fedshare_V1_PartyEnvelope()
+    static func party(_ id: Int, _ body: Wire.PartyEnvelope.Body) -> Wire.PartyEnvelope {
+        var envelope = Wire.PartyEnvelope()
         envelope.protocolVersion = WireProtocol.version
         envelope.manifestHash = manifestHash
         envelope.roundID = 7
@@ -121,8 +121,8 @@ enum Seeds {
         return envelope
     }
 
-    static func aggregator(_ body: Fedshare_V1_AggregatorEnvelope.OneOf_Body) -> Fedshare_V1_AggregatorEnvelope {
-        var envelope = Fedshare_V1_AggregatorEnvelope()
+    static func aggregator(_ body: Wire.AggregatorEnvelope.Body) -> Wire.AggregatorEnvelope {
+        var envelope = Wire.AggregatorEnvelope()
         envelope.protocolVersion = WireProtocol.version
         envelope.manifestHash = manifestHash
         envelope.roundID = 7
@@ -130,21 +130,21 @@ enum Seeds {
         return envelope
     }
 
-    static func partyEnvelopes() throws -> [String: Fedshare_V1_PartyEnvelope] {
+    static func partyEnvelopes() throws -> [String: Wire.PartyEnvelope] {
         let key = Fixtures.thresholdKey!
         let map = ProtobufTargets.map
         var random = FixedRandom()
         let ciphertexts = try [5, 6].map { try key.paillierKey.encrypt(BigInt($0), method: .plain, using: &random) }
-        var hello = Fedshare_V1_Hello()
+        var hello = Wire.Hello()
         hello.supportedVersions = [1]
-        hello.keyID = Data(key.keyID)
+        hello.keyID = key.keyID
         hello.software = "fedshare fuzz seed"
-        var accept = Fedshare_V1_RoundAccept()
+        var accept = Wire.RoundAccept()
         accept.reservationID = 42
-        var refuse = Fedshare_V1_RoundRefuse()
+        var refuse = Wire.RoundRefuse()
         refuse.reason = .refuseBudgetExceeded
         refuse.message = "budget"
-        var ack = Fedshare_V1_CommitAck()
+        var ack = Wire.CommitAck()
         ack.ledgerEntryID = 3
         ack.reservationID = 42
         // Signed as in protocol version 3 (a certificate-sized credential and a 64-byte r ‖ s).
@@ -158,9 +158,9 @@ enum Seeds {
         let masked = SecAggWire.maskedInputChunks(MaskedInput(sessionID: session, sender: 0, vector: [1, 2, 3, UInt64.max]))
         let response = UnmaskingResponse(sessionID: session, sender: 0, seedShares: [RevealedShare(owner: 1, share: Array(repeating: 5, count: 40))],
                                          maskKeyShares: [RevealedShare(owner: 2, share: Array(repeating: 6, count: 40))])
-        var error = Fedshare_V1_Error()
+        var error = Wire.Error()
         error.message = "refused"
-        var result: [String: Fedshare_V1_PartyEnvelope] = [
+        var result: [String: Wire.PartyEnvelope] = [
             "hello": party(1, .hello(hello)),
             "accept": party(1, .accept(accept)),
             "refuse": party(2, .refuse(refuse)),
@@ -169,15 +169,15 @@ enum Seeds {
             "share-keys": party(1, .shareKeys(SecAggWire.shareKeys(shares, map: map))),
             "masked-input": party(1, .maskedInput(masked[0])),
             "unmasking-response": party(1, .unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map))),
-            "result-ack": party(3, .resultAck(Fedshare_V1_ResultAck())),
+            "result-ack": party(3, .resultAck(Wire.ResultAck())),
             "survivor-signature": party(1, .survivorSignature(SecAggWire.survivorSignature(
                 SurvivorSignature(sessionID: session, sender: 0, signature: Array(repeating: 8, count: 64))))),
             "error": party(2, .error(error)),
         ]
         for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
             if index == 0 {
-                chunk.certificate = Data(repeating: 0x30, count: 500)
-                chunk.signature = Data(repeating: 7, count: 64)
+                chunk.certificate = [UInt8](repeating: 0x30, count: 500)
+                chunk.signature = [UInt8](repeating: 7, count: 64)
             }
             result["contribution-\(index)"] = party(2, .contribution(chunk))
         }
@@ -189,30 +189,30 @@ enum Seeds {
         return result
     }
 
-    static func aggregatorEnvelopes() throws -> [String: Fedshare_V1_AggregatorEnvelope] {
+    static func aggregatorEnvelopes() throws -> [String: Wire.AggregatorEnvelope] {
         let key = Fixtures.thresholdKey!
         let map = ProtobufTargets.map
         var random = FixedRandom()
         let ciphertexts = try [5, 6, 7].map { try key.paillierKey.encrypt(BigInt($0), method: .plain, using: &random) }
-        var welcome = Fedshare_V1_Welcome()
+        var welcome = Wire.Welcome()
         welcome.federation = "fuzz"
         welcome.connected = [1, 2]
-        var open = Fedshare_V1_RoundOpen()
+        var open = Wire.RoundOpen()
         open.mode = .paillier
         open.manifestHash = manifestHash
-        open.cost = Fedshare_V1_PrivacyCost(
+        open.cost = Wire.PrivacyCost(
             MechanismEvent(mechanism: .gaussian, noise: 3.5, sensitivity: 1, dimension: 4, shares: 3, count: 1),
             relation: .addOrRemoveOne, unit: "user", epsilon: 1, delta: 1e-6)
-        open.layout = Fedshare_V1_SlotLayout(try SlotLayout(valueBound: 1 << 40, noiseBound: 1 << 30, parties: 3, modulusBits: 3072))
+        open.layout = Wire.SlotLayout(try SlotLayout(valueBound: 1 << 40, noiseBound: 1 << 30, parties: 3, modulusBits: 3072))
         open.parties = [1, 2, 3]
         open.threshold = 2
         open.fractionalBits = 32
         open.valueCount = 8
         open.groups = 2
         open.anchors = 4
-        open.keyID = Data(key.keyID)
-        open.sessionNonce = Data(repeating: 8, count: 32)
-        var deadline = Fedshare_V1_PhaseDeadline()
+        open.keyID = key.keyID
+        open.sessionNonce = [UInt8](repeating: 8, count: 32)
+        var deadline = Wire.PhaseDeadline()
         deadline.phase = .contribute
         deadline.milliseconds = 60_000
         open.deadlines = [deadline]
@@ -222,26 +222,26 @@ enum Seeds {
             EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
             EncryptedShare(sender: 2, recipient: 1, ciphertext: Array(repeating: 4, count: 80)),
         ])
-        var header = Fedshare_V1_ResultHeader()
+        var header = Wire.ResultHeader()
         header.mode = .paillier
         header.groups = ["a", "b"]
         header.anchors = ["up", "down"]
         header.fractionalBits = 32
         header.contributors = [1, 2]
-        var dropped = Fedshare_V1_DroppedParty()
+        var dropped = Wire.DroppedParty()
         dropped.party = 3
         dropped.phase = .contribute
         dropped.reason = "timeout"
         header.dropped = [dropped]
         header.charge = open.cost
         header.valueCount = 4
-        var chunk = Fedshare_V1_ResultChunk()
-        chunk.chunk = Fedshare_V1_Chunk(index: 0, total: 1)
+        var chunk = Wire.ResultChunk()
+        chunk.chunk = Wire.Chunk(index: 0, total: 1)
         chunk.header = header
         chunk.values = [1, -2, 3, -4]
-        var abort = Fedshare_V1_Abort()
+        var abort = Wire.Abort()
         abort.reason = "too few parties"
-        var result: [String: Fedshare_V1_AggregatorEnvelope] = [
+        var result: [String: Wire.AggregatorEnvelope] = [
             "welcome": aggregator(.welcome(welcome)),
             "open": aggregator(.open(open)),
             "key-directory": aggregator(.keyDirectory(SecAggWire.directory(KeyDirectory(round: 7, sessionID: session, keys: keys), map: map))),
@@ -260,10 +260,10 @@ enum Seeds {
         }
         for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
             if index == 0 {
-                chunk.certificate = Data(repeating: 0x30, count: 500)
-                chunk.signature = Data(repeating: 7, count: 64)
+                chunk.certificate = [UInt8](repeating: 0x30, count: 500)
+                chunk.signature = [UInt8](repeating: 7, count: 64)
             }
-            var relay = Fedshare_V1_RelayedContribution()
+            var relay = Wire.RelayedContribution()
             relay.party = 2
             relay.contribution = chunk
             result["relayed-contribution-\(index)"] = aggregator(.relayedContribution(relay))

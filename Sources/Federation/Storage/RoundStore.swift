@@ -7,21 +7,7 @@ import GRDB
 /// that a restarted aggregator knows what happened and never releases a round twice.
 public final class RoundStore: Sendable {
     /// One round as stored.
-    public struct Record: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
-        public static let databaseTableName = "rounds"
-        public var round: Int64
-        public var mode: String
-        public var phase: String
-        public var released: Bool
-        public var contributors: String
-        public var dropped: String
-        public var reason: String?
-        public var reservation: Int64?
-        public var updated: String
-
-        /// Parties in the released sum.
-        public var contributorIDs: [Int] { contributors.split(separator: ",").compactMap { Int($0) } }
-    }
+    public typealias Record = RoundRecord
 
     public let path: String
     private let queue: DatabaseQueue
@@ -177,5 +163,9 @@ public final class RoundStore: Sendable {
         return recovered
     }
 
-    static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+    static func now() -> String { RoundRecord.now() }
+}
+
+extension RoundRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "rounds"
 }
