@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
+import Manifest
 
 /// `fedshare attention`: one party's local attention matrix A_p, in the clear.
 struct AttentionCommand: AsyncParsableCommand {

@@ -5,6 +5,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Manifest
 import Synchronization
 
 /// `fedshare party`: one party of a federation, for one round.

@@ -3,6 +3,7 @@ import Attention
 import DifferentialPrivacy
 import Federation
 import Foundation
+import Manifest
 
 extension Privacy {
     /// `fedshare privacy sample-releases`: many noisy releases of one federation's sum, for an

@@ -2,6 +2,7 @@ import ArgumentParser
 import Attention
 import Federation
 import Foundation
+import Manifest
 import Paillier
 import Synchronization
 #if canImport(Glibc)

@@ -5,6 +5,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Manifest
 import Synchronization
 
 /// `fedshare simulate`: a whole federation on this machine, over real gRPC and real TLS.
