@@ -1,6 +1,7 @@
 import ArgumentParser
 import Federation
 import Foundation
+import Manifest
 import Primitives
 
 /// `fedshare bench e2e`: a whole federation round on synthetic data, timed per phase.
@@ -10,8 +11,8 @@ struct BenchE2E: AsyncParsableCommand {
         abstract: "Time a whole federation round on synthetic data (per phase, bytes per party).",
         discussion: """
             Writes a synthetic federation (G groups, M anchors of dimension --dimension, R records \
-            per party, fixed seed) to a temporary folder and runs it with `fedshare simulate` \
-            machinery: a provisioned kit, a real threshold key, the aggregator and every party \
+            per party, fixed seed) to a temporary folder and runs it as `fedshare simulate` does \
+            (a local federation): a provisioned kit, a real threshold key, the aggregator and every party \
             over gRPC with mutual TLS on loopback. Reports the wall time of each phase and the \
             bytes each party sent and received.
             """)
@@ -98,7 +99,7 @@ struct BenchE2E: AsyncParsableCommand {
             \(fractionalBits.map { "fractional_bits = \($0)" } ?? "")
             """
         try Data(manifest.utf8).write(to: folder.appendingPathComponent("manifest.toml"))
-        var dataArguments: [String] = []
+        var data: [Int: URL] = [:]
         for party in 1...parties {
             let url = folder.appendingPathComponent("party-\(party).csv")
             _ = FileManager.default.createFile(atPath: url.path, contents: nil)
@@ -113,16 +114,19 @@ struct BenchE2E: AsyncParsableCommand {
                 }
             }
             handle.write(Data(chunk.utf8))
-            dataArguments += ["--data", url.path]
+            data[party] = url
         }
         if !json {
             print("bench e2e: \(parties) parties × \(records) records, \(groups) groups × \(anchors) anchors (h = \(dimension)), \(mode)"
                   + (mode == "paillier" ? ", \(keyBits)-bit key" : ""))
         }
-        var arguments = ["--manifest", folder.appendingPathComponent("manifest.toml").path] + dataArguments
-        arguments += ["--key-bits", String(keyBits), "--decryption-committee", decryptionCommittee.rawValue, "--out", folder.appendingPathComponent("out").path]
-        if json { arguments.append("--json") }
-        let simulation = try Simulate.parse(arguments)
-        try await simulation.run()
+        let start = ContinuousClock.now
+        let loaded: FederationManifest
+        do { loaded = try FederationManifest.load(from: folder.appendingPathComponent("manifest.toml")) } catch { throw CLIError("\(error)") }
+        var configuration = LocalFederation.Configuration(manifest: loaded, data: data, outputFolder: folder.appendingPathComponent("out"),
+                                                          workFolder: folder.appendingPathComponent("work"))
+        configuration.overrides.keyBits = keyBits
+        configuration.committee = decryptionCommittee
+        try await LocalFederation(configuration).runPrintingSummary(json: json, start: start, kits: nil)
     }
 }
