@@ -11,8 +11,8 @@ struct BenchE2E: AsyncParsableCommand {
         abstract: "Time a whole federation round on synthetic data (per phase, bytes per party).",
         discussion: """
             Writes a synthetic federation (G groups, M anchors of dimension --dimension, R records \
-            per party, fixed seed) to a temporary folder and runs it as `fedshare simulate` does \
-            (a local federation): a provisioned kit, a real threshold key, the aggregator and every party \
+            per party, fixed seed) to a temporary folder and runs it with `fedshare simulate` \
+            machinery: a provisioned kit, a real threshold key, the aggregator and every party \
             over gRPC with mutual TLS on loopback. Reports the wall time of each phase and the \
             bytes each party sent and received.
             """)
@@ -121,8 +121,7 @@ struct BenchE2E: AsyncParsableCommand {
                   + (mode == "paillier" ? ", \(keyBits)-bit key" : ""))
         }
         let start = ContinuousClock.now
-        let loaded: FederationManifest
-        do { loaded = try FederationManifest.load(from: folder.appendingPathComponent("manifest.toml")) } catch { throw CLIError("\(error)") }
+        let loaded = try FederationManifest.load(from: folder.appendingPathComponent("manifest.toml"))
         var configuration = LocalFederation.Configuration(manifest: loaded, data: data, outputFolder: folder.appendingPathComponent("out"),
                                                           workFolder: folder.appendingPathComponent("work"))
         configuration.overrides.keyBits = keyBits

@@ -41,10 +41,7 @@ struct Provision: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded: FederationManifest
-        do { loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest)) } catch let error as AttentionError {
-            throw CLIError(error.description)
-        }
+        let loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest))
         var options = Provisioner.Options()
         options.force = force
         options.validityDays = validityDays
@@ -72,11 +69,7 @@ struct Provision: AsyncParsableCommand {
         let task = Task.detached { () throws -> Provisioner.Report in
             try Provisioner.provision(manifest: manifest, to: folder, options: options) { line.show($0) }
         }
-        do {
-            return try await task.value
-        } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        }
+        return try await task.value
     }
 
     static func printReport(_ report: Provisioner.Report) {

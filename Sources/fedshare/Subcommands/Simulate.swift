@@ -79,19 +79,13 @@ struct Simulate: AsyncParsableCommand {
         let start = ContinuousClock.now
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-simulate-\(UUID().uuidString)")
         defer { if !keepKits { try? FileManager.default.removeItem(at: work) } }
-        do {
-            try await simulate(work: work, start: start)
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError("\(error)")
-        }
+        try await simulate(work: work, start: start)
     }
 
     private func simulate(work: URL, start: ContinuousClock.Instant) async throws {
         // The federation: manifest and data files; the overrides apply in the kits' copy.
         let source = try resolveSource()
-        let original = try loadManifest(source.manifest)
+        let original = try FederationManifest.load(from: source.manifest)
         let partyIDs = parties.map { Array(1...$0) } ?? original.parties.sorted()
         let drops = try parseDrops(partyIDs: partyIDs)
         // Precomputed partial results are checked against the manifest given here (the kits'
@@ -134,7 +128,7 @@ struct Simulate: AsyncParsableCommand {
             throw CLIError("example \"\(name)\" not found: looked for Examples/\(name) in the current folder and above, and beside the fedshare executable")
         }
         let manifestURL = folder.appendingPathComponent("manifest.toml")
-        let loaded = try loadManifest(manifestURL)
+        let loaded = try FederationManifest.load(from: manifestURL)
         try Self.generateDataIfNeeded(example: name, folder: folder, parties: loaded.parties, quiet: json)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var data: [URL] = []
@@ -207,7 +201,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     private func loadManifest(_ url: URL) throws -> FederationManifest {
-        do { return try FederationManifest.load(from: url) } catch let error as AttentionError { throw CLIError(error.description) }
+        return try FederationManifest.load(from: url)
     }
 
     private func parseDrops(partyIDs: [Int]) throws -> [Int: RoundPhase] {

@@ -31,21 +31,15 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        do {
-            let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
-            for warning in loaded.warnings { StatusLine.warn(warning) }
-            let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-            let connection = try PartyConnection(
-                kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                logger: Self.quietLogger)
-            let reply = try await connection.status()
-            let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
-            if json { try printJSON(view) } else { print(view.text) }
-        } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        } catch let error as TransportError {
-            throw CLIError(error.description)
-        }
+        let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
+        for warning in loaded.warnings { StatusLine.warn(warning) }
+        let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
+        let connection = try PartyConnection(
+            kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+            logger: Self.quietLogger)
+        let reply = try await connection.status()
+        let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
+        if json { try printJSON(view) } else { print(view.text) }
     }
 
     /// Transport notes (retries) stay quiet: the command prints its own one-line error.

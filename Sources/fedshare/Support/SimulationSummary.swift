@@ -120,12 +120,7 @@ extension LocalFederation {
     func runPrintingSummary(json: Bool, start: ContinuousClock.Instant, kits: String?) async throws {
         let display = LocalFederationProgress(enabled: !json)
         defer { display.finish() }
-        let report: Report
-        do {
-            report = try await run { display.show($0) }
-        } catch {
-            throw CLIError("\(error)")
-        }
+        let report = try await run { display.show($0) }
         display.finish()
         let total = ContinuousClock.now - start
         let view = SimulationSummary(report, noNoise: configuration.noNoise,
