@@ -27,8 +27,8 @@ struct Aggregator: AsyncParsableCommand {
             contain secrets (key shares, mask seeds, raw contributions) at any level.
             """)
 
-    @Option(name: .long, help: "The aggregator's startup kit (aggregator/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "HOST:PORT to listen on (default: the manifest's aggregator address).")
     var listen: String?
@@ -48,8 +48,8 @@ struct Aggregator: AsyncParsableCommand {
     @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
 
-    @Option(name: .long, help: "The federation ledger (default: <kit>/federation-ledger.sqlite).")
-    var ledger: String?
+    @OptionGroup
+    var ledger: LedgerOptions
 
     @Option(name: .long, help: "The federation catalog directory: every party's published catalog (default: <kit>/catalog-directory.sqlite).")
     var directory: String?
@@ -60,8 +60,8 @@ struct Aggregator: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per finished round on standard output.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help))
-    var logLevel: String?
+    @OptionGroup
+    var logging: LoggingOptions
 
     /// Fault tests (scripts/netns-harness.sh): the process stops itself (SIGSTOP) when a round
     /// enters this phase, so that the harness kills it at exactly that point.
@@ -75,17 +75,15 @@ struct Aggregator: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "fedshare.aggregator")
-        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: .info)
-        let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
+        let logger = try logging.logger("fedshare.aggregator", fallback: .info)
+        let loaded = try kit.load()
         guard loaded.role == .aggregator else { throw CLIError("\(loaded.folder.path): this is \(loaded.role)'s kit; the aggregator needs aggregator/") }
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let address = try listen.map { try HostPort(parsing: $0, field: "--listen") }
         let capacityList = try capacities.map { path -> [Allocation.Capacity] in
             return try Allocation.readCapacities(from: URL(fileURLWithPath: path))
         }
-        let ledgerPath = ledger ?? loaded.folder.appendingPathComponent("federation-ledger.sqlite").path
-        let federationLedger = try PrivacyLedger(path: ledgerPath)
+        let federationLedger = try PrivacyLedger(path: ledger.path(in: loaded))
         let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
         let interrupted = try store.recoverInterrupted(ledger: federationLedger)
         for record in interrupted {

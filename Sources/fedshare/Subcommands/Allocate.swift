@@ -29,8 +29,8 @@ struct Allocate: AsyncParsableCommand {
     @Option(name: .long, help: "Also write every anchor's and group's share (CSV: node,kind,share).")
     var shares: String?
 
-    @Flag(name: .long, help: "Print the allocation as JSON on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func run() async throws {
         let matrix = try LabelledMatrix.read(from: URL(fileURLWithPath: attention))
@@ -40,7 +40,7 @@ struct Allocate: AsyncParsableCommand {
         try writeAtomically(Data(allocation.csv().utf8), to: URL(fileURLWithPath: out))
         if let normalised { try writeAtomically(Data(allocation.normalised.csv().utf8), to: URL(fileURLWithPath: normalised)) }
         if let shares { try writeAtomically(Data(allocation.sharesCSV().utf8), to: URL(fileURLWithPath: shares)) }
-        if json {
+        if output.json {
             try printJSON(Summary(out: out, entries: allocation.entries,
                                   anchorShares: Dictionary(uniqueKeysWithValues: zip(matrix.columnLabels, allocation.anchorShares)),
                                   groupShares: Dictionary(uniqueKeysWithValues: zip(matrix.rowLabels, allocation.groupShares))))

@@ -60,8 +60,8 @@ struct AttentionCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cores for the softmax (default: all).")
     var workers: Int?
 
-    @Flag(name: .long, help: "Print a JSON summary on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard chunkSize >= 1 && chunkSize <= 1 << 22 else { throw ValidationError("--chunk-size must be between 1 and 4194304") }
@@ -70,7 +70,7 @@ struct AttentionCommand: AsyncParsableCommand {
         if users != nil && merge.isEmpty { throw ValidationError("--users goes with --merge (from data, fedshare counts users itself)") }
         if let users, users < 0 { throw ValidationError("--users must be a non-negative integer") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be between 1 and 256") }
-        if partialOut == "-" && json { throw ValidationError("--json and --partial-out - both write standard output") }
+        if partialOut == "-" && output.json { throw ValidationError("--json and --partial-out - both write standard output") }
     }
 
     func run() async throws {
@@ -113,7 +113,7 @@ struct AttentionCommand: AsyncParsableCommand {
                 + "max_records_per_user and left out (the first records of each user were kept); bound records before piping them\n").utf8))
         }
         let written = out ?? counts ?? partialOut ?? ""
-        if json {
+        if output.json {
             try printJSON(Summary(manifest: manifest, data: data ?? merge.joined(separator: " "), out: out, counts: counts,
                                   partialOut: partialOut, groups: result.groups, anchors: result.anchors,
                                   recordsPerGroup: result.counts, total: result.total, users: partial.users,

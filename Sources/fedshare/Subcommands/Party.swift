@@ -30,8 +30,8 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "This party's id (as in the manifest and its certificate).")
     var id: Int
 
-    @Option(name: .long, help: "This party's startup kit (party-N/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "This party's data file (.csv, .tsv, .jsonl, .ndjson or .npy).")
     var data: String?
@@ -45,8 +45,8 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
     var aggregator: String?
 
-    @Option(name: .long, help: "This party's privacy ledger (default: <kit>/ledger.sqlite).")
-    var ledger: String?
+    @OptionGroup
+    var ledger: LedgerOptions
 
     @Option(name: .long, help: "Also write the released result here (attention.csv, counts.csv, …).")
     var out: String?
@@ -60,8 +60,8 @@ struct Party: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help + " With --json the default is error."))
-    var logLevel: String?
+    @OptionGroup
+    var logging: LoggingOptions
 
     /// Fault tests (scripts/netns-harness.sh): when the first aggregator message arrives after
     /// this phase, the process stops itself (SIGSTOP) once before handling it, so that the
@@ -91,7 +91,7 @@ struct Party: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
+        let loaded = try kit.load()
         guard let kitParty = loaded.partyID else {
             throw CLIError("\(loaded.folder.path): this is the aggregator's kit; a party needs its own party-N/ kit")
         }
@@ -120,8 +120,7 @@ struct Party: AsyncParsableCommand {
             records = contribution.report.recordsUsed
         }
         emit(Event(event: "attention", party: id, detail: "\(records) records"))
-        var logger = Logger(label: "fedshare.party")
-        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: json ? .error : .info)
+        let logger = try logging.logger("fedshare.party", fallback: json ? .error : .info)
         let line = StatusLine(enabled: !json)
         defer { line.finish() }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
@@ -137,7 +136,8 @@ struct Party: AsyncParsableCommand {
                 print("party \(id): published \(receipt.entries) catalog entries as world \(receipt.world)")
             }
         }
-        let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
+        let ledgerPath = ledger.path(in: loaded)
+        let partyLedger = try PrivacyLedger(path: ledgerPath)
         let outcome = try await PartyRuntime.run(
             kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
         ) { step in
@@ -185,7 +185,7 @@ struct Party: AsyncParsableCommand {
             } else {
                 print("party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
                       + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
-                      + "; charge committed in \(ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)"
+                      + "; charge committed in \(ledgerPath)"
                       + (out.map { "; outputs in \($0)" } ?? ""))
                 if let noise, !result.noNoise {
                     print("party \(id): noise \(noise.summaryLine)")

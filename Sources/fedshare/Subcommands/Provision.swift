@@ -33,8 +33,8 @@ struct Provision: AsyncParsableCommand {
     @Option(name: .long, help: "Validity of the CA and certificates, in days (1…3650).")
     var validityDays = 365
 
-    @Flag(name: .long, help: "Print a JSON report on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard (1...3650).contains(validityDays) else { throw ValidationError("--validity-days must be between 1 and 3650") }
@@ -47,7 +47,7 @@ struct Provision: AsyncParsableCommand {
         options.validityDays = validityDays
         let report = try await Self.provision(manifest: loaded, to: URL(fileURLWithPath: out), options: options, quiet: false)
         for warning in report.warnings { StatusLine.warn(warning) }
-        if json {
+        if output.json {
             try printJSON(report)
             return
         }

@@ -36,7 +36,7 @@ struct Simulate: AsyncParsableCommand {
     var precomputed: [String] = []
 
     @Option(name: .long, help: "paillier or secagg (default: the manifest's).")
-    var mode: String?
+    var mode: ModeArgument?
 
     @Option(name: .long, help: "Number of parties (ids 1…N; data files are reused in turn).")
     var parties: Int?
@@ -45,7 +45,7 @@ struct Simulate: AsyncParsableCommand {
     var threshold: Int?
 
     @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask. At decrypt only the parties asked to decrypt stop (all of them with --decryption-committee everyone).")
-    var drop: [String] = []
+    var drop: [DropArgument] = []
 
     @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
@@ -59,8 +59,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Output folder (default: fedshare-simulation).")
     var out = "fedshare-simulation"
 
-    @Flag(name: .long, help: "Print a JSON summary on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     @Flag(name: .long, help: "Keep the temporary kits and ledgers (their folder is printed).")
     var keepKits = false
@@ -69,10 +69,11 @@ struct Simulate: AsyncParsableCommand {
         if example != nil && manifest != nil { throw ValidationError("give --example or --manifest, not both") }
         if manifest != nil && data.isEmpty { throw ValidationError("--manifest needs --data for each party") }
         if manifest == nil && !data.isEmpty { throw ValidationError("--data goes with --manifest") }
-        if let mode, !["paillier", "secagg"].contains(mode) { throw ValidationError("--mode must be paillier or secagg") }
+        try mode?.validate()
         if let parties, !(2...64).contains(parties) { throw ValidationError("--parties must be between 2 and 64") }
         if let threshold, threshold < 1 { throw ValidationError("--threshold must be at least 1") }
         guard [2048, 3072, 4096].contains(keyBits) else { throw ValidationError("--key-bits must be 2048, 3072 or 4096") }
+        for spec in drop { try spec.validate() }
     }
 
     func run() async throws {
@@ -101,14 +102,14 @@ struct Simulate: AsyncParsableCommand {
         var configuration = LocalFederation.Configuration(manifest: original, data: dataFor,
                                                           outputFolder: URL(fileURLWithPath: out), workFolder: work)
         configuration.overrides = FederationManifest.Overrides(
-            parties: partyIDs, threshold: threshold, mode: mode.flatMap(FederationManifest.CryptoMode.init(rawValue:)), keyBits: keyBits)
+            parties: partyIDs, threshold: threshold, mode: mode?.mode, keyBits: keyBits)
         configuration.precomputed = precomputedFor
         configuration.drops = drops
         configuration.committee = decryptionCommittee
         configuration.noNoise = noNoise
         configuration.catalogs = source.manifest.deletingLastPathComponent().appendingPathComponent("catalog")
         configuration.capacities = source.capacities
-        try await LocalFederation(configuration).runPrintingSummary(json: json, start: start, kits: keepKits ? work.path : nil)
+        try await LocalFederation(configuration).runPrintingSummary(json: output.json, start: start, kits: keepKits ? work.path : nil)
     }
 
     // MARK: Inputs
@@ -129,7 +130,7 @@ struct Simulate: AsyncParsableCommand {
         }
         let manifestURL = folder.appendingPathComponent("manifest.toml")
         let loaded = try FederationManifest.load(from: manifestURL)
-        try Self.generateDataIfNeeded(example: name, folder: folder, parties: loaded.parties, quiet: json)
+        try Self.generateDataIfNeeded(example: name, folder: folder, parties: loaded.parties, quiet: output.json)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var data: [URL] = []
         for party in loaded.parties.sorted() {
@@ -206,12 +207,9 @@ struct Simulate: AsyncParsableCommand {
 
     private func parseDrops(partyIDs: [Int]) throws -> [Int: RoundPhase] {
         var drops: [Int: RoundPhase] = [:]
-        for text in drop {
-            let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, let party = Int(parts[0]), let phase = RoundPhase(rawValue: String(parts[1])),
-                  [.join, .advertise, .share, .contribute, .check, .decrypt, .unmask].contains(phase)
-            else { throw CLIError("--drop \(text): expected PARTY@PHASE with a phase among join, advertise, share, contribute, check, decrypt, unmask") }
-            guard partyIDs.contains(party) else { throw CLIError("--drop \(text): party \(party) is not in the federation (parties \(partyIDs))") }
+        for spec in drop {
+            guard let (party, phase) = spec.drop else { continue }  // validate() refused it
+            guard partyIDs.contains(party) else { throw CLIError("--drop \(spec.text): party \(party) is not in the federation (parties \(partyIDs))") }
             drops[party] = phase
         }
         return drops

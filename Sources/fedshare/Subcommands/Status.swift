@@ -14,8 +14,8 @@ struct Status: AsyncParsableCommand {
             party's; mutual TLS as for a round) and prints what it reports.
             """)
 
-    @Option(name: .long, help: "A startup kit folder (aggregator/ or party-N/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "The aggregator's address (default: the manifest's).")
     var aggregator: String?
@@ -23,15 +23,15 @@ struct Status: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to keep trying to reach the aggregator.")
     var retryFor = 5
 
-    @Flag(name: .long, help: "Print JSON on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard (0...3600).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 3600 seconds") }
     }
 
     func run() async throws {
-        let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
+        let loaded = try kit.load()
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
         let connection = try PartyConnection(
@@ -39,7 +39,7 @@ struct Status: AsyncParsableCommand {
             logger: Self.quietLogger)
         let reply = try await connection.status()
         let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
-        if json { try printJSON(view) } else { print(view.text) }
+        if output.json { try printJSON(view) } else { print(view.text) }
     }
 
     /// Transport notes (retries) stay quiet: the command prints its own one-line error.
