@@ -95,7 +95,7 @@ extension CatalogQueryCommand {
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
         let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                                             logger: Status.quietLogger)
+                                             logger: .quiet("fedshare.status"))
         return try await CatalogPublisher(kit: loaded).ask(query, over: connection)
     }
 }

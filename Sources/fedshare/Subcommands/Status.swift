@@ -36,17 +36,10 @@ struct Status: AsyncParsableCommand {
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
         let connection = try PartyConnection(
             kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-            logger: Self.quietLogger)
+            logger: .quiet("fedshare.status"))
         let reply = try await connection.status()
         let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
         if output.json { try printJSON(view) } else { print(view.text) }
-    }
-
-    /// Transport notes (retries) stay quiet: the command prints its own one-line error.
-    static var quietLogger: Logger {
-        var logger = Logger(label: "fedshare.status")
-        logger.logLevel = .error
-        return logger
     }
 
     /// The status reply in the CLI's words.

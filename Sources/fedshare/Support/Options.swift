@@ -62,6 +62,16 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
+extension Logger {
+    /// A logger for a short command: transport notes (retries) stay quiet, since the command
+    /// prints its own one-line error.
+    static func quiet(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .error
+        return logger
+    }
+}
+
 /// A log level as written: trace, debug, info, notice, warning, error or critical (any case).
 struct LogLevel: ExpressibleByArgument {
     let text: String
