@@ -1,3 +1,4 @@
+import _TestSupport
 import Foundation
 import Testing
 @testable import Attention
@@ -5,8 +6,7 @@ import Testing
 /// Inputs found by fuzzing (`scripts/fuzz.sh`, Tests/Fuzz/Regressions), each refused cleanly.
 @Suite("Fuzzing regressions (Attention)")
 struct FuzzRegressionTests {
-    static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/Regressions", isDirectory: true)
+    static let regressions = fuzzRegressionsDirectory
 
     /// A .npy header whose shape needs 2^63 − 8 data bytes: adding the header length trapped
     /// on Int overflow (the process crashed) instead of reporting a truncated file.

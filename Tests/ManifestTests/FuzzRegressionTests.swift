@@ -1,3 +1,4 @@
+import _TestSupport
 import Attention
 import Foundation
 import Manifest
@@ -6,8 +7,7 @@ import Testing
 /// Inputs found by fuzzing (`scripts/fuzz.sh`, Tests/Fuzz/Regressions), each refused cleanly.
 @Suite("Fuzzing regressions (manifest)")
 struct ManifestFuzzRegressionTests {
-    static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/Regressions", isDirectory: true)
+    static let regressions = fuzzRegressionsDirectory
 
     /// `[,federation]`: toml++ asserted in parse_key and aborted the process (debug builds)
     /// instead of reporting a syntax error.

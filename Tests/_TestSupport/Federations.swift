@@ -62,3 +62,8 @@ public let baseManifest = """
     [crypto]
     mode = "secagg"
     """
+
+/// `Tests/Fuzz/Regressions`: inputs found by fuzzing (`scripts/fuzz.sh`), kept as test cases.
+public let fuzzRegressionsDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fuzz/Regressions", isDirectory: true)
