@@ -166,5 +166,3 @@ struct Aggregator: AsyncParsableCommand {
         if let abortedRound { throw abortedRound }
     }
 }
-
-extension DecryptionCommittee: ExpressibleByArgument {}

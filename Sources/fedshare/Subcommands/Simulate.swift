@@ -33,7 +33,7 @@ struct Simulate: AsyncParsableCommand {
     var data: [String] = []
 
     @Option(name: .long, help: "PARTY=FILE: that party takes part with this partial result (fedshare attention --partial-out, or the Spark job's) instead of its data (repeatable).")
-    var precomputed: [String] = []
+    var precomputed: [PrecomputedArgument] = []
 
     @Option(name: .long, help: "paillier or secagg (default: the manifest's).")
     var mode: ModeArgument?
@@ -74,6 +74,7 @@ struct Simulate: AsyncParsableCommand {
         if let threshold, threshold < 1 { throw ValidationError("--threshold must be at least 1") }
         guard [2048, 3072, 4096].contains(keyBits) else { throw ValidationError("--key-bits must be 2048, 3072 or 4096") }
         for spec in drop { try spec.validate() }
+        for spec in precomputed { try spec.validate() }
     }
 
     func run() async throws {
@@ -218,13 +219,11 @@ struct Simulate: AsyncParsableCommand {
     /// The `--precomputed PARTY=FILE` partial results, read and checked against `manifest`.
     private func loadPrecomputed(partyIDs: [Int], manifest: FederationManifest) throws -> [Int: PartialAttention] {
         var partials: [Int: PartialAttention] = [:]
-        for text in precomputed {
-            guard let equals = text.firstIndex(of: "="), let party = Int(text[..<equals]), text.index(after: equals) < text.endIndex else {
-                throw CLIError("--precomputed \(text): expected PARTY=FILE (a party id and a partial result file)")
-            }
+        for spec in precomputed {
+            guard let (party, url) = spec.file else { continue }  // validate() refused it
+            let text = spec.text
             guard partyIDs.contains(party) else { throw CLIError("--precomputed \(text): party \(party) is not in the federation (parties \(partyIDs))") }
             guard partials[party] == nil else { throw CLIError("--precomputed \(text): party \(party) is given twice") }
-            let url = URL(fileURLWithPath: String(text[text.index(after: equals)...]))
             do {
                 let partial = try PartialAttention.read(from: url)
                 try partial.check(against: manifest, file: url.lastPathComponent)

@@ -88,6 +88,9 @@ struct LogLevel: ExpressibleByArgument {
     }
 }
 
+/// `--decryption-committee`: threshold or everyone.
+extension DecryptionCommittee: ExpressibleByArgument {}
+
 /// `--mode`: paillier or secagg.
 struct ModeArgument: ExpressibleByArgument {
     let text: String
@@ -102,6 +105,27 @@ struct ModeArgument: ExpressibleByArgument {
     /// - Throws: `ValidationError` ("--mode must be paillier or secagg").
     func validate() throws {
         guard mode != nil else { throw ValidationError("--mode must be paillier or secagg") }
+    }
+}
+
+/// `--precomputed PARTY=FILE`: that party takes part with this partial result.
+struct PrecomputedArgument: ExpressibleByArgument {
+    let text: String
+    /// `nil` when the text is not a party id, '=' and a file.
+    let file: (party: Int, url: URL)?
+
+    init?(argument: String) {
+        text = argument
+        if let equals = argument.firstIndex(of: "="), let party = Int(argument[..<equals]), argument.index(after: equals) < argument.endIndex {
+            file = (party, URL(fileURLWithPath: String(argument[argument.index(after: equals)...])))
+        } else {
+            file = nil
+        }
+    }
+
+    /// - Throws: `CLIError` naming the text and the expected form.
+    func validate() throws {
+        guard file != nil else { throw CLIError("--precomputed \(text): expected PARTY=FILE (a party id and a partial result file)") }
     }
 }
 
