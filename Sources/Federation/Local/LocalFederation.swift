@@ -229,9 +229,9 @@ public struct LocalFederation: Sendable {
         // open a round twice or unmask one party's input), so the default rises.
         if overrides.threshold == nil { overrides.threshold = max(min(original.threshold, parties.count), parties.count / 2 + 1) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // The anchors and encoder keep their places relative to the manifest.
         let base = original.url.deletingLastPathComponent().standardizedFileURL.path
-        var copied: [String] = []
-        for url in [original.attention.anchorsURL, original.attention.encoderURL].compactMap({ $0 }) {
+        func copy(_ url: URL) throws -> String {
             let path = url.standardizedFileURL.path
             guard let relative = PathContainment.relative(path, under: base) else {
                 throw LocalFederationError("\(path): simulate needs the manifest's files beside it or below it")
@@ -240,9 +240,11 @@ public struct LocalFederation: Sendable {
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: destination)
             try FileManager.default.copyItem(at: url, to: destination)
-            copied.append(relative)
+            return relative
         }
-        let text = original.applying(overrides).tomlText(anchorsPath: copied[0], encoderPath: copied.count > 1 ? copied[1] : nil)
+        let anchors = try copy(original.attention.anchorsURL)
+        let encoder = try original.attention.encoderURL.map(copy)
+        let text = original.applying(overrides).tomlText(anchorsPath: anchors, encoderPath: encoder)
         let url = folder.appendingPathComponent("manifest.toml")
         try Data(text.utf8).write(to: url)
         return try FederationManifest.load(from: url)
