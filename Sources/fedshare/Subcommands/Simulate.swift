@@ -81,10 +81,7 @@ struct Simulate: AsyncParsableCommand {
         let start = ContinuousClock.now
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-simulate-\(UUID().uuidString)")
         defer { if !keepKits { try? FileManager.default.removeItem(at: work) } }
-        try await simulate(work: work, start: start)
-    }
 
-    private func simulate(work: URL, start: ContinuousClock.Instant) async throws {
         // The federation: manifest and data files; the overrides apply in the kits' copy.
         let source = try resolveSource()
         let original = try FederationManifest.load(from: source.manifest)
