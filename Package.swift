@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // fedshare: federated, privacy-preserving attention statistics.
 // Module order (arrows point down): C system libraries → Arithmetic → Primitives →
-// Paillier, SecureAggregation, DifferentialPrivacy, Attention, Catalog → FederationProtocol →
-// Federation → fedshare.
+// Paillier, SecureAggregation, DifferentialPrivacy, Attention, Catalog → Manifest →
+// FederationProtocol → Federation → fedshare.
 import PackageDescription
 
 // Fuzzing (scripts/fuzz.sh): with FEDSHARE_FUZZ=1 our own modules get libFuzzer coverage and
@@ -14,7 +14,7 @@ let fuzzTargets: [Target] = !fuzzing ? [] : [
     .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
     .executableTarget(
         name: "fedshare-fuzz",
-        dependencies: ["CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        dependencies: ["CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "Manifest", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
         path: "Tests/Fuzz/Harness",
         swiftSettings: fuzzInstrumentation,
         linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
@@ -65,9 +65,13 @@ let package = Package(
             name: "DifferentialPrivacy",
             dependencies: ["Arithmetic", "Primitives", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ours),
-        .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives", "TOMLKit"], swiftSettings: ours),
+        .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives"], swiftSettings: ours),
         // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
         .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")], swiftSettings: ours),
+
+        // The federation manifest (a TOML file): parsed and validated once, then handed out in
+        // parts (the attention settings and model to Attention, privacy and crypto to the rounds).
+        .target(name: "Manifest", dependencies: ["Arithmetic", "Primitives", "Attention", "TOMLKit"], swiftSettings: ours),
 
         // The wire: code generated from Protocols/*.proto (committed) and conversions.
         .target(
@@ -85,7 +89,7 @@ let package = Package(
             name: "Federation",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
-                "FederationProtocol",
+                "Manifest", "FederationProtocol",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +106,7 @@ let package = Package(
             name: "fedshare",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention",
-                "Catalog", "FederationProtocol", "Federation",
+                "Catalog", "Manifest", "FederationProtocol", "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -118,13 +122,14 @@ let package = Package(
         .testTarget(
             name: "DifferentialPrivacyTests",
             dependencies: ["Arithmetic", "Primitives", "DifferentialPrivacy", "_TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "AttentionTests", dependencies: ["Primitives", "Attention"]),
+        .testTarget(name: "AttentionTests", dependencies: ["Primitives", "Attention", "Manifest", "_TestSupport"]),
+        .testTarget(name: "ManifestTests", dependencies: ["Attention", "Manifest", "_TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "FederationTests",
             dependencies: [
                 "Arithmetic", "Primitives", "Paillier", "SecureAggregation", "DifferentialPrivacy", "Attention", "Catalog",
-                "FederationProtocol", "Federation",
+                "Manifest", "FederationProtocol", "Federation",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),

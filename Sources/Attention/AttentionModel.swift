@@ -1,3 +1,5 @@
+import Foundation
+
 /// The public, agreed part of the attention computation (Papers/design.md §1): anchors K (M × h), an
 /// optional encoder W (d × h), the score scale and bias, and the ordered group labels.
 ///
@@ -73,6 +75,69 @@ public struct AttentionModel: Sendable, Equatable {
         self.scale = scale
         self.bias = bias
         self.groups = groups
+    }
+}
+
+extension AttentionModel {
+    /// Reads an anchors file: a header row (`name`, then h column labels), then one row per
+    /// anchor, its name followed by h numbers.
+    /// - Returns: the anchor names, their embeddings (M × h, row-major) and h.
+    /// - Throws: `AttentionError` naming the file and line at fault.
+    public static func readAnchors(from url: URL) throws -> (names: [String], values: [Double], dimension: Int) {
+        let file = url.lastPathComponent
+        let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
+        guard let header = rows.first else { throw AttentionError.malformedFile(file: file, problem: "the anchors file is empty") }
+        let h = header.fields.count - 1
+        guard h >= 1 else {
+            throw AttentionError.malformedFile(file: file, problem: "expected a header 'name,<h embedding columns>' with at least one embedding column")
+        }
+        var names: [String] = []
+        var values: [Double] = []
+        for row in rows.dropFirst() {
+            guard row.fields.count == h + 1 else {
+                throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h + 1) columns (name and \(h) values), found \(row.fields.count)")
+            }
+            let name = row.fields[0]
+            guard !name.isEmpty else { throw AttentionError.badRecord(file: file, position: "line \(row.line), column '\(header.fields[0])'", problem: "the anchor name is empty") }
+            if names.contains(name) { throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "anchor '\(name)' appears twice") }
+            names.append(name)
+            for e in 0..<h {
+                values.append(try parseFiniteNumber(row.fields[e + 1], file: file, position: "line \(row.line), column '\(header.fields[e + 1])'"))
+            }
+        }
+        guard !names.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "no anchors after the header") }
+        return (names, values, h)
+    }
+
+    /// Reads the encoder W (d × h): a CSV/TSV without a header, one row of h numbers per
+    /// feature, or a two-dimensional `.npy` array of shape (d, h).
+    /// - Returns: d × h values, row-major.
+    /// - Throws: `AttentionError` naming the file and line (or row and column) at fault.
+    public static func readEncoder(from url: URL, embeddingDimension h: Int) throws -> [Double] {
+        let file = url.lastPathComponent
+        if url.pathExtension.lowercased() == "npy" {
+            let array = try NumPyFile(path: url.path, displayName: file)
+            guard array.shape.count == 2, array.columns == h, array.rows >= 1 else {
+                throw AttentionError.malformedFile(file: file, problem: "expected shape (d, \(h)) (h from the anchors), found \(array.shape)")
+            }
+            let values = try array.readAll()
+            if let k = values.firstIndex(where: { !$0.isFinite }) {
+                throw AttentionError.badRecord(file: file, position: "row \(k / h + 1), column \(k % h + 1)", problem: "not a finite number")
+            }
+            return values
+        }
+        let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
+        guard !rows.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "the encoder file is empty") }
+        var values: [Double] = []
+        for row in rows {
+            guard row.fields.count == h else {
+                throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h) numbers (h from the anchors), found \(row.fields.count)")
+            }
+            for (c, text) in row.fields.enumerated() {
+                values.append(try parseFiniteNumber(text, file: file, position: "line \(row.line), column \(c + 1)"))
+            }
+        }
+        return values
     }
 }
 

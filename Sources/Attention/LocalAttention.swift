@@ -59,40 +59,45 @@ public enum LocalAttention {
     /// Integrations/spark), counted in `recordsDroppedByUserBound`, never the sampling itself.
     public static let standardInput = URL(fileURLWithPath: "/dev/stdin")
 
-    /// Computes A_p and the group counts, with user sampling (if the manifest bounds records per
+    /// Computes A_p and the group counts, with user sampling (if the settings bound records per
     /// user) driven by the system CSPRNG.
-    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options = Options()) throws -> AttentionResult {
-        try sums(manifest: manifest, dataURL: dataURL, options: options).result
+    public static func compute(settings: AttentionSettings, model: AttentionModel, dataURL: URL,
+                               options: Options = Options()) throws -> AttentionResult {
+        try sums(settings: settings, model: model, dataURL: dataURL, options: options).result
     }
 
     /// Computes A_p and the group counts as exact sums, with user sampling driven by the CSPRNG.
-    public static func sums(manifest: FederationManifest, dataURL: URL, options: Options = Options()) throws -> AttentionSums {
+    public static func sums(settings: AttentionSettings, model: AttentionModel, dataURL: URL,
+                            options: Options = Options()) throws -> AttentionSums {
         var random = SecureRandom()
-        return try sums(manifest: manifest, dataURL: dataURL, options: options, using: &random)
+        return try sums(settings: settings, model: model, dataURL: dataURL, options: options, using: &random)
     }
 
     /// Computes A_p and the group counts.
-    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options,
+    public static func compute(settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
                                using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
-        try sums(manifest: manifest, dataURL: dataURL, options: options, using: &rng).result
+        try sums(settings: settings, model: model, dataURL: dataURL, options: options, using: &rng).result
     }
 
     /// Computes A_p and the group counts as exact sums (`AttentionSums`).
     ///
-    /// - Parameter rng: chooses which records of a user over `max_records_per_user` count; the
-    ///   CSPRNG in production.
+    /// - Parameters:
+    ///   - settings: how data columns map to features, group and user, and the per-user bound.
+    ///   - model: the anchors, encoder, scale, bias and groups.
+    ///   - rng: chooses which records of a user over `max_records_per_user` count; the
+    ///     CSPRNG in production.
     /// - Throws: `AttentionError` naming the file, line and column of the first bad row (unless
     ///   `skipBadRows`), or the file at fault.
     /// - Complexity: one pass over the data (two with a per-user bound, except from standard
     ///   input); memory bounded by `options.chunkSize`, plus the per-user counts when bounding
-    ///   or when the manifest names a user column.
-    public static func sums(manifest: FederationManifest, dataURL: URL, options: Options,
+    ///   or when the settings name a user column.
+    public static func sums(settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
                             using rng: inout some RandomNumberGenerator) throws -> AttentionSums {
-        let layout = DataLayout(manifest: manifest)
+        let layout = DataLayout(settings: settings, model: model)
         var report = IngestionReport()
-        let d = manifest.model.featureDimension
+        let d = model.featureDimension
         let fromStandardInput = dataURL == standardInput
-        let limit = manifest.attention.userColumn == nil ? nil : manifest.attention.maxRecordsPerUser
+        let limit = settings.recordsPerUserBound
 
         var sampler: UserRecordSampler?
         if let limit, !fromStandardInput {
@@ -113,15 +118,15 @@ public enum LocalAttention {
             report.users = counts.count
         }
         // Records per user where no sampler counted them: the first `limit` are kept.
-        var kept: [String: Int]? = manifest.attention.userColumn != nil && sampler == nil ? [:] : nil
+        var kept: [String: Int]? = settings.userColumn != nil && sampler == nil ? [:] : nil
 
         // Two accumulators take turns: while one computes a full chunk on a background queue
         // (itself split across cores), the reader fills the other, so parsing and arithmetic
         // overlap. Memory: two chunks.
         let source = try openSource(dataURL: dataURL, layout: layout, options: options)
         let accumulators = [
-            AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers),
-            AttentionAccumulator(model: manifest.model, capacity: options.chunkSize, workers: options.workers),
+            AttentionAccumulator(model: model, capacity: options.chunkSize, workers: options.workers),
+            AttentionAccumulator(model: model, capacity: options.chunkSize, workers: options.workers),
         ]
         let pipeline = FlushPipeline()
         var current = 0

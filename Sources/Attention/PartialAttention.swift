@@ -47,9 +47,6 @@ public struct PartialAttention: Sendable, Equatable {
     /// Records in the sums.
     public var records: Int { sums.counts.reduce(0, +) }
 
-    /// The hash a partial result made with `manifest` records.
-    public static func hash(of manifest: FederationManifest) -> String { Base16.encode(manifest.digest) }
-
     public init(manifestHash: String, sums: AttentionSums, users: Int?, maxRecordsPerUser: Int?,
                 boundApplied: BoundApplication, recordsDroppedByBound: Int = 0) {
         self.manifestHash = manifestHash
@@ -60,11 +57,12 @@ public struct PartialAttention: Sendable, Equatable {
         self.recordsDroppedByBound = recordsDroppedByBound
     }
 
-    /// The partial result of `sums`, computed under `manifest` from records whose bound was
-    /// applied by `boundApplied` (ignored when the manifest sets no bound).
-    public init(manifest: FederationManifest, sums: AttentionSums, boundApplied: BoundApplication) {
-        let bound = manifest.attention.userColumn == nil ? nil : manifest.attention.maxRecordsPerUser
-        self.init(manifestHash: Self.hash(of: manifest), sums: sums, users: sums.report.users, maxRecordsPerUser: bound,
+    /// The partial result of `sums`, computed under the manifest whose SHA-256 is `manifestHash`
+    /// (with `settings` its attention settings) from records whose bound was applied by
+    /// `boundApplied` (ignored when the settings set no bound).
+    public init(manifestHash: String, settings: AttentionSettings, sums: AttentionSums, boundApplied: BoundApplication) {
+        let bound = settings.recordsPerUserBound
+        self.init(manifestHash: manifestHash, sums: sums, users: sums.report.users, maxRecordsPerUser: bound,
                   boundApplied: bound == nil ? .none : boundApplied, recordsDroppedByBound: sums.report.recordsDroppedByUserBound)
     }
 
@@ -172,15 +170,15 @@ public struct PartialAttention: Sendable, Equatable {
 
     // MARK: Checks
 
-    /// Refuses a partial result not made under `manifest`: its hash, groups, anchors and bound.
+    /// Refuses a partial result not made under the manifest named `manifestName` whose SHA-256
+    /// is `manifestHash`: its hash, groups, anchors and bound.
     /// - Parameter file: the name used in the error.
-    public func check(against manifest: FederationManifest, file: String) throws {
-        let bound = manifest.attention.userColumn == nil ? nil : manifest.attention.maxRecordsPerUser
-        let name = manifest.url.lastPathComponent
-        try expect(file, "manifestHash", manifestHash, Self.hash(of: manifest), "(the SHA-256 of \(name))")
-        try expect(file, "groups", sums.groups, manifest.model.groups, "(\(name)'s groups)")
-        try expect(file, "anchors", sums.anchors, manifest.model.anchorNames, "(\(name)'s anchors)")
-        try expect(file, "maxRecordsPerUser", maxRecordsPerUser, bound, "(\(name)'s max_records_per_user)")
+    public func check(manifestHash expectedHash: String, manifestName name: String, settings: AttentionSettings,
+                      model: AttentionModel, file: String) throws {
+        try expect(file, "manifestHash", manifestHash, expectedHash, "(the SHA-256 of \(name))")
+        try expect(file, "groups", sums.groups, model.groups, "(\(name)'s groups)")
+        try expect(file, "anchors", sums.anchors, model.anchorNames, "(\(name)'s anchors)")
+        try expect(file, "maxRecordsPerUser", maxRecordsPerUser, settings.recordsPerUserBound, "(\(name)'s max_records_per_user)")
     }
 
     /// Adds partial results of the same manifest exactly (a Spark job's partitions).

@@ -2,7 +2,7 @@
 // side file of group (and user) labels. Each returns one record at a time into caller-owned
 // memory, so the caller decides the chunk and memory stays bounded by it.
 
-/// How the manifest maps data columns to features, group and user.
+/// How the attention settings map data columns to features, group and user.
 struct DataLayout {
     /// Feature column names in encoder order; `nil`: every column except group, user, ignored.
     var features: [String]?
@@ -12,13 +12,13 @@ struct DataLayout {
     var ignoreColumns: [String]
     var groups: [String]
 
-    init(manifest: FederationManifest) {
-        features = manifest.attention.features
-        featureDimension = manifest.model.featureDimension
-        groupColumn = manifest.attention.groupColumn
-        userColumn = manifest.attention.userColumn
-        ignoreColumns = manifest.attention.ignoreColumns
-        groups = manifest.model.groups
+    init(settings: AttentionSettings, model: AttentionModel) {
+        features = settings.features
+        featureDimension = model.featureDimension
+        groupColumn = settings.groupColumn
+        userColumn = settings.userColumn
+        ignoreColumns = settings.ignoreColumns
+        groups = model.groups
     }
 
     /// The layout of a side file: labels only.

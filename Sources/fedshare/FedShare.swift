@@ -1,4 +1,8 @@
 import ArgumentParser
+import Attention
+import Catalog
+import DifferentialPrivacy
+import Federation
 
 @main
 struct FedShare: AsyncParsableCommand {
@@ -21,4 +25,34 @@ struct FedShare: AsyncParsableCommand {
             Bench.self,
         ]
     )
+
+    /// Parses and runs the command; whatever it throws leaves through `userFacing`, as one line.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: userFacing(error))
+        }
+    }
+
+    /// The one place where errors become what users see: a library error's own one-line
+    /// description (each names the file, field or party at fault), a `CLIError` as it is, and
+    /// ArgumentParser's own errors (usage, help, exit codes) untouched.
+    static func userFacing(_ error: any Error) -> any Error {
+        switch error {
+        case let error as AttentionError: return CLIError(error.description)
+        case let error as ProvisioningError: return CLIError(error.description)
+        case let error as TransportError: return CLIError(error.description)
+        case let error as FederationError: return CLIError(error.description)
+        case let error as LocalFederationError: return CLIError(error.description)
+        case let error as DifferentialPrivacyError: return CLIError(error.description)
+        case let error as CatalogError: return CLIError(error.description)
+        default: return error
+        }
+    }
 }

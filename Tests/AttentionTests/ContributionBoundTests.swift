@@ -1,4 +1,6 @@
+import _TestSupport
 import Foundation
+import Manifest
 import Primitives
 import Testing
 @testable import Attention

@@ -2,37 +2,6 @@ import Foundation
 import Primitives
 @testable import Attention
 
-/// A fresh temporary folder, removed when the value is released.
-final class TemporaryFolder {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-attention-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> URL {
-        let file = url.appendingPathComponent(name)
-        try Data(text.utf8).write(to: file)
-        return file
-    }
-
-    @discardableResult
-    func write(_ name: String, bytes: [UInt8]) throws -> URL {
-        let file = url.appendingPathComponent(name)
-        try Data(bytes).write(to: file)
-        return file
-    }
-}
-
-/// The repository's Examples folder.
-let examplesDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Examples", isDirectory: true)
-
 /// An independent float64 reference: scores computed literally as ((xW)Kᵀ)·scale + b with plain
 /// loops (no BLAS, no folding of W and K), softmax with libm's exp.
 func referenceAttention(model: AttentionModel, features: [Double], groups: [Int]) -> (matrix: [Double], counts: [Int]) {
@@ -79,36 +48,6 @@ func randomCase(records: Int, d: Int, h: Int, m: Int, g: Int, encoder: Bool, see
 func maxRelativeError(_ a: [Double], _ b: [Double]) -> Double {
     zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-300) }.max() ?? 0
 }
-
-/// A minimal, valid federation: anchors (2 × 2), groups a and b, features f1, f2.
-func writeBaseFederation(in folder: TemporaryFolder, manifest: String = baseManifest) throws -> URL {
-    try folder.write("anchors.csv", "name,e1,e2\nup,1,0\ndown,0,1\n")
-    return try folder.write("manifest.toml", manifest)
-}
-
-let baseManifest = """
-    [federation]
-    name = "test"
-    parties = [1, 2, 3]
-    threshold = 2
-    aggregator = "localhost:7443"
-
-    [attention]
-    anchors = "anchors.csv"
-    groups = ["a", "b"]
-    features = ["f1", "f2"]
-    group_column = "group"
-
-    [privacy]
-    mechanism = "gaussian"
-    epsilon = 1.0
-    delta = 1e-6
-    epsilon_budget = 10.0
-    delta_budget = 1e-5
-
-    [crypto]
-    mode = "secagg"
-    """
 
 /// The bytes of a .npy file (version 1 or 2) holding `values` with `shape`.
 func npyBytes(_ values: [Double], shape: [Int], descr: String = "<f8", fortran: Bool = false, version: UInt8 = 1) -> [UInt8] {

@@ -1,3 +1,4 @@
+import _TestSupport
 import Foundation
 import Testing
 @testable import Attention
@@ -5,8 +6,7 @@ import Testing
 /// Inputs found by fuzzing (`scripts/fuzz.sh`, Tests/Fuzz/Regressions), each refused cleanly.
 @Suite("Fuzzing regressions (Attention)")
 struct FuzzRegressionTests {
-    static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/Regressions", isDirectory: true)
+    static let regressions = fuzzRegressionsDirectory
 
     /// A .npy header whose shape needs 2^63 − 8 data bytes: adding the header length trapped
     /// on Int overflow (the process crashed) instead of reporting a truncated file.
@@ -26,23 +26,6 @@ struct FuzzRegressionTests {
         let path = FuzzRegressionTests.regressions.appendingPathComponent("npy/\(name)").path
         for _ in 0..<16 {
             #expect(throws: AttentionError.self) { try NumPyFile(path: path, displayName: name) }
-        }
-    }
-}
-
-@Suite("Fuzzing regressions (manifest)")
-struct ManifestFuzzRegressionTests {
-    /// `[,federation]`: toml++ asserted in parse_key and aborted the process (debug builds)
-    /// instead of reporting a syntax error.
-    @Test("a table header without a key is a syntax error naming the line, not an abort")
-    func headerWithoutKey() throws {
-        let url = FuzzRegressionTests.regressions.appendingPathComponent("manifest/crash-toml-header-assert")
-        let text = try String(contentsOf: url, encoding: .utf8)
-        #expect { try FederationManifest.parse(text, url: URL(fileURLWithPath: "/tmp/manifest.toml")) } throws: { error in
-            "\(error)".contains("manifest.toml") && "\(error)".contains("line 1")
-        }
-        for header in ["[ ,a]", "[[=x]]", "\t[!]"] {
-            #expect(throws: AttentionError.self) { try FederationManifest.parse(header + "\n", url: URL(fileURLWithPath: "/tmp/manifest.toml")) }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Attention
 import DifferentialPrivacy
 import Foundation
+import Manifest
 import Paillier
 import Primitives
 import Testing

@@ -3,6 +3,7 @@ import DifferentialPrivacy
 import FederationProtocol
 @testable import Federation
 import Foundation
+import Manifest
 import Paillier
 import SwiftProtobuf
 

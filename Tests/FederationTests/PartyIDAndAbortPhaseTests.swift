@@ -2,6 +2,7 @@ import Attention
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
+import Manifest
 import Primitives
 import Testing
 @testable import Federation

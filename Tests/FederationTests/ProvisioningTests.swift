@@ -1,6 +1,7 @@
 import Attention
 import Crypto
 import Foundation
+import Manifest
 import Paillier
 import SwiftASN1
 import Testing

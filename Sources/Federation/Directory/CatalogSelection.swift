@@ -1,5 +1,6 @@
 import Attention
 import Catalog
+import Manifest
 
 extension FederationManifest {
     /// The query selecting the entries a party publishes (the manifest's `[catalog]` table,

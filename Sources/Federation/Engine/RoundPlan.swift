@@ -3,6 +3,7 @@ import Attention
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
+import Manifest
 import Paillier
 import Primitives
 

@@ -3,6 +3,7 @@ import Attention
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
+import Manifest
 
 /// A party that left the round, the phase it failed to complete and why.
 public struct DroppedParty: Sendable, Hashable, Codable {

@@ -3,6 +3,7 @@ import Attention
 import Crypto
 import FederationProtocol
 import Foundation
+import Manifest
 import Paillier
 import Primitives
 import X509

@@ -2,6 +2,7 @@ import Arithmetic
 import Attention
 import FederationProtocol
 import Foundation
+import Manifest
 import Paillier
 import Primitives
 import X509

@@ -27,8 +27,8 @@ struct Aggregator: AsyncParsableCommand {
             contain secrets (key shares, mask seeds, raw contributions) at any level.
             """)
 
-    @Option(name: .long, help: "The aggregator's startup kit (aggregator/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "HOST:PORT to listen on (default: the manifest's aggregator address).")
     var listen: String?
@@ -48,8 +48,8 @@ struct Aggregator: AsyncParsableCommand {
     @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
 
-    @Option(name: .long, help: "The federation ledger (default: <kit>/federation-ledger.sqlite).")
-    var ledger: String?
+    @OptionGroup
+    var ledger: LedgerOptions
 
     @Option(name: .long, help: "The federation catalog directory: every party's published catalog (default: <kit>/catalog-directory.sqlite).")
     var directory: String?
@@ -60,8 +60,8 @@ struct Aggregator: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per finished round on standard output.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help))
-    var logLevel: String?
+    @OptionGroup
+    var logging: LoggingOptions
 
     /// Fault tests (scripts/netns-harness.sh): the process stops itself (SIGSTOP) when a round
     /// enters this phase, so that the harness kills it at exactly that point.
@@ -75,116 +75,94 @@ struct Aggregator: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "fedshare.aggregator")
-        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: .info)
-        let loaded: FederationKit
-        do { loaded = try FederationKit.load(from: URL(fileURLWithPath: kit)) } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        }
+        let logger = try logging.logger("fedshare.aggregator", fallback: .info)
+        let loaded = try kit.load()
         guard loaded.role == .aggregator else { throw CLIError("\(loaded.folder.path): this is \(loaded.role)'s kit; the aggregator needs aggregator/") }
         for warning in loaded.warnings { StatusLine.warn(warning) }
-        let address: HostPort?
-        do { address = try listen.map { try HostPort(parsing: $0, field: "--listen") } } catch let error as TransportError {
-            throw CLIError(error.description)
-        }
+        let address = try listen.map { try HostPort(parsing: $0, field: "--listen") }
         let capacityList = try capacities.map { path -> [Allocation.Capacity] in
-            do { return try Allocation.readCapacities(from: URL(fileURLWithPath: path)) } catch let error as AttentionError { throw CLIError(error.description) }
+            return try Allocation.readCapacities(from: URL(fileURLWithPath: path))
         }
+        let federationLedger = try PrivacyLedger(path: ledger.path(in: loaded))
+        let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
+        let interrupted = try store.recoverInterrupted(ledger: federationLedger)
+        for record in interrupted {
+            logger.warning("a round was interrupted by a restart; marked aborted", metadata: [
+                "round": "\(record.round)", "reason": "\(record.reason ?? "")"])
+        }
+        var options = AggregatorRuntime.Options()
+        options.joinDeadline = .seconds(joinTimeout)
+        options.phaseDeadline = .seconds(phaseTimeout)
+        options.committee = decryptionCommittee
+        if let stopAt {
+            options.onPhase = { phase in
+                if phase.rawValue == stopAt { raise(SIGSTOP) }
+            }
+        }
+        let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
+        let catalogDirectory = try FederationDirectory(
+            path: directory ?? loaded.folder.appendingPathComponent("catalog-directory.sqlite").path, kit: loaded, logger: logger)
+        let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
+                                          sessions: runtime.sessionHandler, status: runtime.statusProvider,
+                                          directory: catalogDirectory)
+        let rounds = self.rounds
+        let out = self.out
+        let json = self.json
+        // The server runs in its own task: after the last round it gets a grace period to
+        // close, and the command returns even if a stream whose link died still holds it.
+        let (stopped, serverStopped) = AsyncStream<Void>.makeStream()
+        let serving = Task {
+            defer { serverStopped.finish() }
+            try await server.serve()
+        }
+        var abortedRound: CLIError?
         do {
-            let ledgerPath = ledger ?? loaded.folder.appendingPathComponent("federation-ledger.sqlite").path
-            let federationLedger = try PrivacyLedger(path: ledgerPath)
-            let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
-            let interrupted = try store.recoverInterrupted(ledger: federationLedger)
-            for record in interrupted {
-                logger.warning("a round was interrupted by a restart; marked aborted", metadata: [
-                    "round": "\(record.round)", "reason": "\(record.reason ?? "")"])
-            }
-            var options = AggregatorRuntime.Options()
-            options.joinDeadline = .seconds(joinTimeout)
-            options.phaseDeadline = .seconds(phaseTimeout)
-            options.committee = decryptionCommittee
-            if let stopAt {
-                options.onPhase = { phase in
-                    if phase.rawValue == stopAt { raise(SIGSTOP) }
-                }
-            }
-            let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
-            let catalogDirectory = try FederationDirectory(
-                path: directory ?? loaded.folder.appendingPathComponent("catalog-directory.sqlite").path, kit: loaded, logger: logger)
-            let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
-                                              sessions: runtime.sessionHandler, status: runtime.statusProvider,
-                                              directory: catalogDirectory)
-            let rounds = self.rounds
-            let out = self.out
-            let json = self.json
-            // The server runs in its own task: after the last round it gets a grace period to
-            // close, and the command returns even if a stream whose link died still holds it.
-            let (stopped, serverStopped) = AsyncStream<Void>.makeStream()
-            let serving = Task {
-                defer { serverStopped.finish() }
-                try await server.serve()
-            }
-            var abortedRound: CLIError?
-            do {
-                defer { server.shutdown() }
-                let bound = try await server.listeningAddress
-                logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
-                                                    "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
-                var done = 0
-                while rounds == 0 || done < rounds {
-                    let report = try await runtime.runRound()
-                    done += 1
-                    let folder = URL(fileURLWithPath: out).appendingPathComponent(rounds == 1 ? "" : "round-\(report.round)")
-                    switch report.outcome {
-                    case .released(let result):
-                        let summary = try RoundOutputs.write(result, plan: report.plan, to: folder, capacities: capacityList,
-                                                             phaseSeconds: report.phaseSeconds)
-                        if json {
-                            try printJSON(summary)
-                        } else {
-                            print("round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
-                                  + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
-                                  + "; outputs in \(folder.standardizedFileURL.path)")
-                            if let noise = summary.noise, !result.noNoise {
-                                print("round \(report.round) noise: \(noise.summaryLine)")
-                                if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
-                            }
+            defer { server.shutdown() }
+            let bound = try await server.listeningAddress
+            logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
+                                                "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
+            var done = 0
+            while rounds == 0 || done < rounds {
+                let report = try await runtime.runRound()
+                done += 1
+                let folder = URL(fileURLWithPath: out).appendingPathComponent(rounds == 1 ? "" : "round-\(report.round)")
+                switch report.outcome {
+                case .released(let result):
+                    let summary = try RoundOutputs.write(result, plan: report.plan, to: folder, capacities: capacityList,
+                                                         phaseSeconds: report.phaseSeconds)
+                    if json {
+                        try printJSON(summary)
+                    } else {
+                        print("round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                              + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
+                              + "; outputs in \(folder.standardizedFileURL.path)")
+                        if let noise = summary.noise, !result.noNoise {
+                            print("round \(report.round) noise: \(noise.summaryLine)")
+                            if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
                         }
-                    case .aborted(let phase, let reason, let missing):
-                        let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
-                            + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
-                        if rounds == 1 { abortedRound = CLIError(message); continue }
-                        StatusLine.warn(message)
-                    case .refused(let reason):
-                        throw CLIError("round \(report.round) refused: \(reason)")
                     }
+                case .aborted(let phase, let reason, let missing):
+                    let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
+                        + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
+                    if rounds == 1 { abortedRound = CLIError(message); continue }
+                    StatusLine.warn(message)
+                case .refused(let reason):
+                    throw CLIError("round \(report.round) refused: \(reason)")
                 }
-                await runtime.close()
             }
-            // A graceful shutdown waits for every open stream; a party whose link died can hold
-            // one open until keepalive notices, so the wait is bounded.
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { for await _ in stopped {} }
-                group.addTask { try? await Task.sleep(for: .seconds(5)) }
-                await group.next()
-                group.cancelAll()
-            }
-            serving.cancel()
-            // With one round, an abort is this command's failure (the parties still connected
-            // have read the abort notice during the graceful shutdown above).
-            if let abortedRound { throw abortedRound }
-        } catch let error as CLIError {
-            throw error
-        } catch let error as TransportError {
-            throw CLIError(error.description)
-        } catch let error as FederationError {
-            throw CLIError(error.description)
-        } catch let error as DifferentialPrivacyError {
-            throw CLIError(error.description)
-        } catch let error as CatalogError {
-            throw CLIError(error.description)
+            await runtime.close()
         }
+        // A graceful shutdown waits for every open stream; a party whose link died can hold
+        // one open until keepalive notices, so the wait is bounded.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in stopped {} }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+        }
+        serving.cancel()
+        // With one round, an abort is this command's failure (the parties still connected
+        // have read the abort notice during the graceful shutdown above).
+        if let abortedRound { throw abortedRound }
     }
 }
-
-extension DecryptionCommittee: ExpressibleByArgument {}

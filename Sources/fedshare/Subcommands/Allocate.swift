@@ -29,29 +29,25 @@ struct Allocate: AsyncParsableCommand {
     @Option(name: .long, help: "Also write every anchor's and group's share (CSV: node,kind,share).")
     var shares: String?
 
-    @Flag(name: .long, help: "Print the allocation as JSON on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func run() async throws {
-        do {
-            let matrix = try LabelledMatrix.read(from: URL(fileURLWithPath: attention))
-            let capacityURL = URL(fileURLWithPath: capacity)
-            let capacities = try Allocation.readCapacities(from: capacityURL)
-            let allocation = try Allocation(attention: matrix, capacities: capacities, source: capacityURL.lastPathComponent)
-            try writeAtomically(Data(allocation.csv().utf8), to: URL(fileURLWithPath: out))
-            if let normalised { try writeAtomically(Data(allocation.normalised.csv().utf8), to: URL(fileURLWithPath: normalised)) }
-            if let shares { try writeAtomically(Data(allocation.sharesCSV().utf8), to: URL(fileURLWithPath: shares)) }
-            if json {
-                try printJSON(Summary(out: out, entries: allocation.entries,
-                                      anchorShares: Dictionary(uniqueKeysWithValues: zip(matrix.columnLabels, allocation.anchorShares)),
-                                      groupShares: Dictionary(uniqueKeysWithValues: zip(matrix.rowLabels, allocation.groupShares))))
-            } else {
-                for entry in allocation.entries {
-                    print("\(entry.node) (\(entry.kind.rawValue)): share \(String(format: "%.4f", entry.share)) × capacity \(entry.capacity) = \(String(format: "%.4f", entry.allocation))")
-                }
+        let matrix = try LabelledMatrix.read(from: URL(fileURLWithPath: attention))
+        let capacityURL = URL(fileURLWithPath: capacity)
+        let capacities = try Allocation.readCapacities(from: capacityURL)
+        let allocation = try Allocation(attention: matrix, capacities: capacities, source: capacityURL.lastPathComponent)
+        try writeAtomically(Data(allocation.csv().utf8), to: URL(fileURLWithPath: out))
+        if let normalised { try writeAtomically(Data(allocation.normalised.csv().utf8), to: URL(fileURLWithPath: normalised)) }
+        if let shares { try writeAtomically(Data(allocation.sharesCSV().utf8), to: URL(fileURLWithPath: shares)) }
+        if output.json {
+            try printJSON(Summary(out: out, entries: allocation.entries,
+                                  anchorShares: Dictionary(uniqueKeysWithValues: zip(matrix.columnLabels, allocation.anchorShares)),
+                                  groupShares: Dictionary(uniqueKeysWithValues: zip(matrix.rowLabels, allocation.groupShares))))
+        } else {
+            for entry in allocation.entries {
+                print("\(entry.node) (\(entry.kind.rawValue)): share \(String(format: "%.4f", entry.share)) × capacity \(entry.capacity) = \(String(format: "%.4f", entry.allocation))")
             }
-        } catch let error as AttentionError {
-            throw CLIError(error.description)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
+import Manifest
 
 /// `fedshare attention`: one party's local attention matrix A_p, in the clear.
 struct AttentionCommand: AsyncParsableCommand {
@@ -59,8 +60,8 @@ struct AttentionCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cores for the softmax (default: all).")
     var workers: Int?
 
-    @Flag(name: .long, help: "Print a JSON summary on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard chunkSize >= 1 && chunkSize <= 1 << 22 else { throw ValidationError("--chunk-size must be between 1 and 4194304") }
@@ -69,62 +70,58 @@ struct AttentionCommand: AsyncParsableCommand {
         if users != nil && merge.isEmpty { throw ValidationError("--users goes with --merge (from data, fedshare counts users itself)") }
         if let users, users < 0 { throw ValidationError("--users must be a non-negative integer") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be between 1 and 256") }
-        if partialOut == "-" && json { throw ValidationError("--json and --partial-out - both write standard output") }
+        if partialOut == "-" && output.json { throw ValidationError("--json and --partial-out - both write standard output") }
     }
 
     func run() async throws {
-        do {
-            let start = Date()
-            let loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest))
-            let partial: PartialAttention
-            if let data {
-                var options = LocalAttention.Options(skipBadRows: skipBadRows, chunkSize: chunkSize, workers: workers)
-                options.sideFile = groups.map { URL(fileURLWithPath: $0) }
-                let url = data == "-" ? LocalAttention.standardInput : URL(fileURLWithPath: data)
-                let sums = try LocalAttention.sums(manifest: loaded, dataURL: url, options: options)
-                partial = PartialAttention(manifest: loaded, sums: sums, boundApplied: data == "-" ? .job : .fedshare)
-            } else {
-                var parts: [(file: String, partial: PartialAttention)] = []
-                for path in merge {
-                    let url = URL(fileURLWithPath: path)
-                    let part = try PartialAttention.read(from: url)
-                    try part.check(against: loaded, file: url.lastPathComponent)
-                    parts.append((url.lastPathComponent, part))
-                }
-                partial = try PartialAttention.merge(parts, users: users)
+        let start = Date()
+        let loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest))
+        let partial: PartialAttention
+        if let data {
+            var options = LocalAttention.Options(skipBadRows: skipBadRows, chunkSize: chunkSize, workers: workers)
+            options.sideFile = groups.map { URL(fileURLWithPath: $0) }
+            let url = data == "-" ? LocalAttention.standardInput : URL(fileURLWithPath: data)
+            let sums = try LocalAttention.sums(manifest: loaded, dataURL: url, options: options)
+            partial = PartialAttention(manifest: loaded, sums: sums, boundApplied: data == "-" ? .job : .fedshare)
+        } else {
+            var parts: [(file: String, partial: PartialAttention)] = []
+            for path in merge {
+                let url = URL(fileURLWithPath: path)
+                let part = try PartialAttention.read(from: url)
+                try part.check(against: loaded, file: url.lastPathComponent)
+                parts.append((url.lastPathComponent, part))
             }
-            let result = partial.sums.result
-            if let out { try writeAtomically(Data(result.labelled.csv().utf8), to: URL(fileURLWithPath: out)) }
-            if let counts { try writeAtomically(Data(result.countsCSV().utf8), to: URL(fileURLWithPath: counts)) }
-            if partialOut == "-" {
-                FileHandle.standardOutput.write(partial.encoded())
-            } else if let partialOut {
-                try writeAtomically(partial.encoded(), to: URL(fileURLWithPath: partialOut))
-            }
-            let seconds = Date().timeIntervalSince(start)
-            let report = partial.sums.report
-            if report.badRowsSkipped > 0 {
-                var message = "fedshare: skipped \(report.badRowsSkipped) bad row\(report.badRowsSkipped == 1 ? "" : "s")"
-                if let first = report.badRowExamples.first { message += " (first: \(first))" }
-                FileHandle.standardError.write(Data((message + "\n").utf8))
-            }
-            if data == "-" && partial.recordsDroppedByBound > 0 {
-                FileHandle.standardError.write(Data(("fedshare: warning: \(partial.recordsDroppedByBound) records from standard input were over "
-                    + "max_records_per_user and left out (the first records of each user were kept); bound records before piping them\n").utf8))
-            }
-            let written = out ?? counts ?? partialOut ?? ""
-            if json {
-                try printJSON(Summary(manifest: manifest, data: data ?? merge.joined(separator: " "), out: out, counts: counts,
-                                      partialOut: partialOut, groups: result.groups, anchors: result.anchors,
-                                      recordsPerGroup: result.counts, total: result.total, users: partial.users,
-                                      report: report, seconds: seconds))
-            } else if partialOut != "-" {
-                let what = data == nil ? "\(merge.count) partial result\(merge.count == 1 ? "" : "s") with \(partial.records) records"
-                    : "\(report.recordsUsed) records" + (report.recordsDroppedByUserBound > 0 ? " (\(report.recordsDroppedByUserBound) left out by max_records_per_user)" : "")
-                print("\(written): \(result.groups.count) groups × \(result.anchors.count) anchors from \(what)" + String(format: " in %.2f s", seconds))
-            }
-        } catch let error as AttentionError {
-            throw CLIError(error.description)
+            partial = try PartialAttention.merge(parts, users: users)
+        }
+        let result = partial.sums.result
+        if let out { try writeAtomically(Data(result.labelled.csv().utf8), to: URL(fileURLWithPath: out)) }
+        if let counts { try writeAtomically(Data(result.countsCSV().utf8), to: URL(fileURLWithPath: counts)) }
+        if partialOut == "-" {
+            FileHandle.standardOutput.write(partial.encoded())
+        } else if let partialOut {
+            try writeAtomically(partial.encoded(), to: URL(fileURLWithPath: partialOut))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let report = partial.sums.report
+        if report.badRowsSkipped > 0 {
+            var message = "fedshare: skipped \(report.badRowsSkipped) bad row\(report.badRowsSkipped == 1 ? "" : "s")"
+            if let first = report.badRowExamples.first { message += " (first: \(first))" }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+        }
+        if data == "-" && partial.recordsDroppedByBound > 0 {
+            FileHandle.standardError.write(Data(("fedshare: warning: \(partial.recordsDroppedByBound) records from standard input were over "
+                + "max_records_per_user and left out (the first records of each user were kept); bound records before piping them\n").utf8))
+        }
+        let written = out ?? counts ?? partialOut ?? ""
+        if output.json {
+            try printJSON(Summary(manifest: manifest, data: data ?? merge.joined(separator: " "), out: out, counts: counts,
+                                  partialOut: partialOut, groups: result.groups, anchors: result.anchors,
+                                  recordsPerGroup: result.counts, total: result.total, users: partial.users,
+                                  report: report, seconds: seconds))
+        } else if partialOut != "-" {
+            let what = data == nil ? "\(merge.count) partial result\(merge.count == 1 ? "" : "s") with \(partial.records) records"
+                : "\(report.recordsUsed) records" + (report.recordsDroppedByUserBound > 0 ? " (\(report.recordsDroppedByUserBound) left out by max_records_per_user)" : "")
+            print("\(written): \(result.groups.count) groups × \(result.anchors.count) anchors from \(what)" + String(format: " in %.2f s", seconds))
         }
     }
 

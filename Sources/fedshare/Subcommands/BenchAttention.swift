@@ -27,7 +27,7 @@ struct BenchAttention: AsyncParsableCommand {
     @Option(name: .long, help: "Cores for the softmax (default: all).") var workers: Int?
     @Option(name: .long, help: "Timed runs; the best is reported.") var repeats = 3
     @Option(name: .long, help: "Seed of the synthetic data.") var seed: UInt64 = 1
-    @Flag(name: .long, help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     func validate() throws {
         guard records >= 1, features >= 1, dim >= 1, anchors >= 1, groups >= 1, chunkSize >= 1, repeats >= 1 else {
@@ -66,7 +66,7 @@ struct BenchAttention: AsyncParsableCommand {
                             chunkSize: chunkSize, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
                             seconds: best, secondsAll: times, recordsPerSecond: Double(records) / best,
                             peakRSSBytes: Int(usage.ru_maxrss) * 1024, total: total)
-        if json {
+        if output.json {
             try printJSON(report)
         } else {
             print(String(format: "attention: %d records, d=%d h=%d M=%d G=%d: %.3f s (best of %d), %.0f records/s, peak RSS %.0f MiB, total %.6f",

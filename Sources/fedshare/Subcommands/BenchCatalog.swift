@@ -23,7 +23,7 @@ struct BenchCatalog: ParsableCommand {
     @Option(help: "Queries of each sort.") var queries: Int = 200
     @Option(help: "Seed of the generator.") var seed: UInt64 = 13
     @Option(help: ArgumentHelp("Keep the catalog file here (default: a temporary file, removed).", valueName: "FILE")) var keep: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     struct QueryRow: Encodable {
         let name: String
@@ -94,7 +94,7 @@ struct BenchCatalog: ParsableCommand {
         let output = Output(entries: entries, fileBytes: try catalog.stats().fileBytes,
                             parseSeconds: parseSeconds, parseEntriesPerSecond: Double(entries) / parseSeconds,
                             importSeconds: importSeconds, importEntriesPerSecond: Double(entries) / importSeconds, queries: rows)
-        if json {
+        if self.output.json {
             try printJSON(output)
         } else {
             print("\(entries) entries, catalog file \(output.fileBytes / 1_000_000) MB")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Federation
 import Foundation
+import Manifest
 import Primitives
 
 /// `fedshare bench e2e`: a whole federation round on synthetic data, timed per phase.
@@ -32,7 +33,7 @@ struct BenchE2E: AsyncParsableCommand {
     var dimension = 16
 
     @Option(name: .long, help: "paillier or secagg.")
-    var mode = "paillier"
+    var mode = ModeArgument(.paillier)
 
     @Option(name: .long, help: "Threshold Paillier modulus size (2048, 3072 or 4096).")
     var keyBits = 2048
@@ -47,8 +48,8 @@ struct BenchE2E: AsyncParsableCommand {
           help: "Declare max_records = --records in the manifest, so the values' range sizes the Paillier slots.")
     var maxRecords = true
 
-    @Flag(name: .long, help: "Print the JSON summary on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard (2...64).contains(parties) else { throw ValidationError("--parties must be between 2 and 64") }
@@ -56,7 +57,7 @@ struct BenchE2E: AsyncParsableCommand {
         guard (1...4096).contains(groups), (1...4096).contains(anchors), (1...1024).contains(dimension) else {
             throw ValidationError("--groups and --anchors must be between 1 and 4096, --dimension between 1 and 1024")
         }
-        guard ["paillier", "secagg"].contains(mode) else { throw ValidationError("--mode must be paillier or secagg") }
+        try mode.validate()
         if let fractionalBits, !(8...52).contains(fractionalBits) { throw ValidationError("--fractional-bits must be between 8 and 52") }
     }
 
@@ -92,13 +93,13 @@ struct BenchE2E: AsyncParsableCommand {
             delta_budget = 1e-3
 
             [crypto]
-            mode = "\(mode)"
+            mode = "\(mode.text)"
             key_bits = \(keyBits)
             \(maxRecords ? "max_records = \(records)" : "")
             \(fractionalBits.map { "fractional_bits = \($0)" } ?? "")
             """
         try Data(manifest.utf8).write(to: folder.appendingPathComponent("manifest.toml"))
-        var dataArguments: [String] = []
+        var data: [Int: URL] = [:]
         for party in 1...parties {
             let url = folder.appendingPathComponent("party-\(party).csv")
             _ = FileManager.default.createFile(atPath: url.path, contents: nil)
@@ -113,16 +114,18 @@ struct BenchE2E: AsyncParsableCommand {
                 }
             }
             handle.write(Data(chunk.utf8))
-            dataArguments += ["--data", url.path]
+            data[party] = url
         }
-        if !json {
-            print("bench e2e: \(parties) parties × \(records) records, \(groups) groups × \(anchors) anchors (h = \(dimension)), \(mode)"
-                  + (mode == "paillier" ? ", \(keyBits)-bit key" : ""))
+        if !output.json {
+            print("bench e2e: \(parties) parties × \(records) records, \(groups) groups × \(anchors) anchors (h = \(dimension)), \(mode.text)"
+                  + (mode.mode == .paillier ? ", \(keyBits)-bit key" : ""))
         }
-        var arguments = ["--manifest", folder.appendingPathComponent("manifest.toml").path] + dataArguments
-        arguments += ["--key-bits", String(keyBits), "--decryption-committee", decryptionCommittee.rawValue, "--out", folder.appendingPathComponent("out").path]
-        if json { arguments.append("--json") }
-        let simulation = try Simulate.parse(arguments)
-        try await simulation.run()
+        let start = ContinuousClock.now
+        let loaded = try FederationManifest.load(from: folder.appendingPathComponent("manifest.toml"))
+        var configuration = LocalFederation.Configuration(manifest: loaded, data: data, outputFolder: folder.appendingPathComponent("out"),
+                                                          workFolder: folder.appendingPathComponent("work"))
+        configuration.overrides.keyBits = keyBits
+        configuration.committee = decryptionCommittee
+        try await LocalFederation(configuration).runPrintingSummary(json: output.json, start: start, kits: nil)
     }
 }

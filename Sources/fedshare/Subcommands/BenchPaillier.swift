@@ -18,7 +18,7 @@ struct BenchPaillier: ParsableCommand {
     @Option(help: "Parties whose sum each packed slot must hold.") var packParties: Int = 16
     @Option(help: "Also measure t-of-n threshold decryption with this t (deals a fresh key).") var threshold: Int?
     @Option(help: "Parties n for the threshold measurement.") var parties: Int = 3
-    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     func validate() throws {
         guard [2048, 3072, 4096].contains(bits) else { throw ValidationError("--bits \(bits): expected 2048, 3072 or 4096") }
@@ -90,13 +90,13 @@ struct BenchPaillier: ParsableCommand {
             packedSlotsPerCiphertext: layout.slotsPerPlaintext, packedValueBits: valueBits, packedParties: packParties,
             packedValuesPerSecondAllCores: Double(packedValues) / packedTime,
             threshold: try threshold.map { t in
-                let line = StatusLine(enabled: !json)
+                let line = StatusLine(enabled: !output.json)
                 defer { line.finish() }
                 return try ThresholdBenchmark.run(bits: bits, threshold: t, parties: parties, seconds: seconds * 6) { progress in
                     line.set("dealing a \(bits)-bit \(t)-of-\(parties) threshold key: \(progress.summary)")
                 }
             })
-        if json {
+        if output.json {
             try printJSON(result)
         } else {
             print("""

@@ -11,7 +11,7 @@ struct BenchPrivacy: ParsableCommand {
         abstract: "Measure the privacy accountant (ε for k releases) and the exact noise samplers.")
 
     @Option(help: "Repetitions per measurement (the minimum and median are reported).") var repeats: Int = 20
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     struct Row: Encodable {
         let name: String
@@ -56,7 +56,7 @@ struct BenchPrivacy: ParsableCommand {
                                                using: &buffered)
             })
         }
-        if json {
+        if output.json {
             try printJSON(rows)
         } else {
             for row in rows {

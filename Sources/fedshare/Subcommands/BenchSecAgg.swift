@@ -43,8 +43,8 @@ struct BenchSecAgg: ParsableCommand {
     @Option(help: "Rounds to run; the fastest is reported.")
     var repetitions: Int = 1
 
-    @Flag(help: "Print one JSON object.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     struct Report: Codable {
         let parties: Int
@@ -80,14 +80,9 @@ struct BenchSecAgg: ParsableCommand {
     func run() throws {
         let sparse = graph == "sparse"
         let t = threshold ?? (sparse ? degree / 2 + 1 : parties / 2 + 1)
-        let configuration: SecAggConfiguration
-        do {
-            configuration = try SecAggConfiguration(parties: parties, threshold: t, vectorLength: length,
+        let configuration = try SecAggConfiguration(parties: parties, threshold: t, vectorLength: length,
                                                     graph: sparse ? .harary(degree: degree) : .complete,
                                                     sessionNonce: SecureRandom.bytes(16), round: 1, vectorName: "bench")
-        } catch {
-            throw CLIError("\(error)")
-        }
         let codec = FixedPointCodec(fractionalBits: 24)
         var inputRandom = SeededRandom(seed: 2026)
         var inputs: [[UInt64]] = []
@@ -123,7 +118,7 @@ struct BenchSecAgg: ParsableCommand {
             bytesSentPerClient: active.map { report.bytesSent[$0] }.reduce(0, +) / max(active.count, 1),
             wallSeconds: report.wallSeconds, cores: ProcessInfo.processInfo.activeProcessorCount)
         guard output.correct else { throw CLIError("the unmasked sum differs from the plain sum of the contributors") }
-        if json {
+        if self.output.json {
             try printJSON(output)
         } else {
             print("secure aggregation: \(parties) parties, \(length) values, \(graph) graph (\(output.neighbours) neighbours), t = \(t)")

@@ -17,7 +17,7 @@ struct Budget: ParsableCommand {
         """)
 
     @Option(help: ArgumentHelp("The ledger file.", valueName: "FILE")) var ledger: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOutputOptions
     @Flag(help: "List every ledger entry.") var history = false
     @Flag(help: "Check the hash chain; name the first bad entry.") var verify = false
     @Flag(help: "Say what a release would cost and whether the cap allows it.") var preview = false
@@ -63,14 +63,14 @@ struct Budget: ParsableCommand {
         let ledger = try PrivacyLedger(path: ledgerPath, access: access)
         if let name = setCap, let epsilon, let delta {
             try ledger.setCap(dataset: name, epsilon: epsilon, delta: delta)
-            if json { try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"]) } else {
+            if output.json { try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"]) } else {
                 print("cap of '\(name)' set to ε = \(epsilon), δ = \(delta)")
             }
         } else if let name = charge {
             let reservation = try ledger.reserve(try makeCharge(dataset: name))
             if pauseMilliseconds > 0 { usleep(UInt32(pauseMilliseconds) * 1000) }
             try ledger.commit(reservation)
-            if json { try printJSON(ChargeOutput(reservation: reservation.id, dataset: name, after: reservation.spendAfter)) } else {
+            if output.json { try printJSON(ChargeOutput(reservation: reservation.id, dataset: name, after: reservation.spendAfter)) } else {
                 // Unbuffered, so a process killed right after still reported what it committed.
                 let line = "committed reservation \(reservation.id) on '\(name)': spent ε = \(reservation.spendAfter.epsilon) at δ = \(reservation.spendAfter.delta)\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
@@ -80,16 +80,16 @@ struct Budget: ParsableCommand {
             print("cancelled reservation \(id)")
         } else if verify {
             let (entries, head) = try ledger.verify()
-            if json { try printJSON(VerifyOutput(ok: true, entries: entries, head: head)) } else {
+            if output.json { try printJSON(VerifyOutput(ok: true, entries: entries, head: head)) } else {
                 print("ledger OK: \(entries) entries, head \(head)")
             }
         } else if history {
             let entries = try ledger.history()
-            if json { try printJSON(entries) } else { printHistory(entries) }
+            if output.json { try printJSON(entries) } else { printHistory(entries) }
         } else if preview {
             let name = try previewDataset(ledger)
             let result = try ledger.preview(try makeCharge(dataset: name))
-            if json { try printJSON(result) } else {
+            if output.json { try printJSON(result) } else {
                 let cap = result.capEpsilon.map { "cap ε = \($0), δ = \(result.capDelta ?? 0)" } ?? "no cap set"
                 print("'\(name)': this release costs ε = \(result.charge.epsilon) (\(result.charge.accountant.rawValue)); "
                     + "with what is held: ε = \(result.after.epsilon) at δ = \(result.after.delta) (\(result.after.accountant.rawValue)); "
@@ -98,7 +98,7 @@ struct Budget: ParsableCommand {
             if !result.allowed { throw ExitCode(1) }
         } else {
             let budgets = try ledger.budgets()
-            if json { try printJSON(budgets) } else { printBudgets(budgets) }
+            if output.json { try printJSON(budgets) } else { printBudgets(budgets) }
         }
     }
 

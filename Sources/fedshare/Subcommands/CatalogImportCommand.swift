@@ -17,7 +17,7 @@ struct CatalogImportCommand: ParsableCommand {
 
     @OptionGroup var file: CatalogFileOption
     @Argument(help: ArgumentHelp("The entries: a .jsonl or .csv file.", valueName: "ENTRIES")) var entries: String
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     struct Output: Encodable {
         let catalog: String
@@ -32,7 +32,7 @@ struct CatalogImportCommand: ParsableCommand {
         let catalog = try Catalog(path: file.catalog, access: .create)
         try catalog.importEntries(read)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if json {
+        if output.json {
             try printJSON(Output(catalog: file.catalog, imported: read.count, world: Catalog.localWorld, seconds: seconds))
         } else {
             print("imported \(read.count) entries from \(entries) into \(file.catalog) in \(String(format: "%.2f", seconds)) s")

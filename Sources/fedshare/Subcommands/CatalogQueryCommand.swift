@@ -88,23 +88,15 @@ struct CatalogQueryCommand: AsyncParsableCommand {
 extension CatalogQueryCommand {
     /// Asks the running aggregator's federation directory, as the party of `--kit`.
     func askFederation(_ query: CatalogQuery) async throws -> [CatalogMatch] {
-        do {
-            let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit ?? ""))
-            guard loaded.partyID != nil else {
-                throw CLIError("\(loaded.folder.path): this is the aggregator's kit; only parties may query the federation directory (use a party-N/ kit)")
-            }
-            for warning in loaded.warnings { StatusLine.warn(warning) }
-            let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-            let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                                                 logger: Status.quietLogger)
-            return try await CatalogPublisher(kit: loaded).ask(query, over: connection)
-        } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        } catch let error as TransportError {
-            throw CLIError(error.description)
-        } catch let error as FederationError {
-            throw CLIError(error.description)
+        let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit ?? ""))
+        guard loaded.partyID != nil else {
+            throw CLIError("\(loaded.folder.path): this is the aggregator's kit; only parties may query the federation directory (use a party-N/ kit)")
         }
+        for warning in loaded.warnings { StatusLine.warn(warning) }
+        let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
+        let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+                                             logger: .quiet("fedshare.status"))
+        return try await CatalogPublisher(kit: loaded).ask(query, over: connection)
     }
 }
 

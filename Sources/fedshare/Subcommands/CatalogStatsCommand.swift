@@ -9,11 +9,11 @@ struct CatalogStatsCommand: ParsableCommand {
         abstract: "Count a catalog's entries by world and kind, with times, with locations.")
 
     @OptionGroup var file: CatalogFileOption
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOutputOptions
 
     func run() throws {
         let stats = try Catalog(path: file.catalog, access: .readOnly).stats()
-        if json {
+        if output.json {
             try printJSON(stats)
             return
         }

@@ -5,6 +5,7 @@ import DifferentialPrivacy
 import Federation
 import Foundation
 import Logging
+import Manifest
 import Synchronization
 
 /// `fedshare party`: one party of a federation, for one round.
@@ -29,8 +30,8 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "This party's id (as in the manifest and its certificate).")
     var id: Int
 
-    @Option(name: .long, help: "This party's startup kit (party-N/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "This party's data file (.csv, .tsv, .jsonl, .ndjson or .npy).")
     var data: String?
@@ -44,8 +45,8 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
     var aggregator: String?
 
-    @Option(name: .long, help: "This party's privacy ledger (default: <kit>/ledger.sqlite).")
-    var ledger: String?
+    @OptionGroup
+    var ledger: LedgerOptions
 
     @Option(name: .long, help: "Also write the released result here (attention.csv, counts.csv, …).")
     var out: String?
@@ -59,8 +60,8 @@ struct Party: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON lines (progress events, then the result) on standard output.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp(LogLevelSetting.help + " With --json the default is error."))
-    var logLevel: String?
+    @OptionGroup
+    var logging: LoggingOptions
 
     /// Fault tests (scripts/netns-harness.sh): when the first aggregator message arrives after
     /// this phase, the process stops itself (SIGSTOP) once before handling it, so that the
@@ -90,10 +91,7 @@ struct Party: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded: FederationKit
-        do { loaded = try FederationKit.load(from: URL(fileURLWithPath: kit)) } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        }
+        let loaded = try kit.load()
         guard let kitParty = loaded.partyID else {
             throw CLIError("\(loaded.folder.path): this is the aggregator's kit; a party needs its own party-N/ kit")
         }
@@ -112,109 +110,93 @@ struct Party: AsyncParsableCommand {
         }
         let contribution: AttentionResult
         let records: Int
-        do {
-            if let precomputed {
-                let url = URL(fileURLWithPath: precomputed)
-                let partial = try PartialAttention.read(from: url)
-                try partial.check(against: loaded.manifest, file: url.lastPathComponent)
-                (contribution, records) = (partial.sums.result, partial.records)
-            } else {
-                contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data ?? ""))
-                records = contribution.report.recordsUsed
-            }
-        } catch let error as AttentionError {
-            throw CLIError(error.description)
+        if let precomputed {
+            let url = URL(fileURLWithPath: precomputed)
+            let partial = try PartialAttention.read(from: url)
+            try partial.check(against: loaded.manifest, file: url.lastPathComponent)
+            (contribution, records) = (partial.sums.result, partial.records)
+        } else {
+            contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data ?? ""))
+            records = contribution.report.recordsUsed
         }
         emit(Event(event: "attention", party: id, detail: "\(records) records"))
-        var logger = Logger(label: "fedshare.party")
-        logger.logLevel = try LogLevelSetting.resolve(logLevel, fallback: json ? .error : .info)
+        let logger = try logging.logger("fedshare.party", fallback: json ? .error : .info)
         let line = StatusLine(enabled: !json)
         defer { line.finish() }
-        do {
-            let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-            let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                                                 logger: logger)
-            if let catalog {
-                let receipt = try await CatalogPublisher(kit: loaded).publish(
-                    try Catalog(path: catalog, access: .readOnly), matching: try loaded.manifest.catalogSelection(), over: connection)
+        let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
+        let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+                                             logger: logger)
+        if let catalog {
+            let receipt = try await CatalogPublisher(kit: loaded).publish(
+                try Catalog(path: catalog, access: .readOnly), matching: try loaded.manifest.catalogSelection(), over: connection)
+            if json {
+                emit(Event(event: "catalog", party: id, detail: "\(receipt.entries) entries published as world \(receipt.world)"))
+            } else {
+                line.finish()
+                print("party \(id): published \(receipt.entries) catalog entries as world \(receipt.world)")
+            }
+        }
+        let ledgerPath = ledger.path(in: loaded)
+        let partyLedger = try PrivacyLedger(path: ledgerPath)
+        let outcome = try await PartyRuntime.run(
+            kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
+        ) { step in
+            switch step {
+            case .connecting(let address):
+                lastTenth.withLock { $0 = [:] }  // a new round after a reconnect reports afresh
+                line.set("party \(id): connecting to the aggregator at \(address)")
+                emit(Event(event: "connecting", party: id, detail: address))
+            case .phase(let phase):
+                line.set("party \(id): phase \(phase.rawValue)")
+                emit(Event(event: "phase", party: id, detail: phase.rawValue))
+            case .working(let work, let done, let total):
+                line.set("party \(id): \(work.rawValue) \(StatusLine.bar(done: done, total: total))")
+                // JSON lines: each tenth once, not every percent (reports may race).
+                let tenth = total > 0 ? done * 10 / total : 10
+                if lastTenth.withLock({ last in
+                    defer { last[work] = max(last[work] ?? -1, tenth) }
+                    return tenth > last[work] ?? -1
+                }) {
+                    emit(Event(event: "progress", party: id, detail: work.rawValue, done: done, total: total))
+                }
+            case .received(let phase):
+                // The first aggregator message after this phase is held, unhandled.
+                if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }
+            case .reconnecting(let reason, let settlement):
+                let ledgerNote = Self.describe(settlement)
                 if json {
-                    emit(Event(event: "catalog", party: id, detail: "\(receipt.entries) entries published as world \(receipt.world)"))
+                    emit(Event(event: "reconnecting", party: id, detail: reason, ledger: ledgerNote))
                 } else {
                     line.finish()
-                    print("party \(id): published \(receipt.entries) catalog entries as world \(receipt.world)")
+                    StatusLine.warn("party \(id): \(reason); \(ledgerNote); reconnecting for the next round")
                 }
             }
-            let partyLedger = try PrivacyLedger(path: ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)
-            let outcome = try await PartyRuntime.run(
-                kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
-            ) { step in
-                switch step {
-                case .connecting(let address):
-                    lastTenth.withLock { $0 = [:] }  // a new round after a reconnect reports afresh
-                    line.set("party \(id): connecting to the aggregator at \(address)")
-                    emit(Event(event: "connecting", party: id, detail: address))
-                case .phase(let phase):
-                    line.set("party \(id): phase \(phase.rawValue)")
-                    emit(Event(event: "phase", party: id, detail: phase.rawValue))
-                case .working(let work, let done, let total):
-                    line.set("party \(id): \(work.rawValue) \(StatusLine.bar(done: done, total: total))")
-                    // JSON lines: each tenth once, not every percent (reports may race).
-                    let tenth = total > 0 ? done * 10 / total : 10
-                    if lastTenth.withLock({ last in
-                        defer { last[work] = max(last[work] ?? -1, tenth) }
-                        return tenth > last[work] ?? -1
-                    }) {
-                        emit(Event(event: "progress", party: id, detail: work.rawValue, done: done, total: total))
-                    }
-                case .received(let phase):
-                    // The first aggregator message after this phase is held, unhandled.
-                    if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }
-                case .reconnecting(let reason, let settlement):
-                    let ledgerNote = Self.describe(settlement)
-                    if json {
-                        emit(Event(event: "reconnecting", party: id, detail: reason, ledger: ledgerNote))
-                    } else {
-                        line.finish()
-                        StatusLine.warn("party \(id): \(reason); \(ledgerNote); reconnecting for the next round")
-                    }
+        }
+        line.finish()
+        switch outcome {
+        case .released(let result):
+            var noise: ReleaseNoise?
+            if let out {
+                noise = try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out)).noise
+            }
+            let dropped = result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }
+            if json {
+                emit(Event(event: "released", party: id, detail: out, contributors: result.contributors, dropped: dropped, round: result.round))
+            } else {
+                print("party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                      + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
+                      + "; charge committed in \(ledgerPath)"
+                      + (out.map { "; outputs in \($0)" } ?? ""))
+                if let noise, !result.noNoise {
+                    print("party \(id): noise \(noise.summaryLine)")
+                    if let warning = noise.warning { StatusLine.warn("party \(id): \(warning)") }
                 }
             }
-            line.finish()
-            switch outcome {
-            case .released(let result):
-                var noise: ReleaseNoise?
-                if let out {
-                    noise = try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out)).noise
-                }
-                let dropped = result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }
-                if json {
-                    emit(Event(event: "released", party: id, detail: out, contributors: result.contributors, dropped: dropped, round: result.round))
-                } else {
-                    print("party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
-                          + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
-                          + "; charge committed in \(ledger ?? loaded.folder.appendingPathComponent("ledger.sqlite").path)"
-                          + (out.map { "; outputs in \($0)" } ?? ""))
-                    if let noise, !result.noNoise {
-                        print("party \(id): noise \(noise.summaryLine)")
-                        if let warning = noise.warning { StatusLine.warn("party \(id): \(warning)") }
-                    }
-                }
-            case .aborted(let phase, let reason, let missing):
-                throw CLIError("party \(id): the round aborted in phase \(phase.rawValue): \(reason)"
-                               + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
-            case .refused(let reason):
-                throw CLIError("party \(id) refused the round: \(reason)")
-            }
-        } catch let error as CLIError {
-            throw error
-        } catch let error as TransportError {
-            throw CLIError(error.description)
-        } catch let error as FederationError {
-            throw CLIError(error.description)
-        } catch let error as DifferentialPrivacyError {
-            throw CLIError(error.description)
-        } catch let error as CatalogError {
-            throw CLIError(error.description)
+        case .aborted(let phase, let reason, let missing):
+            throw CLIError("party \(id): the round aborted in phase \(phase.rawValue): \(reason)"
+                           + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+        case .refused(let reason):
+            throw CLIError("party \(id) refused the round: \(reason)")
         }
     }
 

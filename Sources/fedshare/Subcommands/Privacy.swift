@@ -30,7 +30,7 @@ struct Privacy: ParsableCommand {
         @Option(help: "basic, advanced, rdp, exact or best.") var accountant: String = "best"
         @Option(help: "Coordinates the noise is added to (discrete Gaussian shares only).") var dimension: Int = 1
         @Option(help: "Noise shares summed (distributed discrete Gaussian).") var shares: Int = 1
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: JSONOutputOptions
 
         func run() throws {
             let kind = try MechanismKind(parsing: mechanism)
@@ -41,7 +41,7 @@ struct Privacy: ParsableCommand {
             let event = MechanismEvent(mechanism: kind, noise: noise, sensitivity: sensitivity, dimension: dimension,
                                        shares: shares, count: count)
             let spend = try PrivacyAccountant.spend(of: [event], delta: delta, accountant: accountantKind)
-            if json {
+            if output.json {
                 try printJSON(spend)
             } else {
                 var line = "ε = \(spend.epsilon) at δ = \(spend.delta) (\(spend.accountant.rawValue) accountant"
@@ -73,7 +73,7 @@ struct Privacy: ParsableCommand {
         @Option(help: "Number of releases the target covers.") var count: Int = 1
         @Option(help: "Coordinates the noise is added to (discrete_gaussian only).") var dimension: Int = 1
         @Option(help: "Noise shares summed (discrete_gaussian only).") var shares: Int = 1
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: JSONOutputOptions
 
         struct Output: Encodable {
             let noise: Double
@@ -97,7 +97,7 @@ struct Privacy: ParsableCommand {
             let template = MechanismEvent(mechanism: kind, noise: 1, sensitivity: sensitivity, dimension: dimension,
                                           shares: shares, count: count)
             let calibrated = try Calibration.calibrate(template, epsilon: epsilon, delta: delta)
-            if json {
+            if output.json {
                 try printJSON(Output(noise: calibrated.noise, epsilon: calibrated.spend.epsilon, delta: calibrated.spend.delta,
                                      accountant: calibrated.spend.accountant.rawValue, bound: calibrated.bound.rawValue))
             } else {

@@ -3,6 +3,7 @@ import Attention
 import DifferentialPrivacy
 import Federation
 import Foundation
+import Manifest
 
 extension Privacy {
     /// `fedshare privacy sample-releases`: many noisy releases of one federation's sum, for an
@@ -35,10 +36,7 @@ extension Privacy {
         }
 
         func run() throws {
-            let loaded: FederationManifest
-            do { loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest)) } catch let error as AttentionError {
-                throw CLIError(error.description)
-            }
+            let loaded = try FederationManifest.load(from: URL(fileURLWithPath: manifest))
             let parties = loaded.parties.sorted()
             guard data.count == parties.count else {
                 throw CLIError("--data: \(data.count) files for the manifest's \(parties.count) parties (\(parties.map(String.init).joined(separator: ", ")))")
@@ -54,45 +52,38 @@ extension Privacy {
                 }
                 chosen = ids.sorted()
             }
-            let plan: RoundPlan
-            do { plan = try RoundPlan(manifest: loaded) } catch let error as FederationError { throw CLIError(error.description) }
+            let plan = try RoundPlan(manifest: loaded)
             guard chosen.count >= plan.threshold else {
                 throw CLIError("--contributors: \(chosen.count) parties are below the threshold \(plan.threshold); no round releases such a sum")
             }
             var local: [AttentionResult] = []
             for party in chosen {
                 let file = data[parties.firstIndex(of: party)!]
-                do { local.append(try LocalAttention.compute(manifest: loaded, dataURL: URL(fileURLWithPath: file))) } catch let error as AttentionError {
-                    throw CLIError(error.description)
-                }
+                local.append(try LocalAttention.compute(manifest: loaded, dataURL: URL(fileURLWithPath: file)))
             }
             func emit(_ label: String, _ values: [Int64]) {
                 print(label + " " + values.map(String.init).joined(separator: " "))
             }
             var generator = BufferedSecureRandom()
             let zero = [Int64](repeating: 0, count: plan.valueCount)
-            do {
-                var clear = zero
+            var clear = zero
+            for contribution in local {
+                let encoded = try plan.encode(contribution, noise: zero, parties: parties.count)
+                for index in clear.indices { clear[index] &+= encoded[index] }
+            }
+            emit("clear", clear)
+            let event = plan.event
+            print("event mechanism=\(event.mechanism.rawValue) noise=\(event.noise) sensitivity=\(event.sensitivity) "
+                             + "dimension=\(event.dimension) shares=\(event.shares) epsilon=\(plan.epsilon) delta=\(plan.delta) "
+                             + "accountant=\(plan.accountant.rawValue) contributors=\(chosen.count)")
+            for _ in 0..<count {
+                var sum = zero
                 for contribution in local {
-                    let encoded = try plan.encode(contribution, noise: zero, parties: parties.count)
-                    for index in clear.indices { clear[index] &+= encoded[index] }
+                    let noise = try plan.noiseShare(parties: parties.count, noNoise: false, using: &generator)
+                    let encoded = try plan.encode(contribution, noise: noise, parties: parties.count)
+                    for index in sum.indices { sum[index] &+= encoded[index] }
                 }
-                emit("clear", clear)
-                let event = plan.event
-                print("event mechanism=\(event.mechanism.rawValue) noise=\(event.noise) sensitivity=\(event.sensitivity) "
-                                 + "dimension=\(event.dimension) shares=\(event.shares) epsilon=\(plan.epsilon) delta=\(plan.delta) "
-                                 + "accountant=\(plan.accountant.rawValue) contributors=\(chosen.count)")
-                for _ in 0..<count {
-                    var sum = zero
-                    for contribution in local {
-                        let noise = try plan.noiseShare(parties: parties.count, noNoise: false, using: &generator)
-                        let encoded = try plan.encode(contribution, noise: noise, parties: parties.count)
-                        for index in sum.indices { sum[index] &+= encoded[index] }
-                    }
-                    emit("release", sum)
-                }
-            } catch let error as FederationError {
-                throw CLIError(error.description)
+                emit("release", sum)
             }
         }
     }

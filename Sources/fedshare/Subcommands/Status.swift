@@ -14,8 +14,8 @@ struct Status: AsyncParsableCommand {
             party's; mutual TLS as for a round) and prints what it reports.
             """)
 
-    @Option(name: .long, help: "A startup kit folder (aggregator/ or party-N/ from fedshare provision).")
-    var kit: String
+    @OptionGroup
+    var kit: KitOptions
 
     @Option(name: .long, help: "The aggregator's address (default: the manifest's).")
     var aggregator: String?
@@ -23,36 +23,23 @@ struct Status: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to keep trying to reach the aggregator.")
     var retryFor = 5
 
-    @Flag(name: .long, help: "Print JSON on standard output.")
-    var json = false
+    @OptionGroup
+    var output: JSONOutputOptions
 
     func validate() throws {
         guard (0...3600).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 3600 seconds") }
     }
 
     func run() async throws {
-        do {
-            let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit))
-            for warning in loaded.warnings { StatusLine.warn(warning) }
-            let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-            let connection = try PartyConnection(
-                kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                logger: Self.quietLogger)
-            let reply = try await connection.status()
-            let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
-            if json { try printJSON(view) } else { print(view.text) }
-        } catch let error as ProvisioningError {
-            throw CLIError(error.description)
-        } catch let error as TransportError {
-            throw CLIError(error.description)
-        }
-    }
-
-    /// Transport notes (retries) stay quiet: the command prints its own one-line error.
-    static var quietLogger: Logger {
-        var logger = Logger(label: "fedshare.status")
-        logger.logLevel = .error
-        return logger
+        let loaded = try kit.load()
+        for warning in loaded.warnings { StatusLine.warn(warning) }
+        let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
+        let connection = try PartyConnection(
+            kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+            logger: .quiet("fedshare.status"))
+        let reply = try await connection.status()
+        let view = View(reply, address: connection.address.description, parties: loaded.manifest.parties)
+        if output.json { try printJSON(view) } else { print(view.text) }
     }
 
     /// The status reply in the CLI's words.

@@ -1,4 +1,5 @@
 import Foundation
+import Manifest
 @testable import Attention  // the record sources are internal; debug builds are testable
 
 /// The federation manifest (TOML) and the party data readers (CSV/TSV, JSON Lines, .npy).
@@ -47,7 +48,7 @@ enum AttentionTargets {
             report("fedshare-fuzz: the data manifest does not parse")
             exit(2)
         }
-        return DataLayout(manifest: manifest)
+        return DataLayout(settings: manifest.attention, model: manifest.model)
     }()
 
     /// Writes `bytes` to the scratch folder under `name`.

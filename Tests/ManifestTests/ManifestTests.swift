@@ -1,6 +1,8 @@
+import _TestSupport
+import Attention
 import Foundation
+import Manifest
 import Testing
-@testable import Attention
 
 @Suite("Federation manifest")
 struct ManifestTests {

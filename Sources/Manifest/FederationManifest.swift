@@ -1,3 +1,4 @@
+import Attention
 import Foundation
 import Primitives
 import TOMLKit
@@ -82,21 +83,6 @@ public struct FederationManifest: Sendable, Equatable {
         public var near: String?
         public var radius: Double?
         public var within: String?
-    }
-
-    /// The `[attention]` table.
-    public struct AttentionSettings: Sendable, Equatable {
-        public var anchorsURL: URL
-        public var encoderURL: URL?
-        /// As written; `model.scale` holds the effective value.
-        public var scale: Double?
-        public var groups: [String]
-        /// `nil`: every column except the group, user and ignored columns.
-        public var features: [String]?
-        public var groupColumn: String
-        public var userColumn: String?
-        public var maxRecordsPerUser: Int?
-        public var ignoreColumns: [String]
     }
 
     public enum Mechanism: String, Sendable, Equatable, Codable { case gaussian, laplace }
@@ -265,8 +251,8 @@ public struct FederationManifest: Sendable, Equatable {
         try attentionTable.rejectUnknown()
 
         // The model: anchors, encoder, scale, bias.
-        let anchors = try loadAnchors(from: anchorsURL)
-        let encoder = try encoderURL.map { try loadEncoder(from: $0, embeddingDimension: anchors.dimension) }
+        let anchors = try AttentionModel.readAnchors(from: anchorsURL)
+        let encoder = try encoderURL.map { try AttentionModel.readEncoder(from: $0, embeddingDimension: anchors.dimension) }
         let m = anchors.names.count
         var bias: [Double]?
         switch biasValue {
@@ -402,199 +388,9 @@ private func isHostPort(_ text: String) -> Bool {
     return !host.contains(":") && !host.contains(where: \.isWhitespace)
 }
 
-/// The anchors file: a header row (`name`, then h column labels), then one row per anchor,
-/// its name followed by h numbers.
-func loadAnchors(from url: URL) throws -> (names: [String], values: [Double], dimension: Int) {
-    let file = url.lastPathComponent
-    let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
-    guard let header = rows.first else { throw AttentionError.malformedFile(file: file, problem: "the anchors file is empty") }
-    let h = header.fields.count - 1
-    guard h >= 1 else {
-        throw AttentionError.malformedFile(file: file, problem: "expected a header 'name,<h embedding columns>' with at least one embedding column")
-    }
-    var names: [String] = []
-    var values: [Double] = []
-    for row in rows.dropFirst() {
-        guard row.fields.count == h + 1 else {
-            throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h + 1) columns (name and \(h) values), found \(row.fields.count)")
-        }
-        let name = row.fields[0]
-        guard !name.isEmpty else { throw AttentionError.badRecord(file: file, position: "line \(row.line), column '\(header.fields[0])'", problem: "the anchor name is empty") }
-        if names.contains(name) { throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "anchor '\(name)' appears twice") }
-        names.append(name)
-        for e in 0..<h {
-            values.append(try parseFiniteNumber(row.fields[e + 1], file: file, position: "line \(row.line), column '\(header.fields[e + 1])'"))
-        }
-    }
-    guard !names.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "no anchors after the header") }
-    return (names, values, h)
-}
-
-/// The encoder W (d × h): a CSV/TSV without a header, one row of h numbers per feature, or a
-/// two-dimensional `.npy` array of shape (d, h).
-func loadEncoder(from url: URL, embeddingDimension h: Int) throws -> [Double] {
-    let file = url.lastPathComponent
-    if url.pathExtension.lowercased() == "npy" {
-        let array = try NumPyFile(path: url.path, displayName: file)
-        guard array.shape.count == 2, array.columns == h, array.rows >= 1 else {
-            throw AttentionError.malformedFile(file: file, problem: "expected shape (d, \(h)) (h from the anchors), found \(array.shape)")
-        }
-        let values = try array.readAll()
-        if let k = values.firstIndex(where: { !$0.isFinite }) {
-            throw AttentionError.badRecord(file: file, position: "row \(k / h + 1), column \(k % h + 1)", problem: "not a finite number")
-        }
-        return values
-    }
-    let rows = try readSmallDelimitedFile(path: url.path, displayName: file)
-    guard !rows.isEmpty else { throw AttentionError.malformedFile(file: file, problem: "the encoder file is empty") }
-    var values: [Double] = []
-    for row in rows {
-        guard row.fields.count == h else {
-            throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h) numbers (h from the anchors), found \(row.fields.count)")
-        }
-        for (c, text) in row.fields.enumerated() {
-            values.append(try parseFiniteNumber(text, file: file, position: "line \(row.line), column \(c + 1)"))
-        }
-    }
-    return values
-}
-
-/// Typed access to one TOML table that remembers which keys were read, so leftovers can be
-/// reported as unknown.
-private struct FieldReader {
-    let table: TOMLTable
-    let path: String
-    let file: String
-    var used: Set<String> = []
-
-    init(table: TOMLTable, path: String, file: String) {
-        self.table = table
-        self.path = path
-        self.file = file
-    }
-
-    func fail(_ key: String, _ problem: String) -> AttentionError {
-        .manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)", problem: problem)
-    }
-
-    private func describe(_ value: TOMLValueConvertible) -> String {
-        switch value.type {
-        case .string: return "the string \"\(value.string ?? "")\""
-        case .int: return "the integer \(value.int ?? 0)"
-        case .double: return "the number \(value.double ?? 0)"
-        case .bool: return "the boolean \(value.bool ?? false)"
-        case .array: return "an array"
-        case .table: return "a table"
-        default: return "a \(value.type)"
-        }
-    }
-
-    private mutating func value(_ key: String, required: Bool, expected: String) throws -> TOMLValueConvertible? {
-        used.insert(key)
-        guard let value = table[key] else {
-            if required { throw fail(key, "missing; expected \(expected)") }
-            return nil
-        }
-        return value
-    }
-
-    mutating func table(_ key: String) throws -> FieldReader {
-        guard let value = try self.value(key, required: true, expected: "a [\(key)] table"), let inner = value.table else {
-            throw fail(key, "expected a [\(key)] table")
-        }
-        return FieldReader(table: inner, path: key, file: file)
-    }
-
-    mutating func optionalTable(_ key: String) throws -> FieldReader? {
-        guard let value = try self.value(key, required: false, expected: "a table") else { return nil }
-        guard let inner = value.table else { throw fail(key, "expected a [\(key)] table, found \(describe(value))") }
-        return FieldReader(table: inner, path: key, file: file)
-    }
-
-    mutating func optionalString(_ key: String) throws -> String? {
-        guard let value = try self.value(key, required: false, expected: "a string") else { return nil }
-        guard let string = value.string else { throw fail(key, "expected a string, found \(describe(value))") }
-        return string
-    }
-
-    mutating func string(_ key: String) throws -> String {
-        guard let string = try optionalString(key) else { throw fail(key, "missing; expected a string") }
-        return string
-    }
-
-    mutating func optionalInt(_ key: String) throws -> Int? {
-        guard let value = try self.value(key, required: false, expected: "an integer") else { return nil }
-        guard let int = value.int else { throw fail(key, "expected an integer, found \(describe(value))") }
-        return int
-    }
-
-    mutating func int(_ key: String) throws -> Int {
-        guard let int = try optionalInt(key) else { throw fail(key, "missing; expected an integer") }
-        return int
-    }
-
-    mutating func optionalNumber(_ key: String) throws -> Double? {
-        guard let value = try self.value(key, required: false, expected: "a number") else { return nil }
-        if let double = value.double { return double }
-        if let int = value.int { return Double(int) }
-        throw fail(key, "expected a number, found \(describe(value))")
-    }
-
-    mutating func number(_ key: String) throws -> Double {
-        guard let number = try optionalNumber(key) else { throw fail(key, "missing; expected a number") }
-        return number
-    }
-
-    enum NumberOrNumbers { case one(Double), many([Double]) }
-
-    mutating func optionalNumberOrNumbers(_ key: String) throws -> NumberOrNumbers? {
-        guard let value = try self.value(key, required: false, expected: "a number or an array of numbers") else { return nil }
-        func finite(_ number: Double, _ index: Int?) throws -> Double {
-            guard number.isFinite else { throw fail(key, "expected finite numbers, found \(number)\(index.map { " at position \($0 + 1)" } ?? "")") }
-            return number
-        }
-        if let double = value.double { return .one(try finite(double, nil)) }
-        if let int = value.int { return .one(Double(int)) }
-        if let array = value.array {
-            var numbers: [Double] = []
-            for (index, element) in array.enumerated() {
-                if let double = element.double { numbers.append(try finite(double, index)) }
-                else if let int = element.int { numbers.append(Double(int)) }
-                else { throw fail(key, "expected numbers, found \(describe(element)) at position \(index + 1)") }
-            }
-            return .many(numbers)
-        }
-        throw fail(key, "expected a number or an array of numbers, found \(describe(value))")
-    }
-
-    mutating func optionalStringArray(_ key: String) throws -> [String]? {
-        guard let value = try self.value(key, required: false, expected: "an array of strings") else { return nil }
-        guard let array = value.array else { throw fail(key, "expected an array of strings, found \(describe(value))") }
-        return try array.enumerated().map { index, element in
-            guard let string = element.string else { throw fail(key, "expected strings, found \(describe(element)) at position \(index + 1)") }
-            return string
-        }
-    }
-
-    mutating func stringArray(_ key: String) throws -> [String] {
-        guard let array = try optionalStringArray(key) else { throw fail(key, "missing; expected an array of strings") }
-        return array
-    }
-
-    mutating func intArray(_ key: String) throws -> [Int] {
-        guard let value = try self.value(key, required: true, expected: "an array of integers") else { throw fail(key, "missing") }
-        guard let array = value.array else { throw fail(key, "expected an array of integers, found \(describe(value))") }
-        return try array.enumerated().map { index, element in
-            guard let int = element.int else { throw fail(key, "expected integers, found \(describe(element)) at position \(index + 1)") }
-            return int
-        }
-    }
-
-    func rejectUnknown() throws {
-        for key in table.keys.sorted() where !used.contains(key) {
-            let known = used.sorted().joined(separator: ", ")
-            throw AttentionError.manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)",
-                                          problem: "unknown key (known here: \(known))")
-        }
-    }
+/// The first name that appears twice in `names`.
+private func firstDuplicate(_ names: [String]) -> String? {
+    var seen = Set<String>()
+    for name in names where !seen.insert(name).inserted { return name }
+    return nil
 }
