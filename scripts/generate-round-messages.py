@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "Protocols/fedshare/v1/federation.proto"
-MESSAGES = ROOT / "Sources/FederationProtocol/RoundMessages.swift"
+MESSAGES = ROOT / "Sources/FederationProtocol/Generated/RoundMessages.swift"
 CONVERSIONS = ROOT / "Sources/FederationProtocol/Generated/RoundMessageConversions.swift"
 FIRST, LAST = "PartyEnvelope", "Error"
 PREFIX = "Fedshare_V1_"

@@ -1,5 +1,11 @@
-/// Everything the federation runtime refuses, each with one actionable line.
-public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible {
+import Foundation
+
+/// Everything the federation module refuses or fails at (provisioning and kits, the round,
+/// the transport, a local federation), each with one actionable line naming the file, field,
+/// address or party at fault.
+public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
+    // MARK: The round
+
     /// The round's parameters do not match this side's manifest or key.
     case parameterMismatch(field: String, expected: String, found: String)
     /// A message arrived that this phase does not expect.
@@ -31,6 +37,50 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
     /// The federation directory refused a query (not signed by a member party, malformed…).
     case catalogQueryRefused(party: Int, reason: String)
 
+    // MARK: Provisioning and kits
+
+    /// The output folder already holds a federation CA and `--force` was not given.
+    case existingAuthority(path: String)
+    /// A file could not be read or written.
+    case io(path: String, problem: String)
+    /// A file exists but its content is wrong (the problem names the part at fault, if any).
+    case malformedFile(path: String, problem: String)
+    /// A kit or manifest setting is invalid or inconsistent.
+    case invalidSetting(field: String, problem: String)
+    /// A certificate failed a check (chain, validity, identity).
+    case certificate(path: String, problem: String)
+    /// A secret file is readable by others.
+    case insecurePermissions(path: String, mode: Int)
+    /// The manifest references a file that cannot travel inside a kit.
+    case unsupportedManifestReference(field: String, path: String)
+    /// Dealing the threshold Paillier key failed.
+    case keyDealing(String)
+
+    // MARK: The transport
+
+    /// An address given in the manifest or on the command line is not `host:port`.
+    case invalidAddress(field: String, value: String)
+    /// The aggregator could not be reached (it is down, or the address is wrong).
+    case unreachable(address: String, attempts: Int, seconds: Double, reason: String)
+    /// The aggregator refused this participant (certificate not accepted, identity mismatch,
+    /// not a member of the federation).
+    case refused(address: String, reason: String)
+    /// The aggregator's certificate was not acceptable (another federation's CA, wrong name).
+    case untrustedAggregator(address: String, reason: String)
+    /// The listening socket could not be opened.
+    case cannotListen(address: String, reason: String)
+    /// A peer sent a message this side refuses (identity mismatch, missing hello, too large).
+    case peerViolation(party: Int?, reason: String)
+    /// The stream ended or failed after it was established.
+    case streamFailed(address: String, reason: String)
+
+    // MARK: A local federation
+
+    /// A party's input to a local federation is at fault.
+    case partyInput(party: Int, problem: String)
+    /// A local federation ran but released nothing, or could not prepare or write its files.
+    case localRun(String)
+
     public var description: String {
         switch self {
         case .parameterMismatch(let field, let expected, let found):
@@ -45,7 +95,8 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
             return "party \(party): the envelope claims party \(claimed) but the certificate says \(party)"
         case .aggregatorRefused(let party, let reason):
             return "party \(party) refuses: the aggregator \(reason)"
-        case .configuration(let reason), .contribution(let reason), .noise(let reason), .internalState(let reason):
+        case .configuration(let reason), .contribution(let reason), .noise(let reason), .internalState(let reason),
+             .localRun(let reason):
             return reason
         case .storage(let path, let reason):
             return "\(path): \(reason)"
@@ -55,6 +106,45 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
             return "party \(party)'s catalog is refused: \(reason)"
         case .catalogQueryRefused(let party, let reason):
             return "party \(party)'s catalog query is refused: \(reason)"
+        case .existingAuthority(let path):
+            return "\(path): a federation CA already exists here; pass --force to replace it (every existing kit becomes useless)"
+        case .io(let path, let problem), .malformedFile(let path, let problem), .certificate(let path, let problem):
+            return "\(path): \(problem)"
+        case .invalidSetting(let field, let problem):
+            return "\(field): \(problem)"
+        case .insecurePermissions(let path, let mode):
+            return "\(path): secret file is accessible by others (mode \(String(mode, radix: 8))); run chmod 600 \(path)"
+        case .unsupportedManifestReference(let field, let path):
+            return "manifest field \(field): \(path) is outside the manifest's folder; move it beside the manifest (or below it) so that kits can carry it"
+        case .keyDealing(let problem):
+            return "dealing the threshold Paillier key failed: \(problem)"
+        case .invalidAddress(let field, let value):
+            return "\(field): expected host:port (or [ipv6]:port) with a port from 0 to 65535, found \"\(value)\""
+        case .unreachable(let address, let attempts, let seconds, let reason):
+            return "cannot reach the aggregator at \(address) after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s (\(reason)); is it running, and is the address in the manifest right?"
+        case .refused(let address, let reason):
+            return "the aggregator at \(address) refused this participant: \(reason)"
+        case .untrustedAggregator(let address, let reason):
+            return "the server at \(address) is not this federation's aggregator: \(reason)"
+        case .cannotListen(let address, let reason):
+            return "cannot listen on \(address): \(reason)"
+        case .peerViolation(let party, let reason):
+            return "\(party.map { "party \($0)" } ?? "a peer"): \(reason)"
+        case .streamFailed(let address, let reason):
+            return "the connection to \(address) failed: \(reason)"
+        case .partyInput(let party, let problem):
+            return "party \(party): \(problem)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+
+    /// Whether this is the transport's own verdict on a connection (not a round or kit error
+    /// that travelled through it).
+    public var isTransport: Bool {
+        switch self {
+        case .invalidAddress, .unreachable, .refused, .untrustedAggregator, .cannotListen, .peerViolation, .streamFailed: true
+        default: false
         }
     }
 }

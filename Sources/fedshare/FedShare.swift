@@ -46,10 +46,7 @@ struct FedShare: AsyncParsableCommand {
     static func userFacing(_ error: any Error) -> any Error {
         switch error {
         case let error as AttentionError: return CLIError(error.description)
-        case let error as ProvisioningError: return CLIError(error.description)
-        case let error as TransportError: return CLIError(error.description)
         case let error as FederationError: return CLIError(error.description)
-        case let error as LocalFederationError: return CLIError(error.description)
         case let error as DifferentialPrivacyError: return CLIError(error.description)
         case let error as CatalogError: return CLIError(error.description)
         default: return error

@@ -125,7 +125,7 @@ struct CatalogDirectoryTests {
         try await fixture.serving { address in
             let connection = try fixture.connection(fixture.parties[2]!, address)
             _ = try await connection.publishCatalog(good)
-            let error = await #expect(throws: TransportError.self) { try await connection.publishCatalog(forgery) }
+            let error = await #expect(throws: FederationError.self) { try await connection.publishCatalog(forgery) }
             #expect("\(error!)".contains("party 2's catalog is refused: its signature does not verify"), "\(error!)")
         }
         #expect(try fixture.directory.catalog.entries(world: "party-2") == world(2).sorted { $0.id < $1.id })
@@ -209,17 +209,17 @@ struct CatalogDirectoryTests {
         let stale = try fixture.publisher(1).query(CatalogQuery(), issuedAt: CatalogPublisher.now() - 3_600_000_000)
         try await fixture.serving { address in
             let asAggregator = try fixture.connection(fixture.aggregator, address)
-            let byAggregator = await #expect(throws: TransportError.self) { try await asAggregator.queryCatalog(signed) }
+            let byAggregator = await #expect(throws: FederationError.self) { try await asAggregator.queryCatalog(signed) }
             #expect("\(byAggregator!)".contains("only parties may query the catalog directory"))
 
             let party1 = try fixture.connection(fixture.parties[1]!, address)
             #expect(try await party1.queryCatalog(signed).matches.isEmpty)
             for (request, reason) in [(unsigned, "unsigned"), (stale, "more than 5 minutes")] {
-                let error = await #expect(throws: TransportError.self) { try await party1.queryCatalog(request) }
+                let error = await #expect(throws: FederationError.self) { try await party1.queryCatalog(request) }
                 #expect("\(error!)".contains("party 1's catalog query is refused") && "\(error!)".contains(reason), "\(error!)")
             }
             let party2 = try fixture.connection(fixture.parties[2]!, address)
-            let misattributed = await #expect(throws: TransportError.self) { try await party2.queryCatalog(signed) }
+            let misattributed = await #expect(throws: FederationError.self) { try await party2.queryCatalog(signed) }
             #expect("\(misattributed!)".contains("signed as party 1, but its connection's certificate is party 2's"))
         }
     }
@@ -235,7 +235,7 @@ struct CatalogDirectoryTests {
         try await fixture.serving(limits: TransportLimits(maxMessageBytes: 1500)) { address in
             let connection = try fixture.connection(fixture.parties[1]!, address)
             #expect(try await connection.queryCatalog(one).matches.count == 1)
-            let error = await #expect(throws: TransportError.self) { try await connection.queryCatalog(all) }
+            let error = await #expect(throws: FederationError.self) { try await connection.queryCatalog(all) }
             #expect("\(error!)".contains("ask with a smaller --limit"), "\(error!)")
         }
     }

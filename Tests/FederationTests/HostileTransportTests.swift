@@ -258,7 +258,7 @@ struct HostileTransportTests {
                         }
                         return await reader.value
                     }
-                    return .failure(TransportError.streamFailed(address: "", reason: ending))
+                    return .failure(FederationError.streamFailed(address: "", reason: ending))
                 } catch {
                     return .failure(error)
                 }

@@ -173,7 +173,7 @@ struct ProvisioningTests {
         #expect {
             try fixture.provision()
         } throws: { error in
-            guard case ProvisioningError.existingAuthority(let path) = error else { return false }
+            guard case FederationError.existingAuthority(let path) = error else { return false }
             return path.hasSuffix("kits/ca/ca.pem") && "\(error)".contains("--force")
         }
         // Nothing changed.
@@ -191,7 +191,7 @@ struct ProvisioningTests {
         #expect {
             try fixture.provision()
         } throws: { error in
-            guard case ProvisioningError.unsupportedManifestReference(let field, _) = error else { return false }
+            guard case FederationError.unsupportedManifestReference(let field, _) = error else { return false }
             return field == "attention.anchors"
         }
         #expect(!FileManager.default.fileExists(atPath: fixture.url("kits").path))
@@ -201,7 +201,7 @@ struct ProvisioningTests {
         defer { other.remove() }
         var random = SystemRandomNumberGenerator()
         let dealing = try ThresholdDealer.deal(bits: 512, threshold: 2, parties: 3, policy: .insecureTestOnly, using: &random)
-        #expect(throws: ProvisioningError.self) { try other.provision(dealing: dealing) }
+        #expect(throws: FederationError.self) { try other.provision(dealing: dealing) }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: other.url("kits").path)) ?? []
         #expect(entries.isEmpty)
     }

@@ -88,7 +88,7 @@ struct TransportTests {
             return try await connection.round(hello: hello(party: 2)) { stream in
                 var messages = stream.messages.makeAsyncIterator()
                 let welcome = try #require(try await messages.next())
-                guard case .welcome(let body) = welcome.body else { throw TransportError.streamFailed(address: "", reason: "no welcome") }
+                guard case .welcome(let body) = welcome.body else { throw FederationError.streamFailed(address: "", reason: "no welcome") }
                 #expect(body.connected == [2])
                 try await stream.send(.with {
                     $0.protocolVersion = 1
@@ -112,7 +112,7 @@ struct TransportTests {
         let aggregator = try fixture.kit(.aggregator)
         let party = try fixture.kit(.party(2))
         let admissions = Admissions()
-        let error = await #expect(throws: TransportError.self) {
+        let error = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: party, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 3)) { stream in
@@ -137,7 +137,7 @@ struct TransportTests {
 
         // The rogue party trusts the real CA (it is public) but its own certificate is not from it.
         let impostor = mixedKit(trusting: aggregator, presenting: rogue)
-        let refused = await #expect(throws: TransportError.self) {
+        let refused = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: impostor, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 1)) { stream in
@@ -153,7 +153,7 @@ struct TransportTests {
         #expect(reason.contains("(TLS alert unknown_ca)"), "\(reason)")
 
         // A kit from another provisioning does not trust the real aggregator either.
-        let untrusted = await #expect(throws: TransportError.self) {
+        let untrusted = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: rogue, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 1)) { stream in
@@ -188,7 +188,7 @@ struct TransportTests {
             authorityFingerprint: party.authorityFingerprint,
             certificateFingerprint: FederationCertificates.fingerprint(expired.certificate), warnings: [])
         let admissions = Admissions()
-        let error = await #expect(throws: TransportError.self) {
+        let error = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: stale, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 1)) { stream in
@@ -225,7 +225,7 @@ struct TransportTests {
             authorityFingerprint: party.authorityFingerprint,
             certificateFingerprint: FederationCertificates.fingerprint(early.certificate), warnings: [])
         let admissions = Admissions()
-        let error = await #expect(throws: TransportError.self) {
+        let error = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: premature, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 1)) { stream in
@@ -242,7 +242,7 @@ struct TransportTests {
         #expect(reason.contains("(TLS alert certificate_expired)"), "\(reason)")
         #expect(admissions.admitted.isEmpty)
         // Loading such a kit from disk is refused before any connection, with the same words.
-        #expect(throws: ProvisioningError.self) {
+        #expect(throws: FederationError.self) {
             try FederationCertificates.checkValidity(early.certificate, at: Date(), source: "party-1/certificate.pem")
         }
     }
@@ -265,7 +265,7 @@ struct TransportTests {
             authorityFingerprint: provisioned.authorityFingerprint, certificateFingerprint: provisioned.certificateFingerprint, warnings: [])
         let admissions = Admissions()
         let capture = LogCapture()
-        let error = await #expect(throws: TransportError.self) {
+        let error = await #expect(throws: FederationError.self) {
             try await withAggregator(kit: aggregator, logger: capture.logger("fedshare.transport"), sessions: echoSession(admissions)) { address in
                 let connection = try PartyConnection(kit: party3, aggregator: address, retry: .never)
                 try await connection.round(hello: hello(party: 3)) { stream in
@@ -298,7 +298,7 @@ struct TransportTests {
         // Long enough for two attempts even on a loaded machine (one attempt once took over 700 ms at load 6).
         let retry = RetryPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), giveUpAfter: .seconds(3))
         let connection = try PartyConnection(kit: party, aggregator: free, retry: retry)
-        let error = await #expect(throws: TransportError.self) {
+        let error = await #expect(throws: FederationError.self) {
             try await connection.round(hello: hello(party: 1)) { _ in }
         }
         guard case .unreachable(let address, let attempts, _, _) = error else {

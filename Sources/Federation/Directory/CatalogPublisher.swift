@@ -63,7 +63,7 @@ extension CatalogPublisher {
     /// Publishes the local world of `catalog` (the entries `selection` matches, or all of them)
     /// to the aggregator over `connection`, signed, as a new version.
     /// - Returns: the aggregator's receipt (the world it filed the entries under, and how many).
-    /// - Throws: `CatalogError` reading the catalog; ``TransportError`` (`.refused` with the
+    /// - Throws: `CatalogError` reading the catalog; ``FederationError`` (`.refused` with the
     ///   directory's reason when it refuses the publication).
     public func publish(_ catalog: Catalog, matching selection: CatalogQuery? = nil,
                         over connection: PartyConnection) async throws -> Fedshare_V1_PublishCatalogReply {
@@ -72,7 +72,7 @@ extension CatalogPublisher {
     }
 
     /// Asks the aggregator's federation directory `query` over `connection`.
-    /// - Throws: ``TransportError``; `ProtocolError` for an answer that is not a list of entries.
+    /// - Throws: ``FederationError``; `ProtocolError` for an answer that is not a list of entries.
     public func ask(_ query: CatalogQuery, over connection: PartyConnection) async throws -> [CatalogMatch] {
         try await connection.queryCatalog(try self.query(query)).matches.map { try $0.match() }
     }

@@ -85,8 +85,12 @@ enum WireErrorCode {
             case .unexpectedMessage: return .errorUnexpectedMessage
             case .wrongRound: return .errorWrongRound
             case .identity: return .errorIdentity
-            case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused: return .errorMalformed
-            case .configuration, .contribution, .noise, .internalState, .storage, .output: return .errorInternal
+            case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused, .peerViolation: return .errorMalformed
+            case .configuration, .contribution, .noise, .internalState, .storage, .output,
+                 .existingAuthority, .io, .malformedFile, .invalidSetting, .certificate, .insecurePermissions,
+                 .unsupportedManifestReference, .keyDealing, .invalidAddress, .unreachable, .refused, .untrustedAggregator,
+                 .cannotListen, .streamFailed, .partyInput, .localRun:
+                return .errorInternal
             }
         default:
             // The checks below the engines (Paillier, secure aggregation, the wire's assemblers)

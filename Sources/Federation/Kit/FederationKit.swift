@@ -60,13 +60,13 @@ public struct FederationKit: Sendable {
     ///
     /// - Parameters:
     ///   - keyPolicy: `.insecureTestOnly` accepts threshold keys below 2048 bits (tests only).
-    /// - Throws: ``ProvisioningError`` (or the manifest's `AttentionError`, or the key's
+    /// - Throws: ``FederationError`` (or the manifest's `AttentionError`, or the key's
     ///   `ThresholdError`) naming the file and field at fault.
     public static func load(from folder: URL, now: Date = Date(), keyPolicy: KeySizePolicy = .production) throws -> FederationKit {
         let folder = folder.standardizedFileURL
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
-            throw ProvisioningError.io(path: folder.path, problem: "no such kit folder (make kits with fedshare provision)")
+            throw FederationError.io(path: folder.path, problem: "no such kit folder (make kits with fedshare provision)")
         }
         let descriptorURL = folder.appendingPathComponent(KitDescriptor.fileName)
         let descriptor: KitDescriptor
@@ -78,7 +78,7 @@ public struct FederationKit: Sendable {
             case .party(let id): role = .party(id)
             }
         } catch let problem as KitDescriptor.Problem {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: problem.description)
+            throw FederationError.malformedFile(path: descriptorURL.path, problem: problem.description)
         }
         /// A file named by kit.json (``KitDescriptor/decode(_:)`` checked it stays inside the kit).
         func file(_ name: String) -> URL { folder.appendingPathComponent(name) }
@@ -87,13 +87,13 @@ public struct FederationKit: Sendable {
         let manifestURL = file(descriptor.manifest)
         let manifest = try FederationManifest.load(from: manifestURL)
         guard Base16.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
-            throw ProvisioningError.malformed(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
+            throw FederationError.malformedFile(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
         }
         guard manifest.name == descriptor.federation else {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"federation\" is \"\(descriptor.federation)\" but the manifest names \"\(manifest.name)\"")
+            throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"federation\" is \"\(descriptor.federation)\" but the manifest names \"\(manifest.name)\"")
         }
         if case .party(let id) = role, !manifest.parties.contains(id) {
-            throw ProvisioningError.invalidSetting(field: "\(manifestURL.lastPathComponent) federation.parties", problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
+            throw FederationError.invalidSetting(field: "\(manifestURL.lastPathComponent) federation.parties", problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
         }
 
         // Certificates and key.
@@ -108,22 +108,22 @@ public struct FederationKit: Sendable {
               authority.issuer == authority.subject,
               authority.publicKey.isValidSignature(authority.signature, for: authority)
         else {
-            throw ProvisioningError.certificate(path: authorityURL.path, problem: "not a federation CA certificate (self-signed, CA:true)")
+            throw FederationError.certificate(path: authorityURL.path, problem: "not a federation CA certificate (self-signed, CA:true)")
         }
         try FederationCertificates.checkValidity(authority, at: now, source: authorityURL.path)
         try FederationCertificates.checkIssued(certificate, by: authority, at: now, source: certificateURL.path)
         let certifiedRole = try FederationCertificates.role(of: certificate, source: certificateURL.path)
         guard certifiedRole == role else {
-            throw ProvisioningError.certificate(path: certificateURL.path, problem: "certifies \(certifiedRole) but kit.json says this kit is \(role)'s")
+            throw FederationError.certificate(path: certificateURL.path, problem: "certifies \(certifiedRole) but kit.json says this kit is \(role)'s")
         }
         try KitFiles.checkPrivate(keyURL)
         let privateKeyPEM = try text(keyURL)
         let privateKey: P256.Signing.PrivateKey
         do { privateKey = try P256.Signing.PrivateKey(pemRepresentation: privateKeyPEM) } catch {
-            throw ProvisioningError.malformed(path: keyURL.path, problem: "not a P-256 private key in PEM form")
+            throw FederationError.malformedFile(path: keyURL.path, problem: "not a P-256 private key in PEM form")
         }
         guard Certificate.PublicKey(privateKey.publicKey) == certificate.publicKey else {
-            throw ProvisioningError.malformed(path: keyURL.path, problem: "does not belong to \(certificateURL.lastPathComponent) (mixed-up kits?)")
+            throw FederationError.malformedFile(path: keyURL.path, problem: "does not belong to \(certificateURL.lastPathComponent) (mixed-up kits?)")
         }
 
         // Threshold key.
@@ -133,18 +133,18 @@ public struct FederationKit: Sendable {
             let url = file(name)
             let key: ThresholdPublicKey
             do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as ThresholdError {
-                throw ProvisioningError.malformed(path: url.path, problem: "\(error)")
+                throw FederationError.malformedFile(path: url.path, problem: "\(error)")
             }
             guard key.threshold == manifest.threshold, key.parties == manifest.parties.count else {
-                throw ProvisioningError.malformed(path: url.path, problem: "a \(key.threshold)-of-\(key.parties) key, but the manifest asks for \(manifest.threshold) of \(manifest.parties.count) parties")
+                throw FederationError.malformedFile(path: url.path, problem: "a \(key.threshold)-of-\(key.parties) key, but the manifest asks for \(manifest.threshold) of \(manifest.parties.count) parties")
             }
             if keyPolicy == .production, key.bits < manifest.crypto.keyBits {
-                throw ProvisioningError.malformed(path: url.path, problem: "a \(key.bits)-bit key, but the manifest asks for crypto.key_bits = \(manifest.crypto.keyBits)")
+                throw FederationError.malformedFile(path: url.path, problem: "a \(key.bits)-bit key, but the manifest asks for crypto.key_bits = \(manifest.crypto.keyBits)")
             }
             thresholdPublicKey = key
             if case .party(let id) = role {
                 guard let shareName = descriptor.keyShare else {
-                    throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
+                    throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
                 }
                 let shareURL = file(shareName)
                 try KitFiles.checkPrivate(shareURL)
@@ -155,15 +155,15 @@ public struct FederationKit: Sendable {
                     share = try ThresholdKeyShare(jsonData: shareData, publicKey: key)
                     try share.verify(against: key)
                 } catch let error as ThresholdError {
-                    throw ProvisioningError.malformed(path: shareURL.path, problem: "\(error)")
+                    throw FederationError.malformedFile(path: shareURL.path, problem: "\(error)")
                 }
                 guard share.party == shareIndex(ofParty: id, in: manifest) else {
-                    throw ProvisioningError.malformed(path: shareURL.path, problem: "share \(share.party) does not belong to party \(id) (expected share \(shareIndex(ofParty: id, in: manifest) ?? 0))")
+                    throw FederationError.malformedFile(path: shareURL.path, problem: "share \(share.party) does not belong to party \(id) (expected share \(shareIndex(ofParty: id, in: manifest) ?? 0))")
                 }
                 keyShare = share
             }
         } else if manifest.crypto.mode == .paillier {
-            throw ProvisioningError.malformed(path: descriptorURL.path, problem: "field \"thresholdPublicKey\" is missing, but the manifest's crypto.mode is paillier")
+            throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"thresholdPublicKey\" is missing, but the manifest's crypto.mode is paillier")
         }
 
         var warnings: [String] = []
@@ -194,14 +194,14 @@ public struct FederationKit: Sendable {
 
     private static func text(_ url: URL) throws -> String {
         guard let text = String(data: try KitFiles.read(url, limit: 1 << 20), encoding: .utf8) else {
-            throw ProvisioningError.malformed(path: url.path, problem: "not UTF-8 text")
+            throw FederationError.malformedFile(path: url.path, problem: "not UTF-8 text")
         }
         return text
     }
 
     private static func parseCertificate(_ pem: String, path: String) throws -> Certificate {
         do { return try Certificate(pemEncoded: pem) } catch {
-            throw ProvisioningError.malformed(path: path, problem: "not a PEM certificate")
+            throw FederationError.malformedFile(path: path, problem: "not a PEM certificate")
         }
     }
 }

@@ -53,7 +53,7 @@ public struct PeerVerifier: Sendable {
             guard try FederationCertificates.role(of: certificate) == .party(party) else {
                 throw SignatureProblem.certificate("certifies \(try FederationCertificates.role(of: certificate)), not party \(party)")
             }
-        } catch let error as ProvisioningError {
+        } catch let error as FederationError {
             guard case .certificate(_, let problem) = error else { throw SignatureProblem.certificate("\(error)") }
             throw SignatureProblem.certificate(problem)
         }

@@ -11,27 +11,27 @@ enum KitFiles {
     /// it to disk. The mode is set at creation, so a secret is never briefly readable by others.
     static func create(_ data: Data, at url: URL, permissions: mode_t) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
-        guard fd >= 0 else { throw ProvisioningError.io(path: url.path, problem: "cannot create: \(errnoText())") }
+        guard fd >= 0 else { throw FederationError.io(path: url.path, problem: "cannot create: \(errnoText())") }
         defer { close(fd) }
-        guard fchmod(fd, permissions) == 0 else { throw ProvisioningError.io(path: url.path, problem: "cannot set permissions: \(errnoText())") }
+        guard fchmod(fd, permissions) == 0 else { throw FederationError.io(path: url.path, problem: "cannot set permissions: \(errnoText())") }
         try data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw ProvisioningError.io(path: url.path, problem: "cannot write: \(errnoText())")
+                    throw FederationError.io(path: url.path, problem: "cannot write: \(errnoText())")
                 }
                 offset += written
             }
         }
-        guard fsync(fd) == 0 else { throw ProvisioningError.io(path: url.path, problem: "cannot sync to disk: \(errnoText())") }
+        guard fsync(fd) == 0 else { throw FederationError.io(path: url.path, problem: "cannot sync to disk: \(errnoText())") }
     }
 
     /// Creates a folder with `permissions` (its parent must exist).
     static func makeFolder(_ url: URL, permissions: mode_t = 0o700) throws {
         guard mkdir(url.path, permissions) == 0 else {
-            throw ProvisioningError.io(path: url.path, problem: "cannot create the folder: \(errnoText())")
+            throw FederationError.io(path: url.path, problem: "cannot create the folder: \(errnoText())")
         }
         _ = chmod(url.path, permissions)
     }
@@ -39,14 +39,14 @@ enum KitFiles {
     /// Creates a folder and any missing parents (for the output folder the user names).
     static func makeFolderTree(_ url: URL) throws {
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw ProvisioningError.io(path: url.path, problem: "cannot create the folder (is its parent writable?)")
+            throw FederationError.io(path: url.path, problem: "cannot create the folder (is its parent writable?)")
         }
     }
 
     /// Atomically renames `source` to `destination` (same file system).
     static func move(_ source: URL, to destination: URL) throws {
         guard rename(source.path, destination.path) == 0 else {
-            throw ProvisioningError.io(path: destination.path, problem: "cannot move into place: \(errnoText())")
+            throw FederationError.io(path: destination.path, problem: "cannot move into place: \(errnoText())")
         }
     }
 
@@ -67,14 +67,14 @@ enum KitFiles {
     static func read(_ url: URL, limit: Int = 16 << 20) throws -> Data {
         var status = stat()
         guard stat(url.path, &status) == 0 else {
-            throw ProvisioningError.io(path: url.path, problem: "missing or unreadable: \(errnoText())")
+            throw FederationError.io(path: url.path, problem: "missing or unreadable: \(errnoText())")
         }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw ProvisioningError.io(path: url.path, problem: "not a regular file") }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw FederationError.io(path: url.path, problem: "not a regular file") }
         guard Int(status.st_size) <= limit else {
-            throw ProvisioningError.malformed(path: url.path, problem: "too large (\(status.st_size) bytes; at most \(limit))")
+            throw FederationError.malformedFile(path: url.path, problem: "too large (\(status.st_size) bytes; at most \(limit))")
         }
         do { return try Data(contentsOf: url) } catch {
-            throw ProvisioningError.io(path: url.path, problem: "cannot read (permissions?)")
+            throw FederationError.io(path: url.path, problem: "cannot read (permissions?)")
         }
     }
 
@@ -82,10 +82,10 @@ enum KitFiles {
     static func checkPrivate(_ url: URL) throws {
         var status = stat()
         guard stat(url.path, &status) == 0 else {
-            throw ProvisioningError.io(path: url.path, problem: "missing or unreadable: \(errnoText())")
+            throw FederationError.io(path: url.path, problem: "missing or unreadable: \(errnoText())")
         }
         let mode = Int(status.st_mode & 0o777)
-        guard mode & 0o077 == 0 else { throw ProvisioningError.insecurePermissions(path: url.path, mode: mode) }
+        guard mode & 0o077 == 0 else { throw FederationError.insecurePermissions(path: url.path, mode: mode) }
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

@@ -96,7 +96,8 @@ public struct LocalFederation: Sendable {
 
     /// Provisions the federation, runs one round and writes the outputs.
     /// - Throws: the manifest's, provisioning's, the attention computation's or the transport's
-    ///   errors; ``LocalFederationError`` naming the party at fault, or a round that released
+    ///   errors; ``FederationError/partyInput(party:problem:)`` naming the party at fault, or
+    ///   ``FederationError/localRun(_:)`` for a round that released
     ///   nothing.
     public func run(progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Report {
         let start = ContinuousClock.now
@@ -126,7 +127,7 @@ public struct LocalFederation: Sendable {
                 continue
             }
             do { contributions[party] = try LocalAttention.compute(manifest: kit.manifest, dataURL: url) } catch let error as AttentionError {
-                throw LocalFederationError(party: party, error.description)
+                throw FederationError.partyInput(party: party, problem: error.description)
             }
         }
         let attentionDone = ContinuousClock.now
@@ -203,9 +204,9 @@ public struct LocalFederation: Sendable {
         // The outputs, and the clear sum beside them.
         guard let result = round.result else {
             if case .aborted(let phase, let reason, let missing) = round.outcome {
-                throw LocalFederationError("the round aborted in phase \(phase.rawValue): \(reason)" + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+                throw FederationError.localRun("the round aborted in phase \(phase.rawValue): \(reason)" + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
             }
-            throw LocalFederationError("the round did not release a result: \(round.outcome)")
+            throw FederationError.localRun("the round did not release a result: \(round.outcome)")
         }
         let capacities = try configuration.capacities.map { try Allocation.readCapacities(from: $0) }
         let outURL = configuration.outputFolder
@@ -234,7 +235,7 @@ public struct LocalFederation: Sendable {
         func copy(_ url: URL) throws -> String {
             let path = url.standardizedFileURL.path
             guard let relative = PathContainment.relative(path, under: base) else {
-                throw LocalFederationError("\(path): simulate needs the manifest's files beside it or below it")
+                throw FederationError.localRun("\(path): simulate needs the manifest's files beside it or below it")
             }
             let destination = folder.appendingPathComponent(relative)
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -263,7 +264,7 @@ public struct LocalFederation: Sendable {
                 try catalog.importEntries(try EntryFile.read(path: file.path, displayName: "catalog/\(file.lastPathComponent)"))
                 catalogs[party] = catalog
             } catch let error as CatalogError {
-                throw LocalFederationError(party: party, error.description)
+                throw FederationError.partyInput(party: party, problem: error.description)
             }
         }
         return catalogs
@@ -282,7 +283,7 @@ public struct LocalFederation: Sendable {
             try Data(LabelledMatrix(corner: "group", rowLabels: result.groups, columnLabels: result.anchors, values: clearMatrix).csv().utf8)
                 .write(to: url, options: .atomic)
         } catch {
-            throw LocalFederationError("\(url.path): cannot write: \(error.localizedDescription)")
+            throw FederationError.localRun("\(url.path): cannot write: \(error.localizedDescription)")
         }
         let clearNorm = clearMatrix.map { $0 * $0 }.reduce(0, +).squareRoot()
         func relativeError(_ released: [Double]) -> Double {
@@ -301,15 +302,4 @@ public struct LocalFederation: Sendable {
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
-}
-
-/// A local federation's own failure, as one line: a party's input at fault, or a round that
-/// released nothing.
-public struct LocalFederationError: Error, Sendable, CustomStringConvertible, LocalizedError {
-    public let description: String
-
-    init(_ description: String) { self.description = description }
-    init(party: Int, _ problem: String) { self.description = "party \(party): \(problem)" }
-
-    public var errorDescription: String? { description }
 }

@@ -162,12 +162,12 @@ public enum FederationCertificates {
     /// The role a federation certificate speaks for, from its URI subject alternative name,
     /// cross-checked against its common name.
     ///
-    /// - Throws: ``ProvisioningError/certificate(path:problem:)`` (with `source` as the path)
+    /// - Throws: ``FederationError/certificate(path:problem:)`` (with `source` as the path)
     ///   when the certificate names no role, several roles, or a common name that disagrees.
     public static func role(of certificate: Certificate, source: String = "peer certificate") throws -> FederationRole {
         let names: SubjectAlternativeNames?
         do { names = try certificate.extensions.subjectAlternativeNames } catch {
-            throw ProvisioningError.certificate(path: source, problem: "unreadable subject alternative names")
+            throw FederationError.certificate(path: source, problem: "unreadable subject alternative names")
         }
         var roles: [FederationRole] = []
         for name in names ?? SubjectAlternativeNames() {
@@ -179,20 +179,20 @@ public enum FederationCertificates {
                 guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
                       let id = Int(digits), id >= 1
                 else {
-                    throw ProvisioningError.certificate(path: source, problem: "malformed party identity \"\(uri)\"")
+                    throw FederationError.certificate(path: source, problem: "malformed party identity \"\(uri)\"")
                 }
                 roles.append(.party(id))
             }
         }
         guard let role = roles.first else {
-            throw ProvisioningError.certificate(path: source, problem: "not a fedshare certificate (no fedshare:party:N or fedshare:aggregator name)")
+            throw FederationError.certificate(path: source, problem: "not a fedshare certificate (no fedshare:party:N or fedshare:aggregator name)")
         }
         guard roles.count == 1 else {
-            throw ProvisioningError.certificate(path: source, problem: "names several identities (\(roles.map(\.name).joined(separator: ", ")))")
+            throw FederationError.certificate(path: source, problem: "names several identities (\(roles.map(\.name).joined(separator: ", ")))")
         }
         let commonNames = certificate.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.commonName }
         guard commonNames.count == 1, let commonName = String(commonNames[0].value), commonName == role.name else {
-            throw ProvisioningError.certificate(path: source, problem: "common name does not match its identity \(role.name)")
+            throw FederationError.certificate(path: source, problem: "common name does not match its identity \(role.name)")
         }
         return role
     }
@@ -216,12 +216,12 @@ public enum FederationCertificates {
 
     /// Checks that `certificate` was signed by `authority` and is valid at `time`.
     ///
-    /// - Throws: ``ProvisioningError/certificate(path:problem:)`` naming `source`.
+    /// - Throws: ``FederationError/certificate(path:problem:)`` naming `source`.
     public static func checkIssued(_ certificate: Certificate, by authority: Certificate, at time: Date, source: String) throws {
         guard certificate.issuer == authority.subject,
               authority.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {
-            throw ProvisioningError.certificate(path: source, problem: "not signed by this federation's CA (\(fingerprint(authority).prefix(23))…)")
+            throw FederationError.certificate(path: source, problem: "not signed by this federation's CA (\(fingerprint(authority).prefix(23))…)")
         }
         try checkValidity(certificate, at: time, source: source)
     }
@@ -229,10 +229,10 @@ public enum FederationCertificates {
     /// Checks that `time` lies within the certificate's validity period.
     public static func checkValidity(_ certificate: Certificate, at time: Date, source: String) throws {
         if time < certificate.notValidBefore {
-            throw ProvisioningError.certificate(path: source, problem: "not valid before \(timestamp(certificate.notValidBefore)) (check this machine's clock)")
+            throw FederationError.certificate(path: source, problem: "not valid before \(timestamp(certificate.notValidBefore)) (check this machine's clock)")
         }
         if time > certificate.notValidAfter {
-            throw ProvisioningError.certificate(path: source, problem: "expired on \(timestamp(certificate.notValidAfter)); provision the federation again")
+            throw FederationError.certificate(path: source, problem: "expired on \(timestamp(certificate.notValidAfter)); provision the federation again")
         }
     }
 

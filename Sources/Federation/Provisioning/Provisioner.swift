@@ -78,7 +78,7 @@ public enum Provisioner {
 
     /// Provisions `manifest`'s federation into `folder`.
     ///
-    /// - Throws: ``ProvisioningError`` (existing CA without `force`, unwritable folder, a
+    /// - Throws: ``FederationError`` (existing CA without `force`, unwritable folder, a
     ///   manifest reference outside its folder, dealing failures).
     public static func provision(
         manifest: FederationManifest, to folder: URL, options: Options = Options(),
@@ -88,14 +88,14 @@ public enum Provisioner {
         let names = entryNames(for: manifest)
         if !options.force {
             let caFile = folder.appendingPathComponent("ca").appendingPathComponent("ca.pem")
-            if KitFiles.exists(caFile) { throw ProvisioningError.existingAuthority(path: caFile.path) }
+            if KitFiles.exists(caFile) { throw FederationError.existingAuthority(path: caFile.path) }
             for name in names where KitFiles.exists(folder.appendingPathComponent(name)) {
-                throw ProvisioningError.io(path: folder.appendingPathComponent(name).path,
+                throw FederationError.io(path: folder.appendingPathComponent(name).path,
                                            problem: "already exists; pass --force to replace it")
             }
         }
         guard options.validityDays >= 1, options.validityDays <= 3650 else {
-            throw ProvisioningError.invalidSetting(field: "--validity-days", problem: "expected 1 to 3650 days, found \(options.validityDays)")
+            throw FederationError.invalidSetting(field: "--validity-days", problem: "expected 1 to 3650 days, found \(options.validityDays)")
         }
         let references = try manifestReferences(manifest)
         let manifestBytes = try KitFiles.read(manifest.url)
@@ -116,7 +116,7 @@ public enum Provisioner {
                     bits: bits, threshold: manifest.threshold, parties: partyOrder.count, policy: options.keyPolicy,
                     using: &random, progress: progress.map { report in { @Sendable step in report(.dealer(step)) } })
             } catch {
-                throw ProvisioningError.keyDealing("\(error)")
+                throw FederationError.keyDealing("\(error)")
             }
             dealingSeconds = Date().timeIntervalSince(start)
         }
@@ -124,7 +124,7 @@ public enum Provisioner {
             guard dealing.publicKey.threshold == manifest.threshold, dealing.publicKey.parties == partyOrder.count,
                   dealing.shares.count == partyOrder.count
             else {
-                throw ProvisioningError.invalidSetting(
+                throw FederationError.invalidSetting(
                     field: "threshold key",
                     problem: "dealt for \(dealing.publicKey.threshold) of \(dealing.publicKey.parties) parties, but the manifest has threshold \(manifest.threshold) of \(partyOrder.count)")
             }
@@ -146,10 +146,10 @@ public enum Provisioner {
                     role: .party(party), federation: manifest.name, authority: authority,
                     notBefore: notBefore, notAfter: notAfter)))
             }
-        } catch let error as ProvisioningError {
+        } catch let error as FederationError {
             throw error
         } catch {
-            throw ProvisioningError.invalidSetting(field: "certificates", problem: "cannot issue: \(error)")
+            throw FederationError.invalidSetting(field: "certificates", problem: "cannot issue: \(error)")
         }
         progress?(.issuedCertificates(count: issued.count + 1))
 
@@ -161,7 +161,7 @@ public enum Provisioner {
 
         let caPEM: Data
         do { caPEM = Data(try authority.certificatePEM().utf8) } catch {
-            throw ProvisioningError.invalidSetting(field: "certificates", problem: "cannot encode the CA certificate: \(error)")
+            throw FederationError.invalidSetting(field: "certificates", problem: "cannot encode the CA certificate: \(error)")
         }
         let caFolder = staging.appendingPathComponent("ca")
         try KitFiles.makeFolder(caFolder)
@@ -171,7 +171,7 @@ public enum Provisioner {
         let created = FederationCertificates.timestamp(options.now)
         let publicKeyData: Data?
         do { publicKeyData = try dealing?.publicKey.jsonData() } catch {
-            throw ProvisioningError.keyDealing("cannot encode the public key: \(error)")
+            throw FederationError.keyDealing("cannot encode the public key: \(error)")
         }
         var entries: [Report.Entry] = []
         for (role, identity) in issued {
@@ -186,7 +186,7 @@ public enum Provisioner {
             try KitFiles.create(caPEM, at: kit.appendingPathComponent("ca.pem"), permissions: 0o644)
             let certificatePEM: String
             do { certificatePEM = try identity.certificatePEM() } catch {
-                throw ProvisioningError.invalidSetting(field: "certificates", problem: "cannot encode \(role.name)'s certificate: \(error)")
+                throw FederationError.invalidSetting(field: "certificates", problem: "cannot encode \(role.name)'s certificate: \(error)")
             }
             try KitFiles.create(Data(certificatePEM.utf8), at: kit.appendingPathComponent("cert.pem"), permissions: 0o644)
             try KitFiles.create(Data(identity.privateKeyPEM.utf8), at: kit.appendingPathComponent("key.pem"), permissions: 0o600)
@@ -197,7 +197,7 @@ public enum Provisioner {
                     shareIndex = index + 1
                     var shareData: Data
                     do { shareData = try dealing.shares[index].jsonData() } catch {
-                        throw ProvisioningError.keyDealing("cannot encode the key share of party \(id): \(error)")
+                        throw FederationError.keyDealing("cannot encode the key share of party \(id): \(error)")
                     }
                     defer { shareData.resetBytes(in: 0..<shareData.count) }
                     try KitFiles.create(shareData, at: kit.appendingPathComponent("key-share.json"), permissions: 0o600)
@@ -277,11 +277,11 @@ public enum Provisioner {
         for (field, url) in fields {
             let path = url.standardizedFileURL.path
             guard let relative = PathContainment.relative(path, under: base) else {
-                throw ProvisioningError.unsupportedManifestReference(field: field, path: path)
+                throw FederationError.unsupportedManifestReference(field: field, path: path)
             }
             guard relative != "manifest.toml", relative != KitDescriptor.fileName,
                   !["ca.pem", "cert.pem", "key.pem", "key-share.json", "threshold-public-key.json"].contains(relative)
-            else { throw ProvisioningError.unsupportedManifestReference(field: field, path: path) }
+            else { throw FederationError.unsupportedManifestReference(field: field, path: path) }
             references.append((relative, url))
         }
         return references
@@ -291,7 +291,7 @@ public enum Provisioner {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         do { return try encoder.encode(value) + Data("\n".utf8) } catch {
-            throw ProvisioningError.invalidSetting(field: "json", problem: "cannot encode: \(error)")
+            throw FederationError.invalidSetting(field: "json", problem: "cannot encode: \(error)")
         }
     }
 }

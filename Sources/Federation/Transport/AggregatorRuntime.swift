@@ -195,7 +195,7 @@ public actor AggregatorRuntime {
         await reader.value
         if let cut = cutOff(party) {
             logger.warning("cut off a party", metadata: ["party": "\(party)", "reason": "\(cut)"])
-            throw TransportError.peerViolation(party: party, reason: "cut off: \(cut)")
+            throw FederationError.peerViolation(party: party, reason: "cut off: \(cut)")
         }
     }
 
@@ -247,7 +247,7 @@ public actor AggregatorRuntime {
         }
         guard outboxes[party] == nil else {
             continuation.finish()
-            throw TransportError.peerViolation(party: party, reason: "already connected on another stream")
+            throw FederationError.peerViolation(party: party, reason: "already connected on another stream")
         }
         outboxes[party] = continuation
         logger.info("party joined", metadata: ["party": "\(party)"])

@@ -27,7 +27,7 @@ public struct PartyStream: Sendable {
     let maxMessageBytes: Int
 
     /// Sends one envelope to the party.
-    /// - Throws: ``TransportError/peerViolation(party:reason:)`` for a message above the size
+    /// - Throws: ``FederationError/peerViolation(party:reason:)`` for a message above the size
     ///   limit, `RPCError` when the stream is closed.
     public func send(_ envelope: Fedshare_V1_AggregatorEnvelope) async throws {
         try checkSize(envelope, limit: maxMessageBytes, party: nil)
@@ -36,7 +36,7 @@ public struct PartyStream: Sendable {
 }
 
 /// The messages of one party stream after its hello. Iterating throws
-/// ``TransportError/peerViolation(party:reason:)`` when an envelope claims another party id.
+/// ``FederationError/peerViolation(party:reason:)`` when an envelope claims another party id.
 public struct PartyMessages: AsyncSequence, Sendable {
     public typealias Element = Fedshare_V1_PartyEnvelope
     let source: InboundPartyMessages
@@ -74,7 +74,7 @@ actor InboundPartyMessages {
     /// The next raw envelope (no identity check: used for the hello).
     func nextUnchecked() async throws -> Fedshare_V1_PartyEnvelope? {
         guard !reading else {
-            throw TransportError.peerViolation(party: partyID, reason: "internal: two readers on one party stream")
+            throw FederationError.peerViolation(party: partyID, reason: "internal: two readers on one party stream")
         }
         reading = true
         defer { reading = false }
@@ -84,7 +84,7 @@ actor InboundPartyMessages {
     func next() async throws -> Fedshare_V1_PartyEnvelope? {
         guard let envelope = try await nextUnchecked() else { return nil }
         guard envelope.partyID == UInt32(partyID) else {
-            throw TransportError.peerViolation(
+            throw FederationError.peerViolation(
                 party: partyID, reason: "its certificate identifies party \(partyID), but a message claims party \(envelope.partyID)")
         }
         return envelope
@@ -122,15 +122,15 @@ public final class AggregatorServer: Sendable {
     /// - Parameters:
     ///   - listen: the address to bind; nil: the manifest's aggregator address (a DNS name
     ///     binds every IPv4 interface). Port 0 lets the system choose (see ``listeningAddress``).
-    /// - Throws: ``ProvisioningError`` when the kit is not the aggregator's,
-    ///   ``TransportError/invalidAddress(field:value:)``.
+    /// - Throws: ``FederationError`` when the kit is not the aggregator's,
+    ///   ``FederationError/invalidAddress(field:value:)``.
     public init(
         kit: FederationKit, listen: HostPort? = nil, limits: TransportLimits = .default,
         logger: Logger = Logger(label: "fedshare.transport"),
         sessions: @escaping SessionHandler, status: @escaping StatusProvider, directory: FederationDirectory? = nil
     ) throws {
         guard kit.role == .aggregator else {
-            throw ProvisioningError.invalidSetting(field: "--kit", problem: "\(kit.folder.path) is \(kit.role)'s kit; the aggregator needs the aggregator kit")
+            throw FederationError.invalidSetting(field: "--kit", problem: "\(kit.folder.path) is \(kit.role)'s kit; the aggregator needs the aggregator kit")
         }
         let address = try listen ?? HostPort(parsing: kit.manifest.aggregator, field: "manifest federation.aggregator")
         self.requested = address
@@ -152,12 +152,12 @@ public final class AggregatorServer: Sendable {
     }
 
     /// Serves until ``shutdown()`` (or cancellation).
-    /// - Throws: ``TransportError/cannotListen(address:reason:)``.
+    /// - Throws: ``FederationError/cannotListen(address:reason:)``.
     public func serve() async throws {
         do {
             try await server.serve()
         } catch let error as RuntimeError {
-            throw TransportError.cannotListen(address: requested.description, reason: TransportDiagnosis.text(of: error))
+            throw FederationError.cannotListen(address: requested.description, reason: TransportDiagnosis.text(of: error))
         }
     }
 
@@ -166,7 +166,7 @@ public final class AggregatorServer: Sendable {
         get async throws {
             let address: GRPCNIOTransportCore.SocketAddress
             do { address = try await transport.listeningAddress } catch {
-                throw TransportError.cannotListen(address: requested.description, reason: TransportDiagnosis.text(of: error))
+                throw FederationError.cannotListen(address: requested.description, reason: TransportDiagnosis.text(of: error))
             }
             if let v4 = address.ipv4 { return HostPort(host: v4.host, port: v4.port) }
             if let v6 = address.ipv6 { return HostPort(host: v6.host, port: v6.port) }
@@ -213,7 +213,7 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
             try FederationCertificates.checkIssued(certificate, by: kit.authority, at: Date(), source: "client certificate")
             let role = try FederationCertificates.role(of: certificate, source: "client certificate")
             return (role, FederationCertificates.fingerprint(certificate))
-        } catch let error as ProvisioningError {
+        } catch let error as FederationError {
             throw RPCError(code: .permissionDenied, message: error.description)
         }
     }
@@ -279,7 +279,7 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
                 try await sessions(stream)
             } catch let error as RPCError {
                 throw error
-            } catch let error as TransportError {
+            } catch let error as FederationError {
                 logger.warning("party stream failed", metadata: ["party": "\(partyID)", "reason": "\(error)"])
                 throw RPCError(code: .permissionDenied, message: error.description)
             } catch {

@@ -40,14 +40,14 @@ public struct RetryPolicy: Sendable, Equatable {
 
 /// The aggregator's side of one `Round` stream, as a party sees it.
 public struct AggregatorStream: Sendable {
-    /// The aggregator's messages, in order. Iterating throws ``TransportError`` when the
+    /// The aggregator's messages, in order. Iterating throws ``FederationError`` when the
     /// aggregator refuses the party or the connection fails.
     public let messages: AggregatorMessages
     let writer: RPCWriter<Fedshare_V1_PartyEnvelope>
     let maxMessageBytes: Int
 
     /// Sends one envelope to the aggregator.
-    /// - Throws: ``TransportError/peerViolation(party:reason:)`` for a message above the size
+    /// - Throws: ``FederationError/peerViolation(party:reason:)`` for a message above the size
     ///   limit (the aggregator would cut the stream), or `RPCError` when the stream is closed.
     public func send(_ envelope: Fedshare_V1_PartyEnvelope) async throws {
         try checkSize(envelope, limit: maxMessageBytes, party: Int(envelope.partyID))
@@ -110,7 +110,7 @@ public struct PartyConnection: Sendable {
 
     /// - Parameters:
     ///   - aggregator: overrides the manifest's aggregator address.
-    /// - Throws: ``TransportError/invalidAddress(field:value:)``.
+    /// - Throws: ``FederationError/invalidAddress(field:value:)``.
     public init(kit: FederationKit, aggregator: HostPort? = nil, limits: TransportLimits = .default,
                 retry: RetryPolicy = .default, logger: Logger = Logger(label: "fedshare.transport")) throws {
         self.kit = kit
@@ -139,7 +139,7 @@ public struct PartyConnection: Sendable {
                     config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(5), allowWithoutCalls: false)
                 })
         } catch {
-            throw TransportError.streamFailed(address: address.description, reason: TransportDiagnosis.text(of: error))
+            throw FederationError.streamFailed(address: address.description, reason: TransportDiagnosis.text(of: error))
         }
     }
 
@@ -151,7 +151,7 @@ public struct PartyConnection: Sendable {
     /// alert, identity mismatch) is not retried.
     ///
     /// - Parameter hello: the first envelope; its `party_id` is set to the kit's party id when 0.
-    /// - Throws: ``TransportError`` (unreachable, refused, untrusted aggregator, stream failure),
+    /// - Throws: ``FederationError`` (unreachable, refused, untrusted aggregator, stream failure),
     ///   or what `body` throws.
     public func round<Result: Sendable>(
         hello: Fedshare_V1_PartyEnvelope,
@@ -180,7 +180,7 @@ public struct PartyConnection: Sendable {
                     defer { finishedContinuation.finish() }
                     var iterator = writers.makeAsyncIterator()
                     guard let writer = await iterator.next() else {
-                        throw TransportError.streamFailed(address: address, reason: "the stream closed before the hello was sent")
+                        throw FederationError.streamFailed(address: address, reason: "the stream closed before the hello was sent")
                     }
                     let messages = AggregatorMessages(source: response.messages, address: address, received: received,
                                                       certificate: kit.certificate)
@@ -191,7 +191,7 @@ public struct PartyConnection: Sendable {
     }
 
     /// Asks the aggregator for its status (`fedshare status`).
-    /// - Throws: ``TransportError``.
+    /// - Throws: ``FederationError``.
     public func status() async throws -> Fedshare_V1_StatusReply {
         try await withRetries { received in
             let transport = try makeTransport()
@@ -208,20 +208,20 @@ public struct PartyConnection: Sendable {
     }
 
     /// Publishes this party's signed catalog to the aggregator's federation directory.
-    /// - Throws: ``TransportError`` (`.refused` with the directory's reason when it refuses).
+    /// - Throws: ``FederationError`` (`.refused` with the directory's reason when it refuses).
     public func publishCatalog(_ request: Fedshare_V1_PublishCatalogRequest) async throws -> Fedshare_V1_PublishCatalogReply {
         try checkSize(request, limit: limits.maxMessageBytes, party: kit.partyID)
         return try await unary { client in try await client.publishCatalog(request, options: callOptions) { try $0.message } }
     }
 
     /// Asks the aggregator's federation directory (a signed query).
-    /// - Throws: ``TransportError`` (`.refused` with the directory's reason when it refuses).
+    /// - Throws: ``FederationError`` (`.refused` with the directory's reason when it refuses).
     public func queryCatalog(_ request: Fedshare_V1_QueryCatalogRequest) async throws -> Fedshare_V1_QueryCatalogReply {
         try await unary { client in try await client.queryCatalog(request, options: callOptions) { try $0.message } }
     }
 
     /// One unary call, retried while the aggregator is unreachable; the aggregator's refusals
-    /// (its one-line reasons) come back as ``TransportError/refused(address:reason:)``.
+    /// (its one-line reasons) come back as ``FederationError/refused(address:reason:)``.
     private func unary<Reply: Sendable>(
         _ call: @escaping @Sendable (Fedshare_V1_Federation.Client<HTTP2ClientTransport.Posix>) async throws -> Reply
     ) async throws -> Reply {
@@ -234,8 +234,8 @@ public struct PartyConnection: Sendable {
                     return reply
                 }
             }
-        } catch TransportError.streamFailed(_, let reason) where reason.hasPrefix("unimplemented") {
-            throw TransportError.refused(address: address.description, reason: "it keeps no catalog directory")
+        } catch FederationError.streamFailed(_, let reason) where reason.hasPrefix("unimplemented") {
+            throw FederationError.refused(address: address.description, reason: "it keeps no catalog directory")
         }
     }
 
@@ -274,6 +274,6 @@ public struct PartyConnection: Sendable {
 func checkSize(_ message: some SwiftProtobuf.Message, limit: Int, party: Int?) throws {
     let size = try message.serializedBytes() as [UInt8]
     guard size.count <= limit else {
-        throw TransportError.peerViolation(party: party, reason: "a message of \(size.count) bytes exceeds the \(limit)-byte limit (chunk it)")
+        throw FederationError.peerViolation(party: party, reason: "a message of \(size.count) bytes exceeds the \(limit)-byte limit (chunk it)")
     }
 }

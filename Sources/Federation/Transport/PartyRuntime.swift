@@ -28,15 +28,15 @@ public enum PartyRuntime {
     enum Attempt: Sendable {
         case ended(RoundOutcome)
         /// The stream broke or closed before the round ended for this party.
-        case lost(reason: String, engine: PartyRound, error: TransportError?)
+        case lost(reason: String, engine: PartyRound, error: FederationError?)
     }
 
     /// Whether a failure on an established stream means the connection was lost (worth
     /// reconnecting for the next round) rather than a refusal that would only repeat.
-    static func isConnectionLoss(_ error: TransportError) -> Bool {
+    static func isConnectionLoss(_ error: FederationError) -> Bool {
         switch error {
         case .streamFailed, .unreachable: return true
-        case .refused, .untrustedAggregator, .invalidAddress, .cannotListen, .peerViolation: return false
+        default: return false
         }
     }
 
@@ -54,8 +54,8 @@ public enum PartyRuntime {
     ///   - dropAt: simulations only: stop answering (hang up) when the engine would send its
     ///     first message of that phase, as if the machine died.
     ///   - reconnects: how many lost connections to survive (0: the first one ends the run).
-    /// - Throws: ``TransportError`` when the aggregator cannot be reached or refuses the party,
-    ///   or the connection is lost once more than `reconnects` allows; `FederationError` for
+    /// - Throws: ``FederationError`` when the aggregator cannot be reached or refuses the party,
+    ///   or the connection is lost once more than `reconnects` allows, and for
     ///   engine configuration problems.
     public static func run(
         kit: FederationKit, connection: PartyConnection, contribution: AttentionResult, ledger: PrivacyLedger,
@@ -84,7 +84,7 @@ public enum PartyRuntime {
             do {
                 attempt = try await self.attempt(engine: engine, bookkeeper: bookkeeper, connection: connection, dropAt: dropAt,
                                                  progress: progress)
-            } catch let error as TransportError {
+            } catch let error as FederationError {
                 // The stream failed before its first message (the aggregator died after the
                 // hello); an aggregator still unreachable when the retry time is spent ends the run.
                 guard case .streamFailed = error else { throw error }

@@ -2,7 +2,7 @@ import Foundation
 import GRPCCore
 import X509
 
-/// Turns gRPC, NIO and TLS errors into ``TransportError``s a person can act on.
+/// Turns gRPC, NIO and TLS errors into ``FederationError``s a person can act on.
 ///
 /// gRPC reports most connection failures as `UNAVAILABLE` with the underlying NIO or BoringSSL
 /// error as its cause; the TLS alert the aggregator sent (unknown CA, expired certificate…)
@@ -60,8 +60,8 @@ enum TransportDiagnosis {
     /// - Parameter certificate: this party's certificate, to tell an expired certificate from a
     ///   not-yet-valid one when the aggregator's TLS alert cannot.
     static func classify(_ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false,
-                         certificate: Certificate? = nil, now: Date = Date()) -> TransportError {
-        if let transport = error as? TransportError {
+                         certificate: Certificate? = nil, now: Date = Date()) -> FederationError {
+        if let transport = error as? FederationError, transport.isTransport {
             if case .unreachable(let address, _, _, let reason) = transport {
                 return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: reason)
             }

@@ -33,16 +33,16 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: String, field: String) throws {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (0...65535).contains(port)
-        else { throw TransportError.invalidAddress(field: field, value: text) }
+        else { throw FederationError.invalidAddress(field: field, value: text) }
         var host = String(text[..<colon])
         if host.hasPrefix("[") {
-            guard host.hasSuffix("]"), host.count > 2 else { throw TransportError.invalidAddress(field: field, value: text) }
+            guard host.hasSuffix("]"), host.count > 2 else { throw FederationError.invalidAddress(field: field, value: text) }
             host = String(host.dropFirst().dropLast())
         } else if host.contains(":") {
-            throw TransportError.invalidAddress(field: field, value: text)
+            throw FederationError.invalidAddress(field: field, value: text)
         }
         guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
-            throw TransportError.invalidAddress(field: field, value: text)
+            throw FederationError.invalidAddress(field: field, value: text)
         }
         self.host = host
         self.port = port

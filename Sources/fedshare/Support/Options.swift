@@ -20,7 +20,7 @@ struct KitOptions: ParsableArguments {
     @Option(name: .long, help: "A startup kit folder (aggregator/ or party-N/ from fedshare provision).")
     var kit: String
 
-    /// The kit, checked (`ProvisioningError` names the file at fault).
+    /// The kit, checked (`FederationError` names the file at fault).
     func load() throws -> FederationKit {
         try FederationKit.load(from: URL(fileURLWithPath: kit))
     }
