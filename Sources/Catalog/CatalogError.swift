@@ -14,6 +14,9 @@ public enum CatalogError: Error, CustomStringConvertible, LocalizedError, Equata
     case invalidQuery(option: String, reason: String)
     /// A world replacement whose version is not newer than the one the catalog holds.
     case staleVersion(world: String, offered: Int64, held: Int64)
+    /// A text that is not an RFC 3339 instant, with the reason where one is more specific than
+    /// the form (a leap second, digits finer than a microsecond, no time zone).
+    case instant(text: String, reason: String?)
 
     public var description: String {
         switch self {
@@ -29,6 +32,8 @@ public enum CatalogError: Error, CustomStringConvertible, LocalizedError, Equata
             return "\(option): \(reason)"
         case .staleVersion(let world, let offered, let held):
             return "world \(world): version \(offered) is not newer than the version \(held) already held (a replayed or out-of-order catalog)"
+        case .instant(let text, let reason):
+            return "not an RFC 3339 instant (\"\(text)\"\(reason.map { ": \($0)" } ?? ""))"
         }
     }
 

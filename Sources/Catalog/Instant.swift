@@ -12,22 +12,24 @@ public struct Instant: Sendable, Hashable, Comparable, Codable {
 
     /// Parses an RFC 3339 date-time (`T` or `t` or a space between date and time, `Z`/`z` or
     /// `±hh:mm`). Digits beyond microseconds must be zero; a leap second (`:60`) is refused.
-    /// - Throws: a reason (without file or field) when `text` is not such an instant.
-    public init(rfc3339 text: String) throws(InstantParseError) {
+    /// - Throws: ``CatalogError/instant(text:reason:)`` (without file or field) when `text` is not
+    ///   such an instant.
+    public init(rfc3339 text: String) throws(CatalogError) {
         let bytes = Array(text.utf8)
         var index = 0
-        func digits(_ count: Int) throws(InstantParseError) -> Int {
-            guard index + count <= bytes.count else { throw InstantParseError(text: text) }
+        let invalid = CatalogError.instant(text: text, reason: nil)
+        func digits(_ count: Int) throws(CatalogError) -> Int {
+            guard index + count <= bytes.count else { throw invalid }
             var value = 0
             for byte in bytes[index..<(index + count)] {
-                guard byte >= 48, byte <= 57 else { throw InstantParseError(text: text) }
+                guard byte >= 48, byte <= 57 else { throw invalid }
                 value = value * 10 + Int(byte - 48)
             }
             index += count
             return value
         }
-        func expect(_ allowed: [UInt8]) throws(InstantParseError) {
-            guard index < bytes.count, allowed.contains(bytes[index]) else { throw InstantParseError(text: text) }
+        func expect(_ allowed: [UInt8]) throws(CatalogError) {
+            guard index < bytes.count, allowed.contains(bytes[index]) else { throw invalid }
             index += 1
         }
         let year = try digits(4)
@@ -50,16 +52,16 @@ public struct Instant: Sendable, Hashable, Comparable, Codable {
                 if count < 6 {
                     fraction = fraction * 10 + digit
                 } else if digit != 0 {
-                    throw InstantParseError(text: text, reason: "finer than a microsecond")
+                    throw CatalogError.instant(text: text, reason: "finer than a microsecond")
                 }
                 count += 1
                 index += 1
             }
-            guard count > 0 else { throw InstantParseError(text: text) }
+            guard count > 0 else { throw invalid }
             for _ in count..<max(count, 6) { fraction *= 10 }
         }
         var offsetMinutes = 0
-        guard index < bytes.count else { throw InstantParseError(text: text, reason: "no time zone (Z or ±hh:mm)") }
+        guard index < bytes.count else { throw CatalogError.instant(text: text, reason: "no time zone (Z or ±hh:mm)") }
         if bytes[index] == 90 || bytes[index] == 122 {
             index += 1
         } else {
@@ -68,13 +70,13 @@ public struct Instant: Sendable, Hashable, Comparable, Codable {
             let offsetHour = try digits(2)
             try expect([58])
             let offsetMinute = try digits(2)
-            guard offsetHour < 24, offsetMinute < 60 else { throw InstantParseError(text: text) }
+            guard offsetHour < 24, offsetMinute < 60 else { throw invalid }
             offsetMinutes = sign * (offsetHour * 60 + offsetMinute)
         }
-        guard index == bytes.count else { throw InstantParseError(text: text) }
+        guard index == bytes.count else { throw invalid }
         guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
-              hour < 24, minute < 60 else { throw InstantParseError(text: text) }
-        guard second < 60 else { throw InstantParseError(text: text, reason: second == 60 ? "leap seconds are not supported" : nil) }
+              hour < 24, minute < 60 else { throw invalid }
+        guard second < 60 else { throw CatalogError.instant(text: text, reason: second == 60 ? "leap seconds are not supported" : nil) }
         let days = Self.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         microseconds = seconds * 1_000_000 + fraction
@@ -143,18 +145,5 @@ public struct Instant: Sendable, Hashable, Comparable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rfc3339)
-    }
-}
-
-/// Why a text is not an RFC 3339 instant.
-public struct InstantParseError: Error, CustomStringConvertible, Sendable {
-    public let text: String
-    public var reason: String?
-    init(text: String, reason: String? = nil) {
-        self.text = text
-        self.reason = reason
-    }
-    public var description: String {
-        "not an RFC 3339 instant (\"\(text)\"\(reason.map { ": \($0)" } ?? ""))"
     }
 }

@@ -76,10 +76,10 @@ public struct PaillierPublicKey: Sendable, Hashable {
     /// gcd(c, n) = 1.
     public func ciphertext(_ value: BigInt) throws -> PaillierCiphertext {
         guard value.signum > 0, value < nSquared else {
-            throw PaillierError.invalidCiphertext("value must lie strictly between 0 and n² (\(nSquared.bitWidth) bits) for key \(fingerprint.prefix(16))")
+            throw PaillierError.ciphertextOutOfRange("value must lie strictly between 0 and n² (\(nSquared.bitWidth) bits) for key \(fingerprint.prefix(16))")
         }
         guard BigInt.gcd(value, n).compare(1) == 0 else {
-            throw PaillierError.invalidCiphertext("value shares a factor with n, so it is not in Z*_{n²}")
+            throw PaillierError.ciphertextOutOfRange("value shares a factor with n, so it is not in Z*_{n²}")
         }
         return PaillierCiphertext(unchecked: value)
     }

@@ -136,7 +136,7 @@ public enum CiphertextBatchCodec {
             do {
                 ciphertexts.append(try key.ciphertext(BigInt(bigEndian: bytes[start..<(start + width)])))
             } catch let error as PaillierError {
-                throw PaillierError.invalidCiphertext("element \(index): \(error)")
+                throw PaillierError.ciphertextOutOfRange("element \(index): \(error)")
             }
         }
         return ciphertexts

@@ -79,7 +79,7 @@ public enum ThresholdBenchmark {
     ///   - parties: number of parties.
     ///   - seconds: the total time budget of the measurements (dealing not included).
     ///   - progress: dealing progress (safe-prime search can take a while).
-    /// - Throws: ``ThresholdError`` for bad parameters.
+    /// - Throws: ``PaillierError`` for bad parameters.
     public static func run(
         bits: Int, threshold: Int, parties: Int, seconds: Double,
         progress: (@Sendable (ThresholdDealer.Progress) -> Void)? = nil
@@ -151,7 +151,7 @@ public enum ThresholdBenchmark {
             }
             let result = try publicKey.combine(fresh, for: ciphertexts, context: context)
             guard result.plaintexts.count == ciphertexts.count else {
-                throw ThresholdError.invalidParameters("benchmark combination lost values")
+                throw PaillierError.invalidParameters("benchmark combination lost values")
             }
             return ciphertexts.count
         }

@@ -68,7 +68,7 @@ public enum ThresholdDealer {
     ///   - generator: the randomness for the polynomial and v (pass `SecureRandom`); the primes
     ///     come from OpenSSL's CSPRNG.
     ///   - progress: called at each step, possibly from another thread.
-    /// - Throws: ``ThresholdError``.
+    /// - Throws: ``PaillierError``.
     public static func deal(
         bits: Int = ThresholdPublicKey.defaultBits, threshold: Int, parties: Int,
         policy: KeySizePolicy = .production,
@@ -77,9 +77,9 @@ public enum ThresholdDealer {
     ) throws -> Dealing {
         try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
         try ThresholdPublicKey.checkBits(bits, policy: policy)
-        guard bits % 2 == 0 else { throw ThresholdError.invalidParameters("the modulus size must be even, found \(bits)") }
+        guard bits % 2 == 0 else { throw PaillierError.invalidParameters("the modulus size must be even, found \(bits)") }
         if policy == .production, ![2048, 3072, 4096].contains(bits) {
-            throw ThresholdError.invalidParameters("the modulus size must be 2048, 3072 or 4096 bits, found \(bits)")
+            throw PaillierError.invalidParameters("the modulus size must be 2048, 3072 or 4096 bits, found \(bits)")
         }
         var (p, q) = try safePrimePair(bits: bits / 2, progress: progress)
         defer { p.wipe(); q.wipe() }
@@ -127,7 +127,7 @@ public enum ThresholdDealer {
     ) throws -> (dealing: Dealing, secrets: TestSecrets) {
         try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
         guard p != q, p.bitWidth == q.bitWidth else {
-            throw ThresholdError.invalidParameters("p and q must be distinct primes of the same size")
+            throw PaillierError.invalidParameters("p and q must be distinct primes of the same size")
         }
         progress?(.dealingShares)
         let n = p * q
@@ -143,12 +143,12 @@ public enum ThresholdDealer {
         guard p.isProbablePrime(rounds: 20), q.isProbablePrime(rounds: 20),
               pPrime.isProbablePrime(rounds: 20), qPrime.isProbablePrime(rounds: 20)
         else {
-            throw ThresholdError.invalidParameters("p and q must be safe primes (p = 2p′ + 1 with p′ prime)")
+            throw PaillierError.invalidParameters("p and q must be safe primes (p = 2p′ + 1 with p′ prime)")
         }
 
         // d ≡ 0 (mod m), d ≡ 1 (mod n).
         guard var mInverse = m.inverse(modulo: n) else {
-            throw ThresholdError.invalidParameters("m = p′q′ is not invertible modulo n")
+            throw PaillierError.invalidParameters("m = p′q′ is not invertible modulo n")
         }
         mInverse.markSecret()
         var d = m * mInverse

@@ -92,7 +92,7 @@ public struct ThresholdCombination: Sendable {
     /// Valid shares beyond the t that were needed.
     public let spareParties: [Int]
     /// Shares that were refused.
-    public let rejected: [ThresholdError.Rejection]
+    public let rejected: [PaillierError.Rejection]
 }
 
 // MARK: - Partial decryption
@@ -111,7 +111,7 @@ extension ThresholdKeyShare {
     ///   - context: the round/context bytes all parties and the combiner agree on.
     ///   - generator: the proof randomness (pass `SecureRandom`).
     ///   - progress: advanced once per ciphertext exponentiated (for a progress display).
-    /// - Throws: ``ThresholdError`` for a foreign key or an invalid ciphertext.
+    /// - Throws: ``PaillierError`` for a foreign key or an invalid ciphertext.
     /// - Complexity: one exponentiation modulo n² per ciphertext, plus two 128-bit-exponent
     ///   multi-exponentiations over the batch and two exponentiations for the one proof.
     public func decryptionShare(
@@ -139,7 +139,7 @@ extension ThresholdKeyShare {
         exponent.markSecret()
         defer { deltaShare.wipe(); exponent.wipe() }
         guard deltaShare.signum > 0 else {
-            throw ThresholdError.malformedKey("the key share of party \(party) is zero")
+            throw PaillierError.malformedKey("the key share of party \(party) is zero")
         }
 
         // d_j = c_j^{2Δ·s_i}, one constant-time exponentiation each, over all cores.
@@ -181,15 +181,15 @@ extension ThresholdPublicKey {
     /// Checks one party's decryption share for `ciphertexts` under `context`: key, context,
     /// batch, sizes, group membership and the batch proof.
     ///
-    /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)``,
-    ///   ``ThresholdError/wrongContext(what:expected:found:)``, ``ThresholdError/unknownParty(_:parties:)``
-    ///   or ``ThresholdError/invalidShare(party:reason:)`` naming the party and what is wrong.
+    /// - Throws: ``PaillierError/wrongKey(what:expected:found:)``,
+    ///   ``PaillierError/wrongContext(what:expected:found:)``, ``PaillierError/unknownParty(_:parties:)``
+    ///   or ``PaillierError/invalidShare(party:reason:)`` naming the party and what is wrong.
     public func verify(_ share: ThresholdDecryptionShare, for ciphertexts: [BigInt], context: [UInt8]) throws {
         for (index, c) in ciphertexts.enumerated() { try validate(ciphertext: c, index: index) }
         let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: keyID)
         try checkHeader(share, context: context, digest: digest, count: ciphertexts.count)
         guard verifyBatchProof(share, ciphertexts: ciphertexts, digest: digest) else {
-            throw ThresholdError.invalidShare(party: share.party, reason: Self.batchProofFailure(count: ciphertexts.count))
+            throw PaillierError.invalidShare(party: share.party, reason: Self.batchProofFailure(count: ciphertexts.count))
         }
     }
 
@@ -201,33 +201,33 @@ extension ThresholdPublicKey {
     /// The checks that need no exponentiation: key, context, party, batch, counts, ranges.
     func checkHeader(_ share: ThresholdDecryptionShare, context: [UInt8], digest: [UInt8], count: Int) throws {
         guard share.keyID == keyID else {
-            throw ThresholdError.wrongKey(
+            throw PaillierError.wrongKey(
                 what: "the decryption share from party \(share.party)", expected: fingerprint.prefixed,
                 found: ThresholdEncoding.hex(share.keyID).prefixed)
         }
         guard share.context == context else {
-            throw ThresholdError.wrongContext(
+            throw PaillierError.wrongContext(
                 what: "the decryption share from party \(share.party)", expected: ThresholdEncoding.describe(context),
                 found: ThresholdEncoding.describe(share.context))
         }
-        guard partyIDs.contains(share.party) else { throw ThresholdError.unknownParty(share.party, parties: parties) }
+        guard partyIDs.contains(share.party) else { throw PaillierError.unknownParty(share.party, parties: parties) }
         guard share.values.count == count else {
-            throw ThresholdError.invalidShare(
+            throw PaillierError.invalidShare(
                 party: share.party, reason: "it has \(share.values.count) values for a batch of \(count) ciphertexts")
         }
         guard share.batchDigest == digest else {
-            throw ThresholdError.invalidShare(party: share.party, reason: "it was made for a different batch of ciphertexts")
+            throw PaillierError.invalidShare(party: share.party, reason: "it was made for a different batch of ciphertexts")
         }
         for index in 0..<count {
             guard ThresholdPublicKey.isUnit(share.values[index], n: n, nSquared: nSquared) else {
-                throw ThresholdError.invalidShare(party: share.party, reason: "value \(index) is not in Z*_{n²}")
+                throw PaillierError.invalidShare(party: share.party, reason: "value \(index) is not in Z*_{n²}")
             }
         }
         guard share.proof.challenge.signum >= 0, share.proof.challenge.bitWidth <= 256 else {
-            throw ThresholdError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range challenge")
+            throw PaillierError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range challenge")
         }
         guard share.proof.response.signum >= 0, share.proof.response.bitWidth <= maximumResponseBits else {
-            throw ThresholdError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range response")
+            throw PaillierError.invalidShare(party: share.party, reason: "its batch proof has an out-of-range response")
         }
     }
 
@@ -238,8 +238,8 @@ extension ThresholdPublicKey {
     /// combined when at least t remain.
     ///
     /// - Returns: the plaintexts in 0..<n, with the parties used and refused.
-    /// - Throws: ``ThresholdError/duplicateShare(party:)``, an invalid ciphertext, or
-    ///   ``ThresholdError/notEnoughShares(threshold:valid:rejected:missing:)`` naming who is
+    /// - Throws: ``PaillierError/duplicateShare(party:)``, an invalid ciphertext, or
+    ///   ``PaillierError/notEnoughShares(threshold:valid:rejected:missing:)`` naming who is
     ///   missing and who was refused.
     public func combine(
         _ shares: [ThresholdDecryptionShare], for ciphertexts: [BigInt], context: [UInt8]
@@ -247,17 +247,17 @@ extension ThresholdPublicKey {
         for (index, c) in ciphertexts.enumerated() { try validate(ciphertext: c, index: index) }
         var seen = Set<Int>()
         for share in shares where !seen.insert(share.party).inserted {
-            throw ThresholdError.duplicateShare(party: share.party)
+            throw PaillierError.duplicateShare(party: share.party)
         }
         let digest = ThresholdDecryptionShare.batchDigest(ciphertexts, keyID: keyID)
 
-        var rejected: [ThresholdError.Rejection] = []
+        var rejected: [PaillierError.Rejection] = []
         var candidates: [ThresholdDecryptionShare] = []
         for share in shares.sorted(by: { $0.party < $1.party }) {
             do {
                 try checkHeader(share, context: context, digest: digest, count: ciphertexts.count)
                 candidates.append(share)
-            } catch let error as ThresholdError {
+            } catch let error as PaillierError {
                 rejected.append(.init(party: share.party, reason: error.rejectionReason))
             }
         }
@@ -281,7 +281,7 @@ extension ThresholdPublicKey {
 
         guard valid.count >= threshold else {
             let present = Set(shares.map(\.party))
-            throw ThresholdError.notEnoughShares(
+            throw PaillierError.notEnoughShares(
                 threshold: threshold, valid: valid.map(\.party), rejected: rejected,
                 missing: partyIDs.filter { !present.contains($0) })
         }
@@ -297,7 +297,7 @@ extension ThresholdPublicKey {
     func combineVerified(_ subset: [(party: Int, values: [BigInt])], count: Int) throws -> [BigInt] {
         let results = combineUnchecked(subset, count: count)
         guard let firstFailure = results.firstIndex(where: { $0 == nil }) else { return results.compactMap { $0 } }
-        throw ThresholdError.invalidShare(
+        throw PaillierError.invalidShare(
             party: subset[0].party,
             reason: "combining parties \(subset.map { String($0.party) }.joined(separator: ", ")) gave no plaintext for ciphertext \(firstFailure); the key or the shares are inconsistent")
     }
@@ -337,7 +337,7 @@ extension ThresholdPublicKey {
     }
 }
 
-extension ThresholdError {
+extension PaillierError {
     /// The reason alone, for a rejection list that already names the party.
     var rejectionReason: String {
         switch self {
@@ -380,7 +380,7 @@ extension ThresholdPublicKey {
     /// Combines decryption shares of a packed, homomorphically summed batch and unpacks the
     /// `count` signed slot sums of `contributors` parties.
     ///
-    /// - Throws: ``ThresholdError`` from combination, or `PaillierError.overflow` when a slot
+    /// - Throws: ``PaillierError`` from combination, or ``PaillierError/overflow(_:)`` when a slot
     ///   sum broke the layout's declared bounds.
     public func combinePackedSum(
         _ shares: [ThresholdDecryptionShare], for ciphertexts: [PaillierCiphertext], context: [UInt8],

@@ -64,7 +64,7 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Parameter policy: `.production` (n of at least 2048 bits) unless this is a test fixture
     ///   (`.insecureTestOnly`, down to 256 bits).
-    /// - Throws: ``ThresholdError`` naming the field at fault.
+    /// - Throws: ``PaillierError`` naming the field at fault.
     public init(
         n: BigInt, threshold: Int, parties: Int, verificationBase: BigInt, verificationKeys: [BigInt],
         policy: KeySizePolicy = .production
@@ -72,18 +72,18 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
         try ThresholdPublicKey.checkParameters(threshold: threshold, parties: parties)
         try ThresholdPublicKey.checkModulus(n, policy: policy)
         guard verificationKeys.count == parties else {
-            throw ThresholdError.malformedKey("expected \(parties) verification keys, found \(verificationKeys.count)")
+            throw PaillierError.malformedKey("expected \(parties) verification keys, found \(verificationKeys.count)")
         }
         let nSquared = n * n
         guard ThresholdPublicKey.isUnit(verificationBase, n: n, nSquared: nSquared), verificationBase != 1 else {
-            throw ThresholdError.malformedKey("the verification base is not a unit of Z*_{n²} other than 1")
+            throw PaillierError.malformedKey("the verification base is not a unit of Z*_{n²} other than 1")
         }
         for (index, key) in verificationKeys.enumerated() where !ThresholdPublicKey.isUnit(key, n: n, nSquared: nSquared) {
-            throw ThresholdError.malformedKey("the verification key of party \(index + 1) is not in Z*_{n²}")
+            throw PaillierError.malformedKey("the verification key of party \(index + 1) is not in Z*_{n²}")
         }
         let delta = BigInt.factorial(parties)
         guard let inverse = (4 * delta * delta).inverse(modulo: n) else {
-            throw ThresholdError.malformedKey("4·Δ² is not invertible modulo n (n has a factor at most \(parties))")
+            throw PaillierError.malformedKey("4·Δ² is not invertible modulo n (n has a factor at most \(parties))")
         }
         self.n = n
         self.nSquared = nSquared
@@ -97,7 +97,7 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
         do {
             self.paillierKey = try PaillierPublicKey(n: n, policy: policy)
         } catch {
-            throw ThresholdError.malformedKey("the modulus is not a valid Paillier modulus: \(error)")
+            throw PaillierError.malformedKey("the modulus is not a valid Paillier modulus: \(error)")
         }
         self.keyID = ThresholdPublicKey.computeKeyID(
             n: n, threshold: threshold, parties: parties, base: verificationBase, keys: verificationKeys,
@@ -105,9 +105,9 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The verification key of `party`.
-    /// - Throws: ``ThresholdError/unknownParty(_:parties:)``.
+    /// - Throws: ``PaillierError/unknownParty(_:parties:)``.
     public func verificationKey(for party: Int) throws -> BigInt {
-        guard partyIDs.contains(party) else { throw ThresholdError.unknownParty(party, parties: parties) }
+        guard partyIDs.contains(party) else { throw PaillierError.unknownParty(party, parties: parties) }
         return verificationKeys[party - 1]
     }
 
@@ -115,10 +115,10 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// - Parameter index: the position reported in the error.
     public func validate(ciphertext c: BigInt, index: Int = 0) throws {
         guard c.signum > 0, c < nSquared else {
-            throw ThresholdError.invalidCiphertext(index: index, reason: "not in the range 0 < c < n²")
+            throw PaillierError.invalidCiphertext(index: index, reason: "not in the range 0 < c < n²")
         }
         guard BigInt.gcd(c, n) == 1 else {
-            throw ThresholdError.invalidCiphertext(index: index, reason: "shares a factor with n (not in Z*_{n²})")
+            throw PaillierError.invalidCiphertext(index: index, reason: "shares a factor with n (not in Z*_{n²})")
         }
     }
 
@@ -133,10 +133,10 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     static func checkParameters(threshold: Int, parties: Int) throws {
         guard (2...maximumParties).contains(parties) else {
-            throw ThresholdError.invalidParameters("the number of parties must be in 2...\(maximumParties), found \(parties)")
+            throw PaillierError.invalidParameters("the number of parties must be in 2...\(maximumParties), found \(parties)")
         }
         guard (2...parties).contains(threshold) else {
-            throw ThresholdError.invalidParameters(
+            throw PaillierError.invalidParameters(
                 "the threshold must be in 2...\(parties) (at least two parties must cooperate to decrypt), found \(threshold)")
         }
     }
@@ -144,19 +144,19 @@ public struct ThresholdPublicKey: Sendable, Hashable, CustomStringConvertible {
     static func checkBits(_ bits: Int, policy: KeySizePolicy) throws {
         // The production floor is this type's, whatever the plain engine's policy says.
         let floor = policy == .production ? minimumBits : policy.minimumBits
-        guard bits >= floor else { throw ThresholdError.keyTooSmall(bits: bits, minimum: floor) }
+        guard bits >= floor else { throw PaillierError.keyTooSmall(bits: bits, minimum: floor) }
     }
 
     static func checkModulus(_ n: BigInt, policy: KeySizePolicy) throws {
         try checkBits(n.bitWidth, policy: policy)
-        guard n.isOdd else { throw ThresholdError.malformedKey("the modulus n is even") }
+        guard n.isOdd else { throw PaillierError.malformedKey("the modulus n is even") }
         // A dealer-made modulus is a product of two large safe primes. Nobody but the dealer can
         // check that (it would take a Π^mod/Π^fac proof, CGGMP21), but a modulus with a small
         // factor is refused outright (BitForge: unchecked small factors leak shares).
         guard BigInt.gcd(n, smallPrimeProduct) == 1 else {
-            throw ThresholdError.malformedKey("the modulus n has a small prime factor (below 2^16)")
+            throw PaillierError.malformedKey("the modulus n has a small prime factor (below 2^16)")
         }
-        guard !n.isProbablePrime(rounds: 2) else { throw ThresholdError.malformedKey("the modulus n is prime") }
+        guard !n.isProbablePrime(rounds: 2) else { throw PaillierError.malformedKey("the modulus n is prime") }
     }
 
     static func isUnit(_ value: BigInt, n: BigInt, nSquared: BigInt) -> Bool {
@@ -214,8 +214,8 @@ public struct ThresholdKeyShare: Sendable, CustomStringConvertible, CustomDebugS
     /// Checks that this share belongs to `publicKey` and matches the party's verification key
     /// (v^{Δ·s_i} = v_i), so that a corrupted or foreign share file is caught before use.
     ///
-    /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)`` or
-    ///   ``ThresholdError/malformedKey(_:)``.
+    /// - Throws: ``PaillierError/wrongKey(what:expected:found:)`` or
+    ///   ``PaillierError/malformedKey(_:)``.
     public func verify(against publicKey: ThresholdPublicKey) throws {
         try checkKey(publicKey)
         var exponent = publicKey.delta * secret
@@ -225,18 +225,18 @@ public struct ThresholdKeyShare: Sendable, CustomStringConvertible, CustomDebugS
               publicKey.verificationBase.powerSecret(exponent, modulus: publicKey.nSquared)
               == publicKey.verificationKeys[party - 1]
         else {
-            throw ThresholdError.malformedKey("the key share of party \(party) does not match its verification key")
+            throw PaillierError.malformedKey("the key share of party \(party) does not match its verification key")
         }
     }
 
     func checkKey(_ publicKey: ThresholdPublicKey) throws {
         guard keyID == publicKey.keyID else {
-            throw ThresholdError.wrongKey(
+            throw PaillierError.wrongKey(
                 what: "the key share of party \(party)", expected: publicKey.fingerprint.prefixed,
                 found: ThresholdEncoding.hex(keyID).prefixed)
         }
         guard publicKey.partyIDs.contains(party) else {
-            throw ThresholdError.unknownParty(party, parties: publicKey.parties)
+            throw PaillierError.unknownParty(party, parties: publicKey.parties)
         }
     }
 

@@ -43,7 +43,7 @@ enum ThresholdEncoding {
 
     static func integer(_ text: String, field: String, in what: String) throws -> BigInt {
         guard !text.isEmpty, let bytes = Base64URL.decode(text) else {
-            throw ThresholdError.malformedEncoding("\(what): field \"\(field)\" is not base64url")
+            throw PaillierError.malformedEncoding("\(what): field \"\(field)\" is not base64url")
         }
         return BigInt(bigEndian: bytes)
     }
@@ -53,10 +53,10 @@ enum ThresholdEncoding {
         note: String = ""
     ) throws {
         guard format == expected else {
-            throw ThresholdError.malformedEncoding("\(what): format is \"\(format)\", expected \"\(expected)\"")
+            throw PaillierError.malformedEncoding("\(what): format is \"\(format)\", expected \"\(expected)\"")
         }
         guard version == supported else {
-            throw ThresholdError.malformedEncoding(
+            throw PaillierError.malformedEncoding(
                 "\(what): format version \(version) is not supported (this build reads version \(supported)\(note))")
         }
     }
@@ -65,9 +65,9 @@ enum ThresholdEncoding {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw ThresholdError.malformedEncoding("\(what): \(describe(error))")
+            throw PaillierError.malformedEncoding("\(what): \(describe(error))")
         } catch {
-            throw ThresholdError.malformedEncoding("\(what): not valid JSON")
+            throw PaillierError.malformedEncoding("\(what): not valid JSON")
         }
     }
 
@@ -117,7 +117,7 @@ extension ThresholdPublicKey {
     /// Reads the JSON form, checks every field and that the stated key id matches the fields.
     ///
     /// - Parameter policy: `.insecureTestOnly` accepts moduli below 2048 bits (tests only).
-    /// - Throws: ``ThresholdError`` naming the field at fault.
+    /// - Throws: ``PaillierError`` naming the field at fault.
     public init(jsonData: Data, policy: KeySizePolicy = .production) throws {
         let what = "threshold public key"
         let encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
@@ -132,7 +132,7 @@ extension ThresholdPublicKey {
             verificationBase: ThresholdEncoding.integer(encoded.verificationBase, field: "verificationBase", in: what),
             verificationKeys: keys, policy: policy)
         guard ThresholdEncoding.unhex(encoded.keyID) == keyID else {
-            throw ThresholdError.malformedEncoding(
+            throw PaillierError.malformedEncoding(
                 "\(what): field \"keyID\" does not match the key's fields (the file was altered or mixed up)")
         }
     }
@@ -159,7 +159,7 @@ extension ThresholdKeyShare {
 
     /// Reads the JSON form. With `publicKey`, also checks that the share belongs to that key and
     /// matches the party's verification key.
-    /// - Throws: ``ThresholdError`` naming the field at fault, or a foreign key.
+    /// - Throws: ``PaillierError`` naming the field at fault, or a foreign key.
     public init(jsonData: Data, publicKey: ThresholdPublicKey? = nil) throws {
         let what = "threshold key share"
         var encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
@@ -167,12 +167,12 @@ extension ThresholdKeyShare {
         try ThresholdEncoding.checkHeader(
             format: encoded.format, version: encoded.version, expected: ThresholdEncoding.keyShareFormat, what: what)
         guard let keyID = ThresholdEncoding.unhex(encoded.keyID), keyID.count == 32 else {
-            throw ThresholdError.malformedEncoding("\(what): field \"keyID\" is not 32 bytes of hex")
+            throw PaillierError.malformedEncoding("\(what): field \"keyID\" is not 32 bytes of hex")
         }
-        guard encoded.party >= 1 else { throw ThresholdError.malformedEncoding("\(what): field \"party\" must be at least 1") }
+        guard encoded.party >= 1 else { throw PaillierError.malformedEncoding("\(what): field \"party\" must be at least 1") }
         var secret = try ThresholdEncoding.integer(encoded.share, field: "share", in: what)
         secret.markSecret()
-        guard secret.signum > 0 else { throw ThresholdError.malformedEncoding("\(what): field \"share\" is zero") }
+        guard secret.signum > 0 else { throw PaillierError.malformedEncoding("\(what): field \"share\" is zero") }
         self.init(party: encoded.party, keyID: keyID, secret: secret)
         if let publicKey { try verify(against: publicKey) }
     }
@@ -216,9 +216,9 @@ extension ThresholdDecryptionShare {
 
     /// Reads the JSON form (version 2 only). With `publicKey` and `context`, refuses a share made
     /// for another key or another round/context (the proof is checked later, by combination).
-    /// - Throws: ``ThresholdError/wrongKey(what:expected:found:)``,
-    ///   ``ThresholdError/wrongContext(what:expected:found:)`` or
-    ///   ``ThresholdError/malformedEncoding(_:)``.
+    /// - Throws: ``PaillierError/wrongKey(what:expected:found:)``,
+    ///   ``PaillierError/wrongContext(what:expected:found:)`` or
+    ///   ``PaillierError/malformedEncoding(_:)``.
     public init(jsonData: Data, publicKey: ThresholdPublicKey? = nil, context: [UInt8]? = nil) throws {
         let what = "threshold decryption share"
         let header = try ThresholdEncoding.decode(EncodedHeader.self, from: jsonData, what: what)
@@ -228,13 +228,13 @@ extension ThresholdDecryptionShare {
             note: header.version == 1 ? "; version 1 carried one proof per value, make the share again" : "")
         let encoded = try ThresholdEncoding.decode(Encoded.self, from: jsonData, what: what)
         guard let keyID = ThresholdEncoding.unhex(encoded.keyID), keyID.count == 32 else {
-            throw ThresholdError.malformedEncoding("\(what): field \"keyID\" is not 32 bytes of hex")
+            throw PaillierError.malformedEncoding("\(what): field \"keyID\" is not 32 bytes of hex")
         }
         guard let batch = ThresholdEncoding.unhex(encoded.batch), batch.count == 32 else {
-            throw ThresholdError.malformedEncoding("\(what): field \"batch\" is not 32 bytes of hex")
+            throw PaillierError.malformedEncoding("\(what): field \"batch\" is not 32 bytes of hex")
         }
         guard let contextBytes = Base64URL.decode(encoded.context) else {
-            throw ThresholdError.malformedEncoding("\(what): field \"context\" is not base64url")
+            throw PaillierError.malformedEncoding("\(what): field \"context\" is not base64url")
         }
         let values = try encoded.values.enumerated().map { index, text in
             try ThresholdEncoding.integer(text, field: "values[\(index)]", in: what)
@@ -246,16 +246,16 @@ extension ThresholdDecryptionShare {
             party: encoded.party, keyID: keyID, context: contextBytes, batchDigest: batch, values: values, proof: proof)
         if let publicKey {
             guard keyID == publicKey.keyID else {
-                throw ThresholdError.wrongKey(
+                throw PaillierError.wrongKey(
                     what: "the decryption share from party \(party)", expected: publicKey.fingerprint.prefixed,
                     found: ThresholdEncoding.hex(keyID).prefixed)
             }
             guard publicKey.partyIDs.contains(party) else {
-                throw ThresholdError.unknownParty(party, parties: publicKey.parties)
+                throw PaillierError.unknownParty(party, parties: publicKey.parties)
             }
         }
         if let context, context != contextBytes {
-            throw ThresholdError.wrongContext(
+            throw PaillierError.wrongContext(
                 what: "the decryption share from party \(party)", expected: ThresholdEncoding.describe(context),
                 found: ThresholdEncoding.describe(contextBytes))
         }

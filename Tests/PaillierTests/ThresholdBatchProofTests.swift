@@ -48,7 +48,7 @@ import _TestSupport
             do {
                 try publicKey.verify(share, for: ciphertexts, context: context)
                 Issue.record("accepted: \(comment)", sourceLocation: sourceLocation)
-            } catch let error as ThresholdError {
+            } catch let error as PaillierError {
                 #expect(error.description.contains("party \(share.party)"), sourceLocation: sourceLocation)
                 #expect(error.description.contains("batch proof"), "\(error)", sourceLocation: sourceLocation)
             } catch {
@@ -154,7 +154,7 @@ import _TestSupport
         batch.expectRefused(batch.with(honest, values: batch.shares[3].values), "another party's values")
 
         let truncated = batch.with(honest, values: Array(honest.values.dropLast()))
-        #expect(throws: ThresholdError.invalidShare(party: 3, reason: "it has 19 values for a batch of 20 ciphertexts")) {
+        #expect(throws: PaillierError.invalidShare(party: 3, reason: "it has 19 values for a batch of 20 ciphertexts")) {
             try batch.publicKey.verify(truncated, for: batch.ciphertexts, context: batch.context)
         }
     }
@@ -182,13 +182,13 @@ import _TestSupport
         #expect(again.values == honest.values && again.proof != honest.proof)
         try key.verify(batch.with(honest, values: again.values), for: batch.ciphertexts, context: batch.context)
         // A whole share for another batch, context or key is refused by its header, named.
-        #expect(throws: ThresholdError.invalidShare(party: 1, reason: "it has 19 values for a batch of 20 ciphertexts")) {
+        #expect(throws: PaillierError.invalidShare(party: 1, reason: "it has 19 values for a batch of 20 ciphertexts")) {
             try key.verify(shorter, for: batch.ciphertexts, context: batch.context)
         }
-        #expect(throws: ThresholdError.self) { try key.verify(otherContext, for: batch.ciphertexts, context: batch.context) }
+        #expect(throws: PaillierError.self) { try key.verify(otherContext, for: batch.ciphertexts, context: batch.context) }
         let reordered = try batch.keyShares[0].decryptionShare(
             for: Array(batch.ciphertexts.reversed()), publicKey: key, context: batch.context, using: &random)
-        #expect(throws: ThresholdError.invalidShare(party: 1, reason: "it was made for a different batch of ciphertexts")) {
+        #expect(throws: PaillierError.invalidShare(party: 1, reason: "it was made for a different batch of ciphertexts")) {
             try key.verify(reordered, for: batch.ciphertexts, context: batch.context)
         }
     }

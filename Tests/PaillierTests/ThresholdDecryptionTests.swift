@@ -56,7 +56,7 @@ struct ThresholdScenario {
         var encryptedSums: [PaillierCiphertext] = []
         for index in 0..<packedCount {
             let parts = try packed.map { try key.encrypt($0[index], method: .plain, using: &random) }
-            guard let sum = key.sum(parts) else { throw ThresholdError.invalidParameters("no parties") }
+            guard let sum = key.sum(parts) else { throw PaillierError.invalidParameters("no parties") }
             encryptedSums.append(sum)
         }
 
@@ -118,7 +118,7 @@ struct ThresholdScenario {
                 _ = try scenario.publicKey.combine(
                     scenario.shares(of: subset), for: scenario.ciphertexts, context: scenario.context)
                 Issue.record("t − 1 shares combined for subset \(subset)")
-            } catch let error as ThresholdError {
+            } catch let error as PaillierError {
                 guard case .notEnoughShares(let needed, let valid, let rejected, let missing) = error else {
                     Issue.record("unexpected error \(error)")
                     continue

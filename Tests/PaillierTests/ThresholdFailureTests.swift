@@ -16,7 +16,7 @@ import Testing
         do {
             _ = try scenario.publicKey.combine(shares, for: scenario.ciphertexts, context: scenario.context)
             Issue.record("a bad share from party \(party) was accepted", sourceLocation: sourceLocation)
-        } catch let error as ThresholdError {
+        } catch let error as PaillierError {
             guard case .notEnoughShares(_, _, let rejected, _) = error else {
                 Issue.record("unexpected error: \(error)", sourceLocation: sourceLocation)
                 return
@@ -130,7 +130,7 @@ import Testing
             for: scenario.values, publicKey: scenario.publicKey, context: scenario.context,
             secretOverride: scenario.keyShares[3].secret, using: &random)
         expectRejected(scenario, scenario.shares(of: [1, 3]) + [borrowed], party: 2, reason: "does not verify")
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             try scenario.publicKey.verify(wrong, for: scenario.ciphertexts, context: scenario.context)
         }
         try scenario.publicKey.verify(scenario.decryptionShares[1], for: scenario.ciphertexts, context: scenario.context)
@@ -142,7 +142,7 @@ import Testing
         let otherRound = try scenario.keyShares[0].decryptionShare(
             for: scenario.ciphertexts, publicKey: scenario.publicKey, context: Array("round-41".utf8), using: &random)
         expectRejected(scenario, scenario.shares(of: [2, 3]) + [otherRound], party: 1, reason: "\"round-41\"")
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             try scenario.publicKey.verify(otherRound, for: scenario.ciphertexts, context: scenario.context)
         }
         // The same context bytes relabelled would break the proof.
@@ -157,7 +157,7 @@ import Testing
         let foreign = try otherShares[0].decryptionShare(
             for: scenario.ciphertexts, publicKey: otherKey, context: scenario.context, using: &random)
         expectRejected(scenario, scenario.shares(of: [2, 3]) + [foreign], party: 1, reason: "threshold key")
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             _ = try otherShares[0].decryptionShare(
                 for: scenario.ciphertexts, publicKey: scenario.publicKey, context: scenario.context, using: &random)
         }
@@ -165,7 +165,7 @@ import Testing
 
     @Test func duplicateAndUnknownPartiesAreRefused() throws {
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
-        #expect(throws: ThresholdError.duplicateShare(party: 2)) {
+        #expect(throws: PaillierError.duplicateShare(party: 2)) {
             _ = try scenario.publicKey.combine(
                 scenario.shares(of: [1, 2, 2, 3]), for: scenario.ciphertexts, context: scenario.context)
         }
@@ -192,13 +192,13 @@ import Testing
         var random = SeededRandom(seed: 14)
         for bad in [BigInt(0), key.nSquared, key.nSquared + 1, BigInt(-5), scenario.fixture.p * 3] {
             let batch = [scenario.values[0], bad]
-            #expect(throws: ThresholdError.self) {
+            #expect(throws: PaillierError.self) {
                 _ = try scenario.keyShares[0].decryptionShare(for: batch, publicKey: key, context: [], using: &random)
             }
             do {
                 _ = try key.combine(scenario.shares(of: [1, 2]), for: batch, context: scenario.context)
                 Issue.record("ciphertext \(bad) accepted")
-            } catch let error as ThresholdError {
+            } catch let error as PaillierError {
                 guard case .invalidCiphertext(let index, _) = error else {
                     Issue.record("unexpected error \(error)")
                     continue
@@ -210,17 +210,17 @@ import Testing
 
     @Test func badDealingParametersAreRefused() throws {
         var random = SeededRandom(seed: 15)
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             _ = try ThresholdDealer.deal(bits: 2048, threshold: 1, parties: 3, using: &random)
         }
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             _ = try ThresholdDealer.deal(bits: 2048, threshold: 4, parties: 3, using: &random)
         }
-        #expect(throws: ThresholdError.keyTooSmall(bits: 1024, minimum: 2048)) {
+        #expect(throws: PaillierError.keyTooSmall(bits: 1024, minimum: 2048)) {
             _ = try ThresholdDealer.deal(bits: 1024, threshold: 2, parties: 3, using: &random)
         }
         let fixture = try ThresholdFixture.load(bits: 512)
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             // Not safe primes: p′ = (p − 1)/2 composite for p = 2·(3·5·…)+1 style; here simply p + 2.
             _ = try ThresholdDealer.deal(
                 safePrimes: fixture.p + 2, fixture.q, threshold: 2, parties: 3, policy: .insecureTestOnly,

@@ -70,7 +70,7 @@ final class FixtureCache: @unchecked Sendable {
         let shareJSON = try fixture.shares.map { try encoder.encode($0) }
         let shares = try shareJSON.map { try ThresholdKeyShare(jsonData: $0, publicKey: publicKey) }
         guard let p = BigInt(fixture.p), let q = BigInt(fixture.q) else {
-            throw ThresholdError.malformedEncoding("fixture primes are not decimal")
+            throw PaillierError.malformedEncoding("fixture primes are not decimal")
         }
         let loaded = LoadedThresholdFixture(
             p: p, q: q, publicKey: publicKey, shares: shares, publicKeyJSON: publicKeyJSON, shareJSON: shareJSON)

@@ -17,7 +17,7 @@ import Testing
         do {
             try body()
             Issue.record("accepted; expected an error mentioning \(message)", sourceLocation: sourceLocation)
-        } catch let error as ThresholdError {
+        } catch let error as PaillierError {
             #expect(error.description.contains(message), "\(error)", sourceLocation: sourceLocation)
         } catch {
             Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
@@ -67,24 +67,24 @@ import Testing
         let scenario = try ThresholdScenario(threshold: 3, parties: 5)
         let (otherKey, otherShares) = try scenario.fixture.deal(threshold: 3, parties: 5, seed: 555)
         // A key share of another key.
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             _ = try ThresholdKeyShare(jsonData: otherShares[0].jsonData(), publicKey: scenario.publicKey)
         }
         do {
             _ = try ThresholdKeyShare(jsonData: otherShares[0].jsonData(), publicKey: scenario.publicKey)
-        } catch let error as ThresholdError {
+        } catch let error as PaillierError {
             guard case .wrongKey = error else { Issue.record("unexpected \(error)"); return }
             #expect(error.description.contains(otherKey.fingerprint.prefix(16)))
         }
         // A decryption share for another key or another round.
         let share = try scenario.decryptionShares[0].jsonData()
-        #expect(throws: ThresholdError.self) {
+        #expect(throws: PaillierError.self) {
             _ = try ThresholdDecryptionShare(jsonData: share, publicKey: otherKey, context: scenario.context)
         }
         do {
             _ = try ThresholdDecryptionShare(jsonData: share, publicKey: scenario.publicKey, context: Array("round-43".utf8))
             Issue.record("a share of round-42 was accepted for round-43")
-        } catch let error as ThresholdError {
+        } catch let error as PaillierError {
             #expect(error == .wrongContext(
                 what: "the decryption share from party 1", expected: "\"round-43\"", found: "\"round-42\""))
         }
@@ -136,7 +136,7 @@ import Testing
             _ = try ThresholdPublicKey(jsonData: Data("{".utf8), policy: .insecureTestOnly)
         }
         // Small keys are refused without the test-only flag.
-        #expect(throws: ThresholdError.keyTooSmall(bits: 512, minimum: 2048)) {
+        #expect(throws: PaillierError.keyTooSmall(bits: 512, minimum: 2048)) {
             _ = try ThresholdPublicKey(jsonData: keyData)
         }
 

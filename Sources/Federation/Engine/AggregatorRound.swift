@@ -475,7 +475,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
             return release(sums: values, contributors: contributors, keyFingerprint: key.fingerprint)
         } catch {
             // Too few valid shares, but contributors stand by: they make up the difference.
-            if case ThresholdError.notEnoughShares(_, let valid, let rejected, _) = error {
+            if case PaillierError.notEnoughShares(_, let valid, let rejected, _) = error {
                 dropRejected(rejected)
                 let needed = plan.threshold - valid.count
                 if alive.subtracting(asked).count >= needed { return askStandIns(needed) }
@@ -484,7 +484,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
         }
     }
 
-    private mutating func dropRejected(_ rejected: [ThresholdError.Rejection]) {
+    private mutating func dropRejected(_ rejected: [PaillierError.Rejection]) {
         for rejection in rejected {
             let party = plan.party(ofShareIndex: rejection.party) ?? rejection.party
             dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "bad partial decryption: \(rejection.reason)")

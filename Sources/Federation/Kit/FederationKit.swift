@@ -61,7 +61,7 @@ public struct FederationKit: Sendable {
     /// - Parameters:
     ///   - keyPolicy: `.insecureTestOnly` accepts threshold keys below 2048 bits (tests only).
     /// - Throws: ``FederationError`` (or the manifest's `AttentionError`, or the key's
-    ///   `ThresholdError`) naming the file and field at fault.
+    ///   `PaillierError`) naming the file and field at fault.
     public static func load(from folder: URL, now: Date = Date(), keyPolicy: KeySizePolicy = .production) throws -> FederationKit {
         let folder = folder.standardizedFileURL
         var isFolder: ObjCBool = false
@@ -132,7 +132,7 @@ public struct FederationKit: Sendable {
         if let name = descriptor.thresholdPublicKey {
             let url = file(name)
             let key: ThresholdPublicKey
-            do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as ThresholdError {
+            do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as PaillierError {
                 throw FederationError.malformedFile(path: url.path, problem: "\(error)")
             }
             guard key.threshold == manifest.threshold, key.parties == manifest.parties.count else {
@@ -154,7 +154,7 @@ public struct FederationKit: Sendable {
                 do {
                     share = try ThresholdKeyShare(jsonData: shareData, publicKey: key)
                     try share.verify(against: key)
-                } catch let error as ThresholdError {
+                } catch let error as PaillierError {
                     throw FederationError.malformedFile(path: shareURL.path, problem: "\(error)")
                 }
                 guard share.party == shareIndex(ofParty: id, in: manifest) else {
