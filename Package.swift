@@ -10,15 +10,21 @@ import PackageDescription
 // executable is declared. Build it in its own scratch path (.build-fuzz); plain builds are unaffected.
 let fuzzing = Context.environment["FEDSHARE_FUZZ"] == "1"
 let fuzzInstrumentation: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
-let fuzzTargets: [Target] = !fuzzing ? [] : [
-    .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
-    .executableTarget(
-        name: "fedshare-fuzz",
-        dependencies: ["CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "Manifest", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
-        path: "Tests/Fuzz/Harness",
-        swiftSettings: fuzzInstrumentation,
-        linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
-]
+let fuzzTargets: [Target] =
+    !fuzzing
+    ? []
+    : [
+        .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
+        .executableTarget(
+            name: "fedshare-fuzz",
+            dependencies: [
+                "CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "Manifest", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Tests/Fuzz/Harness",
+            swiftSettings: fuzzInstrumentation,
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
+    ]
 
 /// Settings of our own targets: nothing beyond the defaults, except the fuzzing instrumentation.
 /// (Forcing `-cross-module-optimization` on release builds was dropped: a miscompile under it and
@@ -67,7 +73,9 @@ let package = Package(
             swiftSettings: ours),
         .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives"], swiftSettings: ours),
         // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
-        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")], swiftSettings: ours),
+        .target(
+            name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            swiftSettings: ours),
 
         // The federation manifest (a TOML file): parsed and validated once, then handed out in
         // parts (the attention settings and model to Attention, privacy and crypto to the rounds).

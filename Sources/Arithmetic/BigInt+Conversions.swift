@@ -18,7 +18,7 @@ extension BigInt: CustomStringConvertible, LosslessStringConvertible {
         var digits = Substring(text)
         if digits.first == "-" { digits = digits.dropFirst() }
         guard !digits.isEmpty,
-              digits.allSatisfy({ $0.isASCII && ($0.hexDigitValue ?? $0.asciiLetterValue).map { $0 < radix } == true })
+            digits.allSatisfy({ $0.isASCII && ($0.hexDigitValue ?? $0.asciiLetterValue).map { $0 < radix } == true })
         else { return nil }
         storage = MPZStorage()
         let parsed = text.withCString { __gmpz_set_str(storage.pointer, $0, Int32(radix)) }
@@ -134,7 +134,9 @@ public enum Base64URL {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(byte - UInt8(ascii: "0")) + 52
             case UInt8(ascii: "-"), UInt8(ascii: "+"): value = 62
             case UInt8(ascii: "_"), UInt8(ascii: "/"): value = 63
-            case UInt8(ascii: "="): sawPadding = true; continue
+            case UInt8(ascii: "="):
+                sawPadding = true
+                continue
             default: return nil
             }
             if sawPadding { return nil }
@@ -146,7 +148,9 @@ public enum Base64URL {
         var index = 0
         while index + 4 <= values.count {
             let chunk = values[index] << 18 | values[index + 1] << 12 | values[index + 2] << 6 | values[index + 3]
-            out.append(UInt8(chunk >> 16 & 0xFF)); out.append(UInt8(chunk >> 8 & 0xFF)); out.append(UInt8(chunk & 0xFF))
+            out.append(UInt8(chunk >> 16 & 0xFF))
+            out.append(UInt8(chunk >> 8 & 0xFF))
+            out.append(UInt8(chunk & 0xFF))
             index += 4
         }
         let rest = values.count - index
@@ -155,7 +159,8 @@ public enum Base64URL {
             out.append(UInt8(chunk >> 16 & 0xFF))
         } else if rest == 3 {
             let chunk = values[index] << 18 | values[index + 1] << 12 | values[index + 2] << 6
-            out.append(UInt8(chunk >> 16 & 0xFF)); out.append(UInt8(chunk >> 8 & 0xFF))
+            out.append(UInt8(chunk >> 16 & 0xFF))
+            out.append(UInt8(chunk >> 8 & 0xFF))
         }
         return out
     }

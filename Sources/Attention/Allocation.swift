@@ -76,9 +76,13 @@ public struct Allocation: Sendable, Equatable {
             case (.anchor?, .some, _), (nil, .some, nil): kind = .anchor
             case (.group?, _, .some), (nil, nil, .some): kind = .group
             case (nil, .some, .some):
-                throw AttentionError.allocation(file: source, problem: "node '\(capacity.node)' is both an anchor and a group: add a kind column (anchor or group)")
+                throw AttentionError.allocation(
+                    file: source, problem: "node '\(capacity.node)' is both an anchor and a group: add a kind column (anchor or group)")
             default:
-                throw AttentionError.allocation(file: source, problem: "node '\(capacity.node)' is not \(capacity.kind.map { "a known \($0.rawValue)" } ?? "an anchor or a group") of the attention matrix")
+                throw AttentionError.allocation(
+                    file: source,
+                    problem:
+                        "node '\(capacity.node)' is not \(capacity.kind.map { "a known \($0.rawValue)" } ?? "an anchor or a group") of the attention matrix")
             }
             guard seen.insert("\(kind.rawValue):\(capacity.node)").inserted else {
                 throw AttentionError.allocation(file: source, problem: "node '\(capacity.node)' appears twice")
@@ -95,27 +99,33 @@ public struct Allocation: Sendable, Equatable {
         guard let header = rows.first else { throw AttentionError.allocation(file: name, problem: "the file is empty (expected a header 'node,capacity')") }
         let columns = header.fields.map { $0.trimmingCharacters().lowercased() }
         guard columns == ["node", "capacity"] || columns == ["node", "kind", "capacity"] else {
-            throw AttentionError.allocation(file: name, problem: "expected the header 'node,capacity' or 'node,kind,capacity', found '\(header.fields.joined(separator: ","))'")
+            throw AttentionError.allocation(
+                file: name, problem: "expected the header 'node,capacity' or 'node,kind,capacity', found '\(header.fields.joined(separator: ","))'")
         }
         let hasKind = columns.count == 3
         var capacities: [Capacity] = []
         for row in rows.dropFirst() {
             guard row.fields.count == columns.count else {
-                throw AttentionError.badRecord(file: name, position: "line \(row.line)", problem: "expected \(columns.count) columns, found \(row.fields.count)")
+                throw AttentionError.badRecord(
+                    file: name, position: "line \(row.line)", problem: "expected \(columns.count) columns, found \(row.fields.count)")
             }
             let node = row.fields[0]
-            guard !node.isEmpty else { throw AttentionError.badRecord(file: name, position: "line \(row.line), column 'node'", problem: "the node name is empty") }
+            guard !node.isEmpty else {
+                throw AttentionError.badRecord(file: name, position: "line \(row.line), column 'node'", problem: "the node name is empty")
+            }
             var kind: NodeKind?
             if hasKind {
                 let text = row.fields[1].trimmingCharacters()
                 guard text.isEmpty || NodeKind(rawValue: text) != nil else {
-                    throw AttentionError.badRecord(file: name, position: "line \(row.line), column 'kind'", problem: "expected 'anchor' or 'group', found '\(text)'")
+                    throw AttentionError.badRecord(
+                        file: name, position: "line \(row.line), column 'kind'", problem: "expected 'anchor' or 'group', found '\(text)'")
                 }
                 kind = NodeKind(rawValue: text)
             }
             let capacity = try parseFiniteNumber(row.fields[columns.count - 1], file: name, position: "line \(row.line), column 'capacity'")
             guard capacity >= 0 else {
-                throw AttentionError.badRecord(file: name, position: "line \(row.line), column 'capacity'", problem: "expected a non-negative capacity, found \(capacity)")
+                throw AttentionError.badRecord(
+                    file: name, position: "line \(row.line), column 'capacity'", problem: "expected a non-negative capacity, found \(capacity)")
             }
             capacities.append(Capacity(node: node, kind: kind, capacity: capacity))
         }
@@ -127,7 +137,8 @@ public struct Allocation: Sendable, Equatable {
     public func csv() -> String {
         var text = "node,kind,capacity,share,allocation\n"
         for entry in entries {
-            text += [csvField(entry.node), entry.kind.rawValue, csvNumber(entry.capacity), csvNumber(entry.share), csvNumber(entry.allocation)]
+            text +=
+                [csvField(entry.node), entry.kind.rawValue, csvNumber(entry.capacity), csvNumber(entry.share), csvNumber(entry.allocation)]
                 .joined(separator: ",") + "\n"
         }
         return text

@@ -97,8 +97,9 @@ public final class AttentionAccumulator {
             let (rows, columns, inner) = (Int32(d), Int32(paddedM), Int32(h))
             w.withUnsafeBufferPointer { wp in
                 kt.withUnsafeBufferPointer { kp in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
-                                1, wp.baseAddress, inner, kp.baseAddress, columns, 0, product, columns)
+                    cblas_dgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
+                        1, wp.baseAddress, inner, kp.baseAddress, columns, 0, product, columns)
                 }
             }
             projection = product
@@ -157,9 +158,10 @@ public final class AttentionAccumulator {
         precondition(count >= 0 && count <= capacity, "chunk larger than the accumulator's capacity")
         guard count > 0 else { return }
         for i in 0..<count { counts[Int(groups[i])] += 1 }
-        let shared = Shared(features: features, encoder: encoder, encoded: encoded, projection: projection,
-                            scores: scores, bias: bias, groups: groups, lanes: lanes, pending: pending, totals: totals,
-                            d: d, h: h, paddedM: paddedM, groupCount: groupCount)
+        let shared = Shared(
+            features: features, encoder: encoder, encoded: encoded, projection: projection,
+            scores: scores, bias: bias, groups: groups, lanes: lanes, pending: pending, totals: totals,
+            d: d, h: h, paddedM: paddedM, groupCount: groupCount)
         // Each core multiplies and normalises its own slice of the chunk, so no core waits for
         // another between the product and the softmax (OpenBLAS itself runs single-threaded).
         let blocks = (count + Self.blockRows - 1) / Self.blockRows
@@ -246,13 +248,16 @@ private struct Shared: @unchecked Sendable {
             let s = scores + start * paddedM
             if let encoder, let encoded {
                 let y = encoded + start * h
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
-                            1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
-                            1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
+                cblas_dgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(h), Int32(d),
+                    1, x, Int32(d), encoder, Int32(h), 0, y, Int32(h))
+                cblas_dgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(h),
+                    1, y, Int32(h), projection, Int32(paddedM), 0, s, Int32(paddedM))
             } else {
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
-                            1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
+                cblas_dgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(paddedM), Int32(d),
+                    1, x, Int32(d), projection, Int32(paddedM), 0, s, Int32(paddedM))
             }
         }
         return softmaxAndAccumulate(rows: rows, worker: worker)
@@ -278,7 +283,8 @@ private struct Shared: @unchecked Sendable {
             let base = raw + row * paddedM * 8
             var best = SIMD4<Double>(repeating: -.infinity)
             for v in 0..<laneCount {
-                let value = base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
+                let value =
+                    base.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
                     + biasRaw.loadUnaligned(fromByteOffset: v * stride, as: SIMD4<Double>.self)
                 base.storeBytes(of: value, toByteOffset: v * stride, as: SIMD4<Double>.self)
                 best = pointwiseMax(best, value)

@@ -37,8 +37,10 @@ public struct AttentionModel: Sendable, Equatable {
     ///   - bias: M finite values, or `nil` for zeros.
     ///   - groups: G ≥ 1 distinct, non-empty labels.
     /// - Throws: `AttentionError.shapeMismatch` naming the first inconsistency.
-    public init(anchorNames: [String], anchors: [Double], embeddingDimension: Int, encoder: [Double]? = nil,
-                scale: Double? = nil, bias: [Double]? = nil, groups: [String]) throws {
+    public init(
+        anchorNames: [String], anchors: [Double], embeddingDimension: Int, encoder: [Double]? = nil,
+        scale: Double? = nil, bias: [Double]? = nil, groups: [String]
+    ) throws {
         let m = anchorNames.count
         let h = embeddingDimension
         guard m >= 1 else { throw AttentionError.shapeMismatch("the model needs at least one anchor") }
@@ -95,10 +97,13 @@ extension AttentionModel {
         var values: [Double] = []
         for row in rows.dropFirst() {
             guard row.fields.count == h + 1 else {
-                throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h + 1) columns (name and \(h) values), found \(row.fields.count)")
+                throw AttentionError.badRecord(
+                    file: file, position: "line \(row.line)", problem: "expected \(h + 1) columns (name and \(h) values), found \(row.fields.count)")
             }
             let name = row.fields[0]
-            guard !name.isEmpty else { throw AttentionError.badRecord(file: file, position: "line \(row.line), column '\(header.fields[0])'", problem: "the anchor name is empty") }
+            guard !name.isEmpty else {
+                throw AttentionError.badRecord(file: file, position: "line \(row.line), column '\(header.fields[0])'", problem: "the anchor name is empty")
+            }
             if names.contains(name) { throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "anchor '\(name)' appears twice") }
             names.append(name)
             for e in 0..<h {
@@ -131,7 +136,8 @@ extension AttentionModel {
         var values: [Double] = []
         for row in rows {
             guard row.fields.count == h else {
-                throw AttentionError.badRecord(file: file, position: "line \(row.line)", problem: "expected \(h) numbers (h from the anchors), found \(row.fields.count)")
+                throw AttentionError.badRecord(
+                    file: file, position: "line \(row.line)", problem: "expected \(h) numbers (h from the anchors), found \(row.fields.count)")
             }
             for (c, text) in row.fields.enumerated() {
                 values.append(try parseFiniteNumber(text, file: file, position: "line \(row.line), column \(c + 1)"))

@@ -57,7 +57,8 @@ public struct AttentionResult: Sendable, Equatable {
                 throw AttentionError.badRecord(file: name, position: "line \(row.line)", problem: "expected 2 columns, found \(row.fields.count)")
             }
             guard let count = Int(row.fields[1].trimmingCharacters(in: .whitespaces)), count >= 0 else {
-                throw AttentionError.badRecord(file: name, position: "line \(row.line), column 'count'", problem: "'\(row.fields[1])' is not a non-negative integer")
+                throw AttentionError.badRecord(
+                    file: name, position: "line \(row.line), column 'count'", problem: "'\(row.fields[1])' is not a non-negative integer")
             }
             guard byGroup.updateValue(count, forKey: row.fields[0]) == nil else {
                 throw AttentionError.badRecord(file: name, position: "line \(row.line)", problem: "group '\(row.fields[0])' appears twice")
@@ -140,8 +141,9 @@ public struct LabelledMatrix: Sendable, Equatable {
         var values: [Double] = []
         for row in rows.dropFirst() {
             guard row.fields.count == header.fields.count else {
-                throw AttentionError.badRecord(file: name, position: "line \(row.line)",
-                                               problem: "expected \(header.fields.count) columns, found \(row.fields.count)")
+                throw AttentionError.badRecord(
+                    file: name, position: "line \(row.line)",
+                    problem: "expected \(header.fields.count) columns, found \(row.fields.count)")
             }
             labels.append(row.fields[0])
             for (c, text) in row.fields.dropFirst().enumerated() {
@@ -160,7 +162,8 @@ extension AttentionResult {
     /// Reads an attention CSV (and optionally its counts CSV).
     public static func read(attention url: URL, counts countsURL: URL? = nil) throws -> AttentionResult {
         let matrix = try LabelledMatrix.read(from: url)
-        let counts = try countsURL.map { try readCounts(from: $0, groups: matrix.rowLabels) }
+        let counts =
+            try countsURL.map { try readCounts(from: $0, groups: matrix.rowLabels) }
             ?? [Int](repeating: 0, count: matrix.rowLabels.count)
         return AttentionResult(groups: matrix.rowLabels, anchors: matrix.columnLabels, matrix: matrix.values, counts: counts)
     }

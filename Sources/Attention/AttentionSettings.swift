@@ -16,8 +16,10 @@ public struct AttentionSettings: Sendable, Equatable {
     public var maxRecordsPerUser: Int?
     public var ignoreColumns: [String]
 
-    public init(anchorsURL: URL, encoderURL: URL? = nil, scale: Double? = nil, groups: [String], features: [String]? = nil,
-                groupColumn: String = "group", userColumn: String? = nil, maxRecordsPerUser: Int? = nil, ignoreColumns: [String] = []) {
+    public init(
+        anchorsURL: URL, encoderURL: URL? = nil, scale: Double? = nil, groups: [String], features: [String]? = nil,
+        groupColumn: String = "group", userColumn: String? = nil, maxRecordsPerUser: Int? = nil, ignoreColumns: [String] = []
+    ) {
         self.anchorsURL = anchorsURL
         self.encoderURL = encoderURL
         self.scale = scale

@@ -142,7 +142,12 @@ func parseNumber(_ base: UnsafePointer<UInt8>, count: Int) -> ParsedNumber {
     guard i < n else { return .notANumber }
     let textStart = i
     var negative = false
-    if base[i] == UInt8(ascii: "-") { negative = true; i += 1 } else if base[i] == UInt8(ascii: "+") { i += 1 }
+    if base[i] == UInt8(ascii: "-") {
+        negative = true
+        i += 1
+    } else if base[i] == UInt8(ascii: "+") {
+        i += 1
+    }
     var mantissa: UInt64 = 0
     var digits = 0
     var exponent = 0
@@ -182,7 +187,12 @@ func parseNumber(_ base: UnsafePointer<UInt8>, count: Int) -> ParsedNumber {
     if i < n, base[i] | 0x20 == UInt8(ascii: "e") {
         i += 1
         var exponentNegative = false
-        if i < n, base[i] == UInt8(ascii: "-") { exponentNegative = true; i += 1 } else if i < n, base[i] == UInt8(ascii: "+") { i += 1 }
+        if i < n, base[i] == UInt8(ascii: "-") {
+            exponentNegative = true
+            i += 1
+        } else if i < n, base[i] == UInt8(ascii: "+") {
+            i += 1
+        }
         var written = 0
         var sawExponentDigit = false
         while i < n, base[i] &- 48 < 10 {
@@ -239,7 +249,11 @@ func splitFields(_ line: UnsafeBufferPointer<UInt8>, delimiter: UInt8, into fiel
             while true {
                 guard j < n else { return "unterminated quoted field" }
                 if line[j] == quote {
-                    if j + 1 < n, line[j + 1] == quote { escaped = true; j += 2; continue }
+                    if j + 1 < n, line[j + 1] == quote {
+                        escaped = true
+                        j += 2
+                        continue
+                    }
                     break
                 }
                 j += 1
@@ -273,7 +287,8 @@ extension String {
 
 /// A field quoted for CSV when it needs to be.
 func csvField(_ text: String, delimiter: Character = ",") -> String {
-    let needsQuotes = text.contains(delimiter) || text.contains("\"") || text.contains("\n") || text.contains("\r")
+    let needsQuotes =
+        text.contains(delimiter) || text.contains("\"") || text.contains("\n") || text.contains("\r")
         || text.first == " " || text.last == " "
     guard needsQuotes else { return text }
     return "\"" + text.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""

@@ -42,8 +42,9 @@ public enum LocalAttention {
             case "jsonl", "ndjson": self = .jsonLines
             case "npy": self = .numpy
             default:
-                throw AttentionError.malformedFile(file: url.lastPathComponent,
-                                                   problem: "unknown data format (expected .csv, .tsv, .jsonl, .ndjson or .npy)")
+                throw AttentionError.malformedFile(
+                    file: url.lastPathComponent,
+                    problem: "unknown data format (expected .csv, .tsv, .jsonl, .ndjson or .npy)")
             }
         }
     }
@@ -61,21 +62,27 @@ public enum LocalAttention {
 
     /// Computes A_p and the group counts, with user sampling (if the settings bound records per
     /// user) driven by the system CSPRNG.
-    public static func compute(settings: AttentionSettings, model: AttentionModel, dataURL: URL,
-                               options: Options = Options()) throws -> AttentionResult {
+    public static func compute(
+        settings: AttentionSettings, model: AttentionModel, dataURL: URL,
+        options: Options = Options()
+    ) throws -> AttentionResult {
         try sums(settings: settings, model: model, dataURL: dataURL, options: options).result
     }
 
     /// Computes A_p and the group counts as exact sums, with user sampling driven by the CSPRNG.
-    public static func sums(settings: AttentionSettings, model: AttentionModel, dataURL: URL,
-                            options: Options = Options()) throws -> AttentionSums {
+    public static func sums(
+        settings: AttentionSettings, model: AttentionModel, dataURL: URL,
+        options: Options = Options()
+    ) throws -> AttentionSums {
         var random = SecureRandom()
         return try sums(settings: settings, model: model, dataURL: dataURL, options: options, using: &random)
     }
 
     /// Computes A_p and the group counts.
-    public static func compute(settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
-                               using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
+    public static func compute(
+        settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> AttentionResult {
         try sums(settings: settings, model: model, dataURL: dataURL, options: options, using: &rng).result
     }
 
@@ -91,8 +98,10 @@ public enum LocalAttention {
     /// - Complexity: one pass over the data (two with a per-user bound, except from standard
     ///   input); memory bounded by `options.chunkSize`, plus the per-user counts when bounding
     ///   or when the settings name a user column.
-    public static func sums(settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
-                            using rng: inout some RandomNumberGenerator) throws -> AttentionSums {
+    public static func sums(
+        settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> AttentionSums {
         let layout = DataLayout(settings: settings, model: model)
         var report = IngestionReport()
         let d = model.featureDimension
@@ -199,10 +208,12 @@ public enum LocalAttention {
         case .numpy:
             let side = options.sideFile ?? defaultSideFile(for: dataURL)
             guard FileManager.default.fileExists(atPath: side.path) else {
-                throw AttentionError.unreadable(file: side.path, reason: "no such file (the side file with the group column of \(name); pass it explicitly or create it)")
+                throw AttentionError.unreadable(
+                    file: side.path, reason: "no such file (the side file with the group column of \(name); pass it explicitly or create it)")
             }
-            return try NumPyRecordSource(path: dataURL.path, displayName: name, sidePath: side.path,
-                                         sideName: side.lastPathComponent, layout: layout)
+            return try NumPyRecordSource(
+                path: dataURL.path, displayName: name, sidePath: side.path,
+                sideName: side.lastPathComponent, layout: layout)
         }
     }
 }

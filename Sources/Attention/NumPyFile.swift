@@ -33,12 +33,16 @@ final class NumPyFile {
         // The header is read into locals and the stored properties are set only once every check
         // has passed: a throw after full initialisation would run deinit, which closes the
         // descriptor too (fuzzing found the double close, and the leak of `raw` before).
-        let itemSize: Int, littleEndian: Bool, shape: [Int], dataOffset: Int
+        let itemSize: Int
+        let littleEndian: Bool
+        let shape: [Int]
+        let dataOffset: Int
         do {
             func fail(_ problem: String) -> AttentionError { .malformedFile(file: displayName, problem: problem) }
             var prefix = [UInt8](repeating: 0, count: 12)
             guard pread(descriptor, &prefix, 12, 0) == 12,
-                  prefix[0..<6].elementsEqual([0x93] + Array("NUMPY".utf8)) else {
+                prefix[0..<6].elementsEqual([0x93] + Array("NUMPY".utf8))
+            else {
                 throw fail("not a NumPy .npy file (bad magic string)")
             }
             let major = prefix[6]
@@ -62,16 +66,25 @@ final class NumPyFile {
             let header = String(decoding: headerBytes, as: UTF8.self)
             guard let descr = NumPyFile.value(of: "descr", in: header) else { throw fail("the header has no 'descr'") }
             switch descr {
-            case "'<f8'", "\"<f8\"": itemSize = 8; littleEndian = true
-            case "'>f8'", "\">f8\"": itemSize = 8; littleEndian = false
-            case "'<f4'", "\"<f4\"": itemSize = 4; littleEndian = true
-            case "'>f4'", "\">f4\"": itemSize = 4; littleEndian = false
+            case "'<f8'", "\"<f8\"":
+                itemSize = 8
+                littleEndian = true
+            case "'>f8'", "\">f8\"":
+                itemSize = 8
+                littleEndian = false
+            case "'<f4'", "\"<f4\"":
+                itemSize = 4
+                littleEndian = true
+            case "'>f4'", "\">f4\"":
+                itemSize = 4
+                littleEndian = false
             default: throw fail("dtype \(descr) is not supported (expected float32 or float64: '<f4', '<f8', '>f4', '>f8')")
             }
             guard let order = NumPyFile.value(of: "fortran_order", in: header) else { throw fail("the header has no 'fortran_order'") }
             guard order == "False" else { throw fail("Fortran-ordered arrays are not supported (save with C order)") }
             guard let shapeText = NumPyFile.value(of: "shape", in: header),
-                  shapeText.hasPrefix("("), shapeText.hasSuffix(")") else { throw fail("the header has no valid 'shape'") }
+                shapeText.hasPrefix("("), shapeText.hasSuffix(")")
+            else { throw fail("the header has no valid 'shape'") }
             let dimensions = shapeText.dropFirst().dropLast().split(separator: ",")
                 .map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
             var dimensionValues: [Int] = []

@@ -47,8 +47,10 @@ public struct PartialAttention: Sendable, Equatable {
     /// Records in the sums.
     public var records: Int { sums.counts.reduce(0, +) }
 
-    public init(manifestHash: String, sums: AttentionSums, users: Int?, maxRecordsPerUser: Int?,
-                boundApplied: BoundApplication, recordsDroppedByBound: Int = 0) {
+    public init(
+        manifestHash: String, sums: AttentionSums, users: Int?, maxRecordsPerUser: Int?,
+        boundApplied: BoundApplication, recordsDroppedByBound: Int = 0
+    ) {
         self.manifestHash = manifestHash
         self.sums = sums
         self.users = users
@@ -62,8 +64,9 @@ public struct PartialAttention: Sendable, Equatable {
     /// `boundApplied` (ignored when the settings set no bound).
     public init(manifestHash: String, settings: AttentionSettings, sums: AttentionSums, boundApplied: BoundApplication) {
         let bound = settings.recordsPerUserBound
-        self.init(manifestHash: manifestHash, sums: sums, users: sums.report.users, maxRecordsPerUser: bound,
-                  boundApplied: bound == nil ? .none : boundApplied, recordsDroppedByBound: sums.report.recordsDroppedByUserBound)
+        self.init(
+            manifestHash: manifestHash, sums: sums, users: sums.report.users, maxRecordsPerUser: bound,
+            boundApplied: bound == nil ? .none : boundApplied, recordsDroppedByBound: sums.report.recordsDroppedByUserBound)
     }
 
     // MARK: The file
@@ -128,7 +131,9 @@ public struct PartialAttention: Sendable, Equatable {
         }
         let sumTexts = try required(fields.sums, "sums")
         guard sumTexts.count == groups.count * anchors.count else {
-            throw fail("sums", "expected \(groups.count * anchors.count) decimal integers as strings (G × M = \(groups.count) × \(anchors.count)), found \(sumTexts.count)")
+            throw fail(
+                "sums",
+                "expected \(groups.count * anchors.count) decimal integers as strings (G × M = \(groups.count) × \(anchors.count)), found \(sumTexts.count)")
         }
         var sums: [Int128] = []
         sums.reserveCapacity(sumTexts.count)
@@ -154,9 +159,10 @@ public struct PartialAttention: Sendable, Equatable {
             throw fail("boundApplied", "expected \"none\" exactly when maxRecordsPerUser is null")
         }
         let dropped = try integer(fields.recordsDroppedByBound, "recordsDroppedByBound") ?? 0
-        return PartialAttention(manifestHash: hash.lowercased(), sums: AttentionSums(groups: groups, anchors: anchors, sums: sums, counts: counts),
-                                users: users, maxRecordsPerUser: bound, boundApplied: boundApplied,
-                                recordsDroppedByBound: dropped)
+        return PartialAttention(
+            manifestHash: hash.lowercased(), sums: AttentionSums(groups: groups, anchors: anchors, sums: sums, counts: counts),
+            users: users, maxRecordsPerUser: bound, boundApplied: boundApplied,
+            recordsDroppedByBound: dropped)
     }
 
     /// Reads a partial result file.
@@ -173,8 +179,10 @@ public struct PartialAttention: Sendable, Equatable {
     /// Refuses a partial result not made under the manifest named `manifestName` whose SHA-256
     /// is `manifestHash`: its hash, groups, anchors and bound.
     /// - Parameter file: the name used in the error.
-    public func check(manifestHash expectedHash: String, manifestName name: String, settings: AttentionSettings,
-                      model: AttentionModel, file: String) throws {
+    public func check(
+        manifestHash expectedHash: String, manifestName name: String, settings: AttentionSettings,
+        model: AttentionModel, file: String
+    ) throws {
         try expect(file, "manifestHash", manifestHash, expectedHash, "(the SHA-256 of \(name))")
         try expect(file, "groups", sums.groups, model.groups, "(\(name)'s groups)")
         try expect(file, "anchors", sums.anchors, model.anchorNames, "(\(name)'s anchors)")
@@ -227,7 +235,7 @@ private struct FileFields: Decodable {
 
     private enum Keys: String, CodingKey, CaseIterable {
         case format, version, manifestHash, groups, anchors, scaleBits, sums, counts, records, users, maxRecordsPerUser,
-             boundApplied, recordsDroppedByBound
+            boundApplied, recordsDroppedByBound
     }
 
     struct UnknownField: Error { let name: String }

@@ -51,7 +51,8 @@ struct DataLayout {
         guard chosen.count == featureDimension else {
             throw AttentionError.shapeMismatch(
                 "\(file): expected \(featureDimension) feature columns (every column but '\(groupColumn)'"
-                + "\(userColumn.map { ", '\($0)'" } ?? "")\(ignoreColumns.isEmpty ? "" : " and the ignored ones")), found \(chosen.count): \(chosen.joined(separator: ", "))")
+                    + "\(userColumn.map { ", '\($0)'" } ?? "")\(ignoreColumns.isEmpty ? "" : " and the ignored ones")), found \(chosen.count): \(chosen.joined(separator: ", "))"
+            )
         }
         return chosen
     }
@@ -111,10 +112,12 @@ final class DelimitedRecordSource: RecordSource {
             throw AttentionError.malformedFile(file: displayName, problem: "the header names column '\(duplicate)' twice")
         }
         guard header.contains(layout.groupColumn) else {
-            throw AttentionError.malformedFile(file: displayName, problem: "the header has no group column '\(layout.groupColumn)' (columns: \(header.joined(separator: ", ")))")
+            throw AttentionError.malformedFile(
+                file: displayName, problem: "the header has no group column '\(layout.groupColumn)' (columns: \(header.joined(separator: ", ")))")
         }
         if let user = layout.userColumn, !header.contains(user) {
-            throw AttentionError.malformedFile(file: displayName, problem: "the header has no user column '\(user)' (columns: \(header.joined(separator: ", ")))")
+            throw AttentionError.malformedFile(
+                file: displayName, problem: "the header has no user column '\(user)' (columns: \(header.joined(separator: ", ")))")
         }
         let features = try layout.resolveFeatures(available: header, file: displayName)
         let featurePosition = Dictionary(uniqueKeysWithValues: features.enumerated().map { ($1, $0) })
@@ -131,7 +134,7 @@ final class DelimitedRecordSource: RecordSource {
         repeat {
             guard let next = try reader.nextLine() else { return nil }
             line = next
-        } while line.allSatisfy({ $0 == 32 })   // blank lines (a line of tabs is a TSV row)
+        } while line.allSatisfy({ $0 == 32 })  // blank lines (a line of tabs is a TSV row)
         let lineNumber = reader.lineNumber
         // One pass over the line: find each field (RFC 4180 quoting) and use it at once. The
         // first problem in a field is kept, but a wrong column count takes precedence.
@@ -151,7 +154,11 @@ final class DelimitedRecordSource: RecordSource {
                 while true {
                     guard j < n else { return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "unterminated quoted field")) }
                     if base[j] == 34 {
-                        if j + 1 < n, base[j + 1] == 34 { escaped = true; j += 2; continue }
+                        if j + 1 < n, base[j + 1] == 34 {
+                            escaped = true
+                            j += 2
+                            continue
+                        }
                         break
                     }
                     j += 1
@@ -178,25 +185,33 @@ final class DelimitedRecordSource: RecordSource {
                     case .value(let value):
                         features[position] = value
                     case .notFinite:
-                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
-                                                  problem: "'\(fieldText(line, field))' is not a finite number"))
+                        problem = .bad(
+                            .badRecord(
+                                file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                problem: "'\(fieldText(line, field))' is not a finite number"))
                     case .notANumber:
-                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
-                                                  problem: "'\(fieldText(line, field))' is not a number"))
+                        problem = .bad(
+                            .badRecord(
+                                file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                problem: "'\(fieldText(line, field))' is not a number"))
                     }
                 case .group:
                     let label = fieldText(line, field)
                     if let index = groupIndex[label] {
                         group = index
                     } else {
-                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
-                                                  problem: layout.unknownGroupProblem(label)))
+                        problem = .bad(
+                            .badRecord(
+                                file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                problem: layout.unknownGroupProblem(label)))
                     }
                 case .user:
                     user = fieldText(line, field)
                     if user.isEmpty {
-                        problem = .bad(.badRecord(file: file, position: "line \(lineNumber), column '\(header[column])'",
-                                                  problem: "the user id is empty"))
+                        problem = .bad(
+                            .badRecord(
+                                file: file, position: "line \(lineNumber), column '\(header[column])'",
+                                problem: "the user id is empty"))
                     }
                 }
             }
@@ -266,7 +281,9 @@ final class JSONLinesRecordSource: RecordSource {
                 guard let index = groupIndex[label] else { return bad(key, layout.unknownGroupProblem(label)) }
                 group = index
             } else if key == layout.userColumn {
-                guard let id = value.labelText, !id.isEmpty else { return bad(key, "expected a non-empty string or number as the user id, found \(value.kindName)") }
+                guard let id = value.labelText, !id.isEmpty else {
+                    return bad(key, "expected a non-empty string or number as the user id, found \(value.kindName)")
+                }
                 user = id
                 sawUser = true
             } else if let position = featurePosition[key] {
@@ -325,7 +342,10 @@ func parseFlatJSONObject(_ line: UnsafeBufferPointer<UInt8>, into entries: inout
         var bytes: [UInt8] = []
         while i < n {
             let byte = line[i]
-            if byte == UInt8(ascii: "\"") { i += 1; return String(decoding: bytes, as: UTF8.self) }
+            if byte == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: bytes, as: UTF8.self)
+            }
             if byte == UInt8(ascii: "\\") {
                 guard i + 1 < n else { return nil }
                 let escape = line[i + 1]
@@ -396,8 +416,14 @@ func parseFlatJSONObject(_ line: UnsafeBufferPointer<UInt8>, into entries: inout
             entries.append((key, value))
             skipSpace()
             guard i < n else { return "unterminated object (missing '}')" }
-            if line[i] == UInt8(ascii: ",") { i += 1; continue }
-            if line[i] == UInt8(ascii: "}") { i += 1; break }
+            if line[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if line[i] == UInt8(ascii: "}") {
+                i += 1
+                break
+            }
             return "expected ',' or '}' after the value of \"\(key)\""
         }
     }

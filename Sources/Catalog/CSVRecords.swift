@@ -14,7 +14,10 @@ struct CSVRecords {
     }
 
     static func parse(_ bytes: [UInt8]) throws(Malformed) -> [Record] {
-        let quote: UInt8 = 34, comma: UInt8 = 44, newline: UInt8 = 10, carriageReturn: UInt8 = 13
+        let quote: UInt8 = 34
+        let comma: UInt8 = 44
+        let newline: UInt8 = 10
+        let carriageReturn: UInt8 = 13
         var records: [Record] = []
         var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var line = 1
@@ -45,7 +48,8 @@ struct CSVRecords {
                         }
                     }
                     if index < bytes.count, bytes[index] != comma, bytes[index] != newline,
-                       !(bytes[index] == carriageReturn && index + 1 < bytes.count && bytes[index + 1] == newline) {
+                        !(bytes[index] == carriageReturn && index + 1 < bytes.count && bytes[index + 1] == newline)
+                    {
                         throw Malformed(line: line, reason: "text after a closing quote (a quote inside a field is written \"\")")
                     }
                 } else {
@@ -65,12 +69,12 @@ struct CSVRecords {
                     index += 1
                 } else {
                     if bytes[index] == carriageReturn { index += 1 }
-                    index += 1 // the newline
+                    index += 1  // the newline
                     line += 1
                     endOfRecord = true
                 }
             }
-            if fields.count == 1, fields[0].isEmpty { continue } // a blank line
+            if fields.count == 1, fields[0].isEmpty { continue }  // a blank line
             records.append(Record(line: recordLine, fields: fields))
         }
         return records

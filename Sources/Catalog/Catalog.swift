@@ -86,22 +86,27 @@ public final class Catalog: Sendable {
             func counts(_ sql: String) throws -> [String: Int] {
                 Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: sql).map { ($0[0] as String, $0[1] as Int) })
             }
-            let totals = try Row.fetchOne(db, sql: """
-                SELECT count(*), count(start_us) + count(end_us) - count(start_us + end_us), count(x), count(z) FROM entries
-                """)!
+            let totals = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*), count(start_us) + count(end_us) - count(start_us + end_us), count(x), count(z) FROM entries
+                    """)!
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-            return Stats(entries: totals[0], worlds: try counts("SELECT world, count(*) FROM entries GROUP BY world"),
-                         kinds: try counts("SELECT kind, count(*) FROM entries GROUP BY kind"),
-                         withTime: totals[1], withLocation: totals[2], withHeight: totals[3],
-                         attributes: try counts("SELECT key, count(*) FROM attributes GROUP BY key"), fileBytes: size)
+            return Stats(
+                entries: totals[0], worlds: try counts("SELECT world, count(*) FROM entries GROUP BY world"),
+                kinds: try counts("SELECT kind, count(*) FROM entries GROUP BY kind"),
+                withTime: totals[1], withLocation: totals[2], withHeight: totals[3],
+                attributes: try counts("SELECT key, count(*) FROM attributes GROUP BY key"), fileBytes: size)
         }
     }
 
     /// Every entry of `world`, ordered by id.
     public func entries(world: String = Catalog.localWorld) throws -> [CatalogEntry] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT \(CatalogSchema.entryColumns) FROM entries e WHERE e.world = ? ORDER BY e.id",
-                             arguments: [world]).map { try CatalogSchema.entry(from: $0).entry }
+            try Row.fetchAll(
+                db, sql: "SELECT \(CatalogSchema.entryColumns) FROM entries e WHERE e.world = ? ORDER BY e.id",
+                arguments: [world]
+            ).map { try CatalogSchema.entry(from: $0).entry }
         }
     }
 

@@ -16,8 +16,10 @@ public struct CatalogEntry: Sendable, Hashable {
     /// Where it is, in its world's coordinates; absent when it has no place.
     public var location: Location?
 
-    public init(id: String, kind: String, name: String, tags: [String] = [], attributes: [String: String] = [:],
-                start: Instant? = nil, end: Instant? = nil, location: Location? = nil) {
+    public init(
+        id: String, kind: String, name: String, tags: [String] = [], attributes: [String: String] = [:],
+        start: Instant? = nil, end: Instant? = nil, location: Location? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.name = name

@@ -89,13 +89,17 @@ private final class EntryWriter {
 
     init(_ db: Database, adding entries: [CatalogEntry]) throws {
         self.db = db
-        insertEntry = try RawStatement(db, """
+        insertEntry = try RawStatement(
+            db,
+            """
             INSERT INTO entries (world, id, kind, name, tags, attributes, start_us, end_us, x, y, z)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertAttribute = try RawStatement(db, "INSERT INTO attributes (key, value, entry) VALUES (?, ?, ?)")
-        insertAttributes = try RawStatement(db, "INSERT INTO attributes (key, value, entry) VALUES "
-            + Array(repeating: "(?, ?, ?)", count: Self.attributeRows).joined(separator: ", "))
+        insertAttributes = try RawStatement(
+            db,
+            "INSERT INTO attributes (key, value, entry) VALUES "
+                + Array(repeating: "(?, ?, ?)", count: Self.attributeRows).joined(separator: ", "))
         insertText = try RawStatement(db, "INSERT INTO entry_text (rowid, name, tags) VALUES (?, ?, ?)")
         insertPlace = try RawStatement(db, "INSERT INTO entry_place VALUES (?, ?, ?, ?, ?)")
         insertSpan = try RawStatement(db, "INSERT INTO entry_span VALUES (?, ?, ?)")
@@ -141,8 +145,10 @@ private final class EntryWriter {
         insertText.bind(3, utf8: buffer)
         try insertText.run()
         if let location = entry.location {
-            let minX = OutwardRounding.floatBelow(location.x), maxX = OutwardRounding.floatAbove(location.x)
-            let minY = OutwardRounding.floatBelow(location.y), maxY = OutwardRounding.floatAbove(location.y)
+            let minX = OutwardRounding.floatBelow(location.x)
+            let maxX = OutwardRounding.floatAbove(location.x)
+            let minY = OutwardRounding.floatBelow(location.y)
+            let maxY = OutwardRounding.floatAbove(location.y)
             if place != nil {
                 place!.append(rowid, minX, maxX, minY, maxY)
             } else {
@@ -213,8 +219,9 @@ private final class EntryWriter {
         let tags = try JSONDecoder().decode([String].self, from: Data((row[2] as String).utf8))
         let attributes = try JSONDecoder().decode([String: String].self, from: Data((row[3] as String).utf8))
         // A contentless FTS5 table forgets a row only when told its indexed text again.
-        try db.execute(sql: "INSERT INTO entry_text (entry_text, rowid, name, tags) VALUES ('delete', ?, ?, ?)",
-                       arguments: [rowid, row[1] as String, CatalogSchema.tagText(tags)])
+        try db.execute(
+            sql: "INSERT INTO entry_text (entry_text, rowid, name, tags) VALUES ('delete', ?, ?, ?)",
+            arguments: [rowid, row[1] as String, CatalogSchema.tagText(tags)])
         for (key, value) in attributes {
             try db.execute(sql: "DELETE FROM attributes WHERE key = ? AND value = ? AND entry = ?", arguments: [key, value, rowid])
         }

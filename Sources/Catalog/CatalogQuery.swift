@@ -28,8 +28,10 @@ public struct CatalogQuery: Sendable, Hashable {
     public var within: Box?
     public var limit: Int
 
-    public init(text: String? = nil, conditions: [Condition] = [], from: Instant? = nil, to: Instant? = nil,
-                near: Near? = nil, within: Box? = nil, limit: Int = CatalogQuery.defaultLimit) {
+    public init(
+        text: String? = nil, conditions: [Condition] = [], from: Instant? = nil, to: Instant? = nil,
+        near: Near? = nil, within: Box? = nil, limit: Int = CatalogQuery.defaultLimit
+    ) {
         self.text = text
         self.conditions = conditions
         self.from = from

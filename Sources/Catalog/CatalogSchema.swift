@@ -17,29 +17,30 @@ enum CatalogSchema {
     static let format = "fedshare-catalog-1"
 
     static func create(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            INSERT INTO catalog_meta VALUES ('format', '\(format)');
-            CREATE TABLE entries (
-                entry INTEGER PRIMARY KEY,
-                world TEXT NOT NULL,
-                id TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                name TEXT NOT NULL,
-                tags TEXT NOT NULL,
-                attributes TEXT NOT NULL,
-                start_us INTEGER,
-                end_us INTEGER,
-                x REAL, y REAL, z REAL);
-            CREATE UNIQUE INDEX entries_id ON entries(id, world);
-            CREATE INDEX entries_kind ON entries(kind, id, world);
-            CREATE TABLE attributes (
-                key TEXT NOT NULL, value TEXT NOT NULL, entry INTEGER NOT NULL,
-                PRIMARY KEY (key, value, entry)) WITHOUT ROWID;
-            CREATE VIRTUAL TABLE entry_text USING fts5(name, tags, content = '', tokenize = 'unicode61');
-            CREATE VIRTUAL TABLE entry_place USING rtree(entry, min_x, max_x, min_y, max_y);
-            CREATE VIRTUAL TABLE entry_span USING rtree(entry, lo, hi);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO catalog_meta VALUES ('format', '\(format)');
+                CREATE TABLE entries (
+                    entry INTEGER PRIMARY KEY,
+                    world TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    attributes TEXT NOT NULL,
+                    start_us INTEGER,
+                    end_us INTEGER,
+                    x REAL, y REAL, z REAL);
+                CREATE UNIQUE INDEX entries_id ON entries(id, world);
+                CREATE INDEX entries_kind ON entries(kind, id, world);
+                CREATE TABLE attributes (
+                    key TEXT NOT NULL, value TEXT NOT NULL, entry INTEGER NOT NULL,
+                    PRIMARY KEY (key, value, entry)) WITHOUT ROWID;
+                CREATE VIRTUAL TABLE entry_text USING fts5(name, tags, content = '', tokenize = 'unicode61');
+                CREATE VIRTUAL TABLE entry_place USING rtree(entry, min_x, max_x, min_y, max_y);
+                CREATE VIRTUAL TABLE entry_span USING rtree(entry, lo, hi);
+                """)
     }
 
     static func isCatalog(_ db: Database) throws -> Bool {
@@ -69,11 +70,21 @@ enum CatalogSchema {
         output.append(0x22)
         for byte in text.utf8 {
             switch byte {
-            case 0x22: output.append(0x5C); output.append(0x22)
-            case 0x5C: output.append(0x5C); output.append(0x5C)
-            case 0x0A: output.append(0x5C); output.append(0x6E)
-            case 0x0D: output.append(0x5C); output.append(0x72)
-            case 0x09: output.append(0x5C); output.append(0x74)
+            case 0x22:
+                output.append(0x5C)
+                output.append(0x22)
+            case 0x5C:
+                output.append(0x5C)
+                output.append(0x5C)
+            case 0x0A:
+                output.append(0x5C)
+                output.append(0x6E)
+            case 0x0D:
+                output.append(0x5C)
+                output.append(0x72)
+            case 0x09:
+                output.append(0x5C)
+                output.append(0x74)
             case 0..<0x20:
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
                 output.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])

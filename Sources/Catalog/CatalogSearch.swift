@@ -69,8 +69,10 @@ struct SearchPlan {
             case .attribute(let key, let value):
                 return ("attributes d CROSS JOIN entries e ON e.entry = d.entry WHERE d.key = ? AND d.value = ?", [key, value])
             case .place(let minX, let maxX, let minY, let maxY):
-                return ("entry_place p CROSS JOIN entries e ON e.entry = p.entry WHERE p.min_x <= ? AND p.max_x >= ? AND p.min_y <= ? AND p.max_y >= ?",
-                        [maxX, minX, maxY, minY])
+                return (
+                    "entry_place p CROSS JOIN entries e ON e.entry = p.entry WHERE p.min_x <= ? AND p.max_x >= ? AND p.min_y <= ? AND p.max_y >= ?",
+                    [maxX, minX, maxY, minY]
+                )
             case .time(let low, let high):
                 return ("entry_span s CROSS JOIN entries e ON e.entry = s.entry WHERE s.lo <= ? AND s.hi >= ?", [high, low])
             }
@@ -96,8 +98,11 @@ struct SearchPlan {
                 predicates.append(("e.kind = ?", [condition.value]))
                 drivers.append(.kind(condition.value))
             } else {
-                predicates.append(("EXISTS (SELECT 1 FROM attributes a WHERE a.key = ? AND a.value = ? AND a.entry = e.entry)",
-                                   [condition.key, condition.value]))
+                predicates.append(
+                    (
+                        "EXISTS (SELECT 1 FROM attributes a WHERE a.key = ? AND a.value = ? AND a.entry = e.entry)",
+                        [condition.key, condition.value]
+                    ))
                 drivers.append(.attribute(key: condition.key, value: condition.value))
             }
         }
@@ -105,16 +110,21 @@ struct SearchPlan {
             predicates.append(("(e.start_us IS NOT NULL OR e.end_us IS NOT NULL)", []))
             if let to = query.to { predicates.append(("(e.start_us IS NULL OR e.start_us <= ?)", [to.microseconds])) }
             if let from = query.from { predicates.append(("(e.end_us IS NULL OR e.end_us >= ?)", [from.microseconds])) }
-            drivers.append(.time(low: query.from.map { OutwardRounding.doubleBelow($0.microseconds) } ?? -.infinity,
-                                 high: query.to.map { OutwardRounding.doubleAbove($0.microseconds) } ?? .infinity))
+            drivers.append(
+                .time(
+                    low: query.from.map { OutwardRounding.doubleBelow($0.microseconds) } ?? -.infinity,
+                    high: query.to.map { OutwardRounding.doubleAbove($0.microseconds) } ?? .infinity))
         }
         var box: (minX: Double, maxX: Double, minY: Double, maxY: Double)?
         if let near = query.near {
             let c = near.center
             let r2 = near.radius * near.radius
             if let z = c.z {
-                predicates.append(("(e.x - ?) * (e.x - ?) + (e.y - ?) * (e.y - ?) + (e.z - ?) * (e.z - ?) <= ?",
-                                   [c.x, c.x, c.y, c.y, z, z, r2]))
+                predicates.append(
+                    (
+                        "(e.x - ?) * (e.x - ?) + (e.y - ?) * (e.y - ?) + (e.z - ?) * (e.z - ?) <= ?",
+                        [c.x, c.x, c.y, c.y, z, z, r2]
+                    ))
             } else {
                 predicates.append(("(e.x - ?) * (e.x - ?) + (e.y - ?) * (e.y - ?) <= ?", [c.x, c.x, c.y, c.y, r2]))
             }

@@ -88,14 +88,18 @@ private struct AnyKey: CodingKey {
     var stringValue: String
     var intValue: Int?
     init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+    init?(intValue: Int) {
+        stringValue = String(intValue)
+        self.intValue = intValue
+    }
 }
 
 private func refuseUnknownFields(_ decoder: any Decoder, known: [String]) throws {
     let container = try decoder.container(keyedBy: AnyKey.self)
     for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
-        throw DecodingError.dataCorrupted(.init(
-            codingPath: decoder.codingPath + [key],
-            debugDescription: "unknown field (expected \(known.joined(separator: ", ")))"))
+        throw DecodingError.dataCorrupted(
+            .init(
+                codingPath: decoder.codingPath + [key],
+                debugDescription: "unknown field (expected \(known.joined(separator: ", ")))"))
     }
 }

@@ -140,8 +140,9 @@ public enum EntryFile {
         return try records.dropFirst().map { record in
             let fields = record.fields
             guard fields.count == header.fields.count else {
-                throw CatalogError.invalidEntry(file: file, line: record.line, field: nil,
-                                                reason: "expected \(header.fields.count) fields, found \(fields.count)")
+                throw CatalogError.invalidEntry(
+                    file: file, line: record.line, field: nil,
+                    reason: "expected \(header.fields.count) fields, found \(fields.count)")
             }
             func cell(_ name: String) -> String? {
                 guard let index = column[name], !fields[index].isEmpty else { return nil }
@@ -167,7 +168,7 @@ public enum EntryFile {
             entry.end = try instant("end")
             let (x, y, z) = (try number("x"), try number("y"), try number("z"))
             switch (x, y) {
-            case let (x?, y?): entry.location = Location(x: x, y: y, z: z)
+            case (let x?, let y?): entry.location = Location(x: x, y: y, z: z)
             case (nil, nil):
                 if z != nil {
                     throw CatalogError.invalidEntry(file: file, line: record.line, field: "z", reason: "z without x and y")

@@ -75,7 +75,8 @@ public struct Instant: Sendable, Hashable, Comparable, Codable {
         }
         guard index == bytes.count else { throw invalid }
         guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
-              hour < 24, minute < 60 else { throw invalid }
+            hour < 24, minute < 60
+        else { throw invalid }
         guard second < 60 else { throw CatalogError.instant(text: text, reason: second == 60 ? "leap seconds are not supported" : nil) }
         let days = Self.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)

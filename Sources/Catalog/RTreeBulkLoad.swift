@@ -48,15 +48,16 @@ struct RTreeBulkLoad {
         let width = 2 * dimensions
         let cellBytes = 8 + 4 * width
         guard let nodeBytes = try Int.fetchOne(db, sql: "SELECT length(data) FROM \(table)_node WHERE nodeno = 1"),
-              nodeBytes > 4 + cellBytes else {
+            nodeBytes > 4 + cellBytes
+        else {
             throw DatabaseError(message: "\(table): no R*Tree root node")
         }
         let capacity = min((nodeBytes - 4) / cellBytes, 51)
 
         // Level 0 groups box indices; level k > 0 groups nodes of level k - 1.
-        var levels: [[Range<Int>]] = []       // each node: a range of `order[level]`
-        var orders: [[Int]] = []              // the members of each level, in packed order
-        var levelBounds: [[Float]] = []       // the bounding box of each member of the level below
+        var levels: [[Range<Int>]] = []  // each node: a range of `order[level]`
+        var orders: [[Int]] = []  // the members of each level, in packed order
+        var levelBounds: [[Float]] = []  // the bounding box of each member of the level below
         var members = Array(0..<rowids.count)
         var memberBounds = bounds
         repeat {
@@ -95,7 +96,10 @@ struct RTreeBulkLoad {
         var numbers: [[Int64]] = Array(repeating: [], count: levels.count)
         var next: Int64 = 1
         for level in stride(from: levels.count - 1, through: 0, by: -1) {
-            numbers[level] = (0..<levels[level].count).map { _ in defer { next += 1 }; return next }
+            numbers[level] = (0..<levels[level].count).map { _ in
+                defer { next += 1 }
+                return next
+            }
         }
 
         try db.execute(sql: "DELETE FROM \(table)_node; DELETE FROM \(table)_parent; DELETE FROM \(table)_rowid")
@@ -142,8 +146,10 @@ struct RTreeBulkLoad {
         var byRowid = Array(rowids.indices)
         if !zip(rowids, rowids.dropFirst()).allSatisfy({ $0 < $1 }) { byRowid.sort { rowids[$0] < rowids[$1] } }
         let rowsPerInsert = 100
-        let insertRowids = try RawStatement(db, "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES "
-            + Array(repeating: "(?, ?)", count: rowsPerInsert).joined(separator: ", "))
+        let insertRowids = try RawStatement(
+            db,
+            "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES "
+                + Array(repeating: "(?, ?)", count: rowsPerInsert).joined(separator: ", "))
         var written = 0
         while byRowid.count - written >= rowsPerInsert {
             for row in 0..<rowsPerInsert {

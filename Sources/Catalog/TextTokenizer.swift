@@ -11,10 +11,11 @@ public final class TextTokenizer: Sendable {
         do {
             queue = try DatabaseQueue()
             try queue.write { db in
-                try db.execute(sql: """
-                    CREATE VIRTUAL TABLE words USING fts5(text, tokenize = 'unicode61');
-                    CREATE VIRTUAL TABLE word_list USING fts5vocab(words, instance);
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE VIRTUAL TABLE words USING fts5(text, tokenize = 'unicode61');
+                        CREATE VIRTUAL TABLE word_list USING fts5vocab(words, instance);
+                        """)
             }
         } catch {
             throw CatalogError.storage(path: ":memory:", reason: "SQLite lacks FTS5 (\(error))")

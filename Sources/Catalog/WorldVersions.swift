@@ -22,7 +22,8 @@ extension Catalog {
         try write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS world_versions (world TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             if let held = try Int64.fetchOne(db, sql: "SELECT version FROM world_versions WHERE world = ?", arguments: [world]),
-               held >= version {
+                held >= version
+            {
                 stale = held
                 return
             }

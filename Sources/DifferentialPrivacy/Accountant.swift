@@ -34,8 +34,10 @@ public struct PrivacySpend: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case epsilon, delta, accountant, order }
 
-    public init(epsilon: Double, delta: Double, accountant: AccountantKind, order: Double? = nil,
-                exactEpsilon: ExactRational? = nil) {
+    public init(
+        epsilon: Double, delta: Double, accountant: AccountantKind, order: Double? = nil,
+        exactEpsilon: ExactRational? = nil
+    ) {
         self.epsilon = epsilon
         self.delta = delta
         self.accountant = accountant
@@ -76,8 +78,10 @@ public enum PrivacyAccountant {
     /// ε at `delta` for `events`, by `accountant`.
     /// - Throws: `notApplicable` when the accountant cannot bound this history (for `best`,
     ///   only when none can), `invalidParameter` on a malformed event.
-    public static func spend(of events: [MechanismEvent], delta: Double,
-                             accountant: AccountantKind) throws -> PrivacySpend {
+    public static func spend(
+        of events: [MechanismEvent], delta: Double,
+        accountant: AccountantKind
+    ) throws -> PrivacySpend {
         guard delta >= 0, delta <= 1, !delta.isNaN else {
             throw DifferentialPrivacyError.invalidParameter(name: "delta", value: "\(delta)", reason: "must be in [0, 1]")
         }
@@ -123,14 +127,16 @@ public enum PrivacyAccountant {
             }
         }
         let epsilon = pure.doubleValue + approximate
-        return PrivacySpend(epsilon: epsilon, delta: delta, accountant: .basic,
-                            exactEpsilon: gaussianReleases == 0 ? pure : nil)
+        return PrivacySpend(
+            epsilon: epsilon, delta: delta, accountant: .basic,
+            exactEpsilon: gaussianReleases == 0 ? pure : nil)
     }
 
     /// Δ₁/b of one pure release, exactly (both are the exact values of their doubles).
     static func pureEpsilonExact(_ event: MechanismEvent) -> ExactRational {
         guard let sensitivity = ExactRational(exactly: event.sensitivity),
-              let noise = ExactRational(exactly: event.noise), !noise.isZero else { return ExactRational(0) }
+            let noise = ExactRational(exactly: event.noise), !noise.isZero
+        else { return ExactRational(0) }
         return sensitivity / noise
     }
 
@@ -167,7 +173,9 @@ public enum PrivacyAccountant {
                 throw DifferentialPrivacyError.notApplicable(accountant: "advanced", reason: "heterogeneous composition needs δ > 0")
             }
             // Kairouz–Oh–Viswanath Theorem 3.5 (as diffprivlib's BudgetAccountant.total), slack δ.
-            var sum = 0.0, tanhSum = 0.0, squareSum = 0.0
+            var sum = 0.0
+            var tanhSum = 0.0
+            var squareSum = 0.0
             for (event, epsilon) in zip(events, epsilons) {
                 let k = Double(event.count)
                 sum += k * epsilon
@@ -205,8 +213,8 @@ public enum PrivacyAccountant {
     /// p = e^{ε₀}/(1+e^{ε₀}), computed in log space: O(k) instead of O(k²), no overflow.
     public static func optimalHomogeneous(epsilon: Double, delta: Double, count k: Int, totalDelta: Double) -> Double? {
         guard k >= 1 else { return 0 }
-        let logP = -log1p(exp(-epsilon))          // ln p
-        let logQ = -epsilon - log1p(exp(-epsilon)) // ln(1 − p)
+        let logP = -log1p(exp(-epsilon))  // ln p
+        let logQ = -epsilon - log1p(exp(-epsilon))  // ln(1 − p)
         let logBinomial: (Int) -> Double = { l in
             lgamma(Double(k) + 1) - lgamma(Double(l) + 1) - lgamma(Double(k - l) + 1)
         }
@@ -220,7 +228,8 @@ public enum PrivacyAccountant {
             let m = max(a, b)
             return m + log1p(exp(min(a, b) - m))
         }
-        var runningF = -Double.infinity, runningG = -Double.infinity
+        var runningF = -Double.infinity
+        var runningG = -Double.infinity
         for l in 0...half {
             let c = logBinomial(l)
             runningF = logAdd(runningF, c + Double(k - l) * logP + Double(l) * logQ)
@@ -287,7 +296,7 @@ public enum PrivacyAccountant {
         case .discreteGaussian:
             let ratio = event.sensitivity / event.noise
             let gaussian = alpha * ratio * ratio / 2
-            if event.shares <= 1 { return gaussian } // CKS20: (Δ₂²/2σ²)-zCDP on Z^d.
+            if event.shares <= 1 { return gaussian }  // CKS20: (Δ₂²/2σ²)-zCDP on Z^d.
             // Kairouz–Liu–Steinke 2021, Prop. 14: the sum of n discrete Gaussians of variance
             // σ²/n each (σ ≥ 1/2 per share), with τ = 10·Σ_{k<n} exp(−2π²(σ²/n)·k/(k+1)).
             let n = event.shares

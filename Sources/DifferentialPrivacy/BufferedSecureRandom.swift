@@ -17,7 +17,7 @@ public struct BufferedSecureRandom: RandomNumberGenerator {
             index = 0
         }
         defer {
-            buffer[index] = 0 // used words are not kept around
+            buffer[index] = 0  // used words are not kept around
             index += 1
         }
         return buffer[index]

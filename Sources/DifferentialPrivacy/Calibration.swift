@@ -49,10 +49,13 @@ public enum Calibration {
     /// exceed ε/count. Gaussian: the analytic Gaussian mechanism (Balle & Wang 2018), not
     /// √(2 ln(1.25/δ))/ε. Discrete Gaussian: the smallest σ the accountant's RDP bound accepts,
     /// for `dimension` coordinates and `shares` summed noise shares (see ``calibrate(_:epsilon:delta:)``).
-    public static func noise(for mechanism: MechanismKind, epsilon: Double, delta: Double = 0,
-                             sensitivity: Double, count: Int = 1, dimension: Int = 1, shares: Int = 1) throws -> Double {
-        let template = MechanismEvent(mechanism: mechanism, noise: 1, sensitivity: sensitivity, dimension: dimension,
-                                      shares: shares, count: count)
+    public static func noise(
+        for mechanism: MechanismKind, epsilon: Double, delta: Double = 0,
+        sensitivity: Double, count: Int = 1, dimension: Int = 1, shares: Int = 1
+    ) throws -> Double {
+        let template = MechanismEvent(
+            mechanism: mechanism, noise: 1, sensitivity: sensitivity, dimension: dimension,
+            shares: shares, count: count)
         return try calibrate(template, epsilon: epsilon, delta: delta).noise
     }
 
@@ -88,8 +91,9 @@ public enum Calibration {
         }
         if !template.mechanism.isPure {
             guard delta > 0, delta < 1 else {
-                throw DifferentialPrivacyError.invalidParameter(name: "delta", value: "\(delta)",
-                                                                reason: "the Gaussian mechanisms need 0 < δ < 1")
+                throw DifferentialPrivacyError.invalidParameter(
+                    name: "delta", value: "\(delta)",
+                    reason: "the Gaussian mechanisms need 0 < δ < 1")
             }
         } else {
             guard delta >= 0, delta < 1 else {
@@ -168,8 +172,9 @@ public enum Calibration {
             hi *= 2
             steps += 1
             guard hi.isFinite, steps < 2100 else {
-                throw DifferentialPrivacyError.invalidParameter(name: "epsilon", value: "\(epsilon)",
-                                                                reason: "no finite noise is certified for it at δ = \(delta)")
+                throw DifferentialPrivacyError.invalidParameter(
+                    name: "epsilon", value: "\(epsilon)",
+                    reason: "no finite noise is certified for it at δ = \(delta)")
             }
         }
         if lo == hi {
@@ -177,7 +182,7 @@ public enum Calibration {
             repeat {
                 lo /= 2
                 steps += 1
-                if lo == 0 || steps > 2100 { return hi } // certified at every noise tried
+                if lo == 0 || steps > 2100 { return hi }  // certified at every noise tried
             } while certifiedEpsilon(event, noise: lo, delta: delta) <= epsilon
         }
         while lo.nextUp < hi {

@@ -31,7 +31,8 @@ public enum DifferentialPrivacyError: Error, CustomStringConvertible, LocalizedE
         case .notApplicable(let accountant, let reason):
             return "the \(accountant) accountant does not apply: \(reason)"
         case .capExceeded(let dataset, let epsilon, let delta, let capEpsilon, let capDelta, let spent):
-            return "dataset '\(dataset)': refused: this charge would bring spending to ε = \(epsilon) (δ = \(delta)), above the cap ε = \(capEpsilon), δ = \(capDelta) (already spent or reserved: ε = \(spent))"
+            return
+                "dataset '\(dataset)': refused: this charge would bring spending to ε = \(epsilon) (δ = \(delta)), above the cap ε = \(capEpsilon), δ = \(capDelta) (already spent or reserved: ε = \(spent))"
         case .noCap(let dataset):
             return "dataset '\(dataset)': no cap set; set one first (fedshare budget --set-cap \(dataset) --epsilon E --delta D)"
         case .reservationNotPending(let id, let state):

@@ -13,9 +13,15 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
         precondition(!denominator.isZero, "zero denominator")
         var p = numerator
         var q = denominator
-        if q.isNegative { p = -p; q = -q }
+        if q.isNegative {
+            p = -p
+            q = -q
+        }
         let g = BigInt.gcd(p.magnitude, q)
-        if g > 1 { p = p / g; q = q / g }
+        if g > 1 {
+            p = p / g
+            q = q / g
+        }
         self.numerator = p
         self.denominator = q
     }
@@ -25,7 +31,10 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
     /// The exact value of a finite `Double` (every finite double is a dyadic rational).
     public init?(exactly value: Double) {
         guard value.isFinite else { return nil }
-        if value == 0 { self.init(BigInt(0)); return }
+        if value == 0 {
+            self.init(BigInt(0))
+            return
+        }
         let significand = BigInt(value.significandBitPattern | (value.isNormal ? (1 << 52) : 0))
         // value = ±significand · 2^(exponent − 52), with subnormals at exponent −1022.
         let exponent = (value.isNormal ? Int(value.exponent) : -1022) - 52
@@ -98,7 +107,7 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
         let magnitude = numerator.magnitude
         // A quotient of 63 or 64 bits, with a sticky bit for what the division dropped, rounds
         // once (to nearest even) in the conversion to Double.
-        let shift = 63 - (magnitude.bitWidth - denominator.bitWidth) // quotient in [2^62, 2^64)
+        let shift = 63 - (magnitude.bitWidth - denominator.bitWidth)  // quotient in [2^62, 2^64)
         let scaled = shift >= 0 ? magnitude << shift : magnitude >> (-shift)
         let (quotient, remainder) = scaled.floorDivided(by: denominator)
         var word = quotient.uint64Value ?? UInt64.max
@@ -111,8 +120,14 @@ public struct ExactRational: Sendable, Hashable, Comparable, CustomStringConvert
     private func pow2(_ e: Int) -> Double {
         var r = 1.0
         var k = e
-        while k > 1000 { r *= 0x1p1000; k -= 1000 }
-        while k < -1000 { r *= 0x1p-1000; k += 1000 }
+        while k > 1000 {
+            r *= 0x1p1000
+            k -= 1000
+        }
+        while k < -1000 {
+            r *= 0x1p-1000
+            k += 1000
+        }
         return r * Double(sign: .plus, exponent: k, significand: 1)
     }
 

@@ -67,8 +67,10 @@ enum ExactCoins {
 
     /// Bernoulli(exp(−n/d)) for 0 ≤ n/d ≤ 1 (CKS20 Algorithm 1, first part): count K while
     /// Bernoulli(γ/K) succeeds; the result is whether the final K is odd.
-    static func bernoulliExpMinusUnit(_ n: UInt128, _ d: UInt128, startingAt start: UInt128 = 1,
-                                      using generator: inout some RandomNumberGenerator) -> Bool {
+    static func bernoulliExpMinusUnit(
+        _ n: UInt128, _ d: UInt128, startingAt start: UInt128 = 1,
+        using generator: inout some RandomNumberGenerator
+    ) -> Bool {
         if start == 1, d <= UInt128(UInt64.max) {
             return bernoulliExpMinusUnit64(UInt64(n), UInt64(d), using: &generator)
         }
@@ -83,8 +85,10 @@ enum ExactCoins {
         return k & 1 == 1
     }
 
-    static func bernoulliExpMinusUnit(_ n: BigInt, _ d: BigInt, startingAt start: BigInt = 1,
-                                      using generator: inout some RandomNumberGenerator) -> Bool {
+    static func bernoulliExpMinusUnit(
+        _ n: BigInt, _ d: BigInt, startingAt start: BigInt = 1,
+        using generator: inout some RandomNumberGenerator
+    ) -> Bool {
         var k = start
         while bernoulli(n, d * k, using: &generator) { k += 1 }
         return k.isOdd
@@ -155,8 +159,9 @@ public struct DiscreteLaplaceSampler: Sendable {
     /// - Parameter scale: the scale b > 0 (in integer units), at most 2^48.
     public init(scale: ExactRational) throws {
         guard scale.numerator.signum > 0, scale <= maximumScale else {
-            throw DifferentialPrivacyError.invalidParameter(name: "discrete Laplace scale", value: scale.description,
-                                                            reason: "must be positive and at most 2^48 grid units")
+            throw DifferentialPrivacyError.invalidParameter(
+                name: "discrete Laplace scale", value: scale.description,
+                reason: "must be positive and at most 2^48 grid units")
         }
         self.scale = scale
         t = scale.numerator
@@ -189,7 +194,7 @@ public struct DiscreteLaplaceSampler: Sendable {
         while ExactCoins.bernoulliExpMinusUnit64(1, 1, using: &generator) { v += 1 }
         let (tv, o1) = t.multipliedReportingOverflow(by: v)
         let (x, o2) = u.addingReportingOverflow(tv)
-        if o1 || o2 { return nil } // unreachable for accepted scales (x < 2^48·(v+1), v ≪ 2^15)
+        if o1 || o2 { return nil }  // unreachable for accepted scales (x < 2^48·(v+1), v ≪ 2^15)
         let y = x / s
         let negative = generator.next() & 1 == 1
         if negative && y == 0 { return nil }
@@ -222,8 +227,9 @@ public struct DiscreteGaussianSampler: Sendable {
     /// - Parameter sigmaSquared: the variance parameter σ² > 0 (integer units), σ at most 2^48.
     public init(sigmaSquared: ExactRational) throws {
         guard sigmaSquared.numerator.signum > 0, sigmaSquared <= maximumScale * maximumScale else {
-            throw DifferentialPrivacyError.invalidParameter(name: "discrete Gaussian σ²", value: sigmaSquared.description,
-                                                            reason: "must be positive with σ at most 2^48 grid units")
+            throw DifferentialPrivacyError.invalidParameter(
+                name: "discrete Gaussian σ²", value: sigmaSquared.description,
+                reason: "must be positive with σ at most 2^48 grid units")
         }
         self.sigmaSquared = sigmaSquared
         p = sigmaSquared.numerator
@@ -232,8 +238,9 @@ public struct DiscreteGaussianSampler: Sendable {
         t = sigmaSquared.floor.squareRoot + 1
         let d = 2 * p * q * t * t
         if p.bitWidth <= 62, q.bitWidth <= 62, t.bitWidth <= 62, d.bitWidth <= 126,
-           let p128 = UInt128(exactly: p), let q128 = UInt128(exactly: q),
-           let t128 = UInt128(exactly: t), let d128 = UInt128(exactly: d) {
+            let p128 = UInt128(exactly: p), let q128 = UInt128(exactly: q),
+            let t128 = UInt128(exactly: t), let d128 = UInt128(exactly: d)
+        {
             small = (p128, q128, t128, d128)
         } else {
             small = nil

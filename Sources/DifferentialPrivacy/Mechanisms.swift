@@ -63,8 +63,10 @@ public enum DistributedNoise {
     ///   - count: how many values (G × M for an attention matrix).
     ///   - generator: the CSPRNG in production: `BufferedSecureRandom` (100× faster than
     ///     `SecureRandom` word by word, same source).
-    public static func share(for mechanism: NoiseMechanism, parties: Int, threshold: Int, codec: FixedPointCodec,
-                             count: Int, using generator: inout some RandomNumberGenerator) throws -> [Int64] {
+    public static func share(
+        for mechanism: NoiseMechanism, parties: Int, threshold: Int, codec: FixedPointCodec,
+        count: Int, using generator: inout some RandomNumberGenerator
+    ) throws -> [Int64] {
         try validate(mechanism: mechanism, parties: parties, threshold: threshold, count: count)
         var noise = [Int64](repeating: 0, count: count)
         switch mechanism {
@@ -83,32 +85,39 @@ public enum DistributedNoise {
     ///   - sensitivity: Δ₁ (Laplace) or Δ₂ (Gaussian) of the real-valued sum, for `relation`.
     ///   - dimension: the number of noisy coordinates.
     ///   - affectedCoordinates: how many coordinates one neighbour can change (defaults to all).
-    public static func event(for mechanism: NoiseMechanism, threshold: Int, sensitivity: Double, dimension: Int,
-                             affectedCoordinates: Int? = nil, codec: FixedPointCodec, count: Int = 1) throws -> MechanismEvent {
+    public static func event(
+        for mechanism: NoiseMechanism, threshold: Int, sensitivity: Double, dimension: Int,
+        affectedCoordinates: Int? = nil, codec: FixedPointCodec, count: Int = 1
+    ) throws -> MechanismEvent {
         try mechanism.validate()
         let changed = affectedCoordinates ?? dimension
         guard changed >= 0, changed <= dimension else {
-            throw DifferentialPrivacyError.invalidParameter(name: "affected coordinates", value: "\(changed)",
-                                                            reason: "must be between 0 and the dimension \(dimension)")
+            throw DifferentialPrivacyError.invalidParameter(
+                name: "affected coordinates", value: "\(changed)",
+                reason: "must be between 0 and the dimension \(dimension)")
         }
         let grid = gridSensitivity(sensitivity, mechanism: mechanism, affectedCoordinates: changed, codec: codec)
         let event: MechanismEvent
         switch mechanism {
         case .laplace(let b):
-            event = MechanismEvent(mechanism: .discreteLaplace, noise: b * codec.scale, sensitivity: grid,
-                                   dimension: dimension, shares: 1, count: count)
+            event = MechanismEvent(
+                mechanism: .discreteLaplace, noise: b * codec.scale, sensitivity: grid,
+                dimension: dimension, shares: 1, count: count)
         case .gaussian(let sigma):
-            event = MechanismEvent(mechanism: .discreteGaussian, noise: sigma * codec.scale, sensitivity: grid,
-                                   dimension: dimension, shares: threshold, count: count)
+            event = MechanismEvent(
+                mechanism: .discreteGaussian, noise: sigma * codec.scale, sensitivity: grid,
+                dimension: dimension, shares: threshold, count: count)
         }
         try event.validate()
         return event
     }
 
     /// The sensitivity in grid units after rounding both neighbours to the grid (rounded up).
-    public static func gridSensitivity(_ sensitivity: Double, mechanism: NoiseMechanism, affectedCoordinates: Int,
-                                       codec: FixedPointCodec) -> Double {
-        let scaled = sensitivity * codec.scale // exact: a power-of-two scaling
+    public static func gridSensitivity(
+        _ sensitivity: Double, mechanism: NoiseMechanism, affectedCoordinates: Int,
+        codec: FixedPointCodec
+    ) -> Double {
+        let scaled = sensitivity * codec.scale  // exact: a power-of-two scaling
         switch mechanism {
         case .laplace: return (scaled + Double(affectedCoordinates)).nextUp
         case .gaussian: return (scaled + Double(affectedCoordinates).squareRoot().nextUp).nextUp
@@ -118,8 +127,9 @@ public enum DistributedNoise {
     static func validate(mechanism: NoiseMechanism, parties: Int, threshold: Int, count: Int) throws {
         try mechanism.validate()
         guard threshold >= 1, threshold <= parties else {
-            throw DifferentialPrivacyError.invalidParameter(name: "threshold", value: "\(threshold)",
-                                                            reason: "must be between 1 and the number of parties \(parties)")
+            throw DifferentialPrivacyError.invalidParameter(
+                name: "threshold", value: "\(threshold)",
+                reason: "must be between 1 and the number of parties \(parties)")
         }
         guard count >= 0 else {
             throw DifferentialPrivacyError.invalidParameter(name: "count", value: "\(count)", reason: "must not be negative")
@@ -153,22 +163,28 @@ public enum DistributedNoise {
 public enum MatrixMechanism {
     /// Encodes `values` on the codec's grid, adds exact discrete noise, and returns the noisy
     /// integers, their decoded values, and the event to record (grid units, rounding charged).
-    public static func release(_ values: [Double], mechanism: NoiseMechanism, sensitivity: Double,
-                               codec: FixedPointCodec, affectedCoordinates: Int? = nil,
-                               using generator: inout some RandomNumberGenerator) throws
-        -> (encoded: [Int64], decoded: [Double], event: MechanismEvent) {
-        let event = try DistributedNoise.event(for: mechanism, threshold: 1, sensitivity: sensitivity,
-                                               dimension: max(1, values.count), affectedCoordinates: affectedCoordinates,
-                                               codec: codec)
-        let noise = try DistributedNoise.share(for: mechanism, parties: 1, threshold: 1, codec: codec,
-                                               count: values.count, using: &generator)
+    public static func release(
+        _ values: [Double], mechanism: NoiseMechanism, sensitivity: Double,
+        codec: FixedPointCodec, affectedCoordinates: Int? = nil,
+        using generator: inout some RandomNumberGenerator
+    ) throws
+        -> (encoded: [Int64], decoded: [Double], event: MechanismEvent)
+    {
+        let event = try DistributedNoise.event(
+            for: mechanism, threshold: 1, sensitivity: sensitivity,
+            dimension: max(1, values.count), affectedCoordinates: affectedCoordinates,
+            codec: codec)
+        let noise = try DistributedNoise.share(
+            for: mechanism, parties: 1, threshold: 1, codec: codec,
+            count: values.count, using: &generator)
         var encoded: [Int64] = []
         encoded.reserveCapacity(values.count)
         for (index, value) in values.enumerated() {
             let (sum, overflow) = try codec.encode(value).addingReportingOverflow(noise[index])
             guard !overflow else {
-                throw DifferentialPrivacyError.invalidParameter(name: "value[\(index)]", value: "\(value)",
-                                                                reason: "too large for the grid once noise is added")
+                throw DifferentialPrivacyError.invalidParameter(
+                    name: "value[\(index)]", value: "\(value)",
+                    reason: "too large for the grid once noise is added")
             }
             encoded.append(sum)
         }

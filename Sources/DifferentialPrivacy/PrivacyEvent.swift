@@ -61,8 +61,10 @@ public struct MechanismEvent: Codable, Sendable, Hashable {
     /// How many times this release happens.
     public var count: Int
 
-    public init(mechanism: MechanismKind, noise: Double, sensitivity: Double, dimension: Int = 1,
-                shares: Int = 1, count: Int = 1) {
+    public init(
+        mechanism: MechanismKind, noise: Double, sensitivity: Double, dimension: Int = 1,
+        shares: Int = 1, count: Int = 1
+    ) {
         self.mechanism = mechanism
         self.noise = noise
         self.sensitivity = sensitivity

@@ -13,8 +13,10 @@ public struct PrivacyCharge: Sendable, Codable, Hashable {
     public var party: String
     public var round: String
 
-    public init(dataset: String, event: MechanismEvent, relation: NeighbouringRelation = .addOrRemoveOne,
-                unit: String = "record", party: String = "", round: String = "") {
+    public init(
+        dataset: String, event: MechanismEvent, relation: NeighbouringRelation = .addOrRemoveOne,
+        unit: String = "record", party: String = "", round: String = ""
+    ) {
         self.dataset = dataset
         self.event = event
         self.relation = relation
@@ -88,8 +90,9 @@ public struct LedgerEntry: Sendable, Codable, Hashable {
         guard let mechanism, let noise, let sensitivity, let dimension, let shares, let count else {
             throw DifferentialPrivacyError.brokenChain(row: id, reason: "reserve entry lacks mechanism fields")
         }
-        return MechanismEvent(mechanism: try MechanismKind(parsing: mechanism), noise: noise, sensitivity: sensitivity,
-                              dimension: dimension, shares: shares, count: count)
+        return MechanismEvent(
+            mechanism: try MechanismKind(parsing: mechanism), noise: noise, sensitivity: sensitivity,
+            dimension: dimension, shares: shares, count: count)
     }
 }
 
@@ -220,28 +223,29 @@ public final class PrivacyLedger: Sendable {
     }
 
     static func createSchema(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS entries (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                kind TEXT NOT NULL,
-                reservation INTEGER,
-                dataset TEXT NOT NULL,
-                mechanism TEXT, noise REAL, sensitivity REAL, dimension INTEGER, shares INTEGER,
-                relation TEXT, unit TEXT, count INTEGER, party TEXT, round TEXT,
-                cap_epsilon REAL, cap_delta REAL,
-                time TEXT NOT NULL,
-                previous_hash TEXT NOT NULL,
-                hash TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS entries_dataset ON entries(dataset);
-            CREATE TABLE IF NOT EXISTS chain_head (
-                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-                last_id INTEGER NOT NULL,
-                last_hash TEXT NOT NULL);
-            CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-                BEGIN SELECT RAISE(ABORT, 'the privacy ledger is append-only'); END;
-            CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-                BEGIN SELECT RAISE(ABORT, 'the privacy ledger is append-only'); END;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS entries (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    reservation INTEGER,
+                    dataset TEXT NOT NULL,
+                    mechanism TEXT, noise REAL, sensitivity REAL, dimension INTEGER, shares INTEGER,
+                    relation TEXT, unit TEXT, count INTEGER, party TEXT, round TEXT,
+                    cap_epsilon REAL, cap_delta REAL,
+                    time TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS entries_dataset ON entries(dataset);
+                CREATE TABLE IF NOT EXISTS chain_head (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    last_id INTEGER NOT NULL,
+                    last_hash TEXT NOT NULL);
+                CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+                    BEGIN SELECT RAISE(ABORT, 'the privacy ledger is append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+                    BEGIN SELECT RAISE(ABORT, 'the privacy ledger is append-only'); END;
+                """)
     }
 
     // MARK: Writing
@@ -315,11 +319,14 @@ public final class PrivacyLedger: Sendable {
     private func settle(_ id: Int64, as kind: LedgerEntry.Kind) throws {
         try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT dataset, kind FROM entries WHERE id = ?", arguments: [id]),
-                  (row["kind"] as String?) == LedgerEntry.Kind.reserve.rawValue else {
+                (row["kind"] as String?) == LedgerEntry.Kind.reserve.rawValue
+            else {
                 throw DifferentialPrivacyError.reservationNotPending(id: id, state: "unknown")
             }
-            if let settled = try String.fetchOne(db, sql: "SELECT kind FROM entries WHERE reservation = ? LIMIT 1",
-                                                 arguments: [id]) {
+            if let settled = try String.fetchOne(
+                db, sql: "SELECT kind FROM entries WHERE reservation = ? LIMIT 1",
+                arguments: [id])
+            {
                 throw DifferentialPrivacyError.reservationNotPending(id: id, state: settled == "commit" ? "committed" : "cancelled")
             }
             var entry = Self.blank(kind: kind, dataset: row["dataset"])
@@ -354,8 +361,9 @@ public final class PrivacyLedger: Sendable {
             if let cap = state.cap {
                 let decision = try Self.admit(held, capEpsilon: cap.epsilon, capDelta: cap.delta)
                 let after = decision.admitted ?? decision.best ?? PrivacySpend(epsilon: .infinity, delta: delta, accountant: .best)
-                return ChargePreview(dataset: charge.dataset, charge: alone, after: after, capEpsilon: cap.epsilon,
-                                     capDelta: cap.delta, allowed: decision.admitted != nil)
+                return ChargePreview(
+                    dataset: charge.dataset, charge: alone, after: after, capEpsilon: cap.epsilon,
+                    capDelta: cap.delta, allowed: decision.admitted != nil)
             }
             let after = try Self.bestSpend(held, delta: delta)
             return ChargePreview(dataset: charge.dataset, charge: alone, after: after, capEpsilon: nil, capDelta: nil, allowed: false)
@@ -378,7 +386,7 @@ public final class PrivacyLedger: Sendable {
 
     @discardableResult
     static func verifyChain(_ db: Database) throws -> (entries: Int, headHash: String) {
-        do { // one scope: the whole chain is read in the caller's transaction
+        do {  // one scope: the whole chain is read in the caller's transaction
             let entries = try Self.entries(db, validating: true)
             var previous = ""
             var expectedID: Int64 = 1
@@ -469,16 +477,21 @@ public final class PrivacyLedger: Sendable {
         entry.id = lastID + 1
         entry.previousHash = head?["last_hash"] ?? ""
         entry.hash = entry.computeHash()
-        try db.execute(sql: """
-            INSERT INTO entries (id, kind, reservation, dataset, mechanism, noise, sensitivity, dimension, shares,
-                relation, unit, count, party, round, cap_epsilon, cap_delta, time, previous_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [entry.id, entry.kind.rawValue, entry.reservation, entry.dataset, entry.mechanism, entry.noise,
-                             entry.sensitivity, entry.dimension, entry.shares, entry.relation, entry.unit, entry.count,
-                             entry.party, entry.round, entry.capEpsilon, entry.capDelta, entry.time,
-                             entry.previousHash, entry.hash])
-        try db.execute(sql: "INSERT OR REPLACE INTO chain_head (singleton, last_id, last_hash) VALUES (1, ?, ?)",
-                       arguments: [entry.id, entry.hash])
+        try db.execute(
+            sql: """
+                INSERT INTO entries (id, kind, reservation, dataset, mechanism, noise, sensitivity, dimension, shares,
+                    relation, unit, count, party, round, cap_epsilon, cap_delta, time, previous_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.id, entry.kind.rawValue, entry.reservation, entry.dataset, entry.mechanism, entry.noise,
+                entry.sensitivity, entry.dimension, entry.shares, entry.relation, entry.unit, entry.count,
+                entry.party, entry.round, entry.capEpsilon, entry.capDelta, entry.time,
+                entry.previousHash, entry.hash,
+            ])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO chain_head (singleton, last_id, last_hash) VALUES (1, ?, ?)",
+            arguments: [entry.id, entry.hash])
         return entry.id
     }
 
@@ -542,7 +555,9 @@ public final class PrivacyLedger: Sendable {
         let state = try state(of: dataset, db)
         let delta = state.cap?.delta ?? displayDelta
         let committed = state.held.filter(\.committed)
-        let spent = committed.isEmpty ? PrivacySpend(epsilon: 0, delta: delta, accountant: .best)
+        let spent =
+            committed.isEmpty
+            ? PrivacySpend(epsilon: 0, delta: delta, accountant: .best)
             : try bestSpend(committed.map(\.event), delta: delta)
         let held = state.held.isEmpty ? spent : try bestSpend(state.held.map(\.event), delta: delta)
         return DatasetBudget(
@@ -566,8 +581,11 @@ public final class PrivacyLedger: Sendable {
     /// spender: pure basic composition exactly in rationals (Σ Δ/b of the exact doubles against
     /// the cap's decimal value), float accountants with ε inflated by `comparisonMargin` (their
     /// rounding error is orders of magnitude below it).
-    static func admit(_ events: [MechanismEvent], capEpsilon: Double, capDelta: Double)
-        throws -> (admitted: PrivacySpend?, best: PrivacySpend?) {
+    static func admit(
+        _ events: [MechanismEvent], capEpsilon: Double, capDelta: Double
+    )
+        throws -> (admitted: PrivacySpend?, best: PrivacySpend?)
+    {
         var best: PrivacySpend?
         var admitted: PrivacySpend?
         // The cap is the decimal the person typed (0.3 means 3/10); event parameters are the

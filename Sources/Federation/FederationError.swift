@@ -96,7 +96,7 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
         case .aggregatorRefused(let party, let reason):
             return "party \(party) refuses: the aggregator \(reason)"
         case .configuration(let reason), .contribution(let reason), .noise(let reason), .internalState(let reason),
-             .localRun(let reason):
+            .localRun(let reason):
             return reason
         case .storage(let path, let reason):
             return "\(path): \(reason)"
@@ -121,7 +121,8 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
         case .invalidAddress(let field, let value):
             return "\(field): expected host:port (or [ipv6]:port) with a port from 0 to 65535, found \"\(value)\""
         case .unreachable(let address, let attempts, let seconds, let reason):
-            return "cannot reach the aggregator at \(address) after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s (\(reason)); is it running, and is the address in the manifest right?"
+            return
+                "cannot reach the aggregator at \(address) after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s (\(reason)); is it running, and is the address in the manifest right?"
         case .refused(let address, let reason):
             return "the aggregator at \(address) refused this participant: \(reason)"
         case .untrustedAggregator(let address, let reason):

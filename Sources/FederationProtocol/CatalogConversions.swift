@@ -6,7 +6,12 @@ extension Fedshare_V1_CatalogQuery {
     public init(_ query: CatalogQuery) {
         self.init()
         if let text = query.text { self.text = text }
-        conditions = query.conditions.map { condition in .with { $0.key = condition.key; $0.value = condition.value } }
+        conditions = query.conditions.map { condition in
+            .with {
+                $0.key = condition.key
+                $0.value = condition.value
+            }
+        }
         if let from = query.from { fromUs = from.microseconds }
         if let to = query.to { toUs = to.microseconds }
         if let near = query.near {
@@ -18,7 +23,12 @@ extension Fedshare_V1_CatalogQuery {
             }
         }
         if let box = query.within {
-            within = .with { $0.minX = box.minX; $0.minY = box.minY; $0.maxX = box.maxX; $0.maxY = box.maxY }
+            within = .with {
+                $0.minX = box.minX
+                $0.minY = box.minY
+                $0.maxX = box.maxX
+                $0.maxY = box.maxY
+            }
         }
         limit = UInt32(clamping: query.limit)
     }

@@ -1,17 +1,22 @@
-import Foundation
 import Arithmetic
+import Foundation
 import Paillier
 
 /// Chunked ciphertext batches: each chunk carries a `CiphertextBatchCodec` batch of at most
 /// ``WireProtocol/maximumChunkPayload`` bytes of ciphertexts.
 public enum CiphertextChunking {
     /// Splits ciphertexts into (chunk, first index, codec bytes) pieces.
-    public static func split(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey)
-        -> [(chunk: Wire.Chunk, first: Int, bytes: [UInt8])] {
+    public static func split(
+        _ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey
+    )
+        -> [(chunk: Wire.Chunk, first: Int, bytes: [UInt8])]
+    {
         let ranges = chunkRanges(count: ciphertexts.count, itemBytes: key.ciphertextByteCount)
         return ranges.enumerated().map { index, range in
-            (Wire.Chunk(index: index, total: ranges.count), range.lowerBound,
-             CiphertextBatchCodec.encode(Array(ciphertexts[range]), key: key))
+            (
+                Wire.Chunk(index: index, total: ranges.count), range.lowerBound,
+                CiphertextBatchCodec.encode(Array(ciphertexts[range]), key: key)
+            )
         }
     }
 
@@ -28,8 +33,10 @@ public enum CiphertextChunking {
     }
 
     /// Encrypted-sum chunks for the decryption request.
-    public static func encryptedSumChunks(_ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey,
-                                          contributors: [Int], context: [UInt8]) -> [Wire.EncryptedSumChunk] {
+    public static func encryptedSumChunks(
+        _ ciphertexts: [PaillierCiphertext], key: PaillierPublicKey,
+        contributors: [Int], context: [UInt8]
+    ) -> [Wire.EncryptedSumChunk] {
         split(ciphertexts, key: key).map { piece in
             var message = Wire.EncryptedSumChunk()
             message.chunk = piece.chunk
@@ -83,7 +90,8 @@ public struct CiphertextBatchAssembler: Sendable {
         }
         ciphertexts += batch
         if chunks.isComplete, ciphertexts.count != expectedCount {
-            throw ProtocolError.malformed(message: message, field: "ciphertexts", reason: "last chunk arrived with \(ciphertexts.count) of \(expectedCount) ciphertexts")
+            throw ProtocolError.malformed(
+                message: message, field: "ciphertexts", reason: "last chunk arrived with \(ciphertexts.count) of \(expectedCount) ciphertexts")
         }
     }
 }
@@ -197,7 +205,8 @@ public struct PartialDecryptionAssembler: Sendable {
         guard isComplete, let proof else {
             throw ProtocolError.malformed(message: "PartialDecryptionChunk from party \(party)", field: "chunk", reason: "incomplete")
         }
-        return ThresholdDecryptionShare(party: party, keyID: key.keyID, context: context, batchDigest: batchDigest,
-                                        values: values, proof: proof)
+        return ThresholdDecryptionShare(
+            party: party, keyID: key.keyID, context: context, batchDigest: batchDigest,
+            values: values, proof: proof)
     }
 }

@@ -22,8 +22,9 @@ extension Wire.PrivacyCost {
         guard let kind = MechanismKind(rawValue: mechanism) else {
             throw ProtocolError.malformed(message: "PrivacyCost", field: "mechanism", reason: "unknown mechanism \"\(mechanism.prefix(40))\"")
         }
-        let event = MechanismEvent(mechanism: kind, noise: noise, sensitivity: sensitivity, dimension: Int(dimension),
-                                   shares: Int(shares), count: Int(count))
+        let event = MechanismEvent(
+            mechanism: kind, noise: noise, sensitivity: sensitivity, dimension: Int(dimension),
+            shares: Int(shares), count: Int(count))
         do { try event.validate() } catch {
             throw ProtocolError.malformed(message: "PrivacyCost", field: "event", reason: "\(error)")
         }
@@ -61,8 +62,9 @@ extension Wire.SlotLayout {
         }
         let layout: SlotLayout
         do {
-            layout = try SlotLayout(valueBound: valueBound, noiseBound: noiseBound, parties: Int(parties),
-                                             modulusBits: Int(modulusBits), guardBits: Int(guardBits))
+            layout = try SlotLayout(
+                valueBound: valueBound, noiseBound: noiseBound, parties: Int(parties),
+                modulusBits: Int(modulusBits), guardBits: Int(guardBits))
         } catch {
             throw ProtocolError.malformed(message: "SlotLayout", field: "bounds", reason: "\(error)")
         }

@@ -63,10 +63,11 @@ extension Wire.SecAggAdvertisedKeys {
     }
 
     func keys(map: SecAggPartyMap, message: String) throws -> AdvertisedKeys {
-        AdvertisedKeys(party: try map.index(wire: party), maskPublicKey: try checkKey(maskPublicKey, message, "mask_public_key"),
-                       channelPublicKey: try checkKey(channelPublicKey, message, "channel_public_key"),
-                       credential: try checkBlob(certificate, limit: maximumCredential, message, "certificate"),
-                       signature: try checkBlob(signature, limit: maximumSignature, message, "signature"))
+        AdvertisedKeys(
+            party: try map.index(wire: party), maskPublicKey: try checkKey(maskPublicKey, message, "mask_public_key"),
+            channelPublicKey: try checkKey(channelPublicKey, message, "channel_public_key"),
+            credential: try checkBlob(certificate, limit: maximumCredential, message, "certificate"),
+            signature: try checkBlob(signature, limit: maximumSignature, message, "signature"))
     }
 }
 
@@ -120,8 +121,9 @@ public enum SecAggWire {
         guard wire.keys.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "keys", size: wire.keys.count, limit: map.parties.count)
         }
-        return KeyDirectory(round: round, sessionID: try checkSession(wire.sessionID, name),
-                            keys: try wire.keys.map { try $0.keys(map: map, message: name) })
+        return KeyDirectory(
+            round: round, sessionID: try checkSession(wire.sessionID, name),
+            keys: try wire.keys.map { try $0.keys(map: map, message: name) })
     }
 
     public static func shareKeys(_ message: ShareKeys, map: SecAggPartyMap) -> Wire.SecAggShareKeys {
@@ -156,8 +158,9 @@ public enum SecAggWire {
         guard wire.shares.count <= map.parties.count else {
             throw ProtocolError.tooLarge(message: name, field: "shares", size: wire.shares.count, limit: map.parties.count)
         }
-        return ForwardedShares(sessionID: try checkSession(wire.sessionID, name), recipient: try map.index(of: recipient),
-                               shares: try wire.shares.map { try $0.share(map: map, message: name) })
+        return ForwardedShares(
+            sessionID: try checkSession(wire.sessionID, name), recipient: try map.index(of: recipient),
+            shares: try wire.shares.map { try $0.share(map: map, message: name) })
     }
 
     /// Masked input in chunks of at most ``WireProtocol/maximumChunkPayload`` bytes of words.
@@ -199,8 +202,9 @@ public enum SecAggWire {
     /// - Parameters: sender: the authenticated sender.
     public static func survivorSignature(_ wire: Wire.SecAggSurvivorSignature, sender: Int, map: SecAggPartyMap) throws -> SurvivorSignature {
         let name = "SecAggSurvivorSignature"
-        return SurvivorSignature(sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
-                                 signature: try checkBlob(wire.signature, limit: maximumSignature, name, "signature"))
+        return SurvivorSignature(
+            sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
+            signature: try checkBlob(wire.signature, limit: maximumSignature, name, "signature"))
     }
 
     public static func unmaskingRequest(_ message: UnmaskingRequest, map: SecAggPartyMap) -> Wire.SecAggUnmaskingRequest {
@@ -228,9 +232,10 @@ public enum SecAggWire {
         let signatures = try wire.signatures.map {
             SignedSurvivor(party: try map.index(wire: $0.party), signature: try checkBlob($0.signature, limit: maximumSignature, name, "signatures.signature"))
         }
-        return UnmaskingRequest(sessionID: try checkSession(wire.sessionID, name),
-                                alive: try wire.alive.map { try map.index(wire: $0) }, dead: try wire.dead.map { try map.index(wire: $0) },
-                                signatures: signatures)
+        return UnmaskingRequest(
+            sessionID: try checkSession(wire.sessionID, name),
+            alive: try wire.alive.map { try map.index(wire: $0) }, dead: try wire.dead.map { try map.index(wire: $0) },
+            signatures: signatures)
     }
 
     public static func unmaskingResponse(_ message: UnmaskingResponse, map: SecAggPartyMap) -> Wire.SecAggUnmaskingResponse {
@@ -258,8 +263,9 @@ public enum SecAggWire {
             }
             return RevealedShare(owner: try map.index(wire: share.owner), share: Array(share.share))
         }
-        return UnmaskingResponse(sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
-                                 seedShares: try wire.seedShares.map(revealed), maskKeyShares: try wire.maskKeyShares.map(revealed))
+        return UnmaskingResponse(
+            sessionID: try checkSession(wire.sessionID, name), sender: try map.index(of: sender),
+            seedShares: try wire.seedShares.map(revealed), maskKeyShares: try wire.maskKeyShares.map(revealed))
     }
 }
 
@@ -285,7 +291,8 @@ public struct MaskedInputAssembler: Sendable {
             throw ProtocolError.malformed(message: name, field: "word_count", reason: "expected \(expectedLength), found \(wire.wordCount)")
         }
         guard Int(wire.firstWord) == words.count, words.count + wire.words.count <= expectedLength else {
-            throw ProtocolError.malformed(message: name, field: "first_word", reason: "expected \(words.count), found \(wire.firstWord) with \(wire.words.count) words")
+            throw ProtocolError.malformed(
+                message: name, field: "first_word", reason: "expected \(words.count), found \(wire.firstWord) with \(wire.words.count) words")
         }
         let session = try checkSession(wire.sessionID, name)
         guard sessionID == nil || sessionID == session else {

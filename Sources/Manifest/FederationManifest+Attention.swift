@@ -19,14 +19,18 @@ extension LocalAttention {
     }
 
     /// Computes A_p and the group counts under `manifest`.
-    public static func compute(manifest: FederationManifest, dataURL: URL, options: Options,
-                               using rng: inout some RandomNumberGenerator) throws -> AttentionResult {
+    public static func compute(
+        manifest: FederationManifest, dataURL: URL, options: Options,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> AttentionResult {
         try compute(settings: manifest.attention, model: manifest.model, dataURL: dataURL, options: options, using: &rng)
     }
 
     /// Computes A_p and the group counts as exact sums under `manifest`.
-    public static func sums(manifest: FederationManifest, dataURL: URL, options: Options,
-                            using rng: inout some RandomNumberGenerator) throws -> AttentionSums {
+    public static func sums(
+        manifest: FederationManifest, dataURL: URL, options: Options,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> AttentionSums {
         try sums(settings: manifest.attention, model: manifest.model, dataURL: dataURL, options: options, using: &rng)
     }
 }
@@ -44,7 +48,8 @@ extension PartialAttention {
     /// Refuses a partial result not made under `manifest`: its hash, groups, anchors and bound.
     /// - Parameter file: the name used in the error.
     public func check(against manifest: FederationManifest, file: String) throws {
-        try check(manifestHash: Self.hash(of: manifest), manifestName: manifest.url.lastPathComponent,
-                  settings: manifest.attention, model: manifest.model, file: file)
+        try check(
+            manifestHash: Self.hash(of: manifest), manifestName: manifest.url.lastPathComponent,
+            settings: manifest.attention, model: manifest.model, file: file)
     }
 }

@@ -147,7 +147,8 @@ public struct FederationManifest: Sendable, Equatable {
             while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 { i += 1 }
             guard i < bytes.count else { continue }
             let c = bytes[i]
-            let startsKeyOrValue = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            let startsKeyOrValue =
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
                 || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
                 || c == UInt8(ascii: "]") || c == UInt8(ascii: "[") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
                 || c == UInt8(ascii: "{") || c == 13
@@ -179,7 +180,8 @@ public struct FederationManifest: Sendable, Equatable {
         }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw AttentionError.malformedFile(file: file, problem: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            throw AttentionError.malformedFile(
+                file: file, problem: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
         }
         let folder = url.deletingLastPathComponent()
         var top = FieldReader(table: root, path: "", file: file)
@@ -193,7 +195,8 @@ public struct FederationManifest: Sendable, Equatable {
         // [federation]
         let name = try federation.string("name")
         guard !name.isEmpty, name.count <= 128,
-              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }) else {
+            name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) })
+        else {
             throw federation.fail("name", "expected 1 to 128 letters, digits, '.', '_' or '-', found \"\(name)\"")
         }
         let parties = try federation.intArray("parties")
@@ -243,7 +246,9 @@ public struct FederationManifest: Sendable, Equatable {
         let features = try attentionTable.optionalStringArray("features")
         if let features {
             guard !features.isEmpty else { throw attentionTable.fail("features", "expected at least one column name (or leave it out for all columns)") }
-            if let duplicate = firstDuplicate(features) { throw attentionTable.fail("features", "expected distinct column names, found \"\(duplicate)\" twice") }
+            if let duplicate = firstDuplicate(features) {
+                throw attentionTable.fail("features", "expected distinct column names, found \"\(duplicate)\" twice")
+            }
             if features.contains(groupColumn) { throw attentionTable.fail("features", "must not include the group column \"\(groupColumn)\"") }
             if let userColumn, features.contains(userColumn) { throw attentionTable.fail("features", "must not include the user column \"\(userColumn)\"") }
             if features.contains(where: \.isEmpty) { throw attentionTable.fail("features", "expected non-empty column names") }
@@ -260,19 +265,24 @@ public struct FederationManifest: Sendable, Equatable {
         case .one(let value): bias = [Double](repeating: value, count: m)
         case .many(let values):
             guard values.count == m else {
-                throw attentionTable.fail("bias", "expected one number or \(m) numbers (one per anchor in \(anchorsURL.lastPathComponent)), found \(values.count)")
+                throw attentionTable.fail(
+                    "bias", "expected one number or \(m) numbers (one per anchor in \(anchorsURL.lastPathComponent)), found \(values.count)")
             }
             bias = values
         }
         let model: AttentionModel
         do {
-            model = try AttentionModel(anchorNames: anchors.names, anchors: anchors.values, embeddingDimension: anchors.dimension,
-                                       encoder: encoder, scale: scale, bias: bias, groups: groups)
+            model = try AttentionModel(
+                anchorNames: anchors.names, anchors: anchors.values, embeddingDimension: anchors.dimension,
+                encoder: encoder, scale: scale, bias: bias, groups: groups)
         } catch let error as AttentionError {
             throw AttentionError.manifest(file: file, field: "attention", problem: error.description)
         }
         if let features, features.count != model.featureDimension {
-            throw attentionTable.fail("features", "expected \(model.featureDimension) column names (d, from \(encoderURL == nil ? "the anchors' dimension h" : "the encoder's rows")), found \(features.count)")
+            throw attentionTable.fail(
+                "features",
+                "expected \(model.featureDimension) column names (d, from \(encoderURL == nil ? "the anchors' dimension h" : "the encoder's rows")), found \(features.count)"
+            )
         }
 
         // [privacy]
@@ -286,7 +296,9 @@ public struct FederationManifest: Sendable, Equatable {
         switch mechanism {
         case .gaussian:
             delta = try privacyTable.number("delta")
-            guard delta > 0, delta < 1 else { throw privacyTable.fail("delta", "expected a number with 0 < delta < 1 for the gaussian mechanism, found \(delta)") }
+            guard delta > 0, delta < 1 else {
+                throw privacyTable.fail("delta", "expected a number with 0 < delta < 1 for the gaussian mechanism, found \(delta)")
+            }
         case .laplace:
             delta = try privacyTable.optionalNumber("delta") ?? 0
             guard delta == 0 else { throw privacyTable.fail("delta", "expected 0 (or no delta) for the laplace mechanism, found \(delta)") }
@@ -345,10 +357,14 @@ public struct FederationManifest: Sendable, Equatable {
         // groups told different dead lists give it both kinds; in Paillier mode two groups that
         // each decrypt once open two sums in one round, with one charge.
         if 2 * threshold <= parties.count {
-            let why = crypto.mode == .secagg
+            let why =
+                crypto.mode == .secagg
                 ? "an aggregator that equivocates on the dead list could unmask one party's input"
                 : "an aggregator could have two groups of threshold parties each decrypt a different sum, opening a round twice for one charge"
-            throw federation.fail("threshold", "\(threshold) is unsafe with mode = \"\(crypto.mode.rawValue)\" and \(parties.count) parties: with 2 × threshold ≤ parties \(why); the smallest safe threshold is \(parties.count / 2 + 1)")
+            throw federation.fail(
+                "threshold",
+                "\(threshold) is unsafe with mode = \"\(crypto.mode.rawValue)\" and \(parties.count) parties: with 2 × threshold ≤ parties \(why); the smallest safe threshold is \(parties.count / 2 + 1)"
+            )
         }
 
         // [catalog]
@@ -371,11 +387,13 @@ public struct FederationManifest: Sendable, Equatable {
         return FederationManifest(
             url: url, digest: digest ?? SHA256.hash(Array(text.utf8)),
             name: name, parties: parties, threshold: threshold, aggregator: aggregator,
-            attention: AttentionSettings(anchorsURL: anchorsURL, encoderURL: encoderURL, scale: scale, groups: groups,
-                                         features: features, groupColumn: groupColumn, userColumn: userColumn,
-                                         maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
-            privacy: PrivacySettings(mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
-                                     epsilonBudget: epsilonBudget, deltaBudget: deltaBudget),
+            attention: AttentionSettings(
+                anchorsURL: anchorsURL, encoderURL: encoderURL, scale: scale, groups: groups,
+                features: features, groupColumn: groupColumn, userColumn: userColumn,
+                maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
+            privacy: PrivacySettings(
+                mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
+                epsilonBudget: epsilonBudget, deltaBudget: deltaBudget),
             crypto: crypto, model: model, catalog: catalog)
     }
 }

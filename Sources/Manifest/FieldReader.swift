@@ -87,7 +87,10 @@ struct FieldReader {
         return number
     }
 
-    enum NumberOrNumbers { case one(Double), many([Double]) }
+    enum NumberOrNumbers {
+        case one(Double)
+        case many([Double])
+    }
 
     mutating func optionalNumberOrNumbers(_ key: String) throws -> NumberOrNumbers? {
         guard let value = try self.value(key, required: false, expected: "a number or an array of numbers") else { return nil }
@@ -100,9 +103,13 @@ struct FieldReader {
         if let array = value.array {
             var numbers: [Double] = []
             for (index, element) in array.enumerated() {
-                if let double = element.double { numbers.append(try finite(double, index)) }
-                else if let int = element.int { numbers.append(Double(int)) }
-                else { throw fail(key, "expected numbers, found \(describe(element)) at position \(index + 1)") }
+                if let double = element.double {
+                    numbers.append(try finite(double, index))
+                } else if let int = element.int {
+                    numbers.append(Double(int))
+                } else {
+                    throw fail(key, "expected numbers, found \(describe(element)) at position \(index + 1)")
+                }
             }
             return .many(numbers)
         }
@@ -135,8 +142,9 @@ struct FieldReader {
     func rejectUnknown() throws {
         for key in table.keys.sorted() where !used.contains(key) {
             let known = used.sorted().joined(separator: ", ")
-            throw AttentionError.manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)",
-                                          problem: "unknown key (known here: \(known))")
+            throw AttentionError.manifest(
+                file: file, field: path.isEmpty ? key : "\(path).\(key)",
+                problem: "unknown key (known here: \(known))")
         }
     }
 }

@@ -57,16 +57,17 @@ final class FastEncryptionTable: Sendable {
             for _ in 0..<windowBits { next.multiply(by: next, modulo: nSquared) }
             bases.append(next)
         }
-        let rows = (try? Parallel.map(bases) { base -> [BigInt] in
-            var row = [base]
-            row.reserveCapacity(digitsPerWindow)
-            var power = base
-            for _ in 1..<digitsPerWindow {
-                power.multiply(by: base, modulo: nSquared)
-                row.append(power)
-            }
-            return row
-        }) ?? []
+        let rows =
+            (try? Parallel.map(bases) { base -> [BigInt] in
+                var row = [base]
+                row.reserveCapacity(digitsPerWindow)
+                var power = base
+                for _ in 1..<digitsPerWindow {
+                    power.multiply(by: base, modulo: nSquared)
+                    row.append(power)
+                }
+                return row
+            }) ?? []
         entries = rows.flatMap { $0 }
     }
 
@@ -97,7 +98,10 @@ final class FastEncryptionTable: Sendable {
             var digit = 0
             // A digit uniform in 1…2^w − 1 by rejection of zero.
             repeat {
-                if available < windowBits { bits = generator.next(); available = 64 }
+                if available < windowBits {
+                    bits = generator.next()
+                    available = 64
+                }
                 digit = Int(bits & UInt64(digitsPerWindow))
                 bits >>= UInt64(windowBits)
                 available -= windowBits

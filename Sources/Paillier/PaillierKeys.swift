@@ -87,8 +87,10 @@ public struct PaillierPublicKey: Sendable, Hashable {
     // MARK: Encryption
 
     /// Encrypts m ∈ [0, n).
-    public func encrypt(_ plaintext: BigInt, method: EncryptionMethod = .default,
-                        using generator: inout some RandomNumberGenerator) throws -> PaillierCiphertext {
+    public func encrypt(
+        _ plaintext: BigInt, method: EncryptionMethod = .default,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> PaillierCiphertext {
         guard plaintext.signum >= 0, plaintext < n else {
             throw PaillierError.plaintextOutOfRange("expected 0 ≤ m < n")
         }
@@ -98,8 +100,10 @@ public struct PaillierPublicKey: Sendable, Hashable {
     /// Encrypts every plaintext on all cores, with randomness from the CSPRNG.
     ///
     /// - Parameter progress: advanced once per ciphertext (for a progress display).
-    public func encrypt(batch plaintexts: [BigInt], method: EncryptionMethod = .default,
-                        progress: WorkProgress? = nil) throws -> [PaillierCiphertext] {
+    public func encrypt(
+        batch plaintexts: [BigInt], method: EncryptionMethod = .default,
+        progress: WorkProgress? = nil
+    ) throws -> [PaillierCiphertext] {
         if method == .fast { _ = fastTable.table(for: self, expectedEncryptions: plaintexts.count) }
         return try Parallel.map(plaintexts) { plaintext in
             var generator = SecureRandom()
@@ -162,8 +166,10 @@ public struct PaillierPublicKey: Sendable, Hashable {
     }
 
     /// The same plaintext under fresh randomness.
-    public func rerandomise(_ ciphertext: PaillierCiphertext, method: EncryptionMethod = .default,
-                            using generator: inout some RandomNumberGenerator) -> PaillierCiphertext {
+    public func rerandomise(
+        _ ciphertext: PaillierCiphertext, method: EncryptionMethod = .default,
+        using generator: inout some RandomNumberGenerator
+    ) -> PaillierCiphertext {
         PaillierCiphertext(unchecked: ciphertext.value.multiplied(by: randomiser(method, using: &generator), modulo: nSquared))
     }
 }
@@ -194,14 +200,19 @@ public struct PaillierPrivateKey: Sendable {
         guard p * q == publicKey.n else { throw PaillierError.invalidPrivateKey("p × q does not equal the public modulus n") }
         // Order the factors so that the CRT recombination is deterministic.
         var (p, q) = p > q ? (p, q) : (q, p)
-        p.markSecret(); q.markSecret()
+        p.markSecret()
+        q.markSecret()
         self.publicKey = publicKey
         self.p = p
         self.q = q
-        var pSquared = p * p; pSquared.markSecret()
-        var qSquared = q * q; qSquared.markSecret()
-        var pMinusOne = p - 1; pMinusOne.markSecret()
-        var qMinusOne = q - 1; qMinusOne.markSecret()
+        var pSquared = p * p
+        pSquared.markSecret()
+        var qSquared = q * q
+        qSquared.markSecret()
+        var pMinusOne = p - 1
+        pMinusOne.markSecret()
+        var qMinusOne = q - 1
+        qMinusOne.markSecret()
         self.pSquared = pSquared
         self.qSquared = qSquared
         self.pMinusOne = pMinusOne
@@ -209,10 +220,12 @@ public struct PaillierPrivateKey: Sendable {
         // h_p = L_p(g^(p−1) mod p²)⁻¹ mod p, with g = n + 1.
         let g = publicKey.n + 1
         guard var hp = PaillierPrivateKey.lFunction(g.powerSecret(pMinusOne, modulus: pSquared), p).inverse(modulo: p),
-              var hq = PaillierPrivateKey.lFunction(g.powerSecret(qMinusOne, modulus: qSquared), q).inverse(modulo: q),
-              var qInverse = q.inverse(modulo: p)
+            var hq = PaillierPrivateKey.lFunction(g.powerSecret(qMinusOne, modulus: qSquared), q).inverse(modulo: q),
+            var qInverse = q.inverse(modulo: p)
         else { throw PaillierError.invalidPrivateKey("the factors do not give an invertible decryption constant (are they prime?)") }
-        hp.markSecret(); hq.markSecret(); qInverse.markSecret()
+        hp.markSecret()
+        hq.markSecret()
+        qInverse.markSecret()
         self.hp = hp
         self.hq = hq
         self.qInverseModP = qInverse

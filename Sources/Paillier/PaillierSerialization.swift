@@ -9,12 +9,17 @@ import Primitives
 public struct PheutilPublicKeyJSON: Codable, Sendable {
     public var kty: String
     public var alg: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public var key_ops: [String]?
     public var n: String
     public var kid: String?
 
     public init(_ key: PaillierPublicKey, kid: String) {
-        kty = "DAJ"; alg = "PAI-GN1"; key_ops = ["encrypt"]; n = key.n.base64URL; self.kid = kid
+        kty = "DAJ"
+        alg = "PAI-GN1"
+        key_ops = ["encrypt"]
+        n = key.n.base64URL
+        self.kid = kid
     }
 
     /// The key, validated.
@@ -30,6 +35,7 @@ public struct PheutilPublicKeyJSON: Codable, Sendable {
 /// "pub": {public key}, "kid": …}`.
 public struct PheutilPrivateKeyJSON: Codable, Sendable {
     public var kty: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public var key_ops: [String]?
     public var p: String
     public var q: String
@@ -37,19 +43,26 @@ public struct PheutilPrivateKeyJSON: Codable, Sendable {
     public var kid: String?
 
     public init(_ key: PaillierPrivateKey, kid: String, publicKid: String) {
-        kty = "DAJ"; key_ops = ["decrypt"]
-        p = key.factors.p.base64URL; q = key.factors.q.base64URL
-        pub = PheutilPublicKeyJSON(key.publicKey, kid: publicKid); self.kid = kid
+        kty = "DAJ"
+        key_ops = ["decrypt"]
+        p = key.factors.p.base64URL
+        q = key.factors.q.base64URL
+        pub = PheutilPublicKeyJSON(key.publicKey, kid: publicKid)
+        self.kid = kid
     }
 
     /// The key, validated (p · q must equal the public n).
     public func privateKey(policy: KeySizePolicy = .production) throws -> PaillierPrivateKey {
         guard kty == "DAJ" else { throw PaillierError.malformed("field \"kty\": expected \"DAJ\", found \"\(kty)\"") }
-        if let key_ops, !key_ops.contains("decrypt") { throw PaillierError.malformed("field \"key_ops\": expected it to contain \"decrypt\" (is this a public key?)") }
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        if let key_ops, !key_ops.contains("decrypt") {
+            throw PaillierError.malformed("field \"key_ops\": expected it to contain \"decrypt\" (is this a public key?)")
+        }
         let publicKey = try pub.publicKey(policy: policy)
         guard var p = BigInt(base64URL: p) else { throw PaillierError.malformed("field \"p\": expected base64url digits") }
         guard var q = BigInt(base64URL: q) else { throw PaillierError.malformed("field \"q\": expected base64url digits") }
-        p.markSecret(); q.markSecret()
+        p.markSecret()
+        q.markSecret()
         return try PaillierPrivateKey(p: p, q: q, publicKey: publicKey)
     }
 }
@@ -60,10 +73,13 @@ public struct PheutilPrivateKeyJSON: Codable, Sendable {
 public struct PheutilCiphertextJSON: Codable, Sendable {
     public var v: String
     public var e: Int
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public var fedshare_key: String?
 
     public init(ciphertext: PaillierCiphertext, exponent: Int, key: PaillierPublicKey) {
-        v = ciphertext.value.description; e = exponent; fedshare_key = key.fingerprint
+        v = ciphertext.value.description
+        e = exponent
+        fedshare_key = key.fingerprint
     }
 
     /// The base-16 exponents accepted on reading. python-paillier writes −32 or the precision
@@ -74,11 +90,13 @@ public struct PheutilCiphertextJSON: Codable, Sendable {
 
     /// The ciphertext, validated against `key` (with its exponent in ``exponentRange``).
     public func ciphertext(for key: PaillierPublicKey) throws -> PaillierCiphertext {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         if let fedshare_key, fedshare_key != key.fingerprint {
             throw PaillierError.keyMismatch
         }
         guard PheutilCiphertextJSON.exponentRange.contains(e) else {
-            throw PaillierError.malformed("field \"e\": exponent \(e) is outside \(PheutilCiphertextJSON.exponentRange.lowerBound)…\(PheutilCiphertextJSON.exponentRange.upperBound)")
+            throw PaillierError.malformed(
+                "field \"e\": exponent \(e) is outside \(PheutilCiphertextJSON.exponentRange.lowerBound)…\(PheutilCiphertextJSON.exponentRange.upperBound)")
         }
         guard let value = BigInt(v) else { throw PaillierError.malformed("field \"v\": expected a decimal integer") }
         return try key.ciphertext(value)

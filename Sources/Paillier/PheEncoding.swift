@@ -27,7 +27,7 @@ public struct PheEncodedNumber: Sendable, Equatable {
     /// The exponent python-paillier picks for a float: the one that keeps all 53 bits,
     /// floor((frexp(x).exponent − 53) / 4).
     public static func precisionExponent(of value: Double) -> Int {
-        let binaryExponent = value == 0 ? 0 : Int(value.exponent) + 1   // frexp's exponent
+        let binaryExponent = value == 0 ? 0 : Int(value.exponent) + 1  // frexp's exponent
         let lsb = binaryExponent - 53
         return Int((Double(lsb) / Double(log2Base)).rounded(.down))
     }
@@ -144,7 +144,10 @@ public struct PheEncodedNumber: Sendable, Equatable {
             digits = String(repeating: "0", count: 1 - point) + digits
             point = 1
         }
-        if point >= digits.count { digits += String(repeating: "0", count: point - digits.count); return (negative ? "-" : "") + digits + ".0" }
+        if point >= digits.count {
+            digits += String(repeating: "0", count: point - digits.count)
+            return (negative ? "-" : "") + digits + ".0"
+        }
         let whole = digits.prefix(point)
         var frac = String(digits.dropFirst(point))
         while frac.hasSuffix("0") && frac.count > 1 { frac.removeLast() }
@@ -180,7 +183,8 @@ public struct PheEncryptedNumber: Sendable {
     /// E(a + b) at the lower of the two exponents.
     public func adding(_ other: PheEncryptedNumber, key: PaillierPublicKey) -> PheEncryptedNumber {
         let exponent = min(self.exponent, other.exponent)
-        let a = loweringExponent(to: exponent, key: key), b = other.loweringExponent(to: exponent, key: key)
+        let a = loweringExponent(to: exponent, key: key)
+        let b = other.loweringExponent(to: exponent, key: key)
         return PheEncryptedNumber(ciphertext: key.add(a.ciphertext, b.ciphertext), exponent: exponent)
     }
 

@@ -45,7 +45,8 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
         guard valueBound > 0 else { throw PaillierError.invalidLayout("value bound must be positive") }
         let (bound, overflowed) = valueBound.addingReportingOverflow(noiseBound)
         guard !overflowed, bound <= UInt64(Int64.max) / 2 else {
-            throw PaillierError.invalidLayout("value bound \(valueBound) plus noise bound \(noiseBound) exceeds 2^62: lower the fractional bits or the noise tail")
+            throw PaillierError.invalidLayout(
+                "value bound \(valueBound) plus noise bound \(noiseBound) exceeds 2^62: lower the fractional bits or the noise tail")
         }
         self.valueBound = valueBound
         self.noiseBound = noiseBound
@@ -54,12 +55,15 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
         self.modulusBits = modulusBits
         let sumBound = BigInt(bound) * BigInt(parties)
         guard sumBound <= BigInt(Int64.max) else {
-            throw PaillierError.invalidLayout("the sum of \(parties) contributions of up to \(bound) does not fit in 63 bits: lower the value bound, the noise bound, the fractional bits or the number of parties")
+            throw PaillierError.invalidLayout(
+                "the sum of \(parties) contributions of up to \(bound) does not fit in 63 bits: lower the value bound, the noise bound, the fractional bits or the number of parties"
+            )
         }
         slotBits = (sumBound * 2).bitWidth + guardBits
         slotsPerPlaintext = (modulusBits - 1) / slotBits
         guard slotsPerPlaintext >= 1 else {
-            throw PaillierError.invalidLayout("a slot needs \(slotBits) bits but the key has only \(modulusBits - 1) usable bits: use a larger key or smaller bounds")
+            throw PaillierError.invalidLayout(
+                "a slot needs \(slotBits) bits but the key has only \(modulusBits - 1) usable bits: use a larger key or smaller bounds")
         }
     }
 
@@ -87,7 +91,8 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
             for index in stride(from: end - 1, through: start, by: -1) {
                 let value = values[index]
                 guard value.magnitude <= bound else {
-                    throw PaillierError.invalidLayout("value \(value) at index \(index) exceeds the declared bound \(bound) (value bound \(valueBound) + noise bound \(noiseBound))")
+                    throw PaillierError.invalidLayout(
+                        "value \(value) at index \(index) exceeds the declared bound \(bound) (value bound \(valueBound) + noise bound \(noiseBound))")
                 }
                 accumulator = (accumulator << slotBits) + BigInt(Int64(bitPattern: UInt64(bitPattern: value) &+ bound))
             }
@@ -118,7 +123,8 @@ public struct SlotLayout: Sendable, Hashable, Codable, CustomStringConvertible {
                 rest = rest >> slotBits
                 let index = block * slotsPerPlaintext + slot
                 guard raw <= limit, let value = (raw - offset).intValue else {
-                    throw PaillierError.overflow("slot \(index) holds \(raw), above the bound \(limit) for \(contributors) contributions: some contribution broke its declared bound")
+                    throw PaillierError.overflow(
+                        "slot \(index) holds \(raw), above the bound \(limit) for \(contributors) contributions: some contribution broke its declared bound")
                 }
                 values.append(Int64(value))
             }

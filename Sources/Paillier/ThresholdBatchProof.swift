@@ -57,8 +57,10 @@ extension ThresholdPublicKey {
         hasher.updateField(context)
         hasher.updateField(batchDigest)
         hasher.updateField(ThresholdEncoding.uint64(UInt64(count)))
-        for element in [combinedCiphertext, combinedValue, verificationBase, verificationKeys[party - 1], commitmentC,
-                        commitmentV] {
+        for element in [
+            combinedCiphertext, combinedValue, verificationBase, verificationKeys[party - 1], commitmentC,
+            commitmentV,
+        ] {
             hasher.updateField(ThresholdEncoding.fixed(element, width: elementLength))
         }
         return BigInt(bigEndian: hasher.finalize())
@@ -81,7 +83,10 @@ extension ThresholdPublicKey {
         let commitments = ThresholdPower(exponent: r, modulus: nSquared)
         var commitmentC = commitments.power(c4)
         var commitmentV = commitments.power(verificationBase)
-        defer { commitmentC.wipe(); commitmentV.wipe() }
+        defer {
+            commitmentC.wipe()
+            commitmentV.wipe()
+        }
         let challenge = batchProofChallenge(
             party: party, context: context, batchDigest: batchDigest, count: values.count,
             combinedCiphertext: combinedCiphertext, combinedValue: combinedValue, commitmentC: commitmentC,
@@ -101,7 +106,7 @@ extension ThresholdPublicKey {
         let (combinedCiphertext, combinedValue) = batchProducts(
             ciphertexts: ciphertexts, values: share.values, weights: weights)
         guard let valueInverse = combinedValue.inverse(modulo: nSquared),
-              let keyInverse = verificationKeys[share.party - 1].inverse(modulo: nSquared)
+            let keyInverse = verificationKeys[share.party - 1].inverse(modulo: nSquared)
         else { return false }
         let c4 = combinedCiphertext.power(BigInt(4), modulus: nSquared)
         let valueSquaredInverse = valueInverse.multiplied(by: valueInverse, modulo: nSquared)

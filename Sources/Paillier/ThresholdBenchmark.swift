@@ -91,7 +91,10 @@ public enum ThresholdBenchmark {
         let clock = ContinuousClock()
         let start = clock.now
         var (p, q) = try ThresholdDealer.safePrimePair(bits: bits / 2, progress: progress)
-        defer { p.wipe(); q.wipe() }
+        defer {
+            p.wipe()
+            q.wipe()
+        }
         let (dealing, _) = try ThresholdDealer.deal(
             safePrimes: p, q, threshold: threshold, parties: parties, policy: policy, using: &random, progress: progress)
         let dealSeconds = (clock.now - start).seconds
@@ -164,12 +167,14 @@ public enum ThresholdBenchmark {
 
         // CPU time per ciphertext: process time (all threads) for the batch paths, thread time
         // for one CRT decryption.
-        let partialCPU = try processCPUMilliseconds(seconds: phase) {
-            _ = try signers[0].decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
-        } / Double(batchSize)
-        let verifyCPU = try processCPUMilliseconds(seconds: phase) {
-            try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
-        } / Double(batchSize)
+        let partialCPU =
+            try processCPUMilliseconds(seconds: phase) {
+                _ = try signers[0].decryptionShare(for: ciphertexts, publicKey: publicKey, context: context, using: &random)
+            } / Double(batchSize)
+        let verifyCPU =
+            try processCPUMilliseconds(seconds: phase) {
+                try publicKey.verify(decryptionShares[0], for: ciphertexts, context: context)
+            } / Double(batchSize)
         let crtCPU = cpuMilliseconds(seconds: phase) { _ = privateKey.decrypt(ciphertexts[0]) }
 
         return ThresholdBenchmarkResult(

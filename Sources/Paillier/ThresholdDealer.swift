@@ -82,7 +82,10 @@ public enum ThresholdDealer {
             throw PaillierError.invalidParameters("the modulus size must be 2048, 3072 or 4096 bits, found \(bits)")
         }
         var (p, q) = try safePrimePair(bits: bits / 2, progress: progress)
-        defer { p.wipe(); q.wipe() }
+        defer {
+            p.wipe()
+            q.wipe()
+        }
         return try deal(
             safePrimes: p, q, threshold: threshold, parties: parties, policy: policy, using: &generator,
             progress: progress
@@ -138,10 +141,18 @@ public enum ThresholdDealer {
         var qPrime = (q - 1) >> 1
         var m = pPrime * qPrime
         var nm = n * m
-        pPrime.markSecret(); qPrime.markSecret(); m.markSecret(); nm.markSecret()
-        defer { pPrime.wipe(); qPrime.wipe(); m.wipe(); nm.wipe() }
+        pPrime.markSecret()
+        qPrime.markSecret()
+        m.markSecret()
+        nm.markSecret()
+        defer {
+            pPrime.wipe()
+            qPrime.wipe()
+            m.wipe()
+            nm.wipe()
+        }
         guard p.isProbablePrime(rounds: 20), q.isProbablePrime(rounds: 20),
-              pPrime.isProbablePrime(rounds: 20), qPrime.isProbablePrime(rounds: 20)
+            pPrime.isProbablePrime(rounds: 20), qPrime.isProbablePrime(rounds: 20)
         else {
             throw PaillierError.invalidParameters("p and q must be safe primes (p = 2p′ + 1 with p′ prime)")
         }

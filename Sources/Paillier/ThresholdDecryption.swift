@@ -137,7 +137,10 @@ extension ThresholdKeyShare {
         deltaShare.markSecret()
         var exponent = deltaShare << 1
         exponent.markSecret()
-        defer { deltaShare.wipe(); exponent.wipe() }
+        defer {
+            deltaShare.wipe()
+            exponent.wipe()
+        }
         guard deltaShare.signum > 0 else {
             throw PaillierError.malformedKey("the key share of party \(party) is zero")
         }
@@ -299,7 +302,9 @@ extension ThresholdPublicKey {
         guard let firstFailure = results.firstIndex(where: { $0 == nil }) else { return results.compactMap { $0 } }
         throw PaillierError.invalidShare(
             party: subset[0].party,
-            reason: "combining parties \(subset.map { String($0.party) }.joined(separator: ", ")) gave no plaintext for ciphertext \(firstFailure); the key or the shares are inconsistent")
+            reason:
+                "combining parties \(subset.map { String($0.party) }.joined(separator: ", ")) gave no plaintext for ciphertext \(firstFailure); the key or the shares are inconsistent"
+        )
     }
 
     /// c′ = ∏ c_i^{2λ_i}, M = L(c′)·(4Δ²)⁻¹ mod n for any set of parties (no size check, so tests
@@ -359,8 +364,9 @@ extension ThresholdKeyShare {
         for ciphertexts: [PaillierCiphertext], publicKey: ThresholdPublicKey, context: [UInt8],
         using generator: inout some RandomNumberGenerator, progress: WorkProgress? = nil
     ) throws -> ThresholdDecryptionShare {
-        try decryptionShare(for: ciphertexts.map(\.value), publicKey: publicKey, context: context, using: &generator,
-                            progress: progress)
+        try decryptionShare(
+            for: ciphertexts.map(\.value), publicKey: publicKey, context: context, using: &generator,
+            progress: progress)
     }
 }
 

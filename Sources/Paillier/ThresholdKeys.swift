@@ -222,8 +222,8 @@ public struct ThresholdKeyShare: Sendable, CustomStringConvertible, CustomDebugS
         exponent.markSecret()
         defer { exponent.wipe() }
         guard exponent.signum > 0,
-              publicKey.verificationBase.powerSecret(exponent, modulus: publicKey.nSquared)
-              == publicKey.verificationKeys[party - 1]
+            publicKey.verificationBase.powerSecret(exponent, modulus: publicKey.nSquared)
+                == publicKey.verificationKeys[party - 1]
         else {
             throw PaillierError.malformedKey("the key share of party \(party) does not match its verification key")
         }

@@ -108,10 +108,11 @@ extension ThresholdPublicKey {
 
     /// The versioned JSON form: format name, version, key id (hex), and base64url integers.
     public func jsonData() throws -> Data {
-        try ThresholdEncoding.encode(Encoded(
-            format: ThresholdEncoding.publicKeyFormat, version: ThresholdEncoding.version, keyID: fingerprint,
-            n: n.base64URL, threshold: threshold, parties: parties, verificationBase: verificationBase.base64URL,
-            verificationKeys: verificationKeys.map(\.base64URL)))
+        try ThresholdEncoding.encode(
+            Encoded(
+                format: ThresholdEncoding.publicKeyFormat, version: ThresholdEncoding.version, keyID: fingerprint,
+                n: n.base64URL, threshold: threshold, parties: parties, verificationBase: verificationBase.base64URL,
+                verificationKeys: verificationKeys.map(\.base64URL)))
     }
 
     /// Reads the JSON form, checks every field and that the stated key id matches the fields.
@@ -152,9 +153,10 @@ extension ThresholdKeyShare {
     /// The versioned JSON form, **containing the secret share**: write it only to a file that
     /// its owner alone can read (0600), and wipe the returned buffer when done.
     public func jsonData() throws -> Data {
-        try ThresholdEncoding.encode(Encoded(
-            format: ThresholdEncoding.keyShareFormat, version: ThresholdEncoding.version,
-            keyID: ThresholdEncoding.hex(keyID), party: party, share: secret.base64URL))
+        try ThresholdEncoding.encode(
+            Encoded(
+                format: ThresholdEncoding.keyShareFormat, version: ThresholdEncoding.version,
+                keyID: ThresholdEncoding.hex(keyID), party: party, share: secret.base64URL))
     }
 
     /// Reads the JSON form. With `publicKey`, also checks that the share belongs to that key and
@@ -207,11 +209,12 @@ extension ThresholdDecryptionShare {
     /// The versioned JSON form (version 2): key id, party, context (base64url), batch digest
     /// (hex), values and the one batch proof `{e, z}` (base64url integers).
     public func jsonData() throws -> Data {
-        try ThresholdEncoding.encode(Encoded(
-            format: ThresholdEncoding.decryptionShareFormat, version: ThresholdEncoding.decryptionShareVersion,
-            keyID: ThresholdEncoding.hex(keyID), party: party, context: Base64URL.encode(context),
-            batch: ThresholdEncoding.hex(batchDigest), values: values.map(\.base64URL),
-            proof: Encoded.Proof(e: proof.challenge.base64URL, z: proof.response.base64URL)))
+        try ThresholdEncoding.encode(
+            Encoded(
+                format: ThresholdEncoding.decryptionShareFormat, version: ThresholdEncoding.decryptionShareVersion,
+                keyID: ThresholdEncoding.hex(keyID), party: party, context: Base64URL.encode(context),
+                batch: ThresholdEncoding.hex(batchDigest), values: values.map(\.base64URL),
+                proof: Encoded.Proof(e: proof.challenge.base64URL, z: proof.response.base64URL)))
     }
 
     /// Reads the JSON form (version 2 only). With `publicKey` and `context`, refuses a share made

@@ -18,8 +18,8 @@ public enum AESGCM {
         guard let context = EVP_CIPHER_CTX_new() else { throw PrimitivesError.openSSL(operation: "EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
         guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-              fs_evp_gcm_set_ivlen(context, Int32(nonceLength)) == 1,
-              EVP_EncryptInit_ex(context, nil, nil, key, nonce) == 1
+            fs_evp_gcm_set_ivlen(context, Int32(nonceLength)) == 1,
+            EVP_EncryptInit_ex(context, nil, nil, key, nonce) == 1
         else { throw PrimitivesError.openSSL(operation: "AES-256-GCM init") }
         var written: Int32 = 0
         if !associatedData.isEmpty {
@@ -50,8 +50,8 @@ public enum AESGCM {
         guard let context = EVP_CIPHER_CTX_new() else { throw PrimitivesError.openSSL(operation: "EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
         guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-              fs_evp_gcm_set_ivlen(context, Int32(nonceLength)) == 1,
-              EVP_DecryptInit_ex(context, nil, nil, key, nonce) == 1
+            fs_evp_gcm_set_ivlen(context, Int32(nonceLength)) == 1,
+            EVP_DecryptInit_ex(context, nil, nil, key, nonce) == 1
         else { throw PrimitivesError.openSSL(operation: "AES-256-GCM init") }
         var written: Int32 = 0
         if !associatedData.isEmpty {

@@ -16,10 +16,11 @@ public enum HKDF {
             salt.withUnsafeBufferPointer { saltBuffer in
                 info.withUnsafeBufferPointer { infoBuffer in
                     output.withUnsafeMutableBufferPointer { out in
-                        fs_hkdf_sha256(ikmBuffer.baseAddress, ikmBuffer.count,
-                                       saltBuffer.baseAddress, saltBuffer.count,
-                                       infoBuffer.baseAddress, infoBuffer.count,
-                                       out.baseAddress, out.count)
+                        fs_hkdf_sha256(
+                            ikmBuffer.baseAddress, ikmBuffer.count,
+                            saltBuffer.baseAddress, saltBuffer.count,
+                            infoBuffer.baseAddress, infoBuffer.count,
+                            out.baseAddress, out.count)
                     }
                 }
             }

@@ -54,12 +54,14 @@ public final class LockedBox<Value>: @unchecked Sendable {
     public init(_ value: Value) { stored = value }
 
     public var value: Value {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return stored
     }
 
     public func update<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return try body(&stored)
     }
 }

@@ -32,7 +32,10 @@ enum SafePrimeSieve {
         for value in 3..<limit where value % 2 == 1 && !composite[value] {
             primes.append(UInt32(value))
             var multiple = value * value
-            while multiple < limit { composite[multiple] = true; multiple += 2 * value }
+            while multiple < limit {
+                composite[multiple] = true
+                multiple += 2 * value
+            }
         }
         return primes
     }()
@@ -45,7 +48,7 @@ enum SafePrimeSieve {
         guard let context = BN_CTX_secure_new() else { throw PrimitivesError.openSSL(operation: "BN_CTX_secure_new") }
         defer { BN_CTX_free(context) }
         guard let start = BN_secure_new(), let q = BN_secure_new(), let p = BN_secure_new(),
-              let pMinusOne = BN_secure_new(), let fermat = BN_secure_new(), let two = BN_new()
+            let pMinusOne = BN_secure_new(), let fermat = BN_secure_new(), let two = BN_new()
         else { throw PrimitivesError.openSSL(operation: "BN_secure_new") }
         defer { for value in [start, q, p, pMinusOne, fermat, two] { BN_clear_free(value) } }
         guard BN_set_word(two, 2) == 1 else { throw PrimitivesError.openSSL(operation: "BN_set_word") }
@@ -60,8 +63,8 @@ enum SafePrimeSieve {
             for offset in 0..<window where !sieve[offset] {
                 // q = start + 2·offset, p = 2q + 1, p − 1 = 2q.
                 guard BN_copy(q, start) != nil, BN_add_word(q, UInt(2 * offset)) == 1,
-                      BN_lshift1(pMinusOne, q) == 1, BN_copy(p, pMinusOne) != nil, BN_add_word(p, 1) == 1,
-                      BN_mod_exp_mont_consttime(fermat, two, pMinusOne, p, context, nil) == 1
+                    BN_lshift1(pMinusOne, q) == 1, BN_copy(p, pMinusOne) != nil, BN_add_word(p, 1) == 1,
+                    BN_mod_exp_mont_consttime(fermat, two, pMinusOne, p, context, nil) == 1
                 else { throw PrimitivesError.openSSL(operation: "safe-prime candidate test") }
                 guard BN_is_one(fermat) == 1 else { continue }
                 guard BN_check_prime(q, context, nil) == 1, BN_check_prime(p, context, nil) == 1 else { continue }
@@ -85,9 +88,15 @@ enum SafePrimeSieve {
                 let first = (modulus - residue) % modulus * halfInverse % modulus
                 let second = (modulus - (2 * residue + 1) % modulus) % modulus * quarterInverse % modulus
                 var offset = Int(first)
-                while offset < marks.count { marks[offset] = true; offset += Int(prime) }
+                while offset < marks.count {
+                    marks[offset] = true
+                    offset += Int(prime)
+                }
                 offset = Int(second)
-                while offset < marks.count { marks[offset] = true; offset += Int(prime) }
+                while offset < marks.count {
+                    marks[offset] = true
+                    offset += Int(prime)
+                }
             }
         }
     }

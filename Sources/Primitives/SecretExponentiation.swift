@@ -19,12 +19,13 @@ public final class SecretExponentiation: @unchecked Sendable {
         precondition(modulus.isOdd && modulus.compare(1) > 0, "constant-time exponentiation needs an odd modulus above 1")
         precondition(exponent.signum > 0, "constant-time exponentiation needs a positive exponent")
         guard let modulusBN = SecretExponentiation.bignum(modulus),
-              let exponentBN = SecretExponentiation.bignum(exponent),
-              let context = BN_CTX_new()
+            let exponentBN = SecretExponentiation.bignum(exponent),
+            let context = BN_CTX_new()
         else { throw PrimitivesError.openSSL(operation: "BN_bin2bn") }
         defer { BN_CTX_free(context) }
         guard let montgomery = BN_MONT_CTX_new(), BN_MONT_CTX_set(montgomery, modulusBN, context) == 1 else {
-            BN_clear_free(modulusBN); BN_clear_free(exponentBN)
+            BN_clear_free(modulusBN)
+            BN_clear_free(exponentBN)
             throw PrimitivesError.openSSL(operation: "BN_MONT_CTX_set")
         }
         BN_set_flags(exponentBN, BN_FLG_CONSTTIME)
@@ -47,7 +48,11 @@ public final class SecretExponentiation: @unchecked Sendable {
         guard let baseBN = SecretExponentiation.bignum(reduced), let result = BN_new(), let context = BN_CTX_new() else {
             fatalError("OpenSSL could not allocate a bignum")
         }
-        defer { BN_clear_free(baseBN); BN_clear_free(result); BN_CTX_free(context) }
+        defer {
+            BN_clear_free(baseBN)
+            BN_clear_free(result)
+            BN_CTX_free(context)
+        }
         guard BN_mod_exp_mont_consttime(result, baseBN, exponent, modulus, context, montgomery) == 1 else {
             fatalError("BN_mod_exp_mont_consttime failed on valid operands")
         }

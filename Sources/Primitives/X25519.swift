@@ -81,7 +81,7 @@ public enum X25519 {
             var output = [UInt8](repeating: 0, count: X25519.keyLength)
             // OpenSSL refuses an all-zero result itself; the check below is belt and braces.
             guard EVP_PKEY_derive(context, &output, &length) == 1, length == X25519.keyLength,
-                  !output.allSatisfy({ $0 == 0 })
+                !output.allSatisfy({ $0 == 0 })
             else { throw PrimitivesError.weakPublicKey }
             return output
         }

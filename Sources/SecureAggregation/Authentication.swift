@@ -33,8 +33,10 @@ public enum SecAggTranscript {
 
     /// tag ‖ 0x00 ‖ round (u64 BE) ‖ len(nonce) (u32 BE) ‖ nonce ‖ party (u32 BE)
     /// ‖ len(maskPK) (u32 BE) ‖ maskPK ‖ len(channelPK) (u32 BE) ‖ channelPK.
-    public static func advertisedKeys(round: UInt64, sessionNonce: [UInt8], party: Int,
-                                      maskPublicKey: [UInt8], channelPublicKey: [UInt8]) -> [UInt8] {
+    public static func advertisedKeys(
+        round: UInt64, sessionNonce: [UInt8], party: Int,
+        maskPublicKey: [UInt8], channelPublicKey: [UInt8]
+    ) -> [UInt8] {
         var bytes = advertisedKeysTag + [0]
         bytes += SessionCrypto.bigEndian(round)
         bytes += SessionCrypto.bigEndian32(sessionNonce.count) + sessionNonce
@@ -46,8 +48,9 @@ public enum SecAggTranscript {
 
     /// The transcript of `keys` in a round with this configuration.
     public static func advertisedKeys(_ keys: AdvertisedKeys, configuration: SecAggConfiguration) -> [UInt8] {
-        advertisedKeys(round: configuration.round, sessionNonce: configuration.sessionNonce, party: keys.party,
-                       maskPublicKey: keys.maskPublicKey, channelPublicKey: keys.channelPublicKey)
+        advertisedKeys(
+            round: configuration.round, sessionNonce: configuration.sessionNonce, party: keys.party,
+            maskPublicKey: keys.maskPublicKey, channelPublicKey: keys.channelPublicKey)
     }
 
     /// tag ‖ 0x00 ‖ len(sessionID) (u32 BE) ‖ sessionID ‖ count (u32 BE) ‖ each survivor (u32 BE),

@@ -60,9 +60,11 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
     ///   threshold must then exceed half the neighbourhood (complete graph: 2t > parties;
     ///   Harary: 2t > degree + 1).
     /// - Throws: `SecAggError.invalidConfiguration` naming the offending field.
-    public init(parties: Int, threshold: Int, vectorLength: Int, graph: SecAggGraph = .complete,
-                sessionNonce: [UInt8] = [], round: UInt64 = 0, vectorName: String = "attention",
-                consistencyCheck: Bool = false) throws {
+    public init(
+        parties: Int, threshold: Int, vectorLength: Int, graph: SecAggGraph = .complete,
+        sessionNonce: [UInt8] = [], round: UInt64 = 0, vectorName: String = "attention",
+        consistencyCheck: Bool = false
+    ) throws {
         guard parties >= 2, parties <= 1_000_000 else {
             throw SecAggError.invalidConfiguration("parties = \(parties) is outside 2...1000000")
         }
@@ -71,7 +73,8 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         }
         if case .harary(let degree) = graph {
             guard degree >= 2, degree % 2 == 0, degree < parties - 1 else {
-                throw SecAggError.invalidConfiguration("Harary degree \(degree) must be even, at least 2 and below parties − 1 = \(parties - 1) (use the complete graph otherwise)")
+                throw SecAggError.invalidConfiguration(
+                    "Harary degree \(degree) must be even, at least 2 and below parties − 1 = \(parties - 1) (use the complete graph otherwise)")
             }
         }
         let neighbourhood: Int
@@ -85,7 +88,9 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         if consistencyCheck, 2 * threshold <= neighbourhood {
             let safe = SecAggConfiguration.smallestSafeThreshold(neighbourhood: neighbourhood)
             let scope = graph == .complete ? "parties = \(parties)" : "the neighbourhood size \(neighbourhood) (degree + 1)"
-            throw SecAggError.invalidConfiguration("threshold = \(threshold) is unsafe with the consistency check: 2t ≤ \(scope), so an aggregator that shows different survivor sets to two groups of parties could collect t of each kind of share and unmask one party's input; the smallest safe threshold is \(safe)")
+            throw SecAggError.invalidConfiguration(
+                "threshold = \(threshold) is unsafe with the consistency check: 2t ≤ \(scope), so an aggregator that shows different survivor sets to two groups of parties could collect t of each kind of share and unmask one party's input; the smallest safe threshold is \(safe)"
+            )
         }
         guard sessionNonce.count <= 64 else {
             throw SecAggError.invalidConfiguration("sessionNonce is \(sessionNonce.count) bytes; at most 64")
@@ -115,14 +120,15 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
     /// Decodes and re-validates (a decoded configuration passes the same checks as a built one).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(parties: try container.decode(Int.self, forKey: .parties),
-                      threshold: try container.decode(Int.self, forKey: .threshold),
-                      vectorLength: try container.decode(Int.self, forKey: .vectorLength),
-                      graph: try container.decode(SecAggGraph.self, forKey: .graph),
-                      sessionNonce: try container.decode([UInt8].self, forKey: .sessionNonce),
-                      round: try container.decode(UInt64.self, forKey: .round),
-                      vectorName: try container.decode(String.self, forKey: .vectorName),
-                      consistencyCheck: try container.decodeIfPresent(Bool.self, forKey: .consistencyCheck) ?? false)
+        try self.init(
+            parties: try container.decode(Int.self, forKey: .parties),
+            threshold: try container.decode(Int.self, forKey: .threshold),
+            vectorLength: try container.decode(Int.self, forKey: .vectorLength),
+            graph: try container.decode(SecAggGraph.self, forKey: .graph),
+            sessionNonce: try container.decode([UInt8].self, forKey: .sessionNonce),
+            round: try container.decode(UInt64.self, forKey: .round),
+            vectorName: try container.decode(String.self, forKey: .vectorName),
+            consistencyCheck: try container.decodeIfPresent(Bool.self, forKey: .consistencyCheck) ?? false)
     }
 
     /// The size of each party's neighbourhood, itself included.
@@ -145,9 +151,11 @@ public struct SecAggConfiguration: Sendable, Hashable, Codable {
         case .harary(let degree): append(UInt64(degree))
         }
         append(round)
-        append(UInt64(sessionNonce.count)); bytes += sessionNonce
+        append(UInt64(sessionNonce.count))
+        bytes += sessionNonce
         let name = Array(vectorName.utf8)
-        append(UInt64(name.count)); bytes += name
+        append(UInt64(name.count))
+        bytes += name
         // Appended only when on, so that unauthenticated rounds keep their session ids.
         if consistencyCheck { bytes += Array("/consistency-check".utf8) }
         return bytes
@@ -168,12 +176,15 @@ extension SecAggConfiguration {
     ///   - dropoutRate: the largest fraction of parties that may drop (0 ≤ δ < 1).
     ///   - corruptionRate: the largest fraction that may collude with the server (0 ≤ γ < 1).
     /// - Throws: `invalidConfiguration` when no (graph, t) satisfies these rates.
-    public static func recommended(parties: Int, vectorLength: Int, dropoutRate: Double = 0.1,
-                                   corruptionRate: Double = 0.1, adversary: SecAggAdversary = .semiMalicious,
-                                   sessionNonce: [UInt8] = [], round: UInt64 = 0,
-                                   vectorName: String = "attention", consistencyCheck: Bool = false) throws -> SecAggConfiguration {
-        var (graph, threshold) = try chooseParameters(parties: parties, dropoutRate: dropoutRate,
-                                                      corruptionRate: corruptionRate, adversary: adversary)
+    public static func recommended(
+        parties: Int, vectorLength: Int, dropoutRate: Double = 0.1,
+        corruptionRate: Double = 0.1, adversary: SecAggAdversary = .semiMalicious,
+        sessionNonce: [UInt8] = [], round: UInt64 = 0,
+        vectorName: String = "attention", consistencyCheck: Bool = false
+    ) throws -> SecAggConfiguration {
+        var (graph, threshold) = try chooseParameters(
+            parties: parties, dropoutRate: dropoutRate,
+            corruptionRate: corruptionRate, adversary: adversary)
         if consistencyCheck {
             let neighbourhood: Int
             switch graph {
@@ -182,14 +193,17 @@ extension SecAggConfiguration {
             }
             threshold = max(threshold, smallestSafeThreshold(neighbourhood: neighbourhood))
         }
-        return try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: vectorLength,
-                                       graph: graph, sessionNonce: sessionNonce, round: round, vectorName: vectorName,
-                                       consistencyCheck: consistencyCheck)
+        return try SecAggConfiguration(
+            parties: parties, threshold: threshold, vectorLength: vectorLength,
+            graph: graph, sessionNonce: sessionNonce, round: round, vectorName: vectorName,
+            consistencyCheck: consistencyCheck)
     }
 
     /// The (graph, threshold) pair `recommended` uses.
-    public static func chooseParameters(parties n: Int, dropoutRate δ: Double, corruptionRate γ: Double,
-                                        adversary: SecAggAdversary) throws -> (SecAggGraph, Int) {
+    public static func chooseParameters(
+        parties n: Int, dropoutRate δ: Double, corruptionRate γ: Double,
+        adversary: SecAggAdversary
+    ) throws -> (SecAggGraph, Int) {
         guard n >= 3 else { throw SecAggError.invalidConfiguration("at least 3 parties are needed, got \(n)") }
         guard (0..<1).contains(δ), (0..<1).contains(γ) else {
             throw SecAggError.invalidConfiguration("dropout rate \(δ) and corruption rate \(γ) must be in [0, 1)")
@@ -229,7 +243,8 @@ extension SecAggConfiguration {
         if adversary == .semiMalicious { t = (n + corrupt) / 2 + 1 }
         t = max(t, 2)
         guard t <= n - dropped else {
-            throw SecAggError.invalidConfiguration("no threshold fits \(n) parties with dropout rate \(δ) and corruption rate \(γ): need t ≥ \(t) but only \(n - dropped) may survive")
+            throw SecAggError.invalidConfiguration(
+                "no threshold fits \(n) parties with dropout rate \(δ) and corruption rate \(γ): need t ≥ \(t) but only \(n - dropped) may survive")
         }
         return (.complete, t)
     }

@@ -74,8 +74,10 @@ public struct InMemorySecAggRound: Sendable {
     ///   - dropouts: the parties that stop answering, and where.
     ///   - authenticators: one per party (signed keys; needed for the consistency check), or nil.
     ///   - verifier: the server's optional verifier (see `SecAggServer.init`).
-    public init(configuration: SecAggConfiguration, inputs: [[UInt64]], dropouts: [Int: DropPoint] = [:],
-                authenticators: [SecAggAuthenticator]? = nil, verifier: SecAggAuthenticator.Verify? = nil) throws {
+    public init(
+        configuration: SecAggConfiguration, inputs: [[UInt64]], dropouts: [Int: DropPoint] = [:],
+        authenticators: [SecAggAuthenticator]? = nil, verifier: SecAggAuthenticator.Verify? = nil
+    ) throws {
         if let authenticators, authenticators.count != configuration.parties {
             throw SecAggError.invalidConfiguration("\(authenticators.count) authenticators for \(configuration.parties) parties")
         }
@@ -110,8 +112,9 @@ public struct InMemorySecAggRound: Sendable {
         for party in 0..<n {
             var client: SecAggClient?
             clientTime[party] += try clock.measure {
-                client = try SecAggClient(id: party, configuration: configuration, input: inputs[party], using: &rng,
-                                          authenticator: authenticators?[party])
+                client = try SecAggClient(
+                    id: party, configuration: configuration, input: inputs[party], using: &rng,
+                    authenticator: authenticators?[party])
             }
             if let client { clients.append(client) }
         }
@@ -168,9 +171,10 @@ public struct InMemorySecAggRound: Sendable {
         func seconds(_ duration: Duration) -> Double {
             Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
         }
-        return Report(result: server.result, abortReason: server.abortReason, clientAborts: clientAborts,
-                      maskingSeconds: maskingTime.map(seconds), clientSeconds: clientTime.map(seconds),
-                      bytesSent: bytes, unmaskingSeconds: seconds(unmaskingTime), serverSeconds: seconds(serverTime),
-                      wallSeconds: seconds(clock.now - start))
+        return Report(
+            result: server.result, abortReason: server.abortReason, clientAborts: clientAborts,
+            maskingSeconds: maskingTime.map(seconds), clientSeconds: clientTime.map(seconds),
+            bytesSent: bytes, unmaskingSeconds: seconds(unmaskingTime), serverSeconds: seconds(serverTime),
+            wallSeconds: seconds(clock.now - start))
     }
 }

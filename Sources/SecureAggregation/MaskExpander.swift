@@ -95,8 +95,10 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// Maps `count` independent items over all cores (serially below `minimumForParallel`),
 /// keeping the order; the first error thrown is rethrown.
-func parallelMap<T: Sendable>(_ count: Int, minimumForParallel: Int = 4,
-                              _ body: @Sendable (Int) throws -> T) throws -> [T] {
+func parallelMap<T: Sendable>(
+    _ count: Int, minimumForParallel: Int = 4,
+    _ body: @Sendable (Int) throws -> T
+) throws -> [T] {
     guard count >= minimumForParallel else { return try (0..<count).map(body) }
     let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
     results.initialize(repeating: nil)

@@ -19,8 +19,10 @@ public struct AdvertisedKeys: Sendable, Hashable, Codable {
     /// The party's signature over `SecAggTranscript.advertisedKeys(...)`; empty when unauthenticated.
     public let signature: [UInt8]
 
-    public init(party: Int, maskPublicKey: [UInt8], channelPublicKey: [UInt8],
-                credential: [UInt8] = [], signature: [UInt8] = []) {
+    public init(
+        party: Int, maskPublicKey: [UInt8], channelPublicKey: [UInt8],
+        credential: [UInt8] = [], signature: [UInt8] = []
+    ) {
         self.party = party
         self.maskPublicKey = maskPublicKey
         self.channelPublicKey = channelPublicKey
@@ -32,11 +34,12 @@ public struct AdvertisedKeys: Sendable, Hashable, Codable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(party: try container.decode(Int.self, forKey: .party),
-                  maskPublicKey: try container.decode([UInt8].self, forKey: .maskPublicKey),
-                  channelPublicKey: try container.decode([UInt8].self, forKey: .channelPublicKey),
-                  credential: try container.decodeIfPresent([UInt8].self, forKey: .credential) ?? [],
-                  signature: try container.decodeIfPresent([UInt8].self, forKey: .signature) ?? [])
+        self.init(
+            party: try container.decode(Int.self, forKey: .party),
+            maskPublicKey: try container.decode([UInt8].self, forKey: .maskPublicKey),
+            channelPublicKey: try container.decode([UInt8].self, forKey: .channelPublicKey),
+            credential: try container.decodeIfPresent([UInt8].self, forKey: .credential) ?? [],
+            signature: try container.decodeIfPresent([UInt8].self, forKey: .signature) ?? [])
     }
 }
 
@@ -181,10 +184,11 @@ public struct UnmaskingRequest: Sendable, Hashable, Codable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(sessionID: try container.decode([UInt8].self, forKey: .sessionID),
-                  alive: try container.decode([Int].self, forKey: .alive),
-                  dead: try container.decode([Int].self, forKey: .dead),
-                  signatures: try container.decodeIfPresent([SignedSurvivor].self, forKey: .signatures) ?? [])
+        self.init(
+            sessionID: try container.decode([UInt8].self, forKey: .sessionID),
+            alive: try container.decode([Int].self, forKey: .alive),
+            dead: try container.decode([Int].self, forKey: .dead),
+            signatures: try container.decodeIfPresent([SignedSurvivor].self, forKey: .signatures) ?? [])
     }
 }
 

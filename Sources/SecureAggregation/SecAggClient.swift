@@ -64,11 +64,14 @@ public struct SecAggClient: Sendable {
     ///     set) and verifies everyone else's. Nil: the honest-but-curious protocol, unsigned.
     /// - Throws: `invalidConfiguration` when the configuration asks for the consistency check
     ///   and no authenticator is given; whatever `authenticator.sign` throws.
-    public init(id: Int, configuration: SecAggConfiguration, input: [UInt64],
-                using rng: inout some RandomNumberGenerator, authenticator: SecAggAuthenticator? = nil) throws {
+    public init(
+        id: Int, configuration: SecAggConfiguration, input: [UInt64],
+        using rng: inout some RandomNumberGenerator, authenticator: SecAggAuthenticator? = nil
+    ) throws {
         guard (0..<configuration.parties).contains(id) else { throw SecAggError.unknownParty(id) }
         guard authenticator != nil || !configuration.consistencyCheck else {
-            throw SecAggError.invalidConfiguration("party \(id): the consistency check needs an authenticator (survivor sets must be signed); give SecAggClient one or turn consistencyCheck off")
+            throw SecAggError.invalidConfiguration(
+                "party \(id): the consistency check needs an authenticator (survivor sets must be signed); give SecAggClient one or turn consistencyCheck off")
         }
         guard input.count == configuration.vectorLength else {
             throw SecAggError.malformed(what: "input of party \(id)", reason: "expected \(configuration.vectorLength) words, found \(input.count)")
@@ -89,10 +92,12 @@ public struct SecAggClient: Sendable {
         maskKeyDealer = try Shamir.Dealer(secret: maskKey.secret.bytes, threshold: configuration.threshold, using: &rng)
         self.authenticator = authenticator
         if let authenticator {
-            let transcript = SecAggTranscript.advertisedKeys(round: configuration.round, sessionNonce: configuration.sessionNonce, party: id,
-                                                             maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
-            ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey,
-                                     credential: authenticator.credential, signature: try authenticator.sign(transcript))
+            let transcript = SecAggTranscript.advertisedKeys(
+                round: configuration.round, sessionNonce: configuration.sessionNonce, party: id,
+                maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
+            ownKeys = AdvertisedKeys(
+                party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey,
+                credential: authenticator.credential, signature: try authenticator.sign(transcript))
         } else {
             ownKeys = AdvertisedKeys(party: id, maskPublicKey: maskKey.publicKey, channelPublicKey: channelKey.publicKey)
         }
@@ -213,8 +218,9 @@ public struct SecAggClient: Sendable {
             defer { plaintext.withUnsafeMutableBytes { memsetZero($0.baseAddress!, $0.count) } }
             let secret = try channelKey.sharedSecret(with: peerKeys[index].channelPublicKey)
             let key = try SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: me, recipient: peer)
-            let ciphertext = try AESGCM.seal(plaintext, key: key, nonce: SessionCrypto.channelNonce,
-                                             associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: me, recipient: peer))
+            let ciphertext = try AESGCM.seal(
+                plaintext, key: key, nonce: SessionCrypto.channelNonce,
+                associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: me, recipient: peer))
             return (EncryptedShare(sender: me, recipient: peer, ciphertext: ciphertext), SecretBytes(secret))
         }
         let shares = sealed.map(\.0)
@@ -238,13 +244,14 @@ public struct SecAggClient: Sendable {
             }
             guard received.insert(sender).inserted else { throw SecAggError.repeatedEntry(party: id, list: "forwarded shares", peer: sender) }
             guard share.ciphertext.count == SessionCrypto.shareCiphertextLength,
-                  let key = try? SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: sender, recipient: id),
-                  var plaintext = try? AESGCM.open(share.ciphertext, key: key,
-                                                   associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: sender, recipient: id)),
-                  plaintext.count == SessionCrypto.sharePlaintextLength,
-                  Array(plaintext[0..<8]) == SessionCrypto.bigEndian32(sender) + SessionCrypto.bigEndian32(id),
-                  let seedShare = Shamir.Share(x: UInt64(id) + 1, encoded: Array(plaintext[8..<(8 + Shamir.shareLength)])),
-                  let keyShare = Shamir.Share(x: UInt64(id) + 1, encoded: Array(plaintext[(8 + Shamir.shareLength)...]))
+                let key = try? SessionCrypto.channelKey(sharedSecret: secret, sessionID: sessionID, sender: sender, recipient: id),
+                var plaintext = try? AESGCM.open(
+                    share.ciphertext, key: key,
+                    associatedData: SessionCrypto.shareAssociatedData(configuration: configuration, sessionID: sessionID, sender: sender, recipient: id)),
+                plaintext.count == SessionCrypto.sharePlaintextLength,
+                Array(plaintext[0..<8]) == SessionCrypto.bigEndian32(sender) + SessionCrypto.bigEndian32(id),
+                let seedShare = Shamir.Share(x: UInt64(id) + 1, encoded: Array(plaintext[8..<(8 + Shamir.shareLength)])),
+                let keyShare = Shamir.Share(x: UInt64(id) + 1, encoded: Array(plaintext[(8 + Shamir.shareLength)...]))
             else { throw SecAggError.undecryptableShare(party: id, sender: sender) }
             plaintext.withUnsafeMutableBytes { memsetZero($0.baseAddress!, $0.count) }
             heldShares[sender] = (seedShare, keyShare)
@@ -257,8 +264,9 @@ public struct SecAggClient: Sendable {
         channelSecrets.removeAll()
 
         // y = x + PRG(b_u) + Σ_{v<u} PRG(s_uv) − Σ_{v>u} PRG(s_uv)  (mod 2^64)
-        let selfTerm = MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed.bytes, sessionID: sessionID, configuration: configuration, owner: id),
-                                         subtract: false)
+        let selfTerm = MaskExpander.Term(
+            key: try SessionCrypto.selfMaskKey(seed: seed.bytes, sessionID: sessionID, configuration: configuration, owner: id),
+            subtract: false)
         let peers = received.sorted()
         let peerKeys = peers.compactMap { directory[$0]?.maskPublicKey }
         let (me, maskKey, sessionID, configuration) = (id, self.maskKey, self.sessionID, self.configuration)
@@ -309,7 +317,8 @@ public struct SecAggClient: Sendable {
             guard survivorSet.contains(entry.party) else { throw SecAggError.signerNotSurvivor(party: id, signer: entry.party) }
             guard signers.insert(entry.party).inserted else { throw SecAggError.repeatedEntry(party: id, list: "signatures", peer: entry.party) }
             guard let credential = credentials[entry.party], !entry.signature.isEmpty,
-                  authenticator.verify(entry.party, credential, transcript, entry.signature) else {
+                authenticator.verify(entry.party, credential, transcript, entry.signature)
+            else {
                 throw SecAggError.badSurvivorSignature(party: id, signer: entry.party)
             }
         }

@@ -115,7 +115,9 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformed(let what, let reason): return "malformed \(what): \(reason)"
         case .duplicatePublicKey(let party, let other): return "party \(party) advertised the same public key as party \(other)"
         case .sessionMismatch: return "the server's session id does not match the one recomputed from the advertised keys; aborting"
-        case .ownKeys(let party, let count): return "party \(party): its own public keys are missing, altered or repeated in the key directory (\(count) matching entries, expected exactly one, unchanged); aborting"
+        case .ownKeys(let party, let count):
+            return
+                "party \(party): its own public keys are missing, altered or repeated in the key directory (\(count) matching entries, expected exactly one, unchanged); aborting"
         case .tooFewAlive(let party, let phase, let alive, let needed):
             return "party \(party): only \(alive) parties alive in its neighbourhood at \(phase), threshold is \(needed); aborting"
         case .sharesFromDeadPeer(let party, let peer): return "party \(party): received shares from party \(peer), which was already dead; aborting"
@@ -126,35 +128,46 @@ public enum SecAggError: Error, Equatable, Sendable, CustomStringConvertible {
         case .equivocation(let party, let peer):
             return "party \(party): the unmasking request lists party \(peer) as both alive and dead (equivocation); refusing to reveal both shares, aborting"
         case .selfListedDead(let party): return "party \(party): the unmasking request lists this party as dead; aborting"
-        case .deadPeerListedAlive(let party, let peer): return "party \(party): the unmasking request lists party \(peer) as alive, but it dropped before masking; aborting"
-        case .alreadyDead(let party, let peer): return "party \(party): the unmasking request lists party \(peer) as newly dead, but it was already dead; aborting"
+        case .deadPeerListedAlive(let party, let peer):
+            return "party \(party): the unmasking request lists party \(peer) as alive, but it dropped before masking; aborting"
+        case .alreadyDead(let party, let peer):
+            return "party \(party): the unmasking request lists party \(peer) as newly dead, but it was already dead; aborting"
         case .unlistedPeer(let party, let peer): return "party \(party): the unmasking request omits neighbour \(peer); aborting"
         case .unsignedKey(let party, let peer):
-            return "party \(party): the aggregator sent an unsigned or wrongly signed key for party \(peer) in the key directory (substituted or forged keys); aborting"
+            return
+                "party \(party): the aggregator sent an unsigned or wrongly signed key for party \(peer) in the key directory (substituted or forged keys); aborting"
         case .survivorOutsideView(let party, let peer):
-            return "party \(party): the aggregator's survivor set lists party \(peer), which did not complete share-keys in this party's view; refusing to sign, aborting"
+            return
+                "party \(party): the aggregator's survivor set lists party \(peer), which did not complete share-keys in this party's view; refusing to sign, aborting"
         case .selfNotSurvivor(let party):
             return "party \(party): the aggregator's survivor set omits this party, whose masked input was sent; refusing to sign, aborting"
         case .survivorsNotAscending(let party):
             return "party \(party): the aggregator's survivor set is not in ascending order without repeats; refusing to sign, aborting"
         case .badSurvivorSignature(let party, let signer):
-            return "party \(party): the aggregator sent a signature of party \(signer) that does not verify over the survivor set this party signed (unsigned, wrongly signed or over a different set); revealing nothing, aborting"
+            return
+                "party \(party): the aggregator sent a signature of party \(signer) that does not verify over the survivor set this party signed (unsigned, wrongly signed or over a different set); revealing nothing, aborting"
         case .signerNotSurvivor(let party, let signer):
-            return "party \(party): the aggregator sent a survivor-set signature of party \(signer), which is not in the survivor set; revealing nothing, aborting"
+            return
+                "party \(party): the aggregator sent a survivor-set signature of party \(signer), which is not in the survivor set; revealing nothing, aborting"
         case .tooFewSurvivorSignatures(let party, let valid, let needed):
-            return "party \(party): the aggregator sent \(valid) survivor-set signatures, at least \(needed) (the threshold) are needed; revealing nothing, aborting"
+            return
+                "party \(party): the aggregator sent \(valid) survivor-set signatures, at least \(needed) (the threshold) are needed; revealing nothing, aborting"
         case .aliveNotSignedSet(let party):
-            return "party \(party): the unmasking request's alive list differs from the survivor set this party signed (equivocation); revealing nothing, aborting"
+            return
+                "party \(party): the unmasking request's alive list differs from the survivor set this party signed (equivocation); revealing nothing, aborting"
         case .deadNotComplement(let party):
-            return "party \(party): the unmasking request's dead list differs from the parties that completed share-keys less the signed survivors (equivocation); revealing nothing, aborting"
+            return
+                "party \(party): the unmasking request's dead list differs from the parties that completed share-keys less the signed survivors (equivocation); revealing nothing, aborting"
         case .clientAborted(let party, let reason): return "party \(party) has aborted (\(reason)) and takes no further part"
         case .roundAborted(let reason): return "the server aborted the round: \(reason)"
         case .tooFewParties(let phase, let remaining, let needed, let missing):
-            return "round aborted at \(phase): \(remaining) parties remain, threshold is \(needed); missing parties: \(missing.map(String.init).joined(separator: ", "))"
+            return
+                "round aborted at \(phase): \(remaining) parties remain, threshold is \(needed); missing parties: \(missing.map(String.init).joined(separator: ", "))"
         case .notEnoughShares(let owner, let have, let need):
             if let owner { return "only \(have) shares of party \(owner)'s secret arrived, \(need) are needed" }
             return "only \(have) shares given, \(need) are needed"
-        case .reconstructedKeyMismatch(let owner): return "the mask key reconstructed for party \(owner) does not match its advertised public key (corrupt shares)"
+        case .reconstructedKeyMismatch(let owner):
+            return "the mask key reconstructed for party \(owner) does not match its advertised public key (corrupt shares)"
         case .roundFinished(let state): return "the round is \(state); no further messages are accepted"
         }
     }

@@ -44,10 +44,10 @@ public struct SecAggServer: Sendable {
     /// U1, U2, U3 in turn: the parties expected to answer the current phase.
     private var expected: Set<Int> = []
     private var shares: [Int: [EncryptedShare]] = [:]
-    private var aliveAtShares: Set<Int> = []            // U2
+    private var aliveAtShares: Set<Int> = []  // U2
     private var sum: [UInt64] = []
-    private var contributors: Set<Int> = []             // U3
-    private var deadAtMasking: Set<Int> = []            // U2 \ U3
+    private var contributors: Set<Int> = []  // U3
+    private var deadAtMasking: Set<Int> = []  // U2 \ U3
     private var responses: [Int: UnmaskingResponse] = [:]
     private var survivorSignatures: [Int: [UInt8]] = [:]  // U4
     private let verifier: SecAggAuthenticator.Verify?
@@ -135,7 +135,8 @@ public struct SecAggServer: Sendable {
         }
         if let verifier {
             guard !message.keys.signature.isEmpty,
-                  verifier(party, message.keys.credential, SecAggTranscript.advertisedKeys(message.keys, configuration: configuration), message.keys.signature) else {
+                verifier(party, message.keys.credential, SecAggTranscript.advertisedKeys(message.keys, configuration: configuration), message.keys.signature)
+            else {
                 throw SecAggError.malformed(what: "advertised keys of party \(party)", reason: "the signature is missing or does not verify")
             }
         }
@@ -153,7 +154,9 @@ public struct SecAggServer: Sendable {
         let wanted = Set(graph.neighbours(of: sender).filter { keys[$0] != nil })
         var seen: Set<Int> = []
         for share in message.shares {
-            guard share.sender == sender else { throw SecAggError.malformed(what: "shares of party \(sender)", reason: "a share claims sender \(share.sender)") }
+            guard share.sender == sender else {
+                throw SecAggError.malformed(what: "shares of party \(sender)", reason: "a share claims sender \(share.sender)")
+            }
             guard wanted.contains(share.recipient) else {
                 throw SecAggError.malformed(what: "shares of party \(sender)", reason: "party \(share.recipient) is not a live neighbour")
             }
@@ -161,8 +164,9 @@ public struct SecAggServer: Sendable {
                 throw SecAggError.malformed(what: "shares of party \(sender)", reason: "two shares for party \(share.recipient)")
             }
             guard share.ciphertext.count == SessionCrypto.shareCiphertextLength else {
-                throw SecAggError.malformed(what: "share from party \(sender) to party \(share.recipient)",
-                                            reason: "expected \(SessionCrypto.shareCiphertextLength) bytes, found \(share.ciphertext.count)")
+                throw SecAggError.malformed(
+                    what: "share from party \(sender) to party \(share.recipient)",
+                    reason: "expected \(SessionCrypto.shareCiphertextLength) bytes, found \(share.ciphertext.count)")
             }
         }
         guard seen == wanted else {
@@ -176,8 +180,9 @@ public struct SecAggServer: Sendable {
         let sender = message.sender
         guard message.sessionID == sessionID else { throw SecAggError.wrongSession(party: sender, what: "session id") }
         guard message.vector.count == configuration.vectorLength else {
-            throw SecAggError.malformed(what: "masked input of party \(sender)",
-                                        reason: "expected \(configuration.vectorLength) words, found \(message.vector.count)")
+            throw SecAggError.malformed(
+                what: "masked input of party \(sender)",
+                reason: "expected \(configuration.vectorLength) words, found \(message.vector.count)")
         }
         if sum.isEmpty { sum = [UInt64](repeating: 0, count: configuration.vectorLength) }
         sum.withUnsafeMutableBufferPointer { total in
@@ -217,7 +222,8 @@ public struct SecAggServer: Sendable {
                     throw SecAggError.malformed(what: "unmasking response of party \(sender)", reason: "unexpected \(kind) share for party \(share.owner)")
                 }
                 guard Shamir.Share(x: UInt64(sender) + 1, encoded: share.share) != nil else {
-                    throw SecAggError.malformed(what: "\(kind) share of party \(share.owner) from party \(sender)", reason: "not \(Shamir.shareLength) bytes of field elements")
+                    throw SecAggError.malformed(
+                        what: "\(kind) share of party \(share.owner) from party \(sender)", reason: "not \(Shamir.shareLength) bytes of field elements")
                 }
             }
         }
@@ -256,8 +262,10 @@ public struct SecAggServer: Sendable {
     private mutating func closeAdvertise(missing: [Int]) -> [Addressed<ServerMessage>] {
         let alive = Set(keys.keys)
         guard alive.count >= configuration.threshold else {
-            return abort(.tooFewParties(phase: .advertiseKeys, remaining: alive.count, needed: configuration.threshold,
-                                        missing: dropouts.keys.sorted()), notify: alive)
+            return abort(
+                .tooFewParties(
+                    phase: .advertiseKeys, remaining: alive.count, needed: configuration.threshold,
+                    missing: dropouts.keys.sorted()), notify: alive)
         }
         let directoryKeys = keys.keys.sorted().compactMap { keys[$0] }
         sessionID = SessionCrypto.sessionID(configuration: configuration, keys: directoryKeys)
@@ -275,8 +283,10 @@ public struct SecAggServer: Sendable {
     private mutating func closeShareKeys(missing: [Int]) -> [Addressed<ServerMessage>] {
         aliveAtShares = Set(shares.keys)
         guard aliveAtShares.count >= configuration.threshold else {
-            return abort(.tooFewParties(phase: .shareKeys, remaining: aliveAtShares.count, needed: configuration.threshold,
-                                        missing: dropouts.keys.sorted()), notify: aliveAtShares)
+            return abort(
+                .tooFewParties(
+                    phase: .shareKeys, remaining: aliveAtShares.count, needed: configuration.threshold,
+                    missing: dropouts.keys.sorted()), notify: aliveAtShares)
         }
         var inbox: [Int: [EncryptedShare]] = [:]
         for sender in aliveAtShares.sorted() {
@@ -284,7 +294,7 @@ public struct SecAggServer: Sendable {
                 inbox[share.recipient, default: []].append(share)
             }
         }
-        shares = shares.mapValues { _ in [] }   // ciphertexts are no longer needed
+        shares = shares.mapValues { _ in [] }  // ciphertexts are no longer needed
         expected = aliveAtShares
         state = .collecting(.maskedInput)
         return aliveAtShares.sorted().map {
@@ -294,8 +304,10 @@ public struct SecAggServer: Sendable {
 
     private mutating func closeMaskedInput(missing: [Int]) -> [Addressed<ServerMessage>] {
         guard contributors.count >= configuration.threshold else {
-            return abort(.tooFewParties(phase: .maskedInput, remaining: contributors.count, needed: configuration.threshold,
-                                        missing: dropouts.keys.sorted()), notify: contributors)
+            return abort(
+                .tooFewParties(
+                    phase: .maskedInput, remaining: contributors.count, needed: configuration.threshold,
+                    missing: dropouts.keys.sorted()), notify: contributors)
         }
         deadAtMasking = aliveAtShares.subtracting(contributors)
         expected = contributors
@@ -310,16 +322,20 @@ public struct SecAggServer: Sendable {
     }
 
     private mutating func closeConsistencyCheck(missing: [Int]) -> [Addressed<ServerMessage>] {
-        let signers = Set(survivorSignatures.keys)   // U4
+        let signers = Set(survivorSignatures.keys)  // U4
         guard signers.count >= configuration.threshold else {
-            return abort(.tooFewParties(phase: .consistencyCheck, remaining: signers.count, needed: configuration.threshold,
-                                        missing: dropouts.keys.sorted()), notify: contributors)
+            return abort(
+                .tooFewParties(
+                    phase: .consistencyCheck, remaining: signers.count, needed: configuration.threshold,
+                    missing: dropouts.keys.sorted()), notify: contributors)
         }
         expected = signers
         state = .collecting(.unmasking)
         let signatures = survivorSignatures.sorted { $0.key < $1.key }.map { SignedSurvivor(party: $0.key, signature: $0.value) }
-        let request = ServerMessage.unmaskingRequest(UnmaskingRequest(sessionID: sessionID, alive: contributors.sorted(),
-                                                                      dead: deadAtMasking.sorted(), signatures: signatures))
+        let request = ServerMessage.unmaskingRequest(
+            UnmaskingRequest(
+                sessionID: sessionID, alive: contributors.sorted(),
+                dead: deadAtMasking.sorted(), signatures: signatures))
         return signers.sorted().map { Addressed(recipient: $0, message: request) }
     }
 
@@ -327,8 +343,10 @@ public struct SecAggServer: Sendable {
         let responders = Set(responses.keys)
         let threshold = configuration.threshold
         guard responders.count >= threshold, let graph else {
-            return abort(.tooFewParties(phase: .unmasking, remaining: responders.count, needed: threshold,
-                                        missing: dropouts.keys.sorted()), notify: responders)
+            return abort(
+                .tooFewParties(
+                    phase: .unmasking, remaining: responders.count, needed: threshold,
+                    missing: dropouts.keys.sorted()), notify: responders)
         }
         // Gather shares per owner.
         var seedShares: [Int: [Shamir.Share]] = [:]
@@ -348,21 +366,25 @@ public struct SecAggServer: Sendable {
                 let available = seedShares[owner] ?? []
                 guard available.count >= threshold else {
                     let silent = ([owner] + graph.neighbours(of: owner)).filter { contributors.contains($0) && !responders.contains($0) }
-                    return abort(.tooFewParties(phase: .unmasking, remaining: available.count, needed: threshold, missing: silent),
-                                 notify: responders)
+                    return abort(
+                        .tooFewParties(phase: .unmasking, remaining: available.count, needed: threshold, missing: silent),
+                        notify: responders)
                 }
                 var seed = try Shamir.reconstruct(available, threshold: threshold)
                 defer { seed.withUnsafeMutableBytes { memsetZero($0.baseAddress!, $0.count) } }
                 // Remove the self mask: subtract PRG(b_u).
-                terms.append(MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed, sessionID: sessionID, configuration: configuration, owner: owner),
-                                               subtract: true))
+                terms.append(
+                    MaskExpander.Term(
+                        key: try SessionCrypto.selfMaskKey(seed: seed, sessionID: sessionID, configuration: configuration, owner: owner),
+                        subtract: true))
             }
             for owner in deadAtMasking.sorted() {
                 let available = keyShares[owner] ?? []
                 guard available.count >= threshold else {
                     let silent = graph.neighbours(of: owner).filter { contributors.contains($0) && !responders.contains($0) }
-                    return abort(.tooFewParties(phase: .unmasking, remaining: available.count, needed: threshold, missing: silent),
-                                 notify: responders)
+                    return abort(
+                        .tooFewParties(phase: .unmasking, remaining: available.count, needed: threshold, missing: silent),
+                        notify: responders)
                 }
                 let raw = try Shamir.reconstruct(available, threshold: threshold)
                 let privateKey = try KeyAgreementKey(rawRepresentation: raw)

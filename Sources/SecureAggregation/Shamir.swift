@@ -13,7 +13,7 @@ enum Field61 {
         let folded = (x & modulus) &+ (x >> 61)
         // Subtract p unless that borrows; select with a mask instead of a branch.
         let reduced = folded &- modulus
-        let borrow = reduced >> 63               // 1 when folded < p
+        let borrow = reduced >> 63  // 1 when folded < p
         return reduced &+ (modulus & (0 &- borrow))
     }
 
@@ -145,8 +145,10 @@ public enum Shamir {
     }
 
     /// Shares `secret` among the evaluation points `points` (distinct, nonzero).
-    public static func split(_ secret: [UInt8], threshold: Int, points: [UInt64],
-                             using rng: inout some RandomNumberGenerator) throws -> [Share] {
+    public static func split(
+        _ secret: [UInt8], threshold: Int, points: [UInt64],
+        using rng: inout some RandomNumberGenerator
+    ) throws -> [Share] {
         let dealer = try Dealer(secret: secret, threshold: threshold, using: &rng)
         return points.map { dealer.share(at: $0) }
     }
@@ -162,7 +164,8 @@ public enum Shamir {
         let used = Array(shares.prefix(threshold))
         let points = used.map(\.x)
         guard Set(points).count == points.count, !points.contains(0),
-              used.allSatisfy({ $0.values.count == chunkCount }) else {
+            used.allSatisfy({ $0.values.count == chunkCount })
+        else {
             throw SecAggError.malformed(what: "Shamir shares", reason: "repeated or zero evaluation points, or wrong share size")
         }
         // Lagrange coefficients at 0 depend only on the public points.

@@ -15,7 +15,8 @@ struct BigIntTests {
     @Test("ring operations agree with Swift's integers")
     func ringOperations() {
         for (a, b) in Self.randomPairs(2000, seed: 1) {
-            let x = BigInt(a), y = BigInt(b)
+            let x = BigInt(a)
+            let y = BigInt(b)
             #expect((x + y).intValue == a + b)
             #expect((x - y).intValue == a - b)
             #expect((x * y).intValue == a * b)

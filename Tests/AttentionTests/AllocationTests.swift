@@ -1,19 +1,23 @@
-import _TestSupport
 import Foundation
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 @Suite("Allocation and labelled matrices")
 struct AllocationTests {
-    let matrix = LabelledMatrix(corner: "group", rowLabels: ["g1", "g2"], columnLabels: ["x", "y", "z"],
-                                values: [1, 2, 1, 0, 3, 3])
+    let matrix = LabelledMatrix(
+        corner: "group", rowLabels: ["g1", "g2"], columnLabels: ["x", "y", "z"],
+        values: [1, 2, 1, 0, 3, 3])
 
     @Test("hand-checked shares and allocations")
     func handChecked() throws {
         // Total 10: anchor shares x 0.1, y 0.5, z 0.4; group shares g1 0.4, g2 0.6.
-        let allocation = try Allocation(attention: matrix, capacities: [
-            .init(node: "y", capacity: 200), .init(node: "g2", capacity: 50), .init(node: "x", kind: .anchor, capacity: 10),
-        ])
+        let allocation = try Allocation(
+            attention: matrix,
+            capacities: [
+                .init(node: "y", capacity: 200), .init(node: "g2", capacity: 50), .init(node: "x", kind: .anchor, capacity: 10),
+            ])
         #expect(allocation.normalised.values == [0.1, 0.2, 0.1, 0, 0.3, 0.3])
         #expect(zip(allocation.anchorShares, [0.1, 0.5, 0.4]).allSatisfy { abs($0 - $1) < 1e-15 })
         #expect(zip(allocation.groupShares, [0.4, 0.6]).allSatisfy { abs($0 - $1) < 1e-15 })
@@ -51,7 +55,9 @@ struct AllocationTests {
     func badAllocations() throws {
         #expect { try Allocation(attention: matrix, capacities: [.init(node: "w", capacity: 1)]) } throws: { "\($0)".contains("'w'") }
         #expect { try Allocation(attention: matrix, capacities: [.init(node: "x", kind: .group, capacity: 1)]) } throws: { "\($0)".contains("known group") }
-        #expect { try Allocation(attention: matrix, capacities: [.init(node: "x", capacity: 1), .init(node: "x", capacity: 2)]) } throws: { "\($0)".contains("twice") }
+        #expect { try Allocation(attention: matrix, capacities: [.init(node: "x", capacity: 1), .init(node: "x", capacity: 2)]) } throws: {
+            "\($0)".contains("twice")
+        }
         let ambiguous = LabelledMatrix(corner: "group", rowLabels: ["x"], columnLabels: ["x"], values: [1])
         #expect { try Allocation(attention: ambiguous, capacities: [.init(node: "x", capacity: 1)]) } throws: { "\($0)".contains("both") }
         #expect(try Allocation(attention: ambiguous, capacities: [.init(node: "x", kind: .group, capacity: 1)]).entries[0].kind == .group)
@@ -64,8 +70,9 @@ struct AllocationTests {
     @Test("labelled matrices and counts round-trip through CSV, odd labels included")
     func roundTrip() throws {
         let folder = try TemporaryFolder()
-        let result = AttentionResult(groups: ["plain", "with, comma", "with \"quotes\""], anchors: ["a", " b "],
-                                     matrix: [0.1, 1e-300, 123456.789, 0, 1.0 / 3, 2], counts: [1, 0, 7])
+        let result = AttentionResult(
+            groups: ["plain", "with, comma", "with \"quotes\""], anchors: ["a", " b "],
+            matrix: [0.1, 1e-300, 123456.789, 0, 1.0 / 3, 2], counts: [1, 0, 7])
         let attention = try folder.write("A.csv", result.labelled.csv())
         let counts = try folder.write("C.csv", result.countsCSV())
         let back = try AttentionResult.read(attention: attention, counts: counts)

@@ -1,6 +1,7 @@
 import Foundation
 import Primitives
 import Testing
+
 @testable import Attention
 
 @Suite("Attention computation")
@@ -8,15 +9,16 @@ struct AttentionComputationTests {
     @Test("hand-checked: scores ln 3 and 0 give attention 3/4 and 1/4")
     func handChecked() throws {
         // h = 1, anchors K = [[1], [0]], scale 1: s = (x, 0).
-        let model = try AttentionModel(anchorNames: ["hot", "cold"], anchors: [1, 0], embeddingDimension: 1, scale: 1,
-                                       groups: ["g", "h"])
+        let model = try AttentionModel(
+            anchorNames: ["hot", "cold"], anchors: [1, 0], embeddingDimension: 1, scale: 1,
+            groups: ["g", "h"])
         let accumulator = AttentionAccumulator(model: model)
         try accumulator.add(features: [log(3.0), 0, log(3.0)], groups: [0, 1, 1])
         let result = accumulator.result()
         #expect(abs(result[group: 0, anchor: 0] - 0.75) < 1e-15)
         #expect(abs(result[group: 0, anchor: 1] - 0.25) < 1e-15)
-        #expect(abs(result[group: 1, anchor: 0] - 1.25) < 1e-15)   // 1/2 + 3/4
-        #expect(abs(result[group: 1, anchor: 1] - 0.75) < 1e-15)   // 1/2 + 1/4
+        #expect(abs(result[group: 1, anchor: 0] - 1.25) < 1e-15)  // 1/2 + 3/4
+        #expect(abs(result[group: 1, anchor: 1] - 0.75) < 1e-15)  // 1/2 + 1/4
         #expect(result.counts == [1, 2])
     }
 
@@ -24,8 +26,9 @@ struct AttentionComputationTests {
     func handCheckedEncoderBias() throws {
         // d = 2, h = 1, W = [[2], [0]]: xW = 2·x1. K = [[1], [0]], scale 0.5, b = (0, ln 3).
         // x = (ln 3, 7): s = (ln 3, ln 3) → (1/2, 1/2). x = (ln 9, 1): s = (ln 9, ln 3) → (3/4, 1/4).
-        let model = try AttentionModel(anchorNames: ["p", "q"], anchors: [1, 0], embeddingDimension: 1,
-                                       encoder: [2, 0], scale: 0.5, bias: [0, log(3.0)], groups: ["only"])
+        let model = try AttentionModel(
+            anchorNames: ["p", "q"], anchors: [1, 0], embeddingDimension: 1,
+            encoder: [2, 0], scale: 0.5, bias: [0, log(3.0)], groups: ["only"])
         #expect(model.featureDimension == 2)
         let accumulator = AttentionAccumulator(model: model)
         try accumulator.add(features: [log(3.0), 7, log(9.0), 1], groups: [0, 0])
@@ -78,17 +81,20 @@ struct AttentionComputationTests {
         #expect(maxRelativeError(b.result().matrix, a.result().matrix) < 1e-12)
     }
 
-    @Test("agrees with an independent float64 reference to 1e-9 relative", arguments: [
-        // records, d, h, M, G, encoder, spread: one product, two products, padding, chunking, large scores.
-        (2500, 8, 8, 16, 4, false, 1.0),
-        (2500, 12, 5, 13, 3, true, 1.0),
-        (1500, 3, 16, 64, 7, true, 1.0),
-        (700, 4, 4, 5, 2, false, 30.0),
-        (1, 2, 2, 1, 1, false, 1.0),
-    ])
+    @Test(
+        "agrees with an independent float64 reference to 1e-9 relative",
+        arguments: [
+            // records, d, h, M, G, encoder, spread: one product, two products, padding, chunking, large scores.
+            (2500, 8, 8, 16, 4, false, 1.0),
+            (2500, 12, 5, 13, 3, true, 1.0),
+            (1500, 3, 16, 64, 7, true, 1.0),
+            (700, 4, 4, 5, 2, false, 30.0),
+            (1, 2, 2, 1, 1, false, 1.0),
+        ])
     func agreesWithReference(records: Int, d: Int, h: Int, m: Int, g: Int, encoder: Bool, spread: Double) throws {
-        let (model, features, groups) = try randomCase(records: records, d: d, h: h, m: m, g: g, encoder: encoder,
-                                                       seed: UInt64(records * 31 + m), spread: spread)
+        let (model, features, groups) = try randomCase(
+            records: records, d: d, h: h, m: m, g: g, encoder: encoder,
+            seed: UInt64(records * 31 + m), spread: spread)
         let reference = referenceAttention(model: model, features: features, groups: groups)
         for (capacity, workers) in [(8192, 1), (333, 3)] {
             let accumulator = AttentionAccumulator(model: model, capacity: capacity, workers: workers)
@@ -113,7 +119,9 @@ struct AttentionComputationTests {
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1, 2, 3], embeddingDimension: 2, groups: ["g"]) }
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a", "a"], anchors: [1, 2], embeddingDimension: 1, groups: ["g"]) }
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [.nan], embeddingDimension: 1, groups: ["g"]) }
-        #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1, 2], embeddingDimension: 2, encoder: [1, 2, 3], groups: ["g"]) }
+        #expect(throws: AttentionError.self) {
+            try AttentionModel(anchorNames: ["a"], anchors: [1, 2], embeddingDimension: 2, encoder: [1, 2, 3], groups: ["g"])
+        }
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1], embeddingDimension: 1, scale: 0, groups: ["g"]) }
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1], embeddingDimension: 1, bias: [1, 2], groups: ["g"]) }
         #expect(throws: AttentionError.self) { try AttentionModel(anchorNames: ["a"], anchors: [1], embeddingDimension: 1, groups: []) }

@@ -1,8 +1,9 @@
-import _TestSupport
 import Foundation
 import Manifest
 import Primitives
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 @Suite("Contribution bounds")
@@ -42,8 +43,12 @@ struct ContributionBoundTests {
     @Test("the data path keeps at most max_records_per_user per user, chosen at random")
     func throughTheReader() throws {
         let folder = try TemporaryFolder()
-        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: baseManifest
-            .replacingOccurrences(of: "group_column = \"group\"", with: "group_column = \"group\"\nuser_column = \"who\"\nmax_records_per_user = 2")))
+        let manifest = try FederationManifest.load(
+            from: writeBaseFederation(
+                in: folder,
+                manifest:
+                    baseManifest
+                    .replacingOccurrences(of: "group_column = \"group\"", with: "group_column = \"group\"\nuser_column = \"who\"\nmax_records_per_user = 2")))
         // User "heavy" has 8 records with distinct features (one per anchor direction), "light" 2.
         var text = "who,group,f1,f2\n"
         for k in 0..<8 { text += "heavy,a,\(Double(k)),0\n" }
@@ -70,8 +75,12 @@ struct ContributionBoundTests {
     @Test("a missing or empty user id is a bad row")
     func badUser() throws {
         let folder = try TemporaryFolder()
-        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: baseManifest
-            .replacingOccurrences(of: "group_column = \"group\"", with: "group_column = \"group\"\nuser_column = \"who\"\nmax_records_per_user = 1")))
+        let manifest = try FederationManifest.load(
+            from: writeBaseFederation(
+                in: folder,
+                manifest:
+                    baseManifest
+                    .replacingOccurrences(of: "group_column = \"group\"", with: "group_column = \"group\"\nuser_column = \"who\"\nmax_records_per_user = 1")))
         let data = try folder.write("users.csv", "who,group,f1,f2\nx,a,1,1\n,a,1,1\n")
         #expect { try LocalAttention.compute(manifest: manifest, dataURL: data) } throws: {
             "\($0)".contains("users.csv line 3, column 'who'") && "\($0)".contains("empty")

@@ -1,8 +1,9 @@
-import _TestSupport
 import Foundation
 import Manifest
 import Primitives
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 @Suite("Exact sums and partial results")
@@ -10,9 +11,11 @@ struct ExactSumsTests {
     /// Shapes: tiny; the marketplace's (two products, d = 32, h = 16, M = 64), where OpenBLAS's
     /// edge rows once changed the last bits of a record's scores with its position in a chunk;
     /// one product with padding (M = 41).
-    @Test("chunk size, worker count, record order and splitting give bit-identical matrices", arguments: [
-        (7, 5, 11, true), (32, 16, 64, true), (16, 16, 41, false),
-    ])
+    @Test(
+        "chunk size, worker count, record order and splitting give bit-identical matrices",
+        arguments: [
+            (7, 5, 11, true), (32, 16, 64, true), (16, 16, 41, false),
+        ])
     func bitIdentical(d: Int, h: Int, m: Int, encoder: Bool) throws {
         // Spread 3 gives probabilities with full 52-bit mantissas, so any floating-point
         // re-association would show in the last bits.
@@ -30,8 +33,9 @@ struct ExactSumsTests {
             #expect(accumulator.result().matrix == expected.result.matrix)
         }
         // Three disjoint parts, each in its own accumulator, added afterwards.
-        var parts = AttentionSums(groups: model.groups, anchors: model.anchorNames,
-                                  sums: [Int128](repeating: 0, count: expected.sums.count), counts: [0, 0, 0])
+        var parts = AttentionSums(
+            groups: model.groups, anchors: model.anchorNames,
+            sums: [Int128](repeating: 0, count: expected.sums.count), counts: [0, 0, 0])
         for range in [0..<1234, 1234..<1235, 1235..<5000] {
             let part = AttentionAccumulator(model: model, capacity: 500, workers: 2)
             try part.add(features: Array(features[range.lowerBound * d..<range.upperBound * d]), groups: Array(groups[range]))
@@ -68,7 +72,7 @@ struct ExactSumsTests {
             let partial = PartialAttention(manifest: manifest, sums: try LocalAttention.sums(manifest: manifest, dataURL: url), boundApplied: .job)
             let decoded = try PartialAttention.decode(partial.encoded(), file: "part-\(index).json")
             var written = partial
-            written.sums.report = IngestionReport()   // the reading report stays with the reader
+            written.sums.report = IngestionReport()  // the reading report stays with the reader
             #expect(decoded == written)
             try decoded.check(against: manifest, file: "part-\(index).json")
             parts.append(("part-\(index).json", decoded))
@@ -95,20 +99,24 @@ struct ExactSumsTests {
         bounded.boundApplied = .job
         for (bad, field) in [(otherHash, "manifestHash"), (otherGroups, "groups"), (bounded, "maxRecordsPerUser")] {
             let merging = refusal { _ = try PartialAttention.merge([("good.json", good), ("bad.json", bad)], users: nil) }
-            #expect(merging?.file == "bad.json" && merging?.field == field && merging?.problem.contains("as in good.json") == true, "\(String(describing: merging))")
+            #expect(
+                merging?.file == "bad.json" && merging?.field == field && merging?.problem.contains("as in good.json") == true, "\(String(describing: merging))"
+            )
             let checking = refusal { try bad.check(against: manifest, file: "bad.json") }
             #expect(checking?.file == "bad.json" && checking?.field == field, "\(String(describing: checking))")
         }
     }
 
-    @Test("the decoder refuses malformed files with the field at fault", arguments: [
-        ("{", nil),
-        (#"{"format":"something-else"}"#, "format"),
-        (#"{"format":"fedshare-partial-attention","version":2}"#, "version"),
-        (#"{"format":"fedshare-partial-attention","version":1,"extra":1}"#, "extra"),
-        (#"{"format":"fedshare-partial-attention","version":1,"manifestHash":"xyz"}"#, "manifestHash"),
-        (#"{"format":"fedshare-partial-attention","version":1,"sums":[1,2]}"#, "sums"),
-    ] as [(String, String?)])
+    @Test(
+        "the decoder refuses malformed files with the field at fault",
+        arguments: [
+            ("{", nil),
+            (#"{"format":"something-else"}"#, "format"),
+            (#"{"format":"fedshare-partial-attention","version":2}"#, "version"),
+            (#"{"format":"fedshare-partial-attention","version":1,"extra":1}"#, "extra"),
+            (#"{"format":"fedshare-partial-attention","version":1,"manifestHash":"xyz"}"#, "manifestHash"),
+            (#"{"format":"fedshare-partial-attention","version":1,"sums":[1,2]}"#, "sums"),
+        ] as [(String, String?)])
     func malformed(text: String, field: String?) {
         do {
             _ = try PartialAttention.decode(Data(text.utf8), file: "p.json")

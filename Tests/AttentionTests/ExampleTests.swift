@@ -1,7 +1,8 @@
-import _TestSupport
 import Foundation
 import Manifest
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 @Suite("Bundled examples")
@@ -27,8 +28,9 @@ struct ExampleTests {
         let total = e.reduce(0, +)
         #expect(maxRelativeError(single.result().rows[0], e.map { $0 / total }) < 1e-14)
         // Allocation with the bundled capacities.
-        let allocation = try Allocation(attention: result.labelled,
-                                        capacities: Allocation.readCapacities(from: folder.appendingPathComponent("capacities.csv")))
+        let allocation = try Allocation(
+            attention: result.labelled,
+            capacities: Allocation.readCapacities(from: folder.appendingPathComponent("capacities.csv")))
         #expect(allocation.entries.count == 7)
         #expect(abs(allocation.entries.filter { $0.kind == .group }.map(\.allocation).reduce(0, +) - 30) < 1e-12)
         #expect(abs(allocation.entries.first { $0.node == "explorers" }!.share - 0.4) < 1e-12)

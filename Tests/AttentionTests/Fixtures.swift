@@ -1,11 +1,14 @@
 import Foundation
 import Primitives
+
 @testable import Attention
 
 /// An independent float64 reference: scores computed literally as ((xW)Kᵀ)·scale + b with plain
 /// loops (no BLAS, no folding of W and K), softmax with libm's exp.
 func referenceAttention(model: AttentionModel, features: [Double], groups: [Int]) -> (matrix: [Double], counts: [Int]) {
-    let d = model.featureDimension, h = model.embeddingDimension, m = model.anchorCount
+    let d = model.featureDimension
+    let h = model.embeddingDimension
+    let m = model.anchorCount
     var matrix = [Double](repeating: 0, count: model.groups.count * m)
     var counts = [Int](repeating: 0, count: model.groups.count)
     for (r, g) in groups.enumerated() {
@@ -32,14 +35,17 @@ func referenceAttention(model: AttentionModel, features: [Double], groups: [Int]
 }
 
 /// A random model and data set.
-func randomCase(records: Int, d: Int, h: Int, m: Int, g: Int, encoder: Bool, seed: UInt64,
-                spread: Double = 1) throws -> (model: AttentionModel, features: [Double], groups: [Int]) {
+func randomCase(
+    records: Int, d: Int, h: Int, m: Int, g: Int, encoder: Bool, seed: UInt64,
+    spread: Double = 1
+) throws -> (model: AttentionModel, features: [Double], groups: [Int]) {
     var random = SeededRandom(seed: seed)
     let anchors = (0..<(m * h)).map { _ in Double.random(in: -1...1, using: &random) }
     let w: [Double]? = encoder ? (0..<(d * h)).map { _ in Double.random(in: -1...1, using: &random) } : nil
     let bias = (0..<m).map { _ in Double.random(in: -0.5...0.5, using: &random) }
-    let model = try AttentionModel(anchorNames: (0..<m).map { "a\($0)" }, anchors: anchors, embeddingDimension: h,
-                                   encoder: w, bias: bias, groups: (0..<g).map { "g\($0)" })
+    let model = try AttentionModel(
+        anchorNames: (0..<m).map { "a\($0)" }, anchors: anchors, embeddingDimension: h,
+        encoder: w, bias: bias, groups: (0..<g).map { "g\($0)" })
     let features = (0..<(records * model.featureDimension)).map { _ in Double.random(in: -spread...spread, using: &random) }
     let groups = (0..<records).map { _ in Int.random(in: 0..<g, using: &random) }
     return (model, features, groups)

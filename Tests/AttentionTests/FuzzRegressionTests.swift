@@ -1,6 +1,7 @@
-import _TestSupport
 import Foundation
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 /// Inputs found by fuzzing (`scripts/fuzz.sh`, Tests/Fuzz/Regressions), each refused cleanly.

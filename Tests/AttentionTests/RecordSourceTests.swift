@@ -1,8 +1,9 @@
-import _TestSupport
 import Foundation
 import Manifest
 import Primitives
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 /// The same six records in every format; the manifest is `baseManifest` (anchors up, down;
@@ -53,7 +54,9 @@ struct RecordSourceTests {
     func tsv() throws {
         let folder = try TemporaryFolder()
         let manifest = try loadManifest(folder)
-        let text = "\u{FEFF}" + goodCSV.replacingOccurrences(of: ",", with: "\t")
+        let text =
+            "\u{FEFF}"
+            + goodCSV.replacingOccurrences(of: ",", with: "\t")
             .replacingOccurrences(of: "\"quoted\t with comma\"", with: "q").replacingOccurrences(of: "\n", with: "\r\n")
         let data = try folder.write("party.tsv", text)
         try check(LocalAttention.compute(manifest: manifest, dataURL: data), against: expected(manifest))
@@ -88,16 +91,20 @@ struct RecordSourceTests {
         try check(LocalAttention.compute(manifest: manifest, dataURL: data), against: expected(manifest))
         // Without named features: the first object's keys in order, minus the group.
         let unnamed = try loadManifest(folder, baseManifest.replacingOccurrences(of: "features = [\"f1\", \"f2\"]", with: ""))
-        let ordered = try folder.write("ordered.ndjson", [
-            #"{"f1": 0.5, "f2": 1.5, "group": "a"}"#, #"{"f1": -1, "f2": 2, "group": "b"}"#, #"{"f1": 3, "f2": 0, "group": "a"}"#,
-            #"{"f1": 0.25, "f2": 0.75, "group": "b"}"#, #"{"f1": 0.1, "f2": -2.5, "group": "a"}"#, #"{"f1": 2, "f2": 2, "group": "b"}"#,
-        ].joined(separator: "\n"))
+        let ordered = try folder.write(
+            "ordered.ndjson",
+            [
+                #"{"f1": 0.5, "f2": 1.5, "group": "a"}"#, #"{"f1": -1, "f2": 2, "group": "b"}"#, #"{"f1": 3, "f2": 0, "group": "a"}"#,
+                #"{"f1": 0.25, "f2": 0.75, "group": "b"}"#, #"{"f1": 0.1, "f2": -2.5, "group": "a"}"#, #"{"f1": 2, "f2": 2, "group": "b"}"#,
+            ].joined(separator: "\n"))
         try check(LocalAttention.compute(manifest: unnamed, dataURL: ordered), against: expected(manifest))
     }
 
-    @Test("NumPy float64 and float32, versions 1 and 2, both byte orders, with a side file", arguments: [
-        ("<f8", UInt8(1)), ("<f8", UInt8(2)), (">f8", UInt8(1)), ("<f4", UInt8(1)), (">f4", UInt8(2)),
-    ])
+    @Test(
+        "NumPy float64 and float32, versions 1 and 2, both byte orders, with a side file",
+        arguments: [
+            ("<f8", UInt8(1)), ("<f8", UInt8(2)), (">f8", UInt8(1)), ("<f4", UInt8(1)), (">f4", UInt8(2)),
+        ])
     func numpy(descr: String, version: UInt8) throws {
         let folder = try TemporaryFolder()
         let manifest = try loadManifest(folder)
@@ -127,9 +134,18 @@ struct RecordSourceTests {
         ("p.csv", "f1,group,f2\n1,a,2\n1,\"a,2\n", ["p.csv", "line 3", "unterminated quoted field"]),
         ("p.tsv", "f1\tgroup\tf2\n1\ta\t2\n1\tz\t2\n", ["p.tsv", "line 3", "unknown group 'z'"]),
         ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": 1, \"group\": \"a\"}\n", ["p.jsonl", "line 2", "column 'f2'", "missing"]),
-        ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": \"x\", \"f2\": 2, \"group\": \"a\"}\n", ["p.jsonl", "line 2", "column 'f1'", "expected a number"]),
-        ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": NaN, \"f2\": 2, \"group\": \"a\"}\n", ["p.jsonl", "line 2", "column 'f1'", "not a finite number"]),
-        ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": 1, \"f2\": 2, \"group\": \"q\"}\n", ["p.jsonl", "line 2", "column 'group'", "unknown group 'q'"]),
+        (
+            "p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": \"x\", \"f2\": 2, \"group\": \"a\"}\n",
+            ["p.jsonl", "line 2", "column 'f1'", "expected a number"]
+        ),
+        (
+            "p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": NaN, \"f2\": 2, \"group\": \"a\"}\n",
+            ["p.jsonl", "line 2", "column 'f1'", "not a finite number"]
+        ),
+        (
+            "p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": 1, \"f2\": 2, \"group\": \"q\"}\n",
+            ["p.jsonl", "line 2", "column 'group'", "unknown group 'q'"]
+        ),
         ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": 1, \"f2\": 2}\n", ["p.jsonl", "line 2", "group field is missing"]),
         ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n[1, 2]\n", ["p.jsonl", "line 2", "JSON object"]),
         ("p.jsonl", "{\"f1\": 1, \"f2\": 2, \"group\": \"a\"}\n{\"f1\": 1, \"f2\": {\"x\": 1}, \"group\": \"a\"}\n", ["p.jsonl", "line 2", "nested"]),
@@ -207,7 +223,9 @@ struct RecordSourceTests {
         #expect(skipped.report.badRowsSkipped == 1 && skipped.counts == [1, 0])
         // Side files: too short, too long, unknown group, missing.
         let data = try folder.write("x.npy", bytes: good)
-        for (side, phrase) in [("group\na\n", "fewer rows"), ("group\na\nb\na\n", "more rows"), ("group\na\nzz\n", "line 3, column 'group': unknown group 'zz'")] {
+        for (side, phrase) in [
+            ("group\na\n", "fewer rows"), ("group\na\nb\na\n", "more rows"), ("group\na\nzz\n", "line 3, column 'group': unknown group 'zz'"),
+        ] {
             try folder.write("x.groups.csv", side)
             #expect { try LocalAttention.compute(manifest: manifest, dataURL: data) } throws: {
                 "\($0)".contains("x.groups.csv") && "\($0)".contains(phrase)
@@ -226,7 +244,8 @@ struct RecordSourceTests {
         var features: [Double] = []
         var groups: [Int] = []
         for _ in 0..<40_000 {
-            let x = Double.random(in: -3...3, using: &random), y = Double.random(in: -3...3, using: &random)
+            let x = Double.random(in: -3...3, using: &random)
+            let y = Double.random(in: -3...3, using: &random)
             let g = Int.random(in: 0..<2, using: &random)
             text += "\(x),\(g == 0 ? "a" : "b"),\(y)\n"
             features += [x, y]

@@ -1,6 +1,7 @@
-import _TestSupport
 import Foundation
 import Testing
+import _TestSupport
+
 @testable import Attention
 
 @Suite("Vector exponential and number parsing")
@@ -25,14 +26,19 @@ struct VectorMathTests {
         #expect(abs(vectorExp(1) - M_E) < 1e-15)
     }
 
-    @Test("decimal parsing is exact", arguments: [
-        "0", "-0", "1", "+1", "0.1", "-2.5e-3", "1e22", "1e23", "123456789012345678901234567890",
-        "0.000000000000000000000000000001", "4.9e-324", "1.7976931348623157e308", " 3.25 ", ".5", "5.", "1E+5",
-    ])
+    @Test(
+        "decimal parsing is exact",
+        arguments: [
+            "0", "-0", "1", "+1", "0.1", "-2.5e-3", "1e22", "1e23", "123456789012345678901234567890",
+            "0.000000000000000000000000000001", "4.9e-324", "1.7976931348623157e308", " 3.25 ", ".5", "5.", "1E+5",
+        ])
     func parseExact(text: String) throws {
         var copy = text
         let parsed = copy.withUTF8 { parseNumber($0.baseAddress!, count: $0.count) }
-        guard case .value(let value) = parsed else { Issue.record("\(text) did not parse"); return }
+        guard case .value(let value) = parsed else {
+            Issue.record("\(text) did not parse")
+            return
+        }
         let expected = try #require(Double(text.trimmingCharacters(in: .whitespaces)))
         #expect(value == expected)
     }
@@ -45,16 +51,21 @@ struct VectorMathTests {
             for text in [value.description, String(format: "%.17g", value), String(format: "%.6f", value / 1e300)] {
                 var copy = text
                 let parsed = copy.withUTF8 { parseNumber($0.baseAddress!, count: $0.count) }
-                guard case .value(let got) = parsed else { Issue.record("\(text) did not parse"); return }
+                guard case .value(let got) = parsed else {
+                    Issue.record("\(text) did not parse")
+                    return
+                }
                 #expect(got == Double(text)!, "\(text)")
             }
         }
     }
 
-    @Test("non-numbers and non-finite texts are told apart", arguments: [
-        ("abc", false), ("", false), ("1.2.3", false), ("1e", false), ("--1", false), ("0x10", false), ("1,5", false),
-        ("NaN", true), ("inf", true), ("-Infinity", true), ("1e400", true),
-    ])
+    @Test(
+        "non-numbers and non-finite texts are told apart",
+        arguments: [
+            ("abc", false), ("", false), ("1.2.3", false), ("1e", false), ("--1", false), ("0x10", false), ("1,5", false),
+            ("NaN", true), ("inf", true), ("-Infinity", true), ("1e400", true),
+        ])
     func parseRejects(text: String, nonFinite: Bool) {
         var copy = text
         let parsed: ParsedNumber = copy.isEmpty ? .notANumber : copy.withUTF8 { parseNumber($0.baseAddress!, count: $0.count) }

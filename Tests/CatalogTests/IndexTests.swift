@@ -1,7 +1,7 @@
 import Catalog
 import Foundation
-import Testing
 import Primitives
+import Testing
 
 @Suite struct IndexTests {
     @Test("text: whole tokens, case and diacritics folded, every word required")
@@ -26,12 +26,18 @@ import Primitives
         #expect(try catalog.search(CatalogQuery(text: "cafe")).allSatisfy { $0.rank != nil })
     }
 
-    @Test("user text is never FTS5 syntax", arguments: ["\"", "cafe\" OR \"b", "NEAR(cafe mar)", "cafe*", "-cafe", "name:cafe",
-                                                          "cafe AND", "^cafe", "(cafe", "cafe OR night", "{name} : cafe"])
+    @Test(
+        "user text is never FTS5 syntax",
+        arguments: [
+            "\"", "cafe\" OR \"b", "NEAR(cafe mar)", "cafe*", "-cafe", "name:cafe",
+            "cafe AND", "^cafe", "(cafe", "cafe OR night", "{name} : cafe",
+        ])
     func textInjection(_ text: String) throws {
         let catalog = try emptyCatalog()
-        try catalog.importEntries([CatalogEntry(id: "a", kind: "venue", name: "Café del Mar"),
-                                   CatalogEntry(id: "b", kind: "venue", name: "night or and near name")])
+        try catalog.importEntries([
+            CatalogEntry(id: "a", kind: "venue", name: "Café del Mar"),
+            CatalogEntry(id: "b", kind: "venue", name: "night or and near name"),
+        ])
         let tokenizer = try TextTokenizer()
         let words = Set(try tokenizer.tokens(text))
         guard !words.isEmpty else {
@@ -48,7 +54,7 @@ import Primitives
     @Test("every range includes its boundary, also where floats cannot hold the value")
     func boundaries() throws {
         let catalog = try emptyCatalog()
-        let t0 = Instant(microseconds: 1_764_619_200_000_001) // not representable as a float
+        let t0 = Instant(microseconds: 1_764_619_200_000_001)  // not representable as a float
         let t1 = Instant(microseconds: 1_764_619_200_000_003)
         try catalog.importEntries([
             CatalogEntry(id: "circle", kind: "venue", name: "x", location: Location(x: 3, y: 4)),
@@ -67,7 +73,7 @@ import Primitives
         #expect(try ids(CatalogQuery(near: .init(center: .init(x: 16_777_216, y: 0.1), radius: 0))) == [])
         #expect(try ids(CatalogQuery(near: .init(center: .init(x: 16_777_217, y: 0.1, z: 0.1), radius: 0))) == ["odd"])
         #expect(try ids(CatalogQuery(near: .init(center: .init(x: 1, y: 2, z: 0), radius: 2))) == ["ball"])
-        #expect(try ids(CatalogQuery(near: .init(center: .init(x: 3, y: 4, z: 0), radius: 100))) == ["ball"]) // "circle" has no z
+        #expect(try ids(CatalogQuery(near: .init(center: .init(x: 3, y: 4, z: 0), radius: 100))) == ["ball"])  // "circle" has no z
         #expect(try ids(CatalogQuery(within: .init(3, 4, 16_777_217, 0.1))) == ["circle", "odd"])
         #expect(try ids(CatalogQuery(within: .init(3, 4, 16_777_216, 0.1))) == ["circle"])
         #expect(try ids(CatalogQuery(within: .init(-3, -4, 3.0000000001, 4))) == ["ball", "circle"])
@@ -102,13 +108,15 @@ import Primitives
     func reimportReplaces() throws {
         let catalog = try emptyCatalog()
         try catalog.importEntries([
-            CatalogEntry(id: "a", kind: "venue", name: "old name", tags: ["oldtag"], attributes: ["genre": "rock"],
-                         start: instant("2025-01-01T00:00:00Z"), end: instant("2025-01-02T00:00:00Z"), location: Location(x: 0, y: 0)),
+            CatalogEntry(
+                id: "a", kind: "venue", name: "old name", tags: ["oldtag"], attributes: ["genre": "rock"],
+                start: instant("2025-01-01T00:00:00Z"), end: instant("2025-01-02T00:00:00Z"), location: Location(x: 0, y: 0)),
             CatalogEntry(id: "b", kind: "venue", name: "other"),
         ])
         try catalog.importEntries([
-            CatalogEntry(id: "a", kind: "event", name: "new name", tags: ["newtag"], attributes: ["genre": "jazz"],
-                         start: instant("2026-01-01T00:00:00Z"), location: Location(x: 10, y: 10)),
+            CatalogEntry(
+                id: "a", kind: "event", name: "new name", tags: ["newtag"], attributes: ["genre": "jazz"],
+                start: instant("2026-01-01T00:00:00Z"), location: Location(x: 10, y: 10))
         ])
         func ids(_ query: CatalogQuery) throws -> [String] { try catalog.search(query).map(\.entry.id) }
         #expect(try catalog.stats().entries == 2)
@@ -127,8 +135,12 @@ import Primitives
     func worldReplacement() throws {
         let catalog = try emptyCatalog()
         try catalog.importEntries([CatalogEntry(id: "x", kind: "venue", name: "mine")])
-        try catalog.replaceWorld("party-2", with: [CatalogEntry(id: "x", kind: "venue", name: "theirs"),
-                                                   CatalogEntry(id: "y", kind: "venue", name: "theirs too")])
+        try catalog.replaceWorld(
+            "party-2",
+            with: [
+                CatalogEntry(id: "x", kind: "venue", name: "theirs"),
+                CatalogEntry(id: "y", kind: "venue", name: "theirs too"),
+            ])
         #expect(try keys(catalog.search(CatalogQuery())) == ["local/x", "party-2/x", "party-2/y"])
         try catalog.replaceWorld("party-2", with: [CatalogEntry(id: "z", kind: "item", name: "fresh", tags: ["theirs"])])
         #expect(try keys(catalog.search(CatalogQuery())) == ["local/x", "party-2/z"])

@@ -1,6 +1,6 @@
 import Catalog
-import Testing
 import Primitives
+import Testing
 
 @Suite struct InstantTests {
     @Test(arguments: [
@@ -17,9 +17,11 @@ import Primitives
         #expect(try Instant(rfc3339: text).microseconds == microseconds)
     }
 
-    @Test(arguments: ["2025-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2025-12-01T24:00:00Z", "2025-12-01T20:00:00",
-                      "2025-12-01", "2025-12-01T20:00:60Z", "2025-12-01T20:00:00.Z", "2025-12-01T20:00:00.0000001Z",
-                      "2025-12-01T20:00:00+1:00", "2025-12-01T20:00:00Z ", " 2025-12-01T20:00:00Z", "tomorrow"])
+    @Test(arguments: [
+        "2025-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2025-12-01T24:00:00Z", "2025-12-01T20:00:00",
+        "2025-12-01", "2025-12-01T20:00:60Z", "2025-12-01T20:00:00.Z", "2025-12-01T20:00:00.0000001Z",
+        "2025-12-01T20:00:00+1:00", "2025-12-01T20:00:00Z ", " 2025-12-01T20:00:00Z", "tomorrow",
+    ])
     func refuses(_ text: String) {
         #expect(throws: CatalogError.self) { try Instant(rfc3339: text) }
     }

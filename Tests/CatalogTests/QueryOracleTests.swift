@@ -1,17 +1,19 @@
 import Catalog
 import GRDB
-import Testing
 import Primitives
+import Testing
 
 /// Every filter alone and combined, against a brute-force scan of the same entries, over
 /// random catalogs whose values sit on small grids (so entries fall on every boundary often).
 @Suite struct QueryOracleTests {
-    static let words = ["rock", "jazz", "Café", "CAFE", "café", "hip-hop", "東京", "naïve", "Straße", "ÉTÉ", "night",
-                        "market", "art", "o'clock", "a.b", "x_y", "NEAR", "AND", "or", "*", "\"quoted\"", "(", "-", "^", "tag:1"]
+    static let words = [
+        "rock", "jazz", "Café", "CAFE", "café", "hip-hop", "東京", "naïve", "Straße", "ÉTÉ", "night",
+        "market", "art", "o'clock", "a.b", "x_y", "NEAR", "AND", "or", "*", "\"quoted\"", "(", "-", "^", "tag:1",
+    ]
     static let kinds = ["venue", "event", "item", "space"]
     static let worlds = ["local", "world-2", "Ωmega"]
     static let grid: [Double] = [-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4, 0.1, -0.3, 16_777_217]
-    static let base = Int64(1_764_619_200_000_001) // not a float: the R*Tree holds it rounded
+    static let base = Int64(1_764_619_200_000_001)  // not a float: the R*Tree holds it rounded
     static let hour = Int64(3_600_000_000)
 
     /// The tokens of each entry's name and tags, as the index splits them.
@@ -34,7 +36,8 @@ import Primitives
                 }
                 if let near = query.near {
                     guard let location = entry.location else { return false }
-                    let dx = location.x - near.center.x, dy = location.y - near.center.y
+                    let dx = location.x - near.center.x
+                    let dy = location.y - near.center.y
                     var distance = dx * dx + dy * dy
                     if let cz = near.center.z {
                         guard let z = location.z else { return false }
@@ -56,8 +59,9 @@ import Primitives
 
     static func randomEntry(_ index: Int, using random: inout SeededRandom) -> CatalogEntry {
         func words(_ range: ClosedRange<Int>) -> [String] { (0..<Int.random(in: range, using: &random)).map { _ in Self.words.randomElement(using: &random)! } }
-        var entry = CatalogEntry(id: "e\(Int.random(in: 0..<400, using: &random))-\(index)", kind: kinds.randomElement(using: &random)!,
-                                 name: words(0...3).joined(separator: " "), tags: words(0...3))
+        var entry = CatalogEntry(
+            id: "e\(Int.random(in: 0..<400, using: &random))-\(index)", kind: kinds.randomElement(using: &random)!,
+            name: words(0...3).joined(separator: " "), tags: words(0...3))
         for key in ["genre", "city", "ünï"] where Bool.random(using: &random) {
             entry.attributes[key] = ["a", "b", "c", "", "Zürich"].randomElement(using: &random)!
         }
@@ -86,8 +90,10 @@ import Primitives
         }
         if maybe() { query.conditions.append(.init(key: "kind", value: kinds.randomElement(using: &random)!)) }
         if maybe() {
-            query.conditions.append(.init(key: ["genre", "city", "ünï", "nothing"].randomElement(using: &random)!,
-                                          value: ["a", "b", "", "Zürich"].randomElement(using: &random)!))
+            query.conditions.append(
+                .init(
+                    key: ["genre", "city", "ünï", "nothing"].randomElement(using: &random)!,
+                    value: ["a", "b", "", "Zürich"].randomElement(using: &random)!))
         }
         if maybe() {
             let from = base + hour * Int64.random(in: -5...5, using: &random)
@@ -100,12 +106,14 @@ import Primitives
         }
         if maybe() {
             let z: Double? = Int.random(in: 0..<4, using: &random) == 0 ? grid.randomElement(using: &random)! : nil
-            query.near = .init(center: .init(x: grid.randomElement(using: &random)!, y: grid.randomElement(using: &random)!, z: z),
-                               radius: [0, 0.5, 1, 1.5, 2.5, 5].randomElement(using: &random)!)
+            query.near = .init(
+                center: .init(x: grid.randomElement(using: &random)!, y: grid.randomElement(using: &random)!, z: z),
+                radius: [0, 0.5, 1, 1.5, 2.5, 5].randomElement(using: &random)!)
         }
         if maybe() {
-            query.within = .init(grid.randomElement(using: &random)!, grid.randomElement(using: &random)!,
-                                 grid.randomElement(using: &random)!, grid.randomElement(using: &random)!)
+            query.within = .init(
+                grid.randomElement(using: &random)!, grid.randomElement(using: &random)!,
+                grid.randomElement(using: &random)!, grid.randomElement(using: &random)!)
         }
         return query
     }
@@ -151,8 +159,9 @@ import Primitives
         }
     }
 
-    @Test("large imports bulk-load the R*Trees: SQLite's rtreecheck passes and queries agree with a brute-force scan",
-          arguments: [21, 22] as [UInt64])
+    @Test(
+        "large imports bulk-load the R*Trees: SQLite's rtreecheck passes and queries agree with a brute-force scan",
+        arguments: [21, 22] as [UInt64])
     func bulkLoadedTreesAgree(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let catalog = try emptyCatalog()

@@ -20,7 +20,6 @@ func temporaryFile(_ name: String, _ text: String) throws -> String {
     return path
 }
 
-
 func instant(_ text: String) -> Instant { try! Instant(rfc3339: text) }
 
 /// (world, id) of each match, in order.

@@ -1,6 +1,7 @@
-import _TestSupport
 import Foundation
 import Testing
+import _TestSupport
+
 @testable import DifferentialPrivacy
 
 /// ε values against Google's dp-accounting 0.6.0 (Tests/TestVectors/dp_accounting_vectors.py).
@@ -45,10 +46,14 @@ import Testing
         for row in vectors.gaussian {
             let event = MechanismEvent(mechanism: .gaussian, noise: row.sigma, sensitivity: row.sensitivity, count: row.count)
             let rdp = try Self.epsilon(event, row.delta, .rdp)
-            #expect(Self.relative(rdp.epsilon, row.rdp) <= 1e-6, "RDP σ=\(row.sigma) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(rdp.epsilon) vs \(row.rdp)")
+            #expect(
+                Self.relative(rdp.epsilon, row.rdp) <= 1e-6,
+                "RDP σ=\(row.sigma) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(rdp.epsilon) vs \(row.rdp)")
             #expect(rdp.order == row.order, "RDP order σ=\(row.sigma) k=\(row.count)")
             let exact = try Self.epsilon(event, row.delta, .exact)
-            #expect(Self.relative(exact.epsilon, row.exact) <= 1e-6, "exact σ=\(row.sigma) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(exact.epsilon) vs \(row.exact)")
+            #expect(
+                Self.relative(exact.epsilon, row.exact) <= 1e-6,
+                "exact σ=\(row.sigma) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(exact.epsilon) vs \(row.exact)")
             if let expected = row.advanced {
                 let advanced = try Self.epsilon(event, row.delta, .advanced)
                 #expect(Self.relative(advanced.epsilon, expected) <= 1e-6, "advanced σ=\(row.sigma) k=\(row.count): \(advanced.epsilon) vs \(expected)")
@@ -63,7 +68,9 @@ import Testing
         for row in vectors.laplace {
             let event = MechanismEvent(mechanism: .laplace, noise: row.scale, sensitivity: row.sensitivity, count: row.count)
             let rdp = try Self.epsilon(event, row.delta, .rdp)
-            #expect(Self.relative(rdp.epsilon, row.rdp) <= 1e-6, "RDP b=\(row.scale) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(rdp.epsilon) vs \(row.rdp)")
+            #expect(
+                Self.relative(rdp.epsilon, row.rdp) <= 1e-6,
+                "RDP b=\(row.scale) Δ=\(row.sensitivity) k=\(row.count) δ=\(row.delta): \(rdp.epsilon) vs \(row.rdp)")
             #expect(rdp.order == row.order, "RDP order b=\(row.scale) k=\(row.count)")
             let basic = try Self.epsilon(event, row.delta, .basic)
             #expect(Self.relative(basic.epsilon, row.basic) <= 1e-12)
@@ -100,17 +107,20 @@ import Testing
         // Balle–Wang δ at ε = 1 for σ = 1 (§c.2.7).
         #expect(Self.relative(exp(AnalyticGaussian.logDelta(noiseMultiplier: 1, epsilon: 1)), 0.12693674) < 1e-6)
         // A single Laplace: basic 1.0 beats RDP's 1.00282 (§c.9).
-        let single = try PrivacyAccountant.spend(of: [MechanismEvent(mechanism: .laplace, noise: 1, sensitivity: 1)],
-                                                 delta: 1e-5, accountant: .best)
+        let single = try PrivacyAccountant.spend(
+            of: [MechanismEvent(mechanism: .laplace, noise: 1, sensitivity: 1)],
+            delta: 1e-5, accountant: .best)
         #expect(single.epsilon == 1 && single.accountant == .basic)
     }
 
     @Test func logCDFIsAccurate() {
         // scipy.special.log_ndtr.
-        let cases: [(Double, Double)] = [(3, -0.0013508099647481925), (0.5, -0.36894641528865635), (0, -0.6931471805599453),
-                                         (-1, -1.8410216450092634), (-4.9, -14.551182689355313), (-5.1, -15.588487091871468),
-                                         (-10, -53.23128515051248), (-37, -689.0305855768908), (-100, -5005.524208694205),
-                                         (-1000, -500007.8266948122)]
+        let cases: [(Double, Double)] = [
+            (3, -0.0013508099647481925), (0.5, -0.36894641528865635), (0, -0.6931471805599453),
+            (-1, -1.8410216450092634), (-4.9, -14.551182689355313), (-5.1, -15.588487091871468),
+            (-10, -53.23128515051248), (-37, -689.0305855768908), (-100, -5005.524208694205),
+            (-1000, -500007.8266948122),
+        ]
         for (x, expected) in cases {
             #expect(Self.relative(StandardNormal.logCDF(x), expected) < 1e-13, "log Φ(\(x))")
         }
@@ -153,7 +163,8 @@ import Testing
         // …but at σ ≈ 1 per share the KLS21 correction is charged.
         let small = MechanismEvent(mechanism: .discreteGaussian, noise: 2, sensitivity: 1, dimension: 10, shares: 4)
         let single = MechanismEvent(mechanism: .discreteGaussian, noise: 2, sensitivity: 1, dimension: 10, shares: 1)
-        #expect(try PrivacyAccountant.spend(of: [small], delta: 1e-6, accountant: .rdp).epsilon
+        #expect(
+            try PrivacyAccountant.spend(of: [small], delta: 1e-6, accountant: .rdp).epsilon
                 > PrivacyAccountant.spend(of: [single], delta: 1e-6, accountant: .rdp).epsilon)
         // Discrete Laplace: pure ε = Δ/b exactly.
         let dl = MechanismEvent(mechanism: .discreteLaplace, noise: 1_048_576, sensitivity: 65_536, count: 4)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DifferentialPrivacy
 
 /// One calibration target: a mechanism with its sensitivity, dimension and shares, and (ε, δ).
@@ -62,17 +63,22 @@ let calibrationCases: [CalibrationCase] = [
             #expect(below > target.epsilon, "\(target): σ.nextDown is certified too (ε = \(below))")
         }
         // The `noise(for:)` shorthand agrees.
-        #expect(try Calibration.noise(for: target.mechanism, epsilon: target.epsilon, delta: target.delta,
-                                      sensitivity: target.sensitivity, count: target.count, dimension: target.dimension,
-                                      shares: target.shares) == calibrated.noise)
+        #expect(
+            try Calibration.noise(
+                for: target.mechanism, epsilon: target.epsilon, delta: target.delta,
+                sensitivity: target.sensitivity, count: target.count, dimension: target.dimension,
+                shares: target.shares) == calibrated.noise)
     }
 
     /// Each mechanism names the bound the accountant certifies it with.
     @Test func theBoundIsNamed() throws {
         let bounds = try calibrationCases.map { try Calibration.calibrate($0.template, epsilon: $0.epsilon, delta: $0.delta).bound }
-        #expect(bounds == [.distributedDiscreteGaussianRDP, .discreteGaussianRDP, .distributedDiscreteGaussianRDP,
-                           .distributedDiscreteGaussianRDP, .distributedDiscreteGaussianRDP, .analyticGaussian,
-                           .analyticGaussian, .pureLaplace, .pureLaplace, .pureLaplace])
+        #expect(
+            bounds == [
+                .distributedDiscreteGaussianRDP, .discreteGaussianRDP, .distributedDiscreteGaussianRDP,
+                .distributedDiscreteGaussianRDP, .distributedDiscreteGaussianRDP, .analyticGaussian,
+                .analyticGaussian, .pureLaplace, .pureLaplace, .pureLaplace,
+            ])
         #expect(CalibrationBound.allCases.allSatisfy { !$0.summary.isEmpty })
     }
 
@@ -138,8 +144,10 @@ let calibrationCases: [CalibrationCase] = [
 
     @Test func printsTheBoundAndACertifiedNoise() async throws {
         let sensitivity = "\(threeWorldsSensitivity)"
-        let result = try await run(["privacy", "calibrate", "--mechanism", "discrete_gaussian", "--epsilon", "1", "--delta", "1e-6",
-                                    "--sensitivity", sensitivity, "--dimension", "15", "--shares", "2", "--json"])
+        let result = try await run([
+            "privacy", "calibrate", "--mechanism", "discrete_gaussian", "--epsilon", "1", "--delta", "1e-6",
+            "--sensitivity", sensitivity, "--dimension", "15", "--shares", "2", "--json",
+        ])
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["bound"] as? String == CalibrationBound.distributedDiscreteGaussianRDP.rawValue)
@@ -147,8 +155,10 @@ let calibrationCases: [CalibrationCase] = [
         let epsilon = try #require(object["epsilon"] as? Double)
         #expect(epsilon <= 1)
         // Round trip through the calculator: no more than the target.
-        let check = try await run(["privacy", "epsilon", "--mechanism", "discrete_gaussian", "--noise", "\(noise)",
-                                   "--sensitivity", sensitivity, "--dimension", "15", "--shares", "2", "--delta", "1e-6", "--json"])
+        let check = try await run([
+            "privacy", "epsilon", "--mechanism", "discrete_gaussian", "--noise", "\(noise)",
+            "--sensitivity", sensitivity, "--dimension", "15", "--shares", "2", "--delta", "1e-6", "--json",
+        ])
         let back = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
         #expect((back["epsilon"] as? Double ?? .infinity) <= 1)
         #expect(back["epsilon"] as? Double == epsilon)

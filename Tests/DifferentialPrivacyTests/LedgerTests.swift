@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Primitives
 import Testing
+
 @testable import DifferentialPrivacy
 
 /// A fresh temporary folder per test.
@@ -12,7 +13,7 @@ func temporaryLedgerPath(_ name: String = #function) throws -> String {
     return folder.appendingPathComponent("ledger.sqlite").path
 }
 
-let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε = 1/10 exactly
+let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1)  // ε = 1/10 exactly
 
 @Suite struct LedgerTests {
     @Test func reserveCommitCancelAndCap() throws {
@@ -29,7 +30,7 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
         try ledger.commit(b)
         #expect(throws: DifferentialPrivacyError.reservationNotPending(id: a.id, state: "committed")) { try ledger.cancel(a) }
         #expect(throws: DifferentialPrivacyError.reservationNotPending(id: a.id, state: "committed")) { try ledger.commit(a) }
-        try ledger.cancel(c) // nothing was released under c: its budget returns
+        try ledger.cancel(c)  // nothing was released under c: its budget returns
         let d = try ledger.reserve(charge)
         try ledger.commit(d)
         let budget = try ledger.budget(dataset: "worlds")
@@ -46,8 +47,10 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
     @Test func gaussianChargesAreComparedAgainstTheSpender() throws {
         let ledger = try PrivacyLedger(path: try temporaryLedgerPath())
         // Exact composition of 4 Gaussians of σ = 2 is one of σ = 1: ε(1e-5) = 4.377…
-        let epsilon = try PrivacyAccountant.spend(of: [MechanismEvent(mechanism: .gaussian, noise: 1, sensitivity: 1)],
-                                                  delta: 1e-5, accountant: .exact).epsilon
+        let epsilon = try PrivacyAccountant.spend(
+            of: [MechanismEvent(mechanism: .gaussian, noise: 1, sensitivity: 1)],
+            delta: 1e-5, accountant: .exact
+        ).epsilon
         try ledger.setCap(dataset: "d", epsilon: epsilon, delta: 1e-5)
         let g = PrivacyCharge(dataset: "d", event: MechanismEvent(mechanism: .gaussian, noise: 2, sensitivity: 1))
         for _ in 0..<3 { try ledger.commit(try ledger.reserve(g)) }
@@ -88,7 +91,7 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
             try ledger.commit(reservation)
         }
         try ledger.verify()
-        return (ledger, path) // entries 1…9
+        return (ledger, path)  // entries 1…9
     }
 
     func brokenRow(_ ledger: PrivacyLedger) -> Int64? {
@@ -133,7 +136,9 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
     @Test func reorderingRowsIsDetected() throws {
         let (ledger, path) = try ledgerWithHistory()
         // Swap the contents of rows 2 and 4 (both reservations), keeping ids in place.
-        try tamper(path, """
+        try tamper(
+            path,
+            """
             UPDATE entries SET id = -2 WHERE id = 2;
             UPDATE entries SET id = 2 WHERE id = 4;
             UPDATE entries SET id = 4 WHERE id = -2;
@@ -230,7 +235,8 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("stdout"), err = folder.appendingPathComponent("stderr")
+        let out = folder.appendingPathComponent("stdout")
+        let err = folder.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
@@ -269,8 +275,12 @@ let tenth = MechanismEvent(mechanism: .laplace, noise: 10, sensitivity: 1) // ε
         #expect(!FileManager.default.fileExists(atPath: path))
         let cap = try await runFedshare(executable, ["budget", "--ledger", path, "--set-cap", "d", "--epsilon", "1", "--delta", "0"])
         #expect(cap.status == 0, "stderr: \(cap.stderr)")
-        let charged = try await runFedshare(executable, ["budget", "--ledger", path + ".2", "--charge", "d", "--mechanism", "laplace",
-                                                         "--noise", "10", "--sensitivity", "1"])
+        let charged = try await runFedshare(
+            executable,
+            [
+                "budget", "--ledger", path + ".2", "--charge", "d", "--mechanism", "laplace",
+                "--noise", "10", "--sensitivity", "1",
+            ])
         // --charge may create the ledger, and then refuses for want of a cap: the file stays, empty.
         #expect(charged.status != 0 && charged.stderr.contains("no cap set"))
         #expect(FileManager.default.fileExists(atPath: path + ".2"))

@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+
 @testable import DifferentialPrivacy
 
 @Suite struct MechanismTests {
@@ -9,13 +10,15 @@ import Testing
 
     @Test func gaussianSharesSumToTheTargetVariance() throws {
         // 5 parties, threshold 3: each share has variance σ²/3 (grid units); 3 shares carry σ².
-        let sigma = 0.05 // real units: 3276.8 grid units
+        let sigma = 0.05  // real units: 3276.8 grid units
         var generator = SeededRandom(seed: 11)
         let count = 20_000
         var shares: [[Int64]] = []
         for _ in 0..<3 {
-            shares.append(try DistributedNoise.share(for: .gaussian(sigma: sigma), parties: 5, threshold: 3, codec: codec,
-                                                     count: count, using: &generator))
+            shares.append(
+                try DistributedNoise.share(
+                    for: .gaussian(sigma: sigma), parties: 5, threshold: 3, codec: codec,
+                    count: count, using: &generator))
         }
         var squares = 0.0
         for index in 0..<count {
@@ -41,22 +44,25 @@ import Testing
 
     @Test func laplaceSharesAreFullDiscreteLaplace() throws {
         var generator = SeededRandom(seed: 3)
-        let b = 0.01 // 655.36 grid units
-        let noise = try DistributedNoise.share(for: .laplace(scale: b), parties: 4, threshold: 2, codec: codec,
-                                               count: 50_000, using: &generator)
+        let b = 0.01  // 655.36 grid units
+        let noise = try DistributedNoise.share(
+            for: .laplace(scale: b), parties: 4, threshold: 2, codec: codec,
+            count: 50_000, using: &generator)
         let meanAbsolute = noise.reduce(0.0) { $0 + abs(Double($1)) } / Double(noise.count)
         // E|X| of a discrete Laplace with scale s ≈ s for s ≫ 1.
         #expect(abs(meanAbsolute / (b * codec.scale) - 1) < 0.03)
     }
 
     @Test func eventsChargeGridRounding() throws {
-        let gaussian = try DistributedNoise.event(for: .gaussian(sigma: 2), threshold: 3, sensitivity: 1, dimension: 100,
-                                                  codec: codec)
+        let gaussian = try DistributedNoise.event(
+            for: .gaussian(sigma: 2), threshold: 3, sensitivity: 1, dimension: 100,
+            codec: codec)
         #expect(gaussian.mechanism == .discreteGaussian && gaussian.shares == 3 && gaussian.dimension == 100)
         #expect(gaussian.noise == 2 * 65536)
         #expect(gaussian.sensitivity > 65536 + 10 && gaussian.sensitivity < 65536 + 10.0001)
-        let laplace = try DistributedNoise.event(for: .laplace(scale: 2), threshold: 3, sensitivity: 1, dimension: 100,
-                                                 affectedCoordinates: 11, codec: codec)
+        let laplace = try DistributedNoise.event(
+            for: .laplace(scale: 2), threshold: 3, sensitivity: 1, dimension: 100,
+            affectedCoordinates: 11, codec: codec)
         #expect(laplace.mechanism == .discreteLaplace && laplace.sensitivity > 65536 + 11 && laplace.sensitivity < 65536 + 11.001)
         // Charged ε ≈ Δ/b plus the rounding term.
         let spend = try PrivacyAccountant.spend(of: [laplace], delta: 0, accountant: .basic)
@@ -72,8 +78,9 @@ import Testing
     @Test func matrixReleaseAddsNoiseOnTheGrid() throws {
         var generator = SeededRandom(seed: 8)
         let values = (0..<64).map { Double($0) / 8 }
-        let (encoded, decoded, event) = try MatrixMechanism.release(values, mechanism: .gaussian(sigma: 0.01), sensitivity: 1,
-                                                                   codec: codec, using: &generator)
+        let (encoded, decoded, event) = try MatrixMechanism.release(
+            values, mechanism: .gaussian(sigma: 0.01), sensitivity: 1,
+            codec: codec, using: &generator)
         #expect(encoded.count == 64 && event.dimension == 64)
         let error = zip(decoded, values).map { abs($0 - $1) }.max() ?? 0
         #expect(error > 0 && error < 0.1)
@@ -109,6 +116,6 @@ final class SeededRandomBox: @unchecked Sendable {
         var generator = BufferedSecureRandom()
         var seen = Set<UInt64>()
         for _ in 0..<2000 { seen.insert(generator.next()) }
-        #expect(seen.count == 2000) // 2000 distinct 64-bit words: collisions have probability ~1e-13
+        #expect(seen.count == 2000)  // 2000 distinct 64-bit words: collisions have probability ~1e-13
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Primitives
 import Testing
+
 @testable import DifferentialPrivacy
 
 /// The post-processed release: non-negative, each row consistent with its released count, and
@@ -9,7 +10,8 @@ import Testing
 @Suite struct PostProcessingTests {
     /// A standard normal draw (Box–Muller) from the seeded generator.
     static func normal(_ random: inout SeededRandom) -> Double {
-        let u = Double(random.next() >> 11 | 1) / 0x1p53, v = Double(random.next() >> 11) / 0x1p53
+        let u = Double(random.next() >> 11 | 1) / 0x1p53
+        let v = Double(random.next() >> 11) / 0x1p53
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 
@@ -26,8 +28,10 @@ import Testing
     func releasedMatricesAreNonNegativeAndRowConsistent(sigma: Double) throws {
         var random = SeededRandom(seed: UInt64(sigma * 1000) + 7)
         for trial in 0..<200 {
-            let rows = 1 + Int(random.next() % 8), columns = 1 + Int(random.next() % 40)
-            var matrix: [Double] = [], noisyCounts: [Double] = []
+            let rows = 1 + Int(random.next() % 8)
+            let columns = 1 + Int(random.next() % 40)
+            var matrix: [Double] = []
+            var noisyCounts: [Double] = []
             for _ in 0..<rows {
                 let count = Int(random.next() % 200)
                 matrix += Self.clearRow(columns: columns, count: count, &random).map { $0 + sigma * Self.normal(&random) }
@@ -44,8 +48,9 @@ import Testing
                 let values = Array(released[(row * columns)..<((row + 1) * columns)])
                 #expect(values.allSatisfy { $0 >= 0 && $0.isFinite }, "trial \(trial) row \(row): \(values)")
                 let sum = values.reduce(0, +)
-                #expect(abs(sum - Double(counts[row])) <= 1e-9 * max(1, Double(counts[row])),
-                        "trial \(trial) row \(row): sums to \(sum), count \(counts[row])")
+                #expect(
+                    abs(sum - Double(counts[row])) <= 1e-9 * max(1, Double(counts[row])),
+                    "trial \(trial) row \(row): sums to \(sum), count \(counts[row])")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Primitives
 import Testing
+
 @testable import DifferentialPrivacy
 
 #if canImport(Glibc)
@@ -49,7 +50,7 @@ struct Child {
     /// Waits for the child without holding one of Swift Testing's few worker threads.
     func exit() async throws {
         while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
-        process.waitUntilExit() // reaps it and settles terminationStatus
+        process.waitUntilExit()  // reaps it and settles terminationStatus
     }
 }
 
@@ -61,8 +62,10 @@ struct Child {
         let ledger = try PrivacyLedger(path: path)
         // Each charge costs exactly 1/10; the cap admits exactly 10 of them.
         try ledger.setCap(dataset: "worlds", epsilon: 1, delta: 0)
-        let arguments = ["budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace",
-                         "--noise", "10", "--sensitivity", "1", "--json"]
+        let arguments = [
+            "budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace",
+            "--noise", "10", "--sensitivity", "1", "--json",
+        ]
         let children = try (0..<32).map { _ in try Child.start(executable, arguments) }
         for child in children { try await child.exit() }
         let succeeded = children.filter { $0.process.terminationStatus == 0 }.count
@@ -81,20 +84,28 @@ struct Child {
         var random = SeededRandom(seed: 2026)
         // How long one charge takes on this machine now; kills are spread over a few times that.
         let probeStart = Date()
-        let probe = try Child.start(executable, ["budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace",
-                                                 "--noise", "10", "--sensitivity", "1"])
+        let probe = try Child.start(
+            executable,
+            [
+                "budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace",
+                "--noise", "10", "--sensitivity", "1",
+            ])
         try await probe.exit()
         let window = max(0.3, 4 * Date().timeIntervalSince(probeStart)) + 0.15
         var reported = probe.stdout.components(separatedBy: "committed reservation").count - 1
-        let total = 200 // plus the probe
+        let total = 200  // plus the probe
         let wave = 20
         for _ in 0..<(total / wave) {
             var children: [Child] = []
             for _ in 0..<wave {
                 let pause = Int.random(in: 0...150, using: &random)
-                children.append(try Child.start(executable, [
-                    "budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace", "--noise", "10",
-                    "--sensitivity", "1", "--pause-milliseconds", "\(pause)"]))
+                children.append(
+                    try Child.start(
+                        executable,
+                        [
+                            "budget", "--ledger", path, "--charge", "worlds", "--mechanism", "laplace", "--noise", "10",
+                            "--sensitivity", "1", "--pause-milliseconds", "\(pause)",
+                        ]))
             }
             // SIGKILL each child at a random moment of its life:
             // before it opens the ledger, between its reservation and its commit, or after.
@@ -123,17 +134,25 @@ struct Child {
 
     @Test func privacyEpsilonPrintsJSON() async throws {
         let executable = try #require(fedshareExecutable(), "build the fedshare executable first (swift build)")
-        let child = try Child.start(executable, ["privacy", "epsilon", "--mechanism", "gaussian", "--noise", "2",
-                                                 "--sensitivity", "1", "--count", "10", "--delta", "1e-5",
-                                                 "--accountant", "rdp", "--json"])
+        let child = try Child.start(
+            executable,
+            [
+                "privacy", "epsilon", "--mechanism", "gaussian", "--noise", "2",
+                "--sensitivity", "1", "--count", "10", "--delta", "1e-5",
+                "--accountant", "rdp", "--json",
+            ])
         try await child.exit()
         #expect(child.process.terminationStatus == 0)
         let object = try JSONSerialization.jsonObject(with: Data(child.stdout.utf8)) as? [String: Any]
         #expect(object?["accountant"] as? String == "rdp")
         #expect(object?["order"] as? Double == 3.9)
         #expect(abs((object?["epsilon"] as? Double ?? 0) - 8.07941) < 1e-5)
-        let refused = try Child.start(executable, ["privacy", "epsilon", "--mechanism", "gaussian", "--noise", "2",
-                                                   "--delta", "1e-5", "--accountant", "pld"])
+        let refused = try Child.start(
+            executable,
+            [
+                "privacy", "epsilon", "--mechanism", "gaussian", "--noise", "2",
+                "--delta", "1e-5", "--accountant", "pld",
+            ])
         try await refused.exit()
         #expect(refused.process.terminationStatus != 0)
     }

@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+
 @testable import DifferentialPrivacy
 
 /// Goodness of fit of the exact samplers against their exact probability mass functions:
@@ -13,21 +14,24 @@ import Testing
     struct Target {
         let name: String
         let cdf: (Int64) -> Double
-        let spread: Int64 // a bound beyond which the mass is negligible
+        let spread: Int64  // a bound beyond which the mass is negligible
     }
 
     static func discreteLaplace(_ scale: Double) -> Target {
         let r = exp(-1 / scale)
-        return Target(name: "DLap(\(scale))", cdf: { x in
-            x >= 0 ? 1 - pow(r, Double(x + 1)) / (1 + r) : pow(r, Double(-x)) / (1 + r)
-        }, spread: Int64(60 * scale) + 60)
+        return Target(
+            name: "DLap(\(scale))",
+            cdf: { x in
+                x >= 0 ? 1 - pow(r, Double(x + 1)) / (1 + r) : pow(r, Double(-x)) / (1 + r)
+            }, spread: Int64(60 * scale) + 60)
     }
 
     static func discreteGaussian(_ sigma: Double) -> Target {
         if sigma > 100 {
             // Midpoint rule: error O(1/σ²) relative per bin, far below the test's resolution.
-            return Target(name: "DG(\(sigma))", cdf: { x in StandardNormal.cdf((Double(x) + 0.5) / sigma) },
-                          spread: Int64(12 * sigma))
+            return Target(
+                name: "DG(\(sigma))", cdf: { x in StandardNormal.cdf((Double(x) + 0.5) / sigma) },
+                spread: Int64(12 * sigma))
         }
         let limit = Int64(40 * sigma) + 40
         var mass: [Double] = []
@@ -35,12 +39,17 @@ import Testing
         let total = mass.reduce(0, +)
         var cumulative: [Double] = []
         var running = 0.0
-        for m in mass { running += m / total; cumulative.append(running) }
-        return Target(name: "DG(\(sigma))", cdf: { x in
-            if x < -limit { return 0 }
-            if x >= limit { return 1 }
-            return cumulative[Int(x + limit)]
-        }, spread: limit)
+        for m in mass {
+            running += m / total
+            cumulative.append(running)
+        }
+        return Target(
+            name: "DG(\(sigma))",
+            cdf: { x in
+                if x < -limit { return 0 }
+                if x >= limit { return 1 }
+                return cumulative[Int(x + limit)]
+            }, spread: limit)
     }
 
     /// Bin upper edges at the 1/40 … 39/40 quantiles (duplicates merged), then the tail.
@@ -48,7 +57,8 @@ import Testing
         var edges: [Int64] = []
         for j in 1..<40 {
             let level = Double(j) / 40
-            var low = -target.spread, high = target.spread
+            var low = -target.spread
+            var high = target.spread
             while low < high {
                 let middle = low + (high - low) / 2
                 if target.cdf(middle) >= level { high = middle } else { low = middle + 1 }
@@ -64,7 +74,8 @@ import Testing
         var generator = SeededRandom(seed: seed)
         for _ in 0..<draws {
             let value = sample(&generator)
-            var low = 0, high = edges.count
+            var low = 0
+            var high = edges.count
             while low < high {
                 let middle = (low + high) / 2
                 if value <= edges[middle] { high = middle } else { low = middle + 1 }
@@ -90,8 +101,9 @@ import Testing
     func discreteLaplaceFits(numerator: Int, denominator: Int) throws {
         let scale = ExactRational(BigInt(numerator), BigInt(denominator))
         let sampler = try DiscreteLaplaceSampler(scale: scale)
-        Self.check(Self.discreteLaplace(scale.doubleValue), sample: { sampler.sample(using: &$0) },
-                   seed: UInt64(numerator * 7 + denominator))
+        Self.check(
+            Self.discreteLaplace(scale.doubleValue), sample: { sampler.sample(using: &$0) },
+            seed: UInt64(numerator * 7 + denominator))
     }
 
     /// σ² = numerator/denominator: σ = 0.5, 1, √(1000/3) ≈ 18.3, 10^6.
@@ -99,20 +111,22 @@ import Testing
     func discreteGaussianFits(numerator: Int, denominator: Int) throws {
         let variance = ExactRational(BigInt(numerator), BigInt(denominator))
         let sampler = try DiscreteGaussianSampler(sigmaSquared: variance)
-        Self.check(Self.discreteGaussian(variance.doubleValue.squareRoot()), sample: { sampler.sample(using: &$0) },
-                   seed: UInt64(numerator % 1_000_003 + denominator))
+        Self.check(
+            Self.discreteGaussian(variance.doubleValue.squareRoot()), sample: { sampler.sample(using: &$0) },
+            seed: UInt64(numerator % 1_000_003 + denominator))
     }
 
     /// The BigInt path (parameters beyond 128-bit intermediates) draws from the same law.
     @Test func bigIntegerPathFits() throws {
         // σ² with a 70-bit numerator and denominator: forces the GMP path.
         let p = BigInt(1) << 70
-        let q = (BigInt(1) << 66) + 1 // σ² ≈ 16 − tiny
+        let q = (BigInt(1) << 66) + 1  // σ² ≈ 16 − tiny
         let sampler = try DiscreteGaussianSampler(sigmaSquared: ExactRational(p, q))
         let sigma = ExactRational(p, q).doubleValue.squareRoot()
         var generator = SeededRandom(seed: 99)
         let draws = 20_000
-        var sum = 0.0, squares = 0.0
+        var sum = 0.0
+        var squares = 0.0
         for _ in 0..<draws {
             let x = Double(sampler.sample(using: &generator))
             sum += x

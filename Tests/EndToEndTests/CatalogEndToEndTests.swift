@@ -20,8 +20,9 @@ struct CatalogEndToEndTests {
         let oracle = try Catalog(path: run.folder.appendingPathComponent("oracle.sqlite").path, access: .create)
         for party in 1...3 {
             let catalog = run.folder.appendingPathComponent("world-\(party).sqlite")
-            let imported = try await runFedshare(["catalog", "import", "--catalog", catalog.path, files[party]!.path],
-                                                 in: run.folder, name: "import-\(party)")
+            let imported = try await runFedshare(
+                ["catalog", "import", "--catalog", catalog.path, files[party]!.path],
+                in: run.folder, name: "import-\(party)")
             #expect(imported.status == 0, "\(imported.stderr)")
             try oracle.importEntries(try EntryFile.read(path: files[party]!.path), world: "party-\(party)")
             try run.startParty(party, ["--catalog", catalog.path])
@@ -33,8 +34,9 @@ struct CatalogEndToEndTests {
             #expect((published?["detail"] as? String)?.hasSuffix("as world party-\(party)") == true, "party \(party): \(process.stdout)")
         }
         for (asker, filters) in [(1, [String]()), (3, ["--text", "concert"]), (2, ["--where", "kind=venue", "--limit", "0"])] {
-            let answer = try await runFedshare(["catalog", "query", "--kit", federation.kit(asker).path, "--aggregator", run.address, "--json"]
-                                               + filters, in: run.folder, name: "query-\(asker)")
+            let answer = try await runFedshare(
+                ["catalog", "query", "--kit", federation.kit(asker).path, "--aggregator", run.address, "--json"]
+                    + filters, in: run.folder, name: "query-\(asker)")
             #expect(answer.status == 0, "party \(asker): \(answer.stderr)")
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [[String: Any]])
             var query = CatalogQuery()
@@ -45,8 +47,9 @@ struct CatalogEndToEndTests {
             if filters.isEmpty { #expect(Set(rows.compactMap { $0["world"] as? String }) == ["party-1", "party-2", "party-3"]) }
         }
         // The aggregator's own kit is a federation certificate, but not a party's.
-        let intruder = try await runFedshare(["catalog", "query", "--kit", federation.aggregatorKit.path, "--aggregator", run.address],
-                                             in: run.folder, name: "query-aggregator")
+        let intruder = try await runFedshare(
+            ["catalog", "query", "--kit", federation.aggregatorKit.path, "--aggregator", run.address],
+            in: run.folder, name: "query-aggregator")
         #expect(intruder.status != 0)
         #expect(intruder.stderr.contains("only parties may query"), "\(intruder.stderr)")
         passed = true

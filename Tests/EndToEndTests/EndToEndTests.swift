@@ -93,16 +93,18 @@ struct EndToEndTests {
         arguments += ["--no-noise", "--out", simulated.path, "--json"]
         let simulation = try await runFedshare(arguments, in: run.folder, name: "simulate")
         #expect(simulation.status == 0, "\(simulation.stderr)")
-        let simulatedSummary = try JSONDecoder().decode(RoundOutputs.Summary.self,
-                                                        from: Data(contentsOf: simulated.appendingPathComponent("result.json")))
+        let simulatedSummary = try JSONDecoder().decode(
+            RoundOutputs.Summary.self,
+            from: Data(contentsOf: simulated.appendingPathComponent("result.json")))
         #expect(simulatedSummary.noNoise)
         #expect(simulatedSummary.partiesContributed == summary.partiesContributed)
         #expect(simulatedSummary.groups == summary.groups && simulatedSummary.anchors == summary.anchors)
         #expect(simulatedSummary.fractionalBits == summary.fractionalBits)
         #expect(simulatedSummary.privacyCost == summary.privacyCost)
         #expect(simulatedSummary.mode == summary.mode)
-        let simulatedValues = try readReleased(attention: simulated.appendingPathComponent("attention-raw.csv"),
-                                               counts: simulated.appendingPathComponent("counts-raw.csv"))
+        let simulatedValues = try readReleased(
+            attention: simulated.appendingPathComponent("attention-raw.csv"),
+            counts: simulated.appendingPathComponent("counts-raw.csv"))
         let step = 3 / Double(sign: .plus, exponent: summary.fractionalBits, significand: 1)
         for (index, (value, exact)) in zip(simulatedValues, clear).enumerated() {
             #expect(abs(value - exact) <= step, "simulate --no-noise, coordinate \(index): \(value) vs clear \(exact)")
@@ -127,14 +129,18 @@ struct EndToEndTests {
         defer { run.finish(removing: passed) }
         try run.startParty(1)
         try await run.parties[1]!.waitForPhase("join")
-        let otherCA = try run.startOther("intruder-other-ca", [
-            "party", "--id", "2", "--kit", foreign.kit(2).path, "--data", federation.data[2]!.path, "--aggregator", run.address,
-            "--ledger", run.folder.appendingPathComponent("ledger-intruder-ca.sqlite").path, "--retry-for", "5", "--json",
-        ])
-        let wrongID = try run.startOther("intruder-wrong-id", [
-            "party", "--id", "3", "--kit", federation.kit(2).path, "--data", federation.data[3]!.path, "--aggregator", run.address,
-            "--ledger", run.folder.appendingPathComponent("ledger-intruder-id.sqlite").path, "--retry-for", "5", "--json",
-        ])
+        let otherCA = try run.startOther(
+            "intruder-other-ca",
+            [
+                "party", "--id", "2", "--kit", foreign.kit(2).path, "--data", federation.data[2]!.path, "--aggregator", run.address,
+                "--ledger", run.folder.appendingPathComponent("ledger-intruder-ca.sqlite").path, "--retry-for", "5", "--json",
+            ])
+        let wrongID = try run.startOther(
+            "intruder-wrong-id",
+            [
+                "party", "--id", "3", "--kit", federation.kit(2).path, "--data", federation.data[3]!.path, "--aggregator", run.address,
+                "--ledger", run.folder.appendingPathComponent("ledger-intruder-id.sqlite").path, "--retry-for", "5", "--json",
+            ])
         #expect(try await wrongID.exitStatus() != 0)
         print("E2E intruder claiming id 3 with party 2's kit: \(wrongID.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         #expect(wrongID.stderr.contains("--id 3") && wrongID.stderr.contains("party 2's certificate"), "\(wrongID.stderr)")
@@ -270,7 +276,8 @@ struct EndToEndTests {
             }
         }
         // What happened, for Papers/reliability.md.
-        let outcome = try run.summary().map { "released, contributors \($0.partiesContributed), dropped \($0.dropped.map { "\($0.party)@\($0.phase)" })" }
+        let outcome =
+            try run.summary().map { "released, contributors \($0.partiesContributed), dropped \($0.dropped.map { "\($0.party)@\($0.phase)" })" }
             ?? "aborted: " + (run.aggregator.stderr.split(separator: "\n").last { $0.contains("aborted") }.map(String.init) ?? "?")
         let ledgers = ["federation: " + run.ledgerLine(run.aggregatorLedger)] + [1, 2, 3].map { "party \($0): " + run.ledgerLine(run.ledger($0)) }
         print("E2E \(scenario) → \(outcome); ledgers \(ledgers.joined(separator: ", "))")

@@ -85,8 +85,9 @@ actor Federations {
         let manifest = folder.appendingPathComponent("manifest.toml")
         try Data(text.utf8).write(to: manifest)
         let kits = folder.appendingPathComponent("kits")
-        let provision = try await runFedshare(["provision", "--manifest", manifest.path, "--out", kits.path, "--json"],
-                                              in: folder, name: "provision", within: 300)
+        let provision = try await runFedshare(
+            ["provision", "--manifest", manifest.path, "--out", kits.path, "--json"],
+            in: folder, name: "provision", within: 300)
         guard provision.status == 0 else { throw HarnessError("fedshare provision failed: \(provision.stderr)") }
         var data: [Int: URL] = [:]
         var clear: [Int: [Double]] = [:]
@@ -95,8 +96,11 @@ actor Federations {
             data[party] = url
             let attention = folder.appendingPathComponent("clear-attention-\(party).csv")
             let counts = folder.appendingPathComponent("clear-counts-\(party).csv")
-            let run = try await runFedshare(["attention", "--manifest", manifest.path, "--data", url.path, "--out", attention.path,
-                                             "--counts", counts.path], in: folder, name: "attention-\(party)")
+            let run = try await runFedshare(
+                [
+                    "attention", "--manifest", manifest.path, "--data", url.path, "--out", attention.path,
+                    "--counts", counts.path,
+                ], in: folder, name: "attention-\(party)")
             guard run.status == 0 else { throw HarnessError("fedshare attention failed: \(run.stderr)") }
             clear[party] = try readReleased(attention: attention, counts: counts)
         }
@@ -139,8 +143,10 @@ final class RoundRun: @unchecked Sendable {
     func ledger(_ party: Int) -> URL { folder.appendingPathComponent("ledger-party-\(party).sqlite") }
     var address: String { "127.0.0.1:\(port)" }
 
-    init(_ federation: ProvisionedFederation, name: String, joinTimeout: Int = 30, phaseTimeout: Int = 30,
-         aggregatorArguments: [String] = []) async throws {
+    init(
+        _ federation: ProvisionedFederation, name: String, joinTimeout: Int = 30, phaseTimeout: Int = 30,
+        aggregatorArguments: [String] = []
+    ) async throws {
         self.federation = federation
         folder = federation.folder.appendingPathComponent("case-\(name)", isDirectory: true)
         try? FileManager.default.removeItem(at: folder)
@@ -149,14 +155,17 @@ final class RoundRun: @unchecked Sendable {
         try FileManager.default.copyItem(at: federation.aggregatorKit, to: kit)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: kit.appendingPathComponent("key.pem").path)
         port = try freeLoopbackPort()
-        aggregator = try FedshareProcess("aggregator", arguments: [
-            "aggregator", "--kit", kit.path, "--listen", "127.0.0.1:\(port)", "--out", folder.appendingPathComponent("out").path,
-            "--ledger", folder.appendingPathComponent("federation-ledger.sqlite").path, "--capacities",
-            federation.folder.appendingPathComponent("capacities.csv").path,
-            "--join-timeout", "\(joinTimeout)", "--phase-timeout", "\(phaseTimeout)", "--json",
-        ] + aggregatorArguments, folder: folder)
-        statusConnection = try PartyConnection(kit: try FederationKit.load(from: kit), aggregator: HostPort(host: "127.0.0.1", port: port),
-                                               retry: RetryPolicy(giveUpAfter: .seconds(1)))
+        aggregator = try FedshareProcess(
+            "aggregator",
+            arguments: [
+                "aggregator", "--kit", kit.path, "--listen", "127.0.0.1:\(port)", "--out", folder.appendingPathComponent("out").path,
+                "--ledger", folder.appendingPathComponent("federation-ledger.sqlite").path, "--capacities",
+                federation.folder.appendingPathComponent("capacities.csv").path,
+                "--join-timeout", "\(joinTimeout)", "--phase-timeout", "\(phaseTimeout)", "--json",
+            ] + aggregatorArguments, folder: folder)
+        statusConnection = try PartyConnection(
+            kit: try FederationKit.load(from: kit), aggregator: HostPort(host: "127.0.0.1", port: port),
+            retry: RetryPolicy(giveUpAfter: .seconds(1)))
         let deadline = Date().addingTimeInterval(60)
         while !loopbackPortAccepts(port) {
             guard aggregator.process.isRunning else { throw HarnessError("the aggregator exited: \(aggregator.stderr.suffix(800))") }
@@ -168,10 +177,12 @@ final class RoundRun: @unchecked Sendable {
     /// Starts party `id` with its own kit, ledger and `--json`.
     @discardableResult
     func startParty(_ id: Int, _ extraArguments: [String] = []) throws -> FedshareProcess {
-        let party = try FedshareProcess("party-\(id)", arguments: [
-            "party", "--id", "\(id)", "--kit", federation.kit(id).path, "--data", federation.data[id]!.path,
-            "--aggregator", address, "--ledger", ledger(id).path, "--retry-for", "20", "--json",
-        ] + extraArguments, folder: folder)
+        let party = try FedshareProcess(
+            "party-\(id)",
+            arguments: [
+                "party", "--id", "\(id)", "--kit", federation.kit(id).path, "--data", federation.data[id]!.path,
+                "--aggregator", address, "--ledger", ledger(id).path, "--retry-for", "20", "--json",
+            ] + extraArguments, folder: folder)
         parties[id] = party
         return party
     }
@@ -218,7 +229,8 @@ final class RoundRun: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while !process.phases.contains(phase) {
             if federation.mode == "paillier", phase == "decrypt", let reply = try? await status(),
-               RoundPhase(wire: reply.phase) == .decrypt, !reply.waitingFor.contains(UInt32(party)) {
+                RoundPhase(wire: reply.phase) == .decrypt, !reply.waitingFor.contains(UInt32(party))
+            {
                 return
             }
             guard process.process.isRunning, Date() < deadline else {
@@ -241,7 +253,7 @@ final class RoundRun: @unchecked Sendable {
 
     /// A ledger's budget for the federation's dataset, after checking its hash chain.
     func budget(ledger url: URL) throws -> DatasetBudget {
-        let ledger = try PrivacyLedger(path: url.path, access: .readOnly) // an audit: never creates one
+        let ledger = try PrivacyLedger(path: url.path, access: .readOnly)  // an audit: never creates one
         try ledger.verify()
         return try ledger.budget(dataset: federation.name)
     }

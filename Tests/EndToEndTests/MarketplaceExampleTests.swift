@@ -18,8 +18,9 @@ struct MarketplaceExampleTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out")
-        let run = try await runFedshare(["simulate", "--example", "marketplace", "--out", out.path, "--json"], in: folder,
-                                        name: "simulate-marketplace", within: 900)
+        let run = try await runFedshare(
+            ["simulate", "--example", "marketplace", "--out", out.path, "--json"], in: folder,
+            name: "simulate-marketplace", within: 900)
         #expect(run.status == 0, "\(run.stderr)")
         guard run.status == 0 else { return }
         let summary = try JSONDecoder().decode(RoundOutputs.Summary.self, from: Data(contentsOf: out.appendingPathComponent("result.json")))
@@ -38,7 +39,8 @@ struct MarketplaceExampleTests {
             let difference = zip(values, clear).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
             return difference / clear.map { $0 * $0 }.reduce(0, +).squareRoot()
         }
-        let publishedError = error(released), rawError = error(raw)
+        let publishedError = error(released)
+        let rawError = error(raw)
         #expect(publishedError <= Self.statedError, "post-processed release \(publishedError) from the clear matrix (raw \(rawError))")
         #expect(publishedError <= rawError, "post-processing moved the release away from the clear matrix: \(publishedError) > \(rawError)")
         // The clear matrix's rows, summed, are the clear counts: each count is within 6σ of it.

@@ -118,8 +118,11 @@ final class FedshareProcess: @unchecked Sendable {
 }
 
 /// Runs `fedshare ARGUMENTS` to its end and returns (status, stdout, stderr).
-func runFedshare(_ arguments: [String], in folder: URL, name: String, within seconds: Double = 120) async throws
-    -> (status: Int32, stdout: String, stderr: String) {
+func runFedshare(
+    _ arguments: [String], in folder: URL, name: String, within seconds: Double = 120
+) async throws
+    -> (status: Int32, stdout: String, stderr: String)
+{
     let child = try FedshareProcess(name, arguments: arguments, folder: folder)
     let status = try await child.exitStatus(within: seconds)
     return (status, child.stdout, child.stderr)

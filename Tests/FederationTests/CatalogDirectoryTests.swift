@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// A provisioned secure-aggregation federation of three parties (no Paillier key to deal) with
@@ -56,10 +57,12 @@ struct DirectoryFixture {
 func world(_ party: Int) -> [CatalogEntry] {
     let december = try! Instant(rfc3339: "2026-12-0\(party)T20:00:00Z")
     return [
-        CatalogEntry(id: "hall", kind: "venue", name: "Concert hall \(party)", tags: ["music"], attributes: ["city": "c\(party)"],
-                     location: Location(x: Double(party), y: 0)),
-        CatalogEntry(id: "gig-\(party)", kind: "event", name: party == 2 ? "Jazz concert and a long night of other music" : "Jazz concert",
-                     tags: ["music", "live"], start: december, end: december),
+        CatalogEntry(
+            id: "hall", kind: "venue", name: "Concert hall \(party)", tags: ["music"], attributes: ["city": "c\(party)"],
+            location: Location(x: Double(party), y: 0)),
+        CatalogEntry(
+            id: "gig-\(party)", kind: "event", name: party == 2 ? "Jazz concert and a long night of other music" : "Jazz concert",
+            tags: ["music", "live"], start: december, end: december),
         CatalogEntry(id: "shop-\(party)", kind: "venue", name: "Market stall", tags: ["trade"], location: Location(x: -Double(party), y: 5)),
     ]
 }
@@ -205,7 +208,11 @@ struct CatalogDirectoryTests {
         let fixture = try DirectoryFixture()
         defer { fixture.remove() }
         let signed = try fixture.publisher(1).query(CatalogQuery())
-        let unsigned = { var request = signed; request.signer.signature = Data(); return request }()
+        let unsigned = {
+            var request = signed
+            request.signer.signature = Data()
+            return request
+        }()
         let stale = try fixture.publisher(1).query(CatalogQuery(), issuedAt: CatalogPublisher.now() - 3_600_000_000)
         try await fixture.serving { address in
             let asAggregator = try fixture.connection(fixture.aggregator, address)

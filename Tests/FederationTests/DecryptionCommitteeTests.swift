@@ -2,6 +2,7 @@ import Foundation
 import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 
 /// Paillier rounds ask t contributors for partial decryptions and the others only when one
@@ -9,8 +10,10 @@ import Testing
 @Suite("Decryption committee: t contributors decrypt, stand-ins replace those that fail")
 struct DecryptionCommitteeTests {
     /// Runs a round and returns its report with the parties that sent partial decryptions.
-    func run(_ harness: Harness, drops: [Int: RoundPhase] = [:], committee: DecryptionCommittee = .threshold,
-             tamper: Int? = nil) throws -> (report: InMemoryFederation.Report, decrypted: [Int]) {
+    func run(
+        _ harness: Harness, drops: [Int: RoundPhase] = [:], committee: DecryptionCommittee = .threshold,
+        tamper: Int? = nil
+    ) throws -> (report: InMemoryFederation.Report, decrypted: [Int]) {
         var federation = try harness.federation(drops: drops)
         federation.decryptionCommittee = committee
         let senders = Mutex(Set<Int>())

@@ -5,6 +5,7 @@ import Manifest
 import Paillier
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// Timings of whole in-memory rounds at the issue's benchmark shape (32 groups × 256 anchors,
@@ -16,7 +17,9 @@ struct EngineBenchmark {
     @Test(arguments: ["paillier", "secagg"])
     func roundAtBenchmarkShape(mode: String) throws {
         let folder = try TemporaryFolder()
-        let groups = 32, anchors = 256, h = 8
+        let groups = 32
+        let anchors = 256
+        let h = 8
         var random = SeededRandom(seed: 1)
         var anchorText = "anchor," + (0..<h).map { "e\($0)" }.joined(separator: ",") + "\n"
         for a in 0..<anchors {
@@ -58,8 +61,9 @@ struct EngineBenchmark {
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("TestVectors/threshold-paillier-2048.json")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-            let key = try ThresholdPublicKey(jsonData: try JSONSerialization.data(withJSONObject: try #require(object["publicKey"])),
-                                             policy: .insecureTestOnly)
+            let key = try ThresholdPublicKey(
+                jsonData: try JSONSerialization.data(withJSONObject: try #require(object["publicKey"])),
+                policy: .insecureTestOnly)
             shares = try (try #require(object["shares"] as? [Any])).map {
                 try ThresholdKeyShare(jsonData: try JSONSerialization.data(withJSONObject: $0), publicKey: key)
             }
@@ -69,19 +73,25 @@ struct EngineBenchmark {
         for id in 1...3 {
             var matrix = [Double](repeating: 0, count: groups * anchors)
             for i in matrix.indices { matrix[i] = Double(random.next() % 100_000) / 100 }
-            let contribution = AttentionResult(groups: manifest.attention.groups, anchors: manifest.model.anchorNames, matrix: matrix,
-                                               counts: [Int](repeating: 3000, count: groups))
-            parties.append(.init(id: id, contribution: contribution, ledger: try PrivacyLedger(path: folder.path("p\(id).sqlite")),
-                                 keyShare: shares.isEmpty ? nil : shares[id - 1]))
+            let contribution = AttentionResult(
+                groups: manifest.attention.groups, anchors: manifest.model.anchorNames, matrix: matrix,
+                counts: [Int](repeating: 3000, count: groups))
+            parties.append(
+                .init(
+                    id: id, contribution: contribution, ledger: try PrivacyLedger(path: folder.path("p\(id).sqlite")),
+                    keyShare: shares.isEmpty ? nil : shares[id - 1]))
         }
-        let federation = try InMemoryFederation(manifest: manifest, parties: parties, publicKey: publicKey,
-                                                aggregatorLedger: try PrivacyLedger(path: folder.path("agg.sqlite")),
-                                                store: try RoundStore(path: folder.path("rounds.sqlite")))
+        let federation = try InMemoryFederation(
+            manifest: manifest, parties: parties, publicKey: publicKey,
+            aggregatorLedger: try PrivacyLedger(path: folder.path("agg.sqlite")),
+            store: try RoundStore(path: folder.path("rounds.sqlite")))
         let start = ContinuousClock.now
         let report = try federation.run(using: &random)
         let wall = ContinuousClock.now - start
         #expect(report.result != nil, "\(report.aggregator)")
         let phases = report.phaseSeconds.map { "\($0.phase.rawValue) \(String(format: "%.2f", $0.seconds)) s" }.joined(separator: ", ")
-        print("engine bench \(mode): \(groups)×\(anchors)+\(groups) values, 3 parties: wall \(wall); \(phases); bytes sent per party \(report.bytesSent.sorted { $0.key < $1.key }.map(\.value)), received \(report.bytesReceived.sorted { $0.key < $1.key }.map(\.value))")
+        print(
+            "engine bench \(mode): \(groups)×\(anchors)+\(groups) values, 3 parties: wall \(wall); \(phases); bytes sent per party \(report.bytesSent.sorted { $0.key < $1.key }.map(\.value)), received \(report.bytesReceived.sorted { $0.key < $1.key }.map(\.value))"
+        )
     }
 }

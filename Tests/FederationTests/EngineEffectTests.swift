@@ -2,6 +2,7 @@ import Attention
 import DifferentialPrivacy
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// The round engines write nothing themselves: these tests run them with no ledger and no round
@@ -24,8 +25,9 @@ struct EngineEffectTests {
             aggregator = try AggregatorRound(plan: plan, round: 7, parties: [1, 2, 3], key: nil, verifier: pki.verifier, using: &random)
             parties = [:]
             for party in 1...3 {
-                parties[party] = try PartyRound(party: party, manifest: manifest, contribution: data[party]!,
-                                                credentials: try pki.credentials(party: party))
+                parties[party] = try PartyRound(
+                    party: party, manifest: manifest, contribution: data[party]!,
+                    credentials: try pki.credentials(party: party))
             }
         }
     }
@@ -37,8 +39,10 @@ struct EngineEffectTests {
         var nextReservation: Int64 = 1
         var fails: (String) -> Bool = { _ in false }
 
-        mutating func perform<Engine: RoundEngine>(_ effects: [RoundEffect<Engine.Message>], on engine: inout Engine, who: String,
-                                                   using random: inout SeededRandom, name: (Engine.Message) -> String) -> [Engine.Message] {
+        mutating func perform<Engine: RoundEngine>(
+            _ effects: [RoundEffect<Engine.Message>], on engine: inout Engine, who: String,
+            using random: inout SeededRandom, name: (Engine.Message) -> String
+        ) -> [Engine.Message] {
             var queue = effects[...]
             var sent: [Engine.Message] = []
             while let effect = queue.popFirst() {
@@ -49,8 +53,9 @@ struct EngineEffectTests {
                     continue
                 }
                 if case .reserve(let charge, _) = effect {
-                    let reservation = Reservation(id: nextReservation, dataset: charge.dataset,
-                                                  spendAfter: PrivacySpend(epsilon: 1, delta: 0, accountant: .basic))
+                    let reservation = Reservation(
+                        id: nextReservation, dataset: charge.dataset,
+                        spendAfter: PrivacySpend(epsilon: 1, delta: 0, accountant: .basic))
                     nextReservation += 1
                     let result: Result<Reservation, any Error> = fails(entry) ? .failure(Refusal()) : .success(reservation)
                     queue = (engine.reserved(result, using: &random) + queue)[...]
@@ -178,7 +183,9 @@ struct EngineEffectTests {
     }
 
     @Test func anAbortNamesWhatItsWritesCouldNotRecord() throws {
-        let (round, books) = try Self.run(failing: { $0 == "aggregator: persist advertise" || $0 == "aggregator: cancel 1" || $0 == "aggregator: persist aborted" })
+        let (round, books) = try Self.run(failing: {
+            $0 == "aggregator: persist advertise" || $0 == "aggregator: cancel 1" || $0 == "aggregator: persist aborted"
+        })
         let (_, reason) = try aborted(round.aggregator.outcome)
         #expect(reason.contains("its reservation 1 stays held: the disk is full"), "\(reason)")
         #expect(reason.contains("the round store could not record the abort: the disk is full"), "\(reason)")
@@ -263,8 +270,10 @@ struct EngineEffectTests {
             var round = try Round()
             var books = Books()
             var random = SeededRandom(seed: 1)
-            let out = books.perform(round.aggregator.receive(envelope, from: party), on: &round.aggregator, who: "aggregator",
-                                    using: &random) { Envelopes.name($0.envelope.body) }
+            let out = books.perform(
+                round.aggregator.receive(envelope, from: party), on: &round.aggregator, who: "aggregator",
+                using: &random
+            ) { Envelopes.name($0.envelope.body) }
             guard case .error(let error)? = out.first?.envelope.body else { return nil }
             return "\(error.code)"
         }

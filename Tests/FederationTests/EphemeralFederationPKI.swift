@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Federation
 
 /// A throwaway federation CA with one certificate per party, for federations that live in
@@ -10,12 +11,14 @@ public struct EphemeralFederationPKI: Sendable {
 
     public init(federation: String, parties: [Int]) throws {
         let now = Date()
-        let notBefore = now.addingTimeInterval(-3600), notAfter = now.addingTimeInterval(86_400)
+        let notBefore = now.addingTimeInterval(-3600)
+        let notAfter = now.addingTimeInterval(86_400)
         let authority = try FederationCertificates.makeAuthority(federation: federation, notBefore: notBefore, notAfter: notAfter)
         var signers: [Int: PartySigner] = [:]
         for party in parties {
-            let issued = try FederationCertificates.issue(role: .party(party), federation: federation, authority: authority,
-                                                          notBefore: notBefore, notAfter: notAfter)
+            let issued = try FederationCertificates.issue(
+                role: .party(party), federation: federation, authority: authority,
+                notBefore: notBefore, notAfter: notAfter)
             signers[party] = try PartySigner(party: party, key: issued.privateKey(), certificate: issued.certificate)
         }
         self.verifier = PeerVerifier(authority: authority.certificate)

@@ -1,9 +1,10 @@
 import Arithmetic
-import Primitives
 import FederationProtocol
 import Foundation
+import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 @testable import Paillier
 
@@ -24,7 +25,8 @@ final class AggregatorRecorder: Sendable {
         store.withLock { recorded in
             recorded.compactMap { entry -> Fedshare_V1_ContributionChunk? in
                 guard entry.party == recipient, round == nil || entry.envelope.roundID == round,
-                      case .relayedContribution(let relay)? = entry.envelope.body, Int(relay.party) == sender else { return nil }
+                    case .relayedContribution(let relay)? = entry.envelope.body, Int(relay.party) == sender
+                else { return nil }
                 return relay.contribution
             }
         }
@@ -85,7 +87,6 @@ final class RevealedShares: Sendable {
     var anyRevealed: Bool { store.withLock { !$0.seeds.isEmpty || !$0.maskKeys.isEmpty } }
 }
 
-
 /// What a deviating aggregator does to the envelopes on their way to party `party`.
 typealias Tamper = @Sendable (_ party: Int, _ envelope: Fedshare_V1_AggregatorEnvelope) -> [Fedshare_V1_AggregatorEnvelope]
 
@@ -113,7 +114,8 @@ enum Deviation: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var mode: String {
         switch self {
         case .differentDeadLists, .unsignedSurvivorSet, .tooFewSurvivorSignatures, .wronglySignedSurvivorSet,
-             .survivorSetSignedOverAnotherSet, .substitutedKey: return "secagg"
+            .survivorSetSignedOverAnotherSet, .substitutedKey:
+            return "secagg"
         default: return "paillier"
         }
     }
@@ -204,7 +206,7 @@ enum Deviation: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 forged.relayedContribution = relay
             case (.replayedContribution, .relayedContribution(var relay)?) where relay.party == 3:
                 guard let first = recorder.firstRound, envelope.roundID != first,
-                      let old = recorder.relayed(of: 3, to: party, round: first).first(where: { $0.chunk.index == relay.contribution.chunk.index })
+                    let old = recorder.relayed(of: 3, to: party, round: first).first(where: { $0.chunk.index == relay.contribution.chunk.index })
                 else { break }
                 relay.contribution = old
                 forged.relayedContribution = relay
@@ -221,10 +223,18 @@ enum Deviation: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 request.signatures = Array(request.signatures.prefix(1))
                 forged.unmaskingRequest = request
             case (.wronglySignedSurvivorSet, .unmaskingRequest(var request)?):
-                request.signatures = request.signatures.map { var entry = $0; entry.signature = Data(repeating: 7, count: 64); return entry }
+                request.signatures = request.signatures.map {
+                    var entry = $0
+                    entry.signature = Data(repeating: 7, count: 64)
+                    return entry
+                }
                 forged.unmaskingRequest = request
             case (.survivorSetSignedOverAnotherSet, .unmaskingRequest(var request)?):
-                request.signatures = request.signatures.map { var entry = $0; if entry.party == 1 { entry.signature = Data(otherSet) }; return entry }
+                request.signatures = request.signatures.map {
+                    var entry = $0
+                    if entry.party == 1 { entry.signature = Data(otherSet) }
+                    return entry
+                }
                 forged.unmaskingRequest = request
             case (.substitutedKey, .keyDirectory(var directory)?) where party == 1:
                 directory.keys = directory.keys.map { keys in
@@ -334,9 +344,10 @@ struct HostileAggregatorTests {
             }
             return forged
         }
-        try expectOffenderCutOff(federation, harness: harness, offender: 2, contributors: [1, 3],
-                                 phase: mode == "paillier" ? .contribute : .advertise,
-                                 reason: mode == "paillier" ? "its signature does not verify" : "the signature is missing or does not verify")
+        try expectOffenderCutOff(
+            federation, harness: harness, offender: 2, contributors: [1, 3],
+            phase: mode == "paillier" ? .contribute : .advertise,
+            reason: mode == "paillier" ? "its signature does not verify" : "the signature is missing or does not verify")
     }
 }
 
@@ -353,9 +364,11 @@ struct HostileAggregatorTransportTests {
         let aggregatorKit = try fixture.kit(.aggregator)
         var signers: [Int: PartySigner] = [:]
         for party in [1, 2, 3] { signers[party] = try fixture.kit(.party(party)).partyCredentials().signer }
-        let tamper = try deviation.tamper(plan: try RoundPlan(manifest: aggregatorKit.manifest),
-                                          key: aggregatorKit.thresholdPublicKey?.paillierKey, signers: signers)
-        let (outcomes, budgets) = try await LoopbackFederation.with(mode: deviation.mode, fixture: fixture, committee: deviation.committee, tamper: tamper) { federation in
+        let tamper = try deviation.tamper(
+            plan: try RoundPlan(manifest: aggregatorKit.manifest),
+            key: aggregatorKit.thresholdPublicKey?.paillierKey, signers: signers)
+        let (outcomes, budgets) = try await LoopbackFederation.with(mode: deviation.mode, fixture: fixture, committee: deviation.committee, tamper: tamper) {
+            federation in
             var outcomes: [Int: Result<RoundOutcome, any Error>] = [:]
             for _ in 1...deviation.rounds {
                 outcomes = try await federation.round { id, federation in await federation.honest(id) }.1

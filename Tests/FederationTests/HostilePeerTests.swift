@@ -6,6 +6,7 @@ import Foundation
 import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 @testable import Paillier
 
@@ -52,7 +53,12 @@ final class EnvelopeRecorder: Sendable {
 final class Once: Sendable {
     private let done = Mutex(false)
     /// True the first time only.
-    func first() -> Bool { done.withLock { done in defer { done = true }; return !done } }
+    func first() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
 }
 
 extension Harness {
@@ -61,8 +67,9 @@ extension Harness {
         let parties = data.keys.sorted().map { id in
             InMemoryFederation.Party(id: id, contribution: data[id]!, ledger: partyLedgers[id]!, keyShare: dealing.shares[id - 1])
         }
-        return try InMemoryFederation(manifest: manifest, parties: parties, publicKey: dealing.publicKey,
-                                      aggregatorLedger: aggregatorLedger, store: store, noNoise: noNoise)
+        return try InMemoryFederation(
+            manifest: manifest, parties: parties, publicKey: dealing.publicKey,
+            aggregatorLedger: aggregatorLedger, store: store, noNoise: noNoise)
     }
 }
 
@@ -204,9 +211,10 @@ struct HostilePeerTests {
         case .partialOneValueShort: reason = "values"
         case .partialProofsMissing: reason = "batch_proof"
         }
-        try expectOffenderCutOff(federation, harness: harness, offender: offender,
-                                 contributors: decrypting ? [1, 2, 3] : [1, 3],
-                                 phase: decrypting ? .decrypt : .contribute, reason: reason)
+        try expectOffenderCutOff(
+            federation, harness: harness, offender: offender,
+            contributors: decrypting ? [1, 2, 3] : [1, 3],
+            phase: decrypting ? .decrypt : .contribute, reason: reason)
     }
 
     // MARK: Duplicates
@@ -227,8 +235,8 @@ struct HostilePeerTests {
             let matches: Bool
             switch (duplicate, envelope.body) {
             case (.hello, .hello), (.paillierAccept, .accept), (.contributionChunk, .contribution), (.commitAck, .commitAck),
-                 (.partialDecryption, .partialDecryption), (.advertiseKeys, .advertiseKeys), (.shareKeys, .shareKeys),
-                 (.maskedInputChunk, .maskedInput), (.unmaskingResponse, .unmaskingResponse):
+                (.partialDecryption, .partialDecryption), (.advertiseKeys, .advertiseKeys), (.shareKeys, .shareKeys),
+                (.maskedInputChunk, .maskedInput), (.unmaskingResponse, .unmaskingResponse):
                 matches = true
             default: matches = false
             }
@@ -268,8 +276,8 @@ struct HostilePeerTests {
         @Sendable func isTarget(_ envelope: Fedshare_V1_PartyEnvelope) -> Bool {
             switch (replay, envelope.body) {
             case (.paillierContributionAsIs, .contribution), (.paillierPartialAsIs, .partialDecryption), (.paillierPartialRelabelled, .partialDecryption),
-                 (.secaggAdvertiseAsIs, .advertiseKeys), (.secaggMaskedInputAsIs, .maskedInput), (.secaggMaskedInputRelabelled, .maskedInput),
-                 (.secaggUnmaskingRelabelled, .unmaskingResponse):
+                (.secaggAdvertiseAsIs, .advertiseKeys), (.secaggMaskedInputAsIs, .maskedInput), (.secaggMaskedInputRelabelled, .maskedInput),
+                (.secaggUnmaskingRelabelled, .unmaskingResponse):
                 return true
             default: return false
             }
@@ -301,16 +309,19 @@ struct HostilePeerTests {
         let phase: RoundPhase
         let reason: String
         switch replay {
-        case .paillierContributionAsIs: (contributors, phase, reason) = ([1, 3], .contribute, "message for round \(round1.round) during round \(round1.round + 1)")
+        case .paillierContributionAsIs:
+            (contributors, phase, reason) = ([1, 3], .contribute, "message for round \(round1.round) during round \(round1.round + 1)")
         case .paillierPartialAsIs: (contributors, phase, reason) = ([1, 2, 3], .decrypt, "message for round \(round1.round) during round \(round1.round + 1)")
         case .secaggAdvertiseAsIs: (contributors, phase, reason) = ([1, 3], .advertise, "message for round \(round1.round) during round \(round1.round + 1)")
-        case .secaggMaskedInputAsIs: (contributors, phase, reason) = ([1, 3], .contribute, "message for round \(round1.round) during round \(round1.round + 1)")
+        case .secaggMaskedInputAsIs:
+            (contributors, phase, reason) = ([1, 3], .contribute, "message for round \(round1.round) during round \(round1.round + 1)")
         case .paillierPartialRelabelled: (contributors, phase, reason) = ([1, 2, 3], .decrypt, "made for another round or sum")
         case .secaggMaskedInputRelabelled: (contributors, phase, reason) = ([1, 3], .contribute, "session")
         case .secaggUnmaskingRelabelled: (contributors, phase, reason) = ([1, 2, 3], .unmask, "session")
         }
-        try expectOffenderCutOff(second, harness: harness, offender: offender, contributors: contributors, phase: phase, reason: reason,
-                                 round: round1.round + 1)
+        try expectOffenderCutOff(
+            second, harness: harness, offender: offender, contributors: contributors, phase: phase, reason: reason,
+            round: round1.round + 1)
     }
 
     // MARK: Partial decryptions that do not open this sum
@@ -336,8 +347,9 @@ struct HostilePeerTests {
                 guard once.first() else { return [] }
                 var random = SeededRandom(seed: 5)
                 let others = (0..<Int(chunk.valueCount)).map { BigInt($0 + 2).power(BigInt(65537), modulus: dealing.publicKey.nSquared) }
-                guard let forged = try? dealing.shares[offender - 1].decryptionShare(
-                    for: others, publicKey: dealing.publicKey, context: Array(chunk.context), using: &random)
+                guard
+                    let forged = try? dealing.shares[offender - 1].decryptionShare(
+                        for: others, publicKey: dealing.publicKey, context: Array(chunk.context), using: &random)
                 else { return [envelope] }
                 return PartialDecryptionChunking.chunks(forged, key: dealing.publicKey).map { forgedChunk in
                     var out = envelope
@@ -359,8 +371,9 @@ struct HostilePeerTests {
             tampered.body = .partialDecryption(chunk)
             return [tampered]
         }
-        try expectOffenderCutOff(federation, harness: harness, offender: offender, contributors: [1, 2, 3], phase: .decrypt,
-                                 reason: "bad partial decryption")
+        try expectOffenderCutOff(
+            federation, harness: harness, offender: offender, contributors: [1, 2, 3], phase: .decrypt,
+            reason: "bad partial decryption")
     }
 
     // MARK: Messages for the wrong phase or mode, and envelopes claiming another party
@@ -434,8 +447,9 @@ struct HostilePeerTests {
             default: return envelope
             }
         }
-        try expectOffenderCutOff(federation, harness: harness, offender: 3, contributors: [1, 2], phase: .contribute,
-                                 reason: "claims party 2 but the certificate says 3")
+        try expectOffenderCutOff(
+            federation, harness: harness, offender: 3, contributors: [1, 2], phase: .contribute,
+            reason: "claims party 2 but the certificate says 3")
     }
 
     @Test(arguments: ["paillier", "secagg"])
@@ -447,8 +461,12 @@ struct HostilePeerTests {
             guard party != 1 else { return envelope }
             var tampered = envelope
             switch envelope.body {
-            case .contribution(var chunk): chunk.ciphertextCount += 1; tampered.body = .contribution(chunk)
-            case .maskedInput(var chunk): chunk.wordCount += 1; tampered.body = .maskedInput(chunk)
+            case .contribution(var chunk):
+                chunk.ciphertextCount += 1
+                tampered.body = .contribution(chunk)
+            case .maskedInput(var chunk):
+                chunk.wordCount += 1
+                tampered.body = .maskedInput(chunk)
             default: break
             }
             return tampered

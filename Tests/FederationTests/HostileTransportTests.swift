@@ -6,6 +6,7 @@ import Logging
 import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 
 /// A counter and flag that escaping closures can share.
@@ -33,30 +34,33 @@ func runLoopbackParty(
 ) async -> Result<RoundOutcome, any Error> {
     do {
         guard let party = kit.partyID else { throw FederationError.configuration("not a party kit") }
-        let connection = try PartyConnection(kit: kit, aggregator: address, limits: limits,
-                                             retry: RetryPolicy(giveUpAfter: .seconds(10)), logger: logger)
-        let engine = try PartyRound(party: party, manifest: kit.manifest, contribution: contribution,
-                                    credentials: try kit.partyCredentials(), keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
+        let connection = try PartyConnection(
+            kit: kit, aggregator: address, limits: limits,
+            retry: RetryPolicy(giveUpAfter: .seconds(10)), logger: logger)
+        let engine = try PartyRound(
+            party: party, manifest: kit.manifest, contribution: contribution,
+            credentials: try kit.partyCredentials(), keyShare: kit.keyShare, publicKey: kit.thresholdPublicKey, options: .init(allowNoNoise: true))
         let bookkeeper = RoundBookkeeper(ledger: ledger)
         let mode = kit.manifest.crypto.mode
-        return .success(try await connection.round(hello: Fedshare_V1_PartyEnvelope(engine.hello())) { stream in
-            var engine = engine
-            defer { keep?.put(engine) }
-            var random = SecureRandom()
-            for try await envelope in stream.messages {
-                let replies = engine.step(bookkeeper, using: &random) { $0.receive(Wire.AggregatorEnvelope(envelope), using: &$1) }
-                if case .aborted? = engine.outcome, let last = replies.last, case .error = last.body {
-                    try? await stream.send(Fedshare_V1_PartyEnvelope(last))
-                    return engine.outcome!
+        return .success(
+            try await connection.round(hello: Fedshare_V1_PartyEnvelope(engine.hello())) { stream in
+                var engine = engine
+                defer { keep?.put(engine) }
+                var random = SecureRandom()
+                for try await envelope in stream.messages {
+                    let replies = engine.step(bookkeeper, using: &random) { $0.receive(Wire.AggregatorEnvelope(envelope), using: &$1) }
+                    if case .aborted? = engine.outcome, let last = replies.last, case .error = last.body {
+                        try? await stream.send(Fedshare_V1_PartyEnvelope(last))
+                        return engine.outcome!
+                    }
+                    if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
+                        throw SimulatedDrop(party: party, phase: dropAt)
+                    }
+                    for reply in replies { for out in rewrite(Fedshare_V1_PartyEnvelope(reply)) { try await stream.send(out) } }
+                    if let outcome = engine.outcome { return outcome }
                 }
-                if let dropAt, replies.contains(where: { RoundPhase(of: $0.body, mode: mode).isAtOrAfter(dropAt) }) {
-                    throw SimulatedDrop(party: party, phase: dropAt)
-                }
-                for reply in replies { for out in rewrite(Fedshare_V1_PartyEnvelope(reply)) { try await stream.send(out) } }
-                if let outcome = engine.outcome { return outcome }
-            }
-            return engine.outcome ?? .aborted(phase: engine.phase, reason: "the aggregator closed the stream", missing: [])
-        })
+                return engine.outcome ?? .aborted(phase: engine.phase, reason: "the aggregator closed the stream", missing: [])
+            })
     } catch {
         return .failure(error)
     }
@@ -95,22 +99,25 @@ struct LoopbackFederation: Sendable {
             kit: aggregatorKit, ledger: try PrivacyLedger(path: fixture.url("federation-ledger.sqlite").path),
             store: try RoundStore(path: fixture.url("rounds.sqlite").path), options: options,
             logger: logger ?? Logger(label: "fedshare.test.aggregator"))
-        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits,
-                                          logger: logger ?? Logger(label: "fedshare.test.transport"),
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        let server = try AggregatorServer(
+            kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits,
+            logger: logger ?? Logger(label: "fedshare.test.transport"),
+            sessions: runtime.sessionHandler, status: runtime.statusProvider)
         var kits: [Int: FederationKit] = [:]
         var ledgers: [Int: PrivacyLedger] = [:]
         for party in [1, 2, 3] {
             kits[party] = try fixture.kit(.party(party))
             ledgers[party] = try PrivacyLedger(path: fixture.url("party-\(party)-ledger.sqlite").path)
         }
-        let frozenKits = kits, frozenLedgers = ledgers
+        let frozenKits = kits
+        let frozenLedgers = ledgers
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             defer { server.shutdown() }
             let address = try await server.listeningAddress
-            let federation = LoopbackFederation(fixture: fixture, runtime: runtime, server: server, address: address,
-                                                kits: frozenKits, ledgers: frozenLedgers)
+            let federation = LoopbackFederation(
+                fixture: fixture, runtime: runtime, server: server, address: address,
+                kits: frozenKits, ledgers: frozenLedgers)
             let result = try await body(federation)
             server.shutdown()
             try await group.waitForAll()
@@ -136,14 +143,17 @@ struct LoopbackFederation: Sendable {
 
     /// An honest party `id`.
     func honest(_ id: Int, dropAt: RoundPhase? = nil, logger: Logger? = nil, keep: EngineBox? = nil) async -> Result<RoundOutcome, any Error> {
-        await runLoopbackParty(kit: kits[id]!, address: address, ledger: ledgers[id]!, contribution: Self.contribution(id),
-                               logger: logger ?? Logger(label: "fedshare.test.party"), dropAt: dropAt, keep: keep)
+        await runLoopbackParty(
+            kit: kits[id]!, address: address, ledger: ledgers[id]!, contribution: Self.contribution(id),
+            logger: logger ?? Logger(label: "fedshare.test.party"), dropAt: dropAt, keep: keep)
     }
 }
 
 /// Checks a released result: contributors, the offender named with `reason`, the clear sum.
-func expectLoopbackRelease(_ report: AggregatorRuntime.Report, contributors: [Int], offender: Int, reason: String,
-                           sourceLocation: SourceLocation = #_sourceLocation) {
+func expectLoopbackRelease(
+    _ report: AggregatorRuntime.Report, contributors: [Int], offender: Int, reason: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard let result = report.result else {
         Issue.record("expected a release, got \(report.outcome)", sourceLocation: sourceLocation)
         return
@@ -197,8 +207,10 @@ struct HostileTransportTests {
             // Round 1: party 2 is honest, and its contribution is recorded.
             let (first, _) = try await federation.round { id, federation in
                 guard id == 2 else { return await federation.honest(id) }
-                return await runLoopbackParty(kit: federation.kits[2]!, address: federation.address, ledger: federation.ledgers[2]!,
-                                              contribution: LoopbackFederation.contribution(2)) { envelope in
+                return await runLoopbackParty(
+                    kit: federation.kits[2]!, address: federation.address, ledger: federation.ledgers[2]!,
+                    contribution: LoopbackFederation.contribution(2)
+                ) { envelope in
                     recorded.record(envelope)
                     return [envelope]
                 }
@@ -207,10 +219,12 @@ struct HostileTransportTests {
             // Round 2: party 2 replays it instead of its own.
             return try await federation.round { id, federation in
                 guard id == 2 else { return await federation.honest(id) }
-                return await runLoopbackParty(kit: federation.kits[2]!, address: federation.address, ledger: federation.ledgers[2]!,
-                                              contribution: LoopbackFederation.contribution(2)) { envelope in
+                return await runLoopbackParty(
+                    kit: federation.kits[2]!, address: federation.address, ledger: federation.ledgers[2]!,
+                    contribution: LoopbackFederation.contribution(2)
+                ) { envelope in
                     guard case .contribution = envelope.body,
-                          let old = recorded.first(where: { if case .contribution = $0.body { return true } else { return false } })
+                        let old = recorded.first(where: { if case .contribution = $0.body { return true } else { return false } })
                     else { return [envelope] }
                     return [old]
                 }
@@ -236,7 +250,9 @@ struct HostileTransportTests {
                     let connection = try PartyConnection(kit: federation.kits[1]!, aggregator: federation.address, retry: .never)
                     let digest = federation.kits[1]!.manifest.digest
                     let round = await federation.runtime.status().currentRound
-                    let ending: String = try await connection.round(hello: Fedshare_V1_PartyEnvelope(Envelopes.party(1, round: 0, manifestHash: digest, .hello(.init())))) { stream in
+                    let ending: String = try await connection.round(
+                        hello: Fedshare_V1_PartyEnvelope(Envelopes.party(1, round: 0, manifestHash: digest, .hello(.init())))
+                    ) { stream in
                         let ended = SharedCount()
                         let reader = Task { () -> String in
                             defer { ended.increment() }

@@ -1,11 +1,12 @@
 import Attention
 import DifferentialPrivacy
 import FederationProtocol
-@testable import Federation
 import Foundation
 import Manifest
 import Paillier
 import SwiftProtobuf
+
+@testable import Federation
 
 /// A whole federation in one process: the aggregator engine and every party engine, with
 /// envelopes serialized, size-checked and parsed as on the wire but passed in memory, and the
@@ -76,15 +77,20 @@ public struct InMemoryFederation: Sendable {
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
     ///     `contribute`, `decrypt`, `unmask`).
-    public init(manifest: FederationManifest, parties: [Party], publicKey: ThresholdPublicKey?, aggregatorLedger: PrivacyLedger,
-                store: RoundStore? = nil, threshold: Int? = nil, drops: [Int: RoundPhase] = [:], noNoise: Bool = false,
-                pki: EphemeralFederationPKI? = nil) throws {
+    public init(
+        manifest: FederationManifest, parties: [Party], publicKey: ThresholdPublicKey?, aggregatorLedger: PrivacyLedger,
+        store: RoundStore? = nil, threshold: Int? = nil, drops: [Int: RoundPhase] = [:], noNoise: Bool = false,
+        pki: EphemeralFederationPKI? = nil
+    ) throws {
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         for (party, phase) in drops {
-            guard parties.contains(where: { $0.id == party }) else { throw FederationError.configuration("--drop names party \(party), which is not in the federation") }
+            guard parties.contains(where: { $0.id == party }) else {
+                throw FederationError.configuration("--drop names party \(party), which is not in the federation")
+            }
             let valid: [RoundPhase] = plan.mode == .paillier ? [.join, .contribute, .decrypt] : [.join, .advertise, .share, .contribute, .check, .unmask]
             guard valid.contains(phase) else {
-                throw FederationError.configuration("--drop \(party)@\(phase.rawValue): in \(plan.mode.rawValue) mode the phases are \(valid.map(\.rawValue).joined(separator: ", "))")
+                throw FederationError.configuration(
+                    "--drop \(party)@\(phase.rawValue): in \(plan.mode.rawValue) mode the phases are \(valid.map(\.rawValue).joined(separator: ", "))")
             }
         }
         self.manifest = manifest
@@ -102,22 +108,25 @@ public struct InMemoryFederation: Sendable {
     /// Runs one round to its end.
     public func run(round: UInt64? = nil, using generator: inout some RandomNumberGenerator) throws -> Report {
         let roundID = try round ?? store?.nextRoundID() ?? 1
-        var aggregator = try AggregatorRound(plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
-                                             verifier: aggregatorVerifies ? pki.verifier : nil,
-                                             noNoise: noNoise, committee: decryptionCommittee, using: &generator)
+        var aggregator = try AggregatorRound(
+            plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
+            verifier: aggregatorVerifies ? pki.verifier : nil,
+            noNoise: noNoise, committee: decryptionCommittee, using: &generator)
         let aggregatorBooks = RoundBookkeeper(ledger: aggregatorLedger, store: store)
         try store?.save(aggregator.stateRecord)
         var engines: [Int: PartyRound] = [:]
         var books: [Int: RoundBookkeeper] = [:]
         for party in parties {
-            engines[party.id] = try PartyRound(party: party.id, manifest: manifest, contribution: party.contribution,
-                                               credentials: try pki.credentials(party: party.id),
-                                               keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
-                                               options: .init(allowNoNoise: noNoise))
+            engines[party.id] = try PartyRound(
+                party: party.id, manifest: manifest, contribution: party.contribution,
+                credentials: try pki.credentials(party: party.id),
+                keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
+                options: .init(allowNoNoise: noNoise))
             books[party.id] = RoundBookkeeper(ledger: party.ledger)
         }
         var dead = Set<Int>()
-        var sent: [Int: Int] = [:], received: [Int: Int] = [:]
+        var sent: [Int: Int] = [:]
+        var received: [Int: Int] = [:]
         var toAggregator: [(Int, [UInt8])] = []
         var toParties: [(Int, [UInt8])] = []
         var phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
@@ -197,7 +206,8 @@ public struct InMemoryFederation: Sendable {
         for (id, engine) in engines {
             outcomes[id] = engine.outcome ?? .aborted(phase: engine.phase, reason: "stopped answering", missing: [])
         }
-        return Report(aggregator: outcome, parties: outcomes, phaseSeconds: phaseSeconds, bytesSent: sent,
-                      bytesReceived: received, round: roundID)
+        return Report(
+            aggregator: outcome, parties: outcomes, phaseSeconds: phaseSeconds, bytesSent: sent,
+            bytesReceived: received, round: roundID)
     }
 }

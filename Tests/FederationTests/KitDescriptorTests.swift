@@ -1,7 +1,8 @@
+import FederationProtocol
 import Foundation
 import Testing
+
 @testable import Federation
-import FederationProtocol
 
 /// `kit.json` decoding (``KitDescriptor/decode(_:)``), field by field; the fuzz target `kit`
 /// drives the same decoder with random bytes.
@@ -28,29 +29,31 @@ struct KitDescriptorTests {
     }
 
     /// Each case sets one field of a valid kit.json to a JSON literal (`null` removes it).
-    @Test("each broken field is refused with its name", arguments: [
-        ("format", #""fedshare.kit2""#, "field \"format\""),
-        ("version", "2", "field \"version\" is 2"),
-        ("role", #""admin""#, "field \"role\" is \"admin\""),
-        ("party", "null", "field \"party\" is missing"),
-        ("party", "0", "field \"party\" is missing"),
-        ("manifest", #""../party-1/manifest.toml""#, "field \"manifest\" must name a file inside the kit"),
-        ("certificate", #""/etc/ssl/cert.pem""#, "field \"certificate\" must name"),
-        ("privateKey", #""""#, "field \"privateKey\" must name"),
-        ("caCertificate", #""a/../../ca.pem""#, "field \"caCertificate\" must name"),
-        ("thresholdPublicKey", #""..""#, "field \"thresholdPublicKey\" must name"),
-        ("keyShare", #""../party-1/key-share.json""#, "field \"keyShare\" must name"),
-        // A combining mark after "/" fuses with it into one Character (found by fuzzing).
-        ("keyShare", #""../\u065ekey-share.json""#, "field \"keyShare\" must name"),
-        ("certificate", #""\u065e/../../cert.pem""#, "field \"certificate\" must name"),
-        ("privateKey", #""/\u065eetc/key.pem""#, "field \"privateKey\" must name"),
-        ("keyShare", #"".""#, "field \"keyShare\" must name"),
-        ("manifest", #""./manifest.toml""#, "field \"manifest\" must name"),
-        ("certificate", #""certs//cert.pem""#, "field \"certificate\" must name"),
-        ("caCertificate", #""ca.pem/""#, "field \"caCertificate\" must name"),
-        ("privateKey", "7", "field \"privateKey\" has the wrong type"),
-        ("fingerprints", "null", "missing field \"fingerprints\""),
-    ])
+    @Test(
+        "each broken field is refused with its name",
+        arguments: [
+            ("format", #""fedshare.kit2""#, "field \"format\""),
+            ("version", "2", "field \"version\" is 2"),
+            ("role", #""admin""#, "field \"role\" is \"admin\""),
+            ("party", "null", "field \"party\" is missing"),
+            ("party", "0", "field \"party\" is missing"),
+            ("manifest", #""../party-1/manifest.toml""#, "field \"manifest\" must name a file inside the kit"),
+            ("certificate", #""/etc/ssl/cert.pem""#, "field \"certificate\" must name"),
+            ("privateKey", #""""#, "field \"privateKey\" must name"),
+            ("caCertificate", #""a/../../ca.pem""#, "field \"caCertificate\" must name"),
+            ("thresholdPublicKey", #""..""#, "field \"thresholdPublicKey\" must name"),
+            ("keyShare", #""../party-1/key-share.json""#, "field \"keyShare\" must name"),
+            // A combining mark after "/" fuses with it into one Character (found by fuzzing).
+            ("keyShare", #""../\u065ekey-share.json""#, "field \"keyShare\" must name"),
+            ("certificate", #""\u065e/../../cert.pem""#, "field \"certificate\" must name"),
+            ("privateKey", #""/\u065eetc/key.pem""#, "field \"privateKey\" must name"),
+            ("keyShare", #"".""#, "field \"keyShare\" must name"),
+            ("manifest", #""./manifest.toml""#, "field \"manifest\" must name"),
+            ("certificate", #""certs//cert.pem""#, "field \"certificate\" must name"),
+            ("caCertificate", #""ca.pem/""#, "field \"caCertificate\" must name"),
+            ("privateKey", "7", "field \"privateKey\" has the wrong type"),
+            ("fingerprints", "null", "missing field \"fingerprints\""),
+        ])
     func refusesField(_ field: String, _ literal: String, _ expected: String) throws {
         var object = try #require(JSONSerialization.jsonObject(with: Self.json(Self.valid)) as? [String: Any])
         object[field] = literal == "null" ? nil : try JSONSerialization.jsonObject(with: Data(literal.utf8), options: .fragmentsAllowed)
@@ -90,7 +93,8 @@ struct KitDescriptorTests {
         var descriptor = try KitDescriptor.decode(Data(contentsOf: url))
         descriptor.keyShare = "../party-1/key-share.json"
         try Self.json(descriptor).write(to: url)
-        #expect(performing: { try fixture.kit(.party(2)) },
-                throws: { "\($0)".contains("party-2/kit.json") && "\($0)".contains("field \"keyShare\" must name a file inside the kit") })
+        #expect(
+            performing: { try fixture.kit(.party(2)) },
+            throws: { "\($0)".contains("party-2/kit.json") && "\($0)".contains("field \"keyShare\" must name a file inside the kit") })
     }
 }

@@ -6,6 +6,7 @@ import Manifest
 import Paillier
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// The automatic fixed-point grid: chosen from the noise and the value range, rounding far
@@ -13,8 +14,10 @@ import Testing
 @Suite("Noise-aware encoding")
 struct NoiseAwareGridTests {
     /// A manifest of G groups × M anchors (anchors of dimension 4) for plans only.
-    static func manifest(in folder: TemporaryFolder, groups: Int, anchors: Int, parties: Int, mechanism: String = "gaussian",
-                         epsilon: Double = 1, userBound: Int? = nil, crypto: String = "") throws -> FederationManifest {
+    static func manifest(
+        in folder: TemporaryFolder, groups: Int, anchors: Int, parties: Int, mechanism: String = "gaussian",
+        epsilon: Double = 1, userBound: Int? = nil, crypto: String = ""
+    ) throws -> FederationManifest {
         var anchorsCSV = "name,e1,e2,e3,e4\n"
         for m in 0..<anchors { anchorsCSV += "a\(m),\(Double(m % 7) / 7),0.5,\(Double(m % 3) / 3),1\n" }
         try Data(anchorsCSV.utf8).write(to: folder.url.appendingPathComponent("anchors-\(anchors).csv"))
@@ -69,8 +72,9 @@ struct NoiseAwareGridTests {
     @Test(arguments: cases)
     func theGridKeepsRoundingFarBelowTheNoise(_ test: Case) throws {
         let folder = try TemporaryFolder()
-        let manifest = try Self.manifest(in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
-                                         mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound)
+        let manifest = try Self.manifest(
+            in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
+            mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound)
         let plan = try RoundPlan(manifest: manifest)
         #expect(plan.automaticGrid)
         let f = plan.codec.fractionalBits
@@ -100,13 +104,15 @@ struct NoiseAwareGridTests {
     @Test(arguments: cases)
     func accountingMatchesTheRecomputedSensitivity(_ test: Case) throws {
         let folder = try TemporaryFolder()
-        let manifest = try Self.manifest(in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
-                                         mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound)
+        let manifest = try Self.manifest(
+            in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
+            mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound)
         let plan = try RoundPlan(manifest: manifest)
         let scale = plan.codec.scale
         let k = Double(test.userBound ?? 1)
         let c = Double(min(plan.valueCount, (test.userBound ?? 1) * (test.anchors + 1)))
-        let expected = test.mechanism == "gaussian"
+        let expected =
+            test.mechanism == "gaussian"
             ? (2.0.squareRoot().nextUp * k * scale + c.squareRoot().nextUp).nextUp
             : (2 * k * scale + c).nextUp
         #expect(plan.event.sensitivity == expected, "\(test)")
@@ -115,9 +121,11 @@ struct NoiseAwareGridTests {
         let spend = try PrivacyAccountant.spend(of: [plan.event], delta: test.mechanism == "gaussian" ? 1e-6 : 0, accountant: .best)
         #expect(spend.epsilon == plan.epsilon && plan.epsilon <= test.epsilon, "\(test)")
         // The price of the coarse grid: the noise is at most 1/16 above the real-valued calibration.
-        let fine = try RoundPlan(manifest: try Self.manifest(in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
-                                                             mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound,
-                                                             crypto: "fractional_bits = 40"))
+        let fine = try RoundPlan(
+            manifest: try Self.manifest(
+                in: folder, groups: test.groups, anchors: test.anchors, parties: test.parties,
+                mechanism: test.mechanism, epsilon: test.epsilon, userBound: test.userBound,
+                crypto: "fractional_bits = 40"))
         #expect(plan.mechanism.noise <= fine.mechanism.noise * (1 + RoundPlan.roundingChargeFraction) * (1 + 1e-9), "\(test)")
     }
 

@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import Foundation
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// The noise is there, at the calibrated variance: whole rounds in memory (real cryptography,
@@ -50,7 +51,9 @@ struct NoiseVarianceTests {
             for index in clear.indices { clear[index] += encoded[index] }
         }
 
-        var sumOfSquares = 0.0, sum = 0.0, samples = 0
+        var sumOfSquares = 0.0
+        var sum = 0.0
+        var samples = 0
         for _ in 0..<Self.rounds {
             let report = try federation.run(using: &random)
             let result = try #require(report.result, "\(mode): \(report.aggregator)")
@@ -69,8 +72,10 @@ struct NoiseVarianceTests {
         let calibrated = 3 * sigma * sigma / Double(plan.threshold)
         let low = sumOfSquares / Self.chiSquareQuantile(Self.z9995, degrees: n)
         let high = sumOfSquares / Self.chiSquareQuantile(-Self.z9995, degrees: n)
-        #expect(low <= calibrated && calibrated <= high,
-                "\(mode): calibrated variance \(calibrated) outside the 99.9 % interval [\(low), \(high)] from \(samples) samples (ratio \(sumOfSquares / n / calibrated))")
+        #expect(
+            low <= calibrated && calibrated <= high,
+            "\(mode): calibrated variance \(calibrated) outside the 99.9 % interval [\(low), \(high)] from \(samples) samples (ratio \(sumOfSquares / n / calibrated))"
+        )
         // The mean is 0: within 3.29 standard errors.
         let standardError = (calibrated / n).squareRoot()
         #expect(abs(sum / n) <= Self.z9995 * standardError, "\(mode): mean noise \(sum / n), standard error \(standardError)")
@@ -88,13 +93,15 @@ struct CertifiedEpsilonTests {
         let report = try federation.run(using: &random)
         let result = try #require(report.result, "\(mode): \(report.aggregator)")
         let summary = try RoundOutputs.write(result, plan: federation.plan, to: harness.folder.url.appendingPathComponent("out"))
-        let decoded = try JSONDecoder().decode(RoundOutputs.Summary.self,
-                                               from: Data(contentsOf: harness.folder.url.appendingPathComponent("out/result.json")))
+        let decoded = try JSONDecoder().decode(
+            RoundOutputs.Summary.self,
+            from: Data(contentsOf: harness.folder.url.appendingPathComponent("out/result.json")))
         #expect(decoded == summary)
         let cost = decoded.privacyCost
         // What `fedshare privacy epsilon` computes from the recorded fields.
-        let recorded = MechanismEvent(mechanism: try MechanismKind(parsing: cost.mechanism), noise: cost.noise,
-                                      sensitivity: cost.sensitivity, dimension: cost.dimension, shares: cost.shares, count: cost.count)
+        let recorded = MechanismEvent(
+            mechanism: try MechanismKind(parsing: cost.mechanism), noise: cost.noise,
+            sensitivity: cost.sensitivity, dimension: cost.dimension, shares: cost.shares, count: cost.count)
         #expect(recorded == result.event)
         let recomputed = try PrivacyAccountant.spend(of: [recorded], delta: cost.delta, accountant: .best)
         #expect(recomputed.epsilon <= cost.epsilon && recomputed.epsilon == cost.epsilon)

@@ -3,6 +3,7 @@ import DifferentialPrivacy
 import Foundation
 import Primitives
 import Testing
+
 @testable import Federation
 
 @Suite("Outputs and durable round state")
@@ -42,8 +43,9 @@ struct OutputsAndStoreTests {
     @Test func aReleasedRoundIsNeverReleasedTwice() throws {
         let folder = try TemporaryFolder()
         let store = try RoundStore(path: folder.path("rounds.sqlite"))
-        let record = RoundStore.Record(round: 1, mode: "paillier", phase: "release", released: false, contributors: "1,2",
-                                       dropped: "", reason: nil, reservation: 4, updated: RoundStore.now())
+        let record = RoundStore.Record(
+            round: 1, mode: "paillier", phase: "release", released: false, contributors: "1,2",
+            dropped: "", reason: nil, reservation: 4, updated: RoundStore.now())
         try store.markReleased(record)
         #expect(throws: FederationError.self) { try store.markReleased(record) }
         #expect(try store.nextRoundID() == 2)
@@ -56,15 +58,20 @@ struct OutputsAndStoreTests {
         let ledger = harness.aggregatorLedger
         let path = harness.folder.path("restart-rounds.sqlite")
         func reserve(_ round: UInt64) throws -> Int64 { try reserveCharge(plan, ledger: ledger, party: "aggregator", round: round).id }
-        let released = try reserve(1), early = try reserve(2), opening = try reserve(3), committed = try reserve(4), unrecorded = try reserve(5)
+        let released = try reserve(1)
+        let early = try reserve(2)
+        let opening = try reserve(3)
+        let committed = try reserve(4)
+        let unrecorded = try reserve(5)
         try ledger.commit(reservationID: released)
         // The aggregator died between the ledger commit and the round-state update of round 4.
         try ledger.commit(reservationID: committed)
         do {
             let store = try RoundStore(path: path)
             func record(_ round: Int64, _ phase: String, _ reservation: Int64?, released: Bool = false) -> RoundStore.Record {
-                .init(round: round, mode: "secagg", phase: phase, released: released, contributors: released ? "1,2,3" : "",
-                      dropped: "", reason: nil, reservation: reservation, updated: RoundStore.now())
+                .init(
+                    round: round, mode: "secagg", phase: phase, released: released, contributors: released ? "1,2,3" : "",
+                    dropped: "", reason: nil, reservation: reservation, updated: RoundStore.now())
             }
             try store.save(record(1, "done", released, released: true))
             try store.save(record(2, "share", early))
@@ -76,8 +83,9 @@ struct OutputsAndStoreTests {
         let reopened = try RoundStore(path: path)
         let interrupted = try reopened.recoverInterrupted(ledger: ledger)
         #expect(interrupted.map(\.round) == [2, 3, 4, 5])
-        let settled = Dictionary(try ledger.history().filter { $0.kind == .commit || $0.kind == .cancel }
-            .map { ($0.reservation ?? 0, [$0.kind]) }, uniquingKeysWith: +)
+        let settled = Dictionary(
+            try ledger.history().filter { $0.kind == .commit || $0.kind == .cancel }
+                .map { ($0.reservation ?? 0, [$0.kind]) }, uniquingKeysWith: +)
         #expect(settled[released] == [.commit])
         #expect(settled[early] == [.cancel], "nothing that opens the sum existed in share")
         #expect(settled[opening] == [.commit], "unmasking shares may have reached the aggregator")
@@ -129,9 +137,10 @@ struct PartyReconnectPolicyTests {
         let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
         var engines: [Int: PartyRound] = [:]
         for party in 1...3 {
-            engines[party] = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                            credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
-                                            publicKey: harness.dealing?.publicKey)
+            engines[party] = try PartyRound(
+                party: party, manifest: harness.manifest, contribution: harness.data[party]!,
+                credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
+                publicKey: harness.dealing?.publicKey)
         }
         let lost = 2
         let lostBooks = RoundBookkeeper(ledger: harness.partyLedgers[lost]!)
@@ -146,7 +155,10 @@ struct PartyReconnectPolicyTests {
         while aggregator.outcome == nil || !queue.isEmpty {
             steps += 1
             try #require(steps < 10_000)
-            guard !queue.isEmpty else { queue += aggregator.step(books) { $0.deadlinePassed() }; continue }
+            guard !queue.isEmpty else {
+                queue += aggregator.step(books) { $0.deadlinePassed() }
+                continue
+            }
             let message = queue.removeFirst()
             guard settlement == nil || message.party != lost, var engine = engines[message.party] else { continue }
             let replies = engine.step(RoundBookkeeper(ledger: harness.partyLedgers[message.party]!), using: &random) {
@@ -161,24 +173,37 @@ struct PartyReconnectPolicyTests {
             }
         }
         let outcome = try #require(settlement, "party \(lost) never reached \(scenario.phase.rawValue)")
-        let result = try #require(aggregator.outcome.flatMap { if case .released(let r) = $0 { r } else { nil } },
-                                  "\(String(describing: aggregator.outcome))")
+        let result = try #require(
+            aggregator.outcome.flatMap { if case .released(let r) = $0 { r } else { nil } },
+            "\(String(describing: aggregator.outcome))")
         let budget = try harness.partyLedgers[lost]!.budget(dataset: plan.federation)
         switch scenario.expected {
         case "nothing":
             #expect(outcome == .nothingReserved)
         case "cancelled":
-            guard case .cancelled = outcome else { Issue.record("\(outcome)"); return }
+            guard case .cancelled = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
         case "committed":
-            guard case .committed = outcome else { Issue.record("\(outcome)"); return }
+            guard case .committed = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
         default:
-            guard case .alreadyCommitted = outcome else { Issue.record("\(outcome)"); return }
+            guard case .alreadyCommitted = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
         }
         // Never less than what was released: a party in the released sum has its charge committed.
         if result.contributors.contains(lost) {
             #expect(budget.spentEpsilon > 0, "party \(lost) is in the sum but its ledger spent nothing")
         }
         #expect(budget.pending == 0, "the lost round leaves nothing pending: \(budget)")
-        guard case .aborted = engines[lost]!.outcome else { Issue.record("the lost engine's round is over"); return }
+        guard case .aborted = engines[lost]!.outcome else {
+            Issue.record("the lost engine's round is over")
+            return
+        }
     }
 }

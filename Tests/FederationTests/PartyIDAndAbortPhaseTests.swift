@@ -5,6 +5,7 @@ import Foundation
 import Manifest
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// Party ids that are not 1...n, and the phase an abort is reported in.
@@ -37,11 +38,13 @@ struct PartyIDAndAbortPhaseTests {
         func run(drops: [Int: RoundPhase], noNoise: Bool = true) throws -> InMemoryFederation.Report {
             let dealing = manifest.crypto.mode == .paillier ? try TestKeys.shared.dealing(threshold: 2, parties: 3) : nil
             let parties = try ids.map { id in
-                InMemoryFederation.Party(id: id, contribution: data[id]!, ledger: ledgers[id]!,
-                                         keyShare: try dealing.map { $0.shares[try #require(FederationKit.shareIndex(ofParty: id, in: manifest)) - 1] })
+                InMemoryFederation.Party(
+                    id: id, contribution: data[id]!, ledger: ledgers[id]!,
+                    keyShare: try dealing.map { $0.shares[try #require(FederationKit.shareIndex(ofParty: id, in: manifest)) - 1] })
             }
-            let federation = try InMemoryFederation(manifest: manifest, parties: parties, publicKey: dealing?.publicKey,
-                                                    aggregatorLedger: aggregatorLedger, drops: drops, noNoise: noNoise)
+            let federation = try InMemoryFederation(
+                manifest: manifest, parties: parties, publicKey: dealing?.publicKey,
+                aggregatorLedger: aggregatorLedger, drops: drops, noNoise: noNoise)
             var random = SeededRandom(seed: 59)
             return try federation.run(using: &random)
         }
@@ -82,13 +85,15 @@ struct PartyIDAndAbortPhaseTests {
         let dealing = try TestKeys.shared.dealing(threshold: 2, parties: 3)
         // Party 5 holds share 2; share 1 is party 2's.
         #expect(throws: FederationError.self) {
-            _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
-                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
-                               keyShare: dealing.shares[0], publicKey: dealing.publicKey)
+            _ = try PartyRound(
+                party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
+                credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
+                keyShare: dealing.shares[0], publicKey: dealing.publicKey)
         }
-        _ = try PartyRound(party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
-                               credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
-                           keyShare: dealing.shares[1], publicKey: dealing.publicKey)
+        _ = try PartyRound(
+            party: 5, manifest: federation.manifest, contribution: federation.data[5]!,
+            credentials: try EphemeralFederationPKI(federation: "sparse", parties: [5]).credentials(party: 5),
+            keyShare: dealing.shares[1], publicKey: dealing.publicKey)
     }
 
     /// Two parties hang up after the round opened but before their RoundAccept arrived (what a
@@ -98,14 +103,16 @@ struct PartyIDAndAbortPhaseTests {
     func abortAfterOpenNamesThePhaseTheRoundWasIn(mode: String) throws {
         let harness = try Harness(parties: 3, threshold: 2, mode: mode)
         var random = SeededRandom(seed: 61)
-        var aggregator = try AggregatorRound(plan: try RoundPlan(manifest: harness.manifest), round: 1, parties: [1, 2, 3],
-                                             key: harness.dealing?.publicKey, using: &random)
+        var aggregator = try AggregatorRound(
+            plan: try RoundPlan(manifest: harness.manifest), round: 1, parties: [1, 2, 3],
+            key: harness.dealing?.publicKey, using: &random)
         let books = RoundBookkeeper(ledger: harness.aggregatorLedger)
         var opened: [OutgoingMessage] = []
         for party in 1...3 {
-            let engine = try PartyRound(party: party, manifest: harness.manifest, contribution: harness.data[party]!,
-                                        credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
-                                        publicKey: harness.dealing?.publicKey)
+            let engine = try PartyRound(
+                party: party, manifest: harness.manifest, contribution: harness.data[party]!,
+                credentials: try harness.credentials(party), keyShare: harness.dealing?.shares[party - 1],
+                publicKey: harness.dealing?.publicKey)
             opened += aggregator.step(books) { $0.receive(engine.hello(), from: party) }
         }
         #expect(opened.contains { if case .open = $0.envelope.body { return true } else { return false } })

@@ -13,7 +13,9 @@ extension Wire.PrivacyCost {
 }
 
 extension Wire.ContributionChunk {
-    func overTheWire() throws -> Self { Self(try Fedshare_V1_ContributionChunk(serializedBytes: try Fedshare_V1_ContributionChunk(self).serializedBytes() as [UInt8])) }
+    func overTheWire() throws -> Self {
+        Self(try Fedshare_V1_ContributionChunk(serializedBytes: try Fedshare_V1_ContributionChunk(self).serializedBytes() as [UInt8]))
+    }
 }
 
 extension Wire.PartialDecryptionChunk {

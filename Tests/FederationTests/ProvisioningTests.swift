@@ -6,6 +6,7 @@ import Paillier
 import SwiftASN1
 import Testing
 import X509
+
 @testable import Federation
 
 /// A small federation on disk: a manifest and its anchors in a fresh temporary folder.
@@ -13,8 +14,10 @@ struct WireFixture {
     let folder: URL
     let manifestURL: URL
 
-    init(parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv",
-         mode: String = "paillier") throws {
+    init(
+        parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv",
+        mode: String = "paillier"
+    ) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-wire-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("federation"), withIntermediateDirectories: true)
         let anchors = "name,e1,e2\nsports,1.0,0.0\nmusic,0.0,1.0\n"
@@ -51,8 +54,10 @@ struct WireFixture {
 
     /// Provisions into `out` with an insecure 512-bit key (tests only).
     @discardableResult
-    func provision(into name: String = "kits", force: Bool = false, now: Date = Date(), validityDays: Int = 365,
-                   dealing: ThresholdDealer.Dealing? = nil) throws -> Provisioner.Report {
+    func provision(
+        into name: String = "kits", force: Bool = false, now: Date = Date(), validityDays: Int = 365,
+        dealing: ThresholdDealer.Dealing? = nil
+    ) throws -> Provisioner.Report {
         var options = Provisioner.Options()
         options.force = force
         options.now = now

@@ -3,6 +3,7 @@ import DifferentialPrivacy
 import FederationProtocol
 import Foundation
 import Testing
+
 @testable import Federation
 
 @Suite("Parties that arrive early or lose their aggregator", .timeLimit(.minutes(2)))
@@ -25,9 +26,12 @@ struct ReconnectTests {
                     for (index, kit) in kits.enumerated() {
                         parties.addTask {
                             let connection = try PartyConnection(kit: kit, aggregator: address)
-                            return (index + 1, try await PartyRuntime.run(
-                                kit: kit, connection: connection, contribution: TransportRoundTests.contribution(index + 1),
-                                ledger: ledgers[index], options: .init(allowNoNoise: true), reconnects: 0))
+                            return (
+                                index + 1,
+                                try await PartyRuntime.run(
+                                    kit: kit, connection: connection, contribution: TransportRoundTests.contribution(index + 1),
+                                    ledger: ledgers[index], options: .init(allowNoNoise: true), reconnects: 0)
+                            )
                         }
                     }
                     var all: [Int: RoundOutcome] = [:]
@@ -42,7 +46,10 @@ struct ReconnectTests {
             let result = try #require(report.result, "\(report.outcome)")
             #expect(result.contributors == [1, 2, 3])
             for party in [1, 2, 3] {
-                guard case .released = outcomes[party] else { Issue.record("party \(party): \(String(describing: outcomes[party]))"); continue }
+                guard case .released = outcomes[party] else {
+                    Issue.record("party \(party): \(String(describing: outcomes[party]))")
+                    continue
+                }
             }
             await runtime.close()
             server.shutdown()

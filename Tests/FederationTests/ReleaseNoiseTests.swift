@@ -3,6 +3,7 @@ import DifferentialPrivacy
 import Foundation
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// What a release says about its noise, and the post-processed matrix it publishes.
@@ -20,7 +21,10 @@ struct ReleaseNoiseTests {
         let out = harness.folder.url.appendingPathComponent("out")
         let summary = try RoundOutputs.write(result, plan: plan, to: out)
         let noise = try #require(summary.noise)
-        guard case .gaussian(let sigma) = plan.mechanism else { Issue.record("not Gaussian"); return }
+        guard case .gaussian(let sigma) = plan.mechanism else {
+            Issue.record("not Gaussian")
+            return
+        }
         // Three Gaussian shares of variance σ²/t each: σ·√(3/2) per cell.
         #expect(abs(noise.attention.sigmaPerCell - sigma * (3.0 / 2).squareRoot()) <= 1e-12 * sigma)
         #expect(noise.counts.sigmaPerCell == noise.attention.sigmaPerCell)
@@ -76,9 +80,14 @@ struct ReleaseNoiseTests {
     /// The Laplace shares' standard deviation is that of the discrete Laplace, summed.
     @Test func laplaceSigmaIsTheDiscreteLaplaceStandardDeviation() throws {
         let folder = try TemporaryFolder()
-        let plan = try RoundPlan(manifest: try NoiseAwareGridTests.manifest(in: folder, groups: 3, anchors: 4, parties: 3,
-                                                                            mechanism: "laplace", userBound: 3))
-        guard case .laplace(let b) = plan.mechanism else { Issue.record("not Laplace"); return }
+        let plan = try RoundPlan(
+            manifest: try NoiseAwareGridTests.manifest(
+                in: folder, groups: 3, anchors: 4, parties: 3,
+                mechanism: "laplace", userBound: 3))
+        guard case .laplace(let b) = plan.mechanism else {
+            Issue.record("not Laplace")
+            return
+        }
         // For a scale far above one grid step the discrete Laplace's variance is 2b² to within 1e-12.
         let sigma = ReleaseNoise.sigmaPerCell(plan: plan, contributors: 2)
         #expect(abs(sigma - (2 * 2 * b * b).squareRoot()) <= 1e-6 * sigma)

@@ -1,8 +1,9 @@
-@testable import Federation
 import FederationProtocol
 import Foundation
 import Primitives
 import Testing
+
+@testable import Federation
 
 /// A stream belongs to the round it joined: what it sends or how it ends once the next round
 /// has started is not the new round's business.

@@ -4,6 +4,7 @@ import DifferentialPrivacy
 import Foundation
 import Primitives
 import Testing
+
 @testable import Federation
 
 /// One drop configuration: which party stops answering at which phase.
@@ -197,8 +198,9 @@ struct RoundEngineFailureTests {
 
     @Test func partyRefusesNoNoiseOutsideSimulations() throws {
         let harness = try Harness(parties: 3, threshold: 2, mode: "secagg")
-        var party = try PartyRound(party: 1, manifest: harness.manifest, contribution: harness.data[1]!,
-                                   credentials: try harness.credentials(1))
+        var party = try PartyRound(
+            party: 1, manifest: harness.manifest, contribution: harness.data[1]!,
+            credentials: try harness.credentials(1))
         let partyBooks = RoundBookkeeper(ledger: harness.partyLedgers[1]!)
         var random = SeededRandom(seed: 3)
         let plan = try RoundPlan(manifest: harness.manifest)
@@ -279,7 +281,7 @@ struct RoundEngineHostileTests {
                 chunk.ciphertexts = Data(bytes)
                 tampered.body = .contribution(chunk)
             case .maskedInput(var chunk):
-                chunk.words.removeLast()   // the wrong length
+                chunk.words.removeLast()  // the wrong length
                 tampered.body = .maskedInput(chunk)
             default: break
             }

@@ -5,6 +5,7 @@ import Logging
 import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 @testable import Paillier
 @testable import SecureAggregation
@@ -109,9 +110,10 @@ func reachableSecrets(in value: Any, path: String, depth: Int = 0, into secrets:
 /// Distinctive per-party values, so that a leaked A_p cannot be confused with other numbers.
 func distinctiveContribution(_ party: Int) -> AttentionResult {
     let p = Double(party)
-    return AttentionResult(groups: ["a", "b"], anchors: ["sports", "music"],
-                           matrix: [1.2345678912 + p, 2.718281828 * p, 3.1415926535 + 0.1 * p, 0.5772156649 * p],
-                           counts: [party, 2 * party])
+    return AttentionResult(
+        groups: ["a", "b"], anchors: ["sports", "music"],
+        matrix: [1.2345678912 + p, 2.718281828 * p, 3.1415926535 + 0.1 * p, 0.5772156649 * p],
+        counts: [party, 2 * party])
 }
 
 @Suite("No secret reaches a log, at any level", .serialized, .timeLimit(.minutes(2)))
@@ -136,8 +138,10 @@ struct SecretsInLogsTests {
         var secrets: [Secret] = []
         for (party, kit) in kits.sorted(by: { $0.key < $1.key }) {
             if let share = kit.keyShare { secrets.append(.integer("party \(party)'s threshold key share", share.secret)) }
-            secrets.append(Secret(what: "party \(party)'s TLS private key",
-                                  renderings: kit.privateKeyPEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.map(String.init)))
+            secrets.append(
+                Secret(
+                    what: "party \(party)'s TLS private key",
+                    renderings: kit.privateKeyPEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.map(String.init)))
             // Raw A_p: the decimal values and the fixed-point integers.
             let contribution = distinctiveContribution(party)
             for (index, value) in contribution.matrix.enumerated() {
@@ -183,8 +187,10 @@ struct SecretsInLogsTests {
         let logger = capture.logger("fedshare.test")
         let share = BigInt(1) << 300 + BigInt(987_654_321)
         let seed: [UInt8] = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-        let secrets: [Secret] = [.integer("a key share", share), .bytes("a seed", seed),
-                                 Secret(what: "an A_p value", renderings: ["\(distinctiveContribution(1).matrix[0])"])]
+        let secrets: [Secret] = [
+            .integer("a key share", share), .bytes("a seed", seed),
+            Secret(what: "an A_p value", renderings: ["\(distinctiveContribution(1).matrix[0])"]),
+        ]
         logger.trace("debugging", metadata: ["share": "\(share.base64URL)"])
         logger.debug("seed \(seed.map { String(format: "%02x", $0) }.joined().prefix(40))")
         logger.info("value", metadata: ["a": "\(distinctiveContribution(1).matrix[0])"])

@@ -2,6 +2,7 @@ import GRDB
 import Primitives
 import Synchronization
 import Testing
+
 @testable import Federation
 
 /// The aggregator never carries on past a phase its round store could not record: a restart

@@ -4,6 +4,7 @@ import Foundation
 import Manifest
 import Paillier
 import Primitives
+
 @testable import Federation
 
 /// A fresh temporary folder, removed when released.
@@ -26,9 +27,11 @@ let examplesDirectory = URL(fileURLWithPath: #filePath)
 let threeWorlds = examplesDirectory.appendingPathComponent("three-worlds", isDirectory: true)
 
 /// The three-worlds manifest with another party list, threshold, mode and budget, in `folder`.
-func makeManifest(in folder: TemporaryFolder, parties: Int, threshold: Int, mode: String,
-                  mechanism: String = "gaussian", epsilonBudget: Double = 4.0, partyIDs: [Int]? = nil,
-                  fractionalBits: Int? = 32) throws -> FederationManifest {
+func makeManifest(
+    in folder: TemporaryFolder, parties: Int, threshold: Int, mode: String,
+    mechanism: String = "gaussian", epsilonBudget: Double = 4.0, partyIDs: [Int]? = nil,
+    fractionalBits: Int? = 32
+) throws -> FederationManifest {
     try FileManager.default.copyItem(at: threeWorlds.appendingPathComponent("anchors.csv"), to: folder.url.appendingPathComponent("anchors.csv"))
     let text = """
         [federation]
@@ -58,7 +61,8 @@ func makeManifest(in folder: TemporaryFolder, parties: Int, threshold: Int, mode
         key_bits = 3072
         \(fractionalBits.map { "fractional_bits = \($0)" } ?? "# fractional_bits: automatic")
         """
-    let url = folder.url.appendingPathComponent("manifest-\(mode)-\(parties)\(fractionalBits == 32 ? "" : "-f\(fractionalBits.map(String.init) ?? "auto")").toml")
+    let url = folder.url.appendingPathComponent(
+        "manifest-\(mode)-\(parties)\(fractionalBits == 32 ? "" : "-f\(fractionalBits.map(String.init) ?? "auto")").toml")
     try Data(text.utf8).write(to: url)
     return try FederationManifest.load(from: url)
 }
@@ -89,7 +93,8 @@ func contributions(manifest: FederationManifest, parties: Int) throws -> [Int: A
             results[party] = try LocalAttention.compute(
                 manifest: manifest, dataURL: threeWorlds.appendingPathComponent("world-\(party).csv"), options: .init(), using: &random)
         } else {
-            let g = manifest.attention.groups.count, m = manifest.model.anchorNames.count
+            let g = manifest.attention.groups.count
+            let m = manifest.model.anchorNames.count
             var matrix = [Double](repeating: 0, count: g * m)
             var counts = [Int](repeating: 0, count: g)
             for _ in 0..<(5 + party) {
@@ -117,11 +122,14 @@ struct Harness {
     /// The federation's certificates (each party signs with its own).
     let pki: EphemeralFederationPKI
 
-    init(parties: Int, threshold: Int, mode: String, mechanism: String = "gaussian", epsilonBudget: Double = 4.0,
-         fractionalBits: Int? = 32) throws {
+    init(
+        parties: Int, threshold: Int, mode: String, mechanism: String = "gaussian", epsilonBudget: Double = 4.0,
+        fractionalBits: Int? = 32
+    ) throws {
         folder = try TemporaryFolder()
-        manifest = try makeManifest(in: folder, parties: parties, threshold: threshold, mode: mode, mechanism: mechanism,
-                                    epsilonBudget: epsilonBudget, fractionalBits: fractionalBits)
+        manifest = try makeManifest(
+            in: folder, parties: parties, threshold: threshold, mode: mode, mechanism: mechanism,
+            epsilonBudget: epsilonBudget, fractionalBits: fractionalBits)
         data = try contributions(manifest: manifest, parties: parties)
         dealing = mode == "paillier" ? try TestKeys.shared.dealing(threshold: threshold, parties: parties) : nil
         aggregatorLedger = try PrivacyLedger(path: folder.path("federation-ledger.sqlite"))
@@ -136,11 +144,13 @@ struct Harness {
 
     func federation(drops: [Int: RoundPhase] = [:], noNoise: Bool = true) throws -> InMemoryFederation {
         let parties = data.keys.sorted().map { id in
-            InMemoryFederation.Party(id: id, contribution: data[id]!, ledger: partyLedgers[id]!,
-                                     keyShare: dealing?.shares[id - 1])
+            InMemoryFederation.Party(
+                id: id, contribution: data[id]!, ledger: partyLedgers[id]!,
+                keyShare: dealing?.shares[id - 1])
         }
-        return try InMemoryFederation(manifest: manifest, parties: parties, publicKey: dealing?.publicKey,
-                                      aggregatorLedger: aggregatorLedger, store: store, drops: drops, noNoise: noNoise, pki: pki)
+        return try InMemoryFederation(
+            manifest: manifest, parties: parties, publicKey: dealing?.publicKey,
+            aggregatorLedger: aggregatorLedger, store: store, drops: drops, noNoise: noNoise, pki: pki)
     }
 
     func run(drops: [Int: RoundPhase] = [:], noNoise: Bool = true) throws -> InMemoryFederation.Report {
@@ -164,8 +174,10 @@ struct Harness {
 extension RoundEngine {
     /// One input, and its effects performed by `bookkeeper` as the runtimes do; returns the
     /// messages that may leave (tests that drive the engines by hand).
-    mutating func step<G: RandomNumberGenerator>(_ bookkeeper: RoundBookkeeper, using generator: inout G,
-                                                 _ input: (inout Self, inout G) -> [RoundEffect<Message>]) -> [Message] {
+    mutating func step<G: RandomNumberGenerator>(
+        _ bookkeeper: RoundBookkeeper, using generator: inout G,
+        _ input: (inout Self, inout G) -> [RoundEffect<Message>]
+    ) -> [Message] {
         let effects = input(&self, &generator)
         return bookkeeper.perform(effects, on: &self, using: &generator)
     }

@@ -4,14 +4,16 @@ import FederationProtocol
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Federation
 
 @Suite("A whole round over loopback gRPC with mutual TLS", .timeLimit(.minutes(2)))
 struct TransportRoundTests {
     /// Party p's local matrix: distinct, easy-to-sum values.
     static func contribution(_ party: Int) -> AttentionResult {
-        AttentionResult(groups: ["a", "b"], anchors: ["sports", "music"],
-                        matrix: [0.25 * Double(party), 1.5, 2.0 + Double(party), 0.125], counts: [party, 2 * party])
+        AttentionResult(
+            groups: ["a", "b"], anchors: ["sports", "music"],
+            matrix: [0.25 * Double(party), 1.5, 2.0 + Double(party), 0.125], counts: [party, 2 * party])
     }
 
     func runRound(
@@ -38,9 +40,13 @@ struct TransportRoundTests {
                     parties.addTask {
                         do {
                             let connection = try PartyConnection(kit: kit, aggregator: address)
-                            return (party, .success(try await PartyRuntime.run(
-                                kit: kit, connection: connection, contribution: Self.contribution(party), ledger: ledgers[index],
-                                options: .init(allowNoNoise: true), dropAt: drops[party], progress: reporter)))
+                            return (
+                                party,
+                                .success(
+                                    try await PartyRuntime.run(
+                                        kit: kit, connection: connection, contribution: Self.contribution(party), ledger: ledgers[index],
+                                        options: .init(allowNoNoise: true), dropAt: drops[party], progress: reporter))
+                            )
                         } catch {
                             return (party, .failure(error))
                         }
@@ -126,8 +132,9 @@ extension WireFixture {
         let runtime = try AggregatorRuntime(
             kit: aggregatorKit, ledger: try PrivacyLedger(path: url("federation-ledger.sqlite").path),
             store: try RoundStore(path: url("rounds.sqlite").path), options: options)
-        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider)
+        let server = try AggregatorServer(
+            kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0),
+            sessions: runtime.sessionHandler, status: runtime.statusProvider)
         return (runtime, server)
     }
 }

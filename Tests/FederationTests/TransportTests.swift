@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import Testing
 import X509
+
 @testable import Federation
 
 /// Runs an aggregator server for `kit` on an OS-chosen loopback port while `body` runs.
@@ -15,7 +16,12 @@ func withAggregator<T: Sendable>(
 ) async throws -> T {
     let server = try AggregatorServer(
         kit: kit, listen: HostPort(host: "127.0.0.1", port: 0), limits: limits, logger: logger, sessions: sessions,
-        status: { Fedshare_V1_StatusReply.with { $0.federation = kit.manifest.name; $0.connected = [1] } },
+        status: {
+            Fedshare_V1_StatusReply.with {
+                $0.federation = kit.manifest.name
+                $0.connected = [1]
+            }
+        },
         directory: directory)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.serve() }
@@ -32,7 +38,10 @@ func hello(party: Int) -> Fedshare_V1_PartyEnvelope {
     .with {
         $0.protocolVersion = 1
         $0.partyID = UInt32(party)
-        $0.hello = .with { $0.supportedVersions = [1]; $0.software = "transport test" }
+        $0.hello = .with {
+            $0.supportedVersions = [1]
+            $0.software = "transport test"
+        }
     }
 }
 
@@ -47,16 +56,21 @@ final class Admissions: Sendable {
 func echoSession(_ admissions: Admissions) -> AggregatorServer.SessionHandler {
     { stream in
         admissions.record(stream.partyID)
-        try await stream.send(.with {
-            $0.protocolVersion = 1
-            $0.welcome = .with { $0.federation = "wire-test"; $0.connected = [UInt32(stream.partyID)] }
-        })
+        try await stream.send(
+            .with {
+                $0.protocolVersion = 1
+                $0.welcome = .with {
+                    $0.federation = "wire-test"
+                    $0.connected = [UInt32(stream.partyID)]
+                }
+            })
         for try await message in stream.messages {
             guard case .refuse(let refuse) = message.body else { continue }
-            try await stream.send(.with {
-                $0.protocolVersion = 1
-                $0.abort = .with { $0.reason = "echo: \(refuse.message)" }
-            })
+            try await stream.send(
+                .with {
+                    $0.protocolVersion = 1
+                    $0.abort = .with { $0.reason = "echo: \(refuse.message)" }
+                })
         }
     }
 }
@@ -90,11 +104,12 @@ struct TransportTests {
                 let welcome = try #require(try await messages.next())
                 guard case .welcome(let body) = welcome.body else { throw FederationError.streamFailed(address: "", reason: "no welcome") }
                 #expect(body.connected == [2])
-                try await stream.send(.with {
-                    $0.protocolVersion = 1
-                    $0.partyID = 2
-                    $0.refuse = .with { $0.message = "ping" }
-                })
+                try await stream.send(
+                    .with {
+                        $0.protocolVersion = 1
+                        $0.partyID = 2
+                        $0.refuse = .with { $0.message = "ping" }
+                    })
                 let answer = try #require(try await messages.next())
                 guard case .abort(let abort) = answer.body else { return "" }
                 return abort.reason
@@ -294,6 +309,7 @@ struct TransportTests {
         try fixture.provision()
         let party = try fixture.kit(.party(1))
         // Bind and release a port so that nothing listens on it.
+        // swift-format-ignore: OnlyOneTrailingClosureArgument
         let free = try await withAggregator(kit: try fixture.kit(.aggregator), sessions: { _ in }) { $0 }
         // Long enough for two attempts even on a loaded machine (one attempt once took over 700 ms at load 6).
         let retry = RetryPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), giveUpAfter: .seconds(3))
@@ -319,18 +335,23 @@ struct TransportTests {
         let party = try fixture.kit(.party(1))
         let received = Admissions()
         let limits = TransportLimits(maxMessageBytes: 64 << 10)
-        let outcome: String = try await withAggregator(kit: aggregator, limits: limits, sessions: { stream in
-            for try await message in stream.messages { received.record(Int(message.partyID)) }
-        }) { address in
+        // swift-format-ignore: OnlyOneTrailingClosureArgument
+        let outcome: String = try await withAggregator(
+            kit: aggregator, limits: limits,
+            sessions: { stream in
+                for try await message in stream.messages { received.record(Int(message.partyID)) }
+            }
+        ) { address in
             // The party's own limit is higher, so the oversized message leaves it.
             let connection = try PartyConnection(kit: party, aggregator: address, limits: TransportLimits(maxMessageBytes: 1 << 20), retry: .never)
             do {
                 try await connection.round(hello: hello(party: 1)) { stream in
-                    try await stream.send(.with {
-                        $0.protocolVersion = 1
-                        $0.partyID = 1
-                        $0.contribution = .with { $0.ciphertexts = Data(count: 200 << 10) }
-                    })
+                    try await stream.send(
+                        .with {
+                            $0.protocolVersion = 1
+                            $0.partyID = 1
+                            $0.contribution = .with { $0.ciphertexts = Data(count: 200 << 10) }
+                        })
                     for try await _ in stream.messages {}
                 }
                 return "completed"
@@ -342,17 +363,22 @@ struct TransportTests {
         #expect(received.admitted.isEmpty)
 
         // With the same limit on both sides, the party refuses to send it at all.
-        let local: String = try await withAggregator(kit: aggregator, limits: limits, sessions: { stream in
-            for try await message in stream.messages { received.record(Int(message.partyID)) }
-        }) { address in
+        // swift-format-ignore: OnlyOneTrailingClosureArgument
+        let local: String = try await withAggregator(
+            kit: aggregator, limits: limits,
+            sessions: { stream in
+                for try await message in stream.messages { received.record(Int(message.partyID)) }
+            }
+        ) { address in
             let connection = try PartyConnection(kit: party, aggregator: address, limits: limits, retry: .never)
             do {
                 try await connection.round(hello: hello(party: 1)) { stream in
-                    try await stream.send(.with {
-                        $0.protocolVersion = 1
-                        $0.partyID = 1
-                        $0.contribution = .with { $0.ciphertexts = Data(count: 200 << 10) }
-                    })
+                    try await stream.send(
+                        .with {
+                            $0.protocolVersion = 1
+                            $0.partyID = 1
+                            $0.contribution = .with { $0.ciphertexts = Data(count: 200 << 10) }
+                        })
                 }
                 return "completed"
             } catch {

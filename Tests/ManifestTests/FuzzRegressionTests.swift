@@ -1,8 +1,8 @@
-import _TestSupport
 import Attention
 import Foundation
 import Manifest
 import Testing
+import _TestSupport
 
 /// Inputs found by fuzzing (`scripts/fuzz.sh`, Tests/Fuzz/Regressions), each refused cleanly.
 @Suite("Fuzzing regressions (manifest)")

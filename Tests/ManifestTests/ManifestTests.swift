@@ -1,8 +1,8 @@
-import _TestSupport
 import Attention
 import Foundation
 import Manifest
 import Testing
+import _TestSupport
 
 @Suite("Federation manifest")
 struct ManifestTests {
@@ -31,7 +31,8 @@ struct ManifestTests {
         let folder = try TemporaryFolder()
         try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("model"), withIntermediateDirectories: true)
         try folder.write("model/encoder.csv", "1,0\n0,1\n1,1\n")
-        let text = baseManifest
+        let text =
+            baseManifest
             .replacingOccurrences(of: "features = [\"f1\", \"f2\"]\n", with: "encoder = \"model/encoder.csv\"\nbias = [0.5, -0.5]\n")
             .replacingOccurrences(of: "group_column = \"group\"\n", with: "")
             .replacingOccurrences(of: "[crypto]\nmode = \"secagg\"", with: "")
@@ -61,10 +62,14 @@ struct ManifestTests {
         ("threshold = 2", "threshold = 1.5", "federation.threshold", "integer"),
         // secagg: 2t ≤ parties lets an equivocating aggregator unmask one party's input.
         ("threshold = 2", "threshold = 1", "federation.threshold", "the smallest safe threshold is 2"),
-        ("parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4]\nthreshold = 2", "federation.threshold",
-         "equivocates on the dead list could unmask one party's input; the smallest safe threshold is 3"),
-        ("parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4, 5, 6, 7]\nthreshold = 3", "federation.threshold",
-         "the smallest safe threshold is 4"),
+        (
+            "parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4]\nthreshold = 2", "federation.threshold",
+            "equivocates on the dead list could unmask one party's input; the smallest safe threshold is 3"
+        ),
+        (
+            "parties = [1, 2, 3]\nthreshold = 2", "parties = [1, 2, 3, 4, 5, 6, 7]\nthreshold = 3", "federation.threshold",
+            "the smallest safe threshold is 4"
+        ),
         ("aggregator = \"localhost:7443\"", "aggregator = \"localhost\"", "federation.aggregator", "host:port"),
         ("aggregator = \"localhost:7443\"", "aggregator = \"localhost:70000\"", "federation.aggregator", "host:port"),
         ("aggregator = \"localhost:7443\"", "aggregator = \"[::1]:7443\"\ncolour = \"red\"", "federation.colour", "unknown key"),
@@ -130,7 +135,8 @@ struct ManifestTests {
         let folder = try TemporaryFolder()
         let four = baseManifest.replacingOccurrences(of: "parties = [1, 2, 3]\nthreshold = 2", with: "parties = [1, 2, 3, 4]\nthreshold = 3")
         #expect(try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: four)).threshold == 3)
-        let paillier = baseManifest
+        let paillier =
+            baseManifest
             .replacingOccurrences(of: "parties = [1, 2, 3]\nthreshold = 2", with: "parties = [1, 2, 3, 4]\nthreshold = 2")
             .replacingOccurrences(of: "mode = \"secagg\"", with: "mode = \"paillier\"")
         #expect {
@@ -152,17 +158,19 @@ struct ManifestTests {
         }
     }
 
-    @Test("bad anchors and encoder files are named with the line", arguments: [
-        ("anchors.csv", "", "empty"),
-        ("anchors.csv", "name\nup\n", "at least one embedding column"),
-        ("anchors.csv", "name,e1,e2\nup,1\n", "line 2"),
-        ("anchors.csv", "name,e1,e2\nup,1,x\n", "line 2, column 'e2'"),
-        ("anchors.csv", "name,e1,e2\nup,1,nan\n", "not a finite number"),
-        ("anchors.csv", "name,e1,e2\nup,1,0\nup,0,1\n", "appears twice"),
-        ("anchors.csv", "name,e1,e2\n", "no anchors"),
-        ("encoder.csv", "1,0\n0\n", "line 2"),
-        ("encoder.csv", "1,0\n0,abc\n", "line 2, column 2"),
-    ])
+    @Test(
+        "bad anchors and encoder files are named with the line",
+        arguments: [
+            ("anchors.csv", "", "empty"),
+            ("anchors.csv", "name\nup\n", "at least one embedding column"),
+            ("anchors.csv", "name,e1,e2\nup,1\n", "line 2"),
+            ("anchors.csv", "name,e1,e2\nup,1,x\n", "line 2, column 'e2'"),
+            ("anchors.csv", "name,e1,e2\nup,1,nan\n", "not a finite number"),
+            ("anchors.csv", "name,e1,e2\nup,1,0\nup,0,1\n", "appears twice"),
+            ("anchors.csv", "name,e1,e2\n", "no anchors"),
+            ("encoder.csv", "1,0\n0\n", "line 2"),
+            ("encoder.csv", "1,0\n0,abc\n", "line 2, column 2"),
+        ])
     func badModelFiles(file: String, contents: String, phrase: String) throws {
         let folder = try TemporaryFolder()
         let manifest = baseManifest.replacingOccurrences(of: "features = [\"f1\", \"f2\"]", with: "encoder = \"encoder.csv\"")

@@ -1,8 +1,8 @@
-import _TestSupport
 import Attention
 import Foundation
 import Manifest
 import Testing
+import _TestSupport
 
 @Suite("Manifest overrides and TOML text")
 struct OverridesTests {
@@ -12,8 +12,9 @@ struct OverridesTests {
         if let encoder = manifest.attention.encoderURL {
             try FileManager.default.copyItem(at: encoder, to: folder.url.appendingPathComponent("encoder." + encoder.pathExtension))
         }
-        let text = manifest.tomlText(anchorsPath: "anchors.csv",
-                                     encoderPath: manifest.attention.encoderURL.map { "encoder." + $0.pathExtension })
+        let text = manifest.tomlText(
+            anchorsPath: "anchors.csv",
+            encoderPath: manifest.attention.encoderURL.map { "encoder." + $0.pathExtension })
         return try FederationManifest.parse(text, url: folder.url.appendingPathComponent("manifest.toml"))
     }
 

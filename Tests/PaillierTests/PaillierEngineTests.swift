@@ -1,8 +1,9 @@
 import Arithmetic
 import Foundation
-@testable import Paillier
 import Primitives
 import Testing
+
+@testable import Paillier
 
 /// Test-only keys: 512-bit n for the many-iteration properties, one 2048-bit key for the
 /// production-size paths. Generated once per process.
@@ -53,7 +54,8 @@ struct PaillierEngineTests {
             let a = BigInt.random(below: pk.n, using: &generator)
             let b = BigInt.random(below: pk.n, using: &generator)
             let k = BigInt.random(below: BigInt(1 << 40), using: &generator) - BigInt(1 << 39)
-            let ca = try pk.encrypt(a, using: &generator), cb = try pk.encrypt(b, using: &generator)
+            let ca = try pk.encrypt(a, using: &generator)
+            let cb = try pk.encrypt(b, using: &generator)
             #expect(key.decrypt(pk.add(ca, cb)) == (a + b).modulo(pk.n))
             #expect(key.decrypt(pk.add(ca, plaintext: b)) == (a + b).modulo(pk.n))
             #expect(key.decrypt(pk.multiply(ca, by: k)) == (a * k).modulo(pk.n))
@@ -169,7 +171,9 @@ struct SlotPackingTests {
         var generator = SeededRandom(seed: 21)
         let layout = try SlotLayout(valueBound: 1 << 30, noiseBound: 1 << 12, parties: 5, modulusBits: key.publicKey.bitWidth)
         let count = 37
-        let vectors = (0..<4).map { _ in (0..<count).map { _ in Int64.random(in: -Int64(layout.contributionBound)...Int64(layout.contributionBound), using: &generator) } }
+        let vectors = (0..<4).map { _ in
+            (0..<count).map { _ in Int64.random(in: -Int64(layout.contributionBound)...Int64(layout.contributionBound), using: &generator) }
+        }
         var sum = [BigInt](repeating: 0, count: layout.plaintextCount(for: count))
         for vector in vectors {
             for (index, plaintext) in try layout.pack(vector).enumerated() { sum[index] += plaintext }

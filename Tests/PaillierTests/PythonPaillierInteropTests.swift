@@ -18,6 +18,7 @@ struct PythonPaillierInteropTests {
             let ciphertext: PheutilCiphertextJSON
             let decrypted: String
         }
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let private_key: PheutilPrivateKeyJSON
         let cases: [Case]
     }

@@ -3,6 +3,7 @@ import Foundation
 import Primitives
 import Testing
 import _TestSupport
+
 @testable import Paillier
 
 /// One batch proof per party per decryption: a single wrong value anywhere in the batch refuses
@@ -274,7 +275,8 @@ import _TestSupport
         let batch = try Batch(count: 8, seed: 2026)
         var object: [String: Any] = [
             "testOnly": true,
-            "comment": "512-bit 3-of-5 test key (insecure): a batch of 8 ciphertexts and every party's decryption share (format version 2, one batch proof each)",
+            "comment":
+                "512-bit 3-of-5 test key (insecure): a batch of 8 ciphertexts and every party's decryption share (format version 2, one batch proof each)",
             "publicKey": try JSONSerialization.jsonObject(with: batch.publicKey.jsonData()),
             "context": Base64URL.encode(batch.context),
             "ciphertexts": batch.ciphertexts.map(\.base64URL),

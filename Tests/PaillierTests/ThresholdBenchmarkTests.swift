@@ -1,7 +1,8 @@
-import Foundation
 import Arithmetic
+import Foundation
 import Primitives
 import Testing
+
 @testable import Paillier
 
 @Suite struct ThresholdBenchmarkTests {
@@ -9,11 +10,13 @@ import Testing
         // Not a timed assertion: only that every rate is measured and positive.
         let result = try ThresholdBenchmark.run(bits: 256, threshold: 2, parties: 3, seconds: 0.05)
         #expect(result.bits == 256 && result.threshold == 2 && result.parties == 3)
-        for rate in [result.partialDecryptionsPerSecond, result.partialDecryptionsPerSecondOneCore,
-                     result.proofVerificationsPerSecond, result.combinationsPerSecond,
-                     result.thresholdDecryptionsPerSecond, result.plainCRTDecryptionsPerSecond,
-                     result.partialDecryptionCPUMilliseconds, result.proofVerificationCPUMilliseconds,
-                     result.plainCRTDecryptionCPUMilliseconds] {
+        for rate in [
+            result.partialDecryptionsPerSecond, result.partialDecryptionsPerSecondOneCore,
+            result.proofVerificationsPerSecond, result.combinationsPerSecond,
+            result.thresholdDecryptionsPerSecond, result.plainCRTDecryptionsPerSecond,
+            result.partialDecryptionCPUMilliseconds, result.proofVerificationCPUMilliseconds,
+            result.plainCRTDecryptionCPUMilliseconds,
+        ] {
             #expect(rate > 0)
         }
         let json = try JSONEncoder().encode(result)

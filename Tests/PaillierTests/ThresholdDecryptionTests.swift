@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+
 @testable import Paillier
 
 /// All k-subsets of `items`, in lexicographic order.

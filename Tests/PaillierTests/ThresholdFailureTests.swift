@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+
 @testable import Paillier
 
 /// Bad decryption shares are detected, refused and their sender named; combination goes on
@@ -77,8 +78,11 @@ import Testing
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [swapped], party: 3, reason: "different batch")
     }
 
-    func replacing(_ share: ThresholdDecryptionShare, values: [BigInt]? = nil, proof: ThresholdDecryptionProof? = nil)
-        -> ThresholdDecryptionShare {
+    func replacing(
+        _ share: ThresholdDecryptionShare, values: [BigInt]? = nil, proof: ThresholdDecryptionProof? = nil
+    )
+        -> ThresholdDecryptionShare
+    {
         ThresholdDecryptionShare(
             party: share.party, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
             values: values ?? share.values, proof: proof ?? share.proof)
@@ -94,7 +98,8 @@ import Testing
         try expectRecovered(scenario, bad: tamperedResponse)
 
         let tamperedChallenge = replacing(
-            honest, proof: ThresholdDecryptionProof(
+            honest,
+            proof: ThresholdDecryptionProof(
                 challenge: proof.challenge.isZero ? BigInt(1) : proof.challenge - 1, response: proof.response))
         expectRejected(scenario, scenario.shares(of: [1, 2]) + [tamperedChallenge], party: 5, reason: "does not verify")
 

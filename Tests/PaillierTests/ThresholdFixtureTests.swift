@@ -3,6 +3,7 @@ import Foundation
 import Primitives
 import Testing
 import _TestSupport
+
 @testable import Paillier
 
 // TEST ONLY. The threshold fixtures under Tests/TestVectors/threshold-paillier-*.json hold the
@@ -124,7 +125,8 @@ enum TextbookPaillier {
                 using: &random)
             let decoder = JSONDecoder()
             let fixture = ThresholdFixture(
-                warning: "TEST ONLY: an insecure threshold Paillier fixture that contains the dealer's primes and every party's share. Never use it outside fedshare's tests.",
+                warning:
+                    "TEST ONLY: an insecure threshold Paillier fixture that contains the dealer's primes and every party's share. Never use it outside fedshare's tests.",
                 testOnly: true,
                 generator: "Tests/PaillierTests/ThresholdFixtureTests.swift (writeFixtures)",
                 bits: bits, p: p.description, q: q.description,

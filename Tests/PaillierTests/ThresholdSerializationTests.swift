@@ -2,6 +2,7 @@ import Arithmetic
 import Foundation
 import Primitives
 import Testing
+
 @testable import Paillier
 
 @Suite struct ThresholdSerializationTests {
@@ -73,7 +74,10 @@ import Testing
         do {
             _ = try ThresholdKeyShare(jsonData: otherShares[0].jsonData(), publicKey: scenario.publicKey)
         } catch let error as PaillierError {
-            guard case .wrongKey = error else { Issue.record("unexpected \(error)"); return }
+            guard case .wrongKey = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
             #expect(error.description.contains(otherKey.fingerprint.prefix(16)))
         }
         // A decryption share for another key or another round.
@@ -85,8 +89,10 @@ import Testing
             _ = try ThresholdDecryptionShare(jsonData: share, publicKey: scenario.publicKey, context: Array("round-43".utf8))
             Issue.record("a share of round-42 was accepted for round-43")
         } catch let error as PaillierError {
-            #expect(error == .wrongContext(
-                what: "the decryption share from party 1", expected: "\"round-43\"", found: "\"round-42\""))
+            #expect(
+                error
+                    == .wrongContext(
+                        what: "the decryption share from party 1", expected: "\"round-43\"", found: "\"round-42\""))
         }
         // A share whose sender id does not match its own key's verification key.
         var object = try json(otherShares[1].jsonData())

@@ -8,16 +8,28 @@ import _TestSupport
 struct KnownAnswerTests {
     struct Vectors: Decodable {
         struct X25519Vector: Decodable { let source, scalar, u, output: String }
-        struct Iterated: Decodable { let source: String; let iterations: Int; let output: String }
-        struct HKDFVector: Decodable { let source, ikm, salt, info: String; let length: Int; let okm: String }
+        struct Iterated: Decodable {
+            let source: String
+            let iterations: Int
+            let output: String
+        }
+        struct HKDFVector: Decodable {
+            let source, ikm, salt, info: String
+            let length: Int
+            let okm: String
+        }
         struct CTRVector: Decodable { let source, key, counter, plaintext, ciphertext: String }
         struct SHAVector: Decodable { let source, message, digest: String }
         struct GCMVector: Decodable { let source, key, nonce, plaintext, aad, ciphertext, tag: String }
         let x25519: [X25519Vector]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let x25519_iterated: [Iterated]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let hkdf_sha256: [HKDFVector]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let aes256_ctr: [CTRVector]
         let sha256: [SHAVector]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let aes256_gcm: [GCMVector]
     }
 
@@ -65,7 +77,8 @@ struct KnownAnswerTests {
 
     @Test("X25519 agreement is symmetric")
     func x25519Agreement() throws {
-        let alice = X25519.PrivateKey(), bob = X25519.PrivateKey()
+        let alice = X25519.PrivateKey()
+        let bob = X25519.PrivateKey()
         #expect(try alice.sharedSecret(with: bob.publicKey) == bob.sharedSecret(with: alice.publicKey))
     }
 
@@ -108,7 +121,8 @@ struct KnownAnswerTests {
     @Test("AES-256-GCM (McGrew–Viega)")
     func aesGCM() throws {
         for vector in vectors.aes256_gcm {
-            let sealed = try AESGCM.seal(Hex.decode(vector.plaintext), key: Hex.decode(vector.key), nonce: Hex.decode(vector.nonce), associatedData: Hex.decode(vector.aad))
+            let sealed = try AESGCM.seal(
+                Hex.decode(vector.plaintext), key: Hex.decode(vector.key), nonce: Hex.decode(vector.nonce), associatedData: Hex.decode(vector.aad))
             #expect(Hex.encode(sealed) == vector.nonce + vector.ciphertext + vector.tag, "\(vector.source)")
             #expect(try AESGCM.open(sealed, key: Hex.decode(vector.key), associatedData: Hex.decode(vector.aad)) == Hex.decode(vector.plaintext))
         }
@@ -132,7 +146,8 @@ struct KnownAnswerTests {
 struct RandomnessTests {
     @Test("the CSPRNG produces distinct, well-spread output")
     func secureRandom() {
-        let a = SecureRandom.bytes(64), b = SecureRandom.bytes(64)
+        let a = SecureRandom.bytes(64)
+        let b = SecureRandom.bytes(64)
         #expect(a != b)
         var generator = SecureRandom()
         var ones = 0
@@ -143,7 +158,9 @@ struct RandomnessTests {
 
     @Test("seeded generators are reproducible")
     func seeded() {
-        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42), c = SeededRandom(seed: 43)
+        var a = SeededRandom(seed: 42)
+        var b = SeededRandom(seed: 42)
+        var c = SeededRandom(seed: 43)
         let first = (0..<8).map { _ in a.next() }
         #expect(first == (0..<8).map { _ in b.next() })
         #expect(first != (0..<8).map { _ in c.next() })
@@ -165,7 +182,12 @@ struct RandomnessTests {
         let input = Array(0..<1000)
         #expect(try Parallel.map(input) { $0 * 2 } == input.map { $0 * 2 })
         struct Boom: Error {}
-        #expect(throws: Boom.self) { try Parallel.map(input) { if $0 == 500 { throw Boom() }; return $0 } }
+        #expect(throws: Boom.self) {
+            try Parallel.map(input) {
+                if $0 == 500 { throw Boom() }
+                return $0
+            }
+        }
     }
 
     /// Regression (found by the fuzz targets' leak checker): the results buffer was deallocated

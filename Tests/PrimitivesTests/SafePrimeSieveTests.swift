@@ -1,7 +1,8 @@
 import Arithmetic
 import COpenSSL
-@testable import Primitives
 import Testing
+
+@testable import Primitives
 
 @Suite("Safe-prime sieve")
 struct SafePrimeSieveTests {

@@ -12,8 +12,9 @@ struct WorkProgressTests {
         return seen.withLock { $0 }
     }
 
-    @Test("at most one report per percent, each within the batch, and the last item reported exactly once",
-          arguments: [1, 7, 100, 299, 10_000])
+    @Test(
+        "at most one report per percent, each within the batch, and the last item reported exactly once",
+        arguments: [1, 7, 100, 299, 10_000])
     func reportsPerPercent(total: Int) throws {
         for width in [1, 4] {
             let reports = try Self.reports(total: total, width: width)

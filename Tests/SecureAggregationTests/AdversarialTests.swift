@@ -1,6 +1,7 @@
 import Primitives
-@testable import SecureAggregation
 import Testing
+
+@testable import SecureAggregation
 
 /// Drives clients and a server by hand, so that tests can tamper with, replay, reorder and
 /// forge the messages between them.
@@ -13,16 +14,21 @@ struct Harness {
     /// - Parameters:
     ///   - checked: an authenticated round with the consistency check (`FakeSigner` keys).
     ///   - serverVerifies: the server checks signatures too.
-    init(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 42,
-         sessionNonce: [UInt8] = [9, 9], round: UInt64 = 3, checked: Bool = false, serverVerifies: Bool = false) throws {
+    init(
+        parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 42,
+        sessionNonce: [UInt8] = [9, 9], round: UInt64 = 3, checked: Bool = false, serverVerifies: Bool = false
+    ) throws {
         var rng = SeededRandom(seed: seed)
-        let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: length, graph: graph,
-                                             sessionNonce: sessionNonce, round: round, consistencyCheck: checked)
+        let config = try SecAggConfiguration(
+            parties: parties, threshold: threshold, vectorLength: length, graph: graph,
+            sessionNonce: sessionNonce, round: round, consistencyCheck: checked)
         let inputs = randomInputs(parties: parties, length: length, rng: &rng)
         var clients: [SecAggClient] = []
         for party in 0..<parties {
-            clients.append(try SecAggClient(id: party, configuration: config, input: inputs[party], using: &rng,
-                                            authenticator: checked ? FakeSigner.authenticator(party) : nil))
+            clients.append(
+                try SecAggClient(
+                    id: party, configuration: config, input: inputs[party], using: &rng,
+                    authenticator: checked ? FakeSigner.authenticator(party) : nil))
         }
         self.config = config
         self.inputs = inputs
@@ -60,7 +66,10 @@ struct Harness {
         var harness = try Harness(parties: 5, threshold: 3)
         let requests = try harness.runToUnmaskingRequests()
         let honest = try #require(requests.first).message
-        guard case .unmaskingRequest(let request) = honest else { Issue.record("no unmasking request"); return }
+        guard case .unmaskingRequest(let request) = honest else {
+            Issue.record("no unmasking request")
+            return
+        }
         // The server lists party 4 as both alive and dead to get both its shares.
         let forged = UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: [4])
         for party in 0..<4 {
@@ -146,7 +155,9 @@ struct Harness {
         var b = harness
         #expect(throws: SecAggError.ownKeys(party: 0, count: 1)) { try b.clients[0].receive(.keyDirectory(swapped)) }
         // Own keys repeated under another id.
-        let copied = directory.keys.map { $0.party == 4 ? AdvertisedKeys(party: 4, maskPublicKey: mine.maskPublicKey, channelPublicKey: mine.channelPublicKey) : $0 }
+        let copied = directory.keys.map {
+            $0.party == 4 ? AdvertisedKeys(party: 4, maskPublicKey: mine.maskPublicKey, channelPublicKey: mine.channelPublicKey) : $0
+        }
         let repeated = KeyDirectory(round: 3, sessionID: SessionCrypto.sessionID(configuration: harness.config, keys: copied), keys: copied)
         #expect(throws: SecAggError.ownKeys(party: 0, count: 2)) { try harness.clients[0].receive(.keyDirectory(repeated)) }
     }
@@ -177,15 +188,17 @@ struct Harness {
         let sample = try #require(honest.shares.first)
 
         var a = harness
-        let fromDead = ForwardedShares(sessionID: honest.sessionID, recipient: 0,
-                                       shares: honest.shares + [EncryptedShare(sender: 4, recipient: 0, ciphertext: sample.ciphertext)])
+        let fromDead = ForwardedShares(
+            sessionID: honest.sessionID, recipient: 0,
+            shares: honest.shares + [EncryptedShare(sender: 4, recipient: 0, ciphertext: sample.ciphertext)])
         #expect(throws: SecAggError.sharesFromDeadPeer(party: 0, peer: 4)) { try a.clients[0].receive(.forwardedShares(fromDead)) }
 
         var b = harness
         var tampered = sample.ciphertext
         tampered[20] ^= 0x01
-        let bad = ForwardedShares(sessionID: honest.sessionID, recipient: 0,
-                                  shares: [EncryptedShare(sender: sample.sender, recipient: 0, ciphertext: tampered)] + honest.shares.dropFirst())
+        let bad = ForwardedShares(
+            sessionID: honest.sessionID, recipient: 0,
+            shares: [EncryptedShare(sender: sample.sender, recipient: 0, ciphertext: tampered)] + honest.shares.dropFirst())
         #expect(throws: SecAggError.undecryptableShare(party: 0, sender: sample.sender)) { try b.clients[0].receive(.forwardedShares(bad)) }
 
         var c = harness
@@ -197,9 +210,11 @@ struct Harness {
         // A share re-addressed to another recipient fails: the associated data binds both ends.
         var d = harness
         guard case .forwardedShares(let toOne) = try #require(forwarded.first(where: { $0.recipient == 1 })).message,
-              let meantForOne = toOne.shares.first(where: { $0.sender == 2 }) else { return }
-        let rerouted = ForwardedShares(sessionID: honest.sessionID, recipient: 0,
-                                       shares: honest.shares.filter { $0.sender != 2 } + [EncryptedShare(sender: 2, recipient: 0, ciphertext: meantForOne.ciphertext)])
+            let meantForOne = toOne.shares.first(where: { $0.sender == 2 })
+        else { return }
+        let rerouted = ForwardedShares(
+            sessionID: honest.sessionID, recipient: 0,
+            shares: honest.shares.filter { $0.sender != 2 } + [EncryptedShare(sender: 2, recipient: 0, ciphertext: meantForOne.ciphertext)])
         #expect(throws: SecAggError.undecryptableShare(party: 0, sender: 2)) { try d.clients[0].receive(.forwardedShares(rerouted)) }
 
         var e = harness
@@ -275,21 +290,29 @@ struct Harness {
         let early = ClientMessage.maskedInput(MaskedInput(sessionID: [], sender: 1, vector: [0]))
         #expect(throws: SecAggError.unexpectedMessage(party: 1, received: "contribute", expected: "advertise")) { try harness.server.receive(early) }
         // Unknown party.
-        let stranger = ClientMessage.advertiseKeys(AdvertiseKeys(round: 3, sessionNonce: [9, 9],
-                                                                 keys: AdvertisedKeys(party: 17, maskPublicKey: [], channelPublicKey: [])))
+        let stranger = ClientMessage.advertiseKeys(
+            AdvertiseKeys(
+                round: 3, sessionNonce: [9, 9],
+                keys: AdvertisedKeys(party: 17, maskPublicKey: [], channelPublicKey: [])))
         #expect(throws: SecAggError.unknownParty(17)) { try harness.server.receive(stranger) }
         // Malformed key.
         guard case .advertiseKeys(let good) = adverts[1] else { return }
-        let short = ClientMessage.advertiseKeys(AdvertiseKeys(round: 3, sessionNonce: [9, 9],
-                                                              keys: AdvertisedKeys(party: 1, maskPublicKey: [1, 2], channelPublicKey: good.keys.channelPublicKey)))
+        let short = ClientMessage.advertiseKeys(
+            AdvertiseKeys(
+                round: 3, sessionNonce: [9, 9],
+                keys: AdvertisedKeys(party: 1, maskPublicKey: [1, 2], channelPublicKey: good.keys.channelPublicKey)))
         #expect(throws: SecAggError.self) { try harness.server.receive(short) }
-        let zero = ClientMessage.advertiseKeys(AdvertiseKeys(round: 3, sessionNonce: [9, 9],
-                                                             keys: AdvertisedKeys(party: 1, maskPublicKey: [UInt8](repeating: 0, count: 32), channelPublicKey: good.keys.channelPublicKey)))
+        let zero = ClientMessage.advertiseKeys(
+            AdvertiseKeys(
+                round: 3, sessionNonce: [9, 9],
+                keys: AdvertisedKeys(party: 1, maskPublicKey: [UInt8](repeating: 0, count: 32), channelPublicKey: good.keys.channelPublicKey)))
         #expect(throws: SecAggError.malformed(what: "public key of party 1", reason: "not a usable 32-byte X25519 key")) { try harness.server.receive(zero) }
         // Copied key (reflection).
         guard case .advertiseKeys(let first) = adverts[0] else { return }
-        let copy = ClientMessage.advertiseKeys(AdvertiseKeys(round: 3, sessionNonce: [9, 9],
-                                                             keys: AdvertisedKeys(party: 1, maskPublicKey: first.keys.maskPublicKey, channelPublicKey: good.keys.channelPublicKey)))
+        let copy = ClientMessage.advertiseKeys(
+            AdvertiseKeys(
+                round: 3, sessionNonce: [9, 9],
+                keys: AdvertisedKeys(party: 1, maskPublicKey: first.keys.maskPublicKey, channelPublicKey: good.keys.channelPublicKey)))
         #expect(throws: SecAggError.duplicatePublicKey(party: 1, sameAs: 0)) { try harness.server.receive(copy) }
         // Wrong nonce, wrong round.
         let otherNonce = ClientMessage.advertiseKeys(AdvertiseKeys(round: 3, sessionNonce: [1], keys: good.keys))
@@ -319,8 +342,10 @@ struct Harness {
         let responses = try harness.toClients(requests)
         // A response revealing both shares of one peer is refused by the server too.
         guard case .unmaskingResponse(let r0) = responses[0] else { return }
-        let greedy = ClientMessage.unmaskingResponse(UnmaskingResponse(sessionID: r0.sessionID, sender: 0, seedShares: r0.seedShares,
-                                                                       maskKeyShares: [r0.seedShares[1]]))
+        let greedy = ClientMessage.unmaskingResponse(
+            UnmaskingResponse(
+                sessionID: r0.sessionID, sender: 0, seedShares: r0.seedShares,
+                maskKeyShares: [r0.seedShares[1]]))
         #expect(throws: SecAggError.self) { try harness.server.receive(greedy) }
         _ = try harness.toServer(responses)
         #expect(harness.server.result?.sum == expectedSum(harness.inputs, over: 0..<4))

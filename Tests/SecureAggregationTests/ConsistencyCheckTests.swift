@@ -1,7 +1,8 @@
 import Foundation
 import Primitives
-@testable import SecureAggregation
 import Testing
+
+@testable import SecureAggregation
 
 /// A deterministic stand-in for the federation's ECDSA signatures: party i's signature on m is
 /// SHA-256(secret_i ‖ m), and verification recomputes it (so the verifier here knows every
@@ -25,10 +26,13 @@ enum FakeSigner {
 
 /// Authenticated rounds with the consistency check, driven by hand.
 extension Harness {
-    static func checked(parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 7,
-                        serverVerifies: Bool = false) throws -> Harness {
-        try Harness(parties: parties, threshold: threshold, length: length, graph: graph, seed: seed, sessionNonce: [4, 2], round: 11,
-                    checked: true, serverVerifies: serverVerifies)
+    static func checked(
+        parties: Int = 5, threshold: Int = 3, length: Int = 6, graph: SecAggGraph = .complete, seed: UInt64 = 7,
+        serverVerifies: Bool = false
+    ) throws -> Harness {
+        try Harness(
+            parties: parties, threshold: threshold, length: length, graph: graph, seed: seed, sessionNonce: [4, 2], round: 11,
+            checked: true, serverVerifies: serverVerifies)
     }
 
     /// Honest up to the survivor sets the server sends (not delivered).
@@ -76,11 +80,14 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     @Test(arguments: roundCases)
     func authenticatedRoundsAreExact(parties: Int, threshold: Int, graph: SecAggGraph, serverVerifies: Bool) throws {
         var rng = SeededRandom(seed: UInt64(parties * 31 + threshold))
-        let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: 19, graph: graph,
-                                             sessionNonce: [7], round: 2, consistencyCheck: true)
+        let config = try SecAggConfiguration(
+            parties: parties, threshold: threshold, vectorLength: 19, graph: graph,
+            sessionNonce: [7], round: 2, consistencyCheck: true)
         let inputs = randomInputs(parties: parties, length: 19, rng: &rng)
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs, authenticators: FakeSigner.authenticators(parties),
-                                             verifier: serverVerifies ? FakeSigner.verify : nil).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs, authenticators: FakeSigner.authenticators(parties),
+            verifier: serverVerifies ? FakeSigner.verify : nil
+        ).run(using: &rng)
         let result = try #require(report.result, "aborted: \(String(describing: report.abortReason)) \(report.clientAborts)")
         #expect(result.sum == expectedSum(inputs, over: 0..<parties))
         #expect(result.contributors == Array(0..<parties))
@@ -100,9 +107,11 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: 20, graph: graph, consistencyCheck: true)
         let inputs = randomInputs(parties: parties, length: 20, rng: &rng)
         let dropped = [2, 7]
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs,
-                                             dropouts: Dictionary(uniqueKeysWithValues: dropped.map { ($0, point) }),
-                                             authenticators: FakeSigner.authenticators(parties)).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs,
+            dropouts: Dictionary(uniqueKeysWithValues: dropped.map { ($0, point) }),
+            authenticators: FakeSigner.authenticators(parties)
+        ).run(using: &rng)
         let result = try #require(report.result, "aborted: \(String(describing: report.abortReason)) \(report.clientAborts)")
         let counted = [.duringConsistencyCheck, .duringUnmasking].contains(point) ? Array(0..<parties) : (0..<parties).filter { !dropped.contains($0) }
         #expect(result.contributors == counted)
@@ -115,10 +124,14 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         var rng = SeededRandom(seed: 18)
         let config = try SecAggConfiguration(parties: 12, threshold: 7, vectorLength: 9, consistencyCheck: true)
         let inputs = randomInputs(parties: 12, length: 9, rng: &rng)
-        let dropouts: [Int: InMemorySecAggRound.DropPoint] = [0: .beforeAdvertise, 3: .duringShareKeys, 5: .duringMaskedInput,
-                                                              8: .duringConsistencyCheck, 11: .duringUnmasking]
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs, dropouts: dropouts,
-                                             authenticators: FakeSigner.authenticators(12)).run(using: &rng)
+        let dropouts: [Int: InMemorySecAggRound.DropPoint] = [
+            0: .beforeAdvertise, 3: .duringShareKeys, 5: .duringMaskedInput,
+            8: .duringConsistencyCheck, 11: .duringUnmasking,
+        ]
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs, dropouts: dropouts,
+            authenticators: FakeSigner.authenticators(12)
+        ).run(using: &rng)
         let result = try #require(report.result, "aborted: \(String(describing: report.abortReason))")
         let counted = [1, 2, 4, 6, 7, 8, 9, 10, 11]
         #expect(result.contributors == counted)
@@ -132,9 +145,11 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         var rng = SeededRandom(seed: 3)
         let config = try SecAggConfiguration(parties: 5, threshold: 3, vectorLength: 4, consistencyCheck: true)
         let inputs = randomInputs(parties: 5, length: 4, rng: &rng)
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs,
-                                             dropouts: [1: .duringConsistencyCheck, 2: .duringConsistencyCheck, 4: .duringConsistencyCheck],
-                                             authenticators: FakeSigner.authenticators(5)).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs,
+            dropouts: [1: .duringConsistencyCheck, 2: .duringConsistencyCheck, 4: .duringConsistencyCheck],
+            authenticators: FakeSigner.authenticators(5)
+        ).run(using: &rng)
         #expect(report.result == nil)
         #expect(report.abortReason == .tooFewParties(phase: .consistencyCheck, remaining: 2, needed: 3, missing: [1, 2, 4]))
     }
@@ -155,18 +170,26 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     @Test func withoutTheCheckDifferentDeadListsUnmaskOneInput() throws {
         var harness = try Harness(parties: 4, threshold: 2)
         let directories = try harness.toServer(harness.clients.map { $0.advertiseKeys() })
-        guard case .keyDirectory(let directory) = directories[0].message else { Issue.record("no directory"); return }
+        guard case .keyDirectory(let directory) = directories[0].message else {
+            Issue.record("no directory")
+            return
+        }
         let shareKeys = try harness.toClients(directories)
         let forwarded = try harness.toServer(shareKeys)
         let masked = try harness.toClients(forwarded)
         _ = try harness.toServer(masked)
-        guard case .maskedInput(let victimMasked)? = masked.first(where: { $0.sender == 3 }) else { Issue.record("no masked input"); return }
+        guard case .maskedInput(let victimMasked)? = masked.first(where: { $0.sender == 3 }) else {
+            Issue.record("no masked input")
+            return
+        }
         let sid = directory.sessionID
         var seedShares: [Shamir.Share] = []
         var keyShares: [Shamir.Share] = []
         for party in 0..<4 {
-            let request = [0, 3].contains(party) ? UnmaskingRequest(sessionID: sid, alive: [0, 1, 2, 3], dead: [])
-                                                 : UnmaskingRequest(sessionID: sid, alive: [0, 1, 2], dead: [3])
+            let request =
+                [0, 3].contains(party)
+                ? UnmaskingRequest(sessionID: sid, alive: [0, 1, 2, 3], dead: [])
+                : UnmaskingRequest(sessionID: sid, alive: [0, 1, 2], dead: [3])
             guard case .unmaskingResponse(let response)? = try harness.clients[party].receive(.unmaskingRequest(request)) else { continue }
             let point = UInt64(party) + 1
             seedShares += response.seedShares.filter { $0.owner == 3 }.compactMap { Shamir.Share(x: point, encoded: $0.share) }
@@ -178,8 +201,10 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         var terms = [MaskExpander.Term(key: try SessionCrypto.selfMaskKey(seed: seed, sessionID: sid, configuration: harness.config, owner: 3), subtract: true)]
         for peer in directory.keys where peer.party != 3 {
             let secret = try maskKey.sharedSecret(with: peer.maskPublicKey)
-            terms.append(MaskExpander.Term(key: try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sid, configuration: harness.config, 3, peer.party),
-                                           subtract: peer.party < 3))
+            terms.append(
+                MaskExpander.Term(
+                    key: try SessionCrypto.pairwiseMaskKey(sharedSecret: secret, sessionID: sid, configuration: harness.config, 3, peer.party),
+                    subtract: peer.party < 3))
         }
         var recovered = victimMasked.vector
         try MaskExpander.apply(terms, to: &recovered)
@@ -193,7 +218,10 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     @Test func differentSurvivorSetsAreRefusedByEveryParty() throws {
         var harness = try Harness.checked(parties: 4, threshold: 3)
         let sets = try harness.runToSurvivorSets()
-        guard case .survivorSet(let honest) = try #require(sets.first).message else { Issue.record("no survivor set"); return }
+        guard case .survivorSet(let honest) = try #require(sets.first).message else {
+            Issue.record("no survivor set")
+            return
+        }
         let sid = honest.sessionID
         let told: [Int: [Int]] = [0: [0, 1, 2, 3], 3: [0, 1, 2, 3], 1: [0, 1, 2], 2: [0, 1, 2]]
         var signed: [Int: [UInt8]] = [:]
@@ -205,7 +233,8 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         for party in 0..<4 {
             let set = told[party]!
             let group = all.filter { told[$0.party] == set }
-            let madeUp = group + (0..<4).filter { told[$0] != set && set.contains($0) }.map { SignedSurvivor(party: $0, signature: [UInt8](repeating: 0xAB, count: 32)) }
+            let madeUp =
+                group + (0..<4).filter { told[$0] != set && set.contains($0) }.map { SignedSurvivor(party: $0, signature: [UInt8](repeating: 0xAB, count: 32)) }
             let dead = [0, 1, 2, 3].filter { !set.contains($0) }
             for variant in [all, group, madeUp] {
                 var client = harness.clients[party]
@@ -215,7 +244,10 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
                     if let reply { revealed.add(reply) }
                     Issue.record("party \(party) answered an equivocating request")
                 } catch let error as SecAggError {
-                    guard case .aborted = client.state else { Issue.record("party \(party) did not abort: \(error)"); continue }
+                    guard case .aborted = client.state else {
+                        Issue.record("party \(party) did not abort: \(error)")
+                        continue
+                    }
                 }
             }
         }
@@ -227,8 +259,11 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         }
         var one = harness.clients[1]
         #expect(throws: SecAggError.tooFewSurvivorSignatures(party: 1, valid: 2, needed: 3)) {
-            try one.receive(.unmaskingRequest(UnmaskingRequest(sessionID: sid, alive: [0, 1, 2], dead: [3],
-                                                               signatures: all.filter { [1, 2].contains($0.party) })))
+            try one.receive(
+                .unmaskingRequest(
+                    UnmaskingRequest(
+                        sessionID: sid, alive: [0, 1, 2], dead: [3],
+                        signatures: all.filter { [1, 2].contains($0.party) })))
         }
     }
 
@@ -240,7 +275,8 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         let sets = try harness.runToSurvivorSets()
         guard case .survivorSet(let honest) = try #require(sets.first).message else { return }
         let sid = honest.sessionID
-        let full = [0, 1, 2, 3, 4], partial = [0, 1, 2, 3]
+        let full = [0, 1, 2, 3, 4]
+        let partial = [0, 1, 2, 3]
         let told: [Int: [Int]] = [0: full, 1: full, 4: full, 2: partial, 3: partial]
         var signed: [Int: [UInt8]] = [:]
         for party in 0..<5 {
@@ -258,7 +294,7 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
                 if let reply = try? client.receive(.unmaskingRequest(request)) { revealed.add(reply) } else { refused.insert(party) }
             }
         }
-        #expect(refused == [0, 1, 2, 3, 4])   // every party refuses the mixed list
+        #expect(refused == [0, 1, 2, 3, 4])  // every party refuses the mixed list
         #expect(revealed.maskKey[4, default: 0] == 0)
         #expect(revealed.seed[4, default: 0] == 3)
         #expect(revealed.exposed(threshold: 3).isEmpty)
@@ -282,51 +318,92 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         var harness = honestHarness
         #expect(request.alive == [0, 1, 2, 3, 4] && request.dead == [5] && request.signatures.map(\.party) == [0, 1, 2, 3, 4])
         let reply = try harness.clients[0].receive(.unmaskingRequest(request))
-        guard case .unmaskingResponse(let response)? = reply else { Issue.record("no response"); return }
+        guard case .unmaskingResponse(let response)? = reply else {
+            Issue.record("no response")
+            return
+        }
         #expect(response.seedShares.map(\.owner) == [0, 1, 2, 3, 4])
         #expect(response.maskKeyShares.map(\.owner) == [5])
     }
 
     static let tamperings: [(String, @Sendable (UnmaskingRequest) -> UnmaskingRequest, SecAggError)] = [
-        ("unsigned: no signatures", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: $0.dead) },
-         .tooFewSurvivorSignatures(party: 0, valid: 0, needed: 4)),
-        ("too few signatures", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: $0.dead, signatures: Array($0.signatures.prefix(3))) },
-         .tooFewSurvivorSignatures(party: 0, valid: 3, needed: 4)),
-        ("one signature empty", { request in
-            UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                             signatures: request.signatures.map { $0.party == 2 ? SignedSurvivor(party: 2, signature: []) : $0 })
-        }, .badSurvivorSignature(party: 0, signer: 2)),
-        ("wrongly signed: party 3's signature attributed to party 1", { request in
-            UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                             signatures: request.signatures.map { $0.party == 1 ? SignedSurvivor(party: 1, signature: request.signatures[3].signature) : $0 })
-        }, .badSurvivorSignature(party: 0, signer: 1)),
-        ("signatures over a different set", { request in
-            let other = SecAggTranscript.survivorSet(sessionID: request.sessionID, survivors: [0, 1, 2, 3])
-            return UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                                    signatures: [1, 2, 3, 4].map { SignedSurvivor(party: $0, signature: FakeSigner.sign($0, other)) })
-        }, .badSurvivorSignature(party: 0, signer: 1)),
-        ("signatures over another session", { request in
-            let other = SecAggTranscript.survivorSet(sessionID: [UInt8](repeating: 1, count: 32), survivors: request.alive)
-            return UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                                    signatures: [1, 2, 3, 4].map { SignedSurvivor(party: $0, signature: FakeSigner.sign($0, other)) })
-        }, .badSurvivorSignature(party: 0, signer: 1)),
-        ("a signer outside the survivor set", { request in
-            let transcript = SecAggTranscript.survivorSet(sessionID: request.sessionID, survivors: request.alive)
-            return UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                                    signatures: request.signatures + [SignedSurvivor(party: 5, signature: FakeSigner.sign(5, transcript))])
-        }, .signerNotSurvivor(party: 0, signer: 5)),
-        ("a signer listed twice", { request in
-            UnmaskingRequest(sessionID: request.sessionID, alive: request.alive, dead: request.dead,
-                             signatures: Array(request.signatures.prefix(3)) + [request.signatures[1]])
-        }, .repeatedEntry(party: 0, list: "signatures", peer: 1)),
-        ("alive ≠ the signed set (one fewer)", { UnmaskingRequest(sessionID: $0.sessionID, alive: [0, 1, 2, 3], dead: [4, 5], signatures: $0.signatures.filter { $0.party != 4 }) },
-         .aliveNotSignedSet(party: 0)),
-        ("alive ≠ the signed set (a dead party revived)", { UnmaskingRequest(sessionID: $0.sessionID, alive: [0, 1, 2, 3, 4, 5], dead: [], signatures: $0.signatures) },
-         .aliveNotSignedSet(party: 0)),
-        ("dead ≠ U2 \\ U3 (a dropout omitted)", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: [], signatures: $0.signatures) },
-         .deadNotComplement(party: 0)),
-        ("dead ≠ U2 \\ U3 (a survivor added)", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: [4, 5], signatures: $0.signatures) },
-         .deadNotComplement(party: 0)),
+        (
+            "unsigned: no signatures", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: $0.dead) },
+            .tooFewSurvivorSignatures(party: 0, valid: 0, needed: 4)
+        ),
+        (
+            "too few signatures", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: $0.dead, signatures: Array($0.signatures.prefix(3))) },
+            .tooFewSurvivorSignatures(party: 0, valid: 3, needed: 4)
+        ),
+        (
+            "one signature empty",
+            { request in
+                UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: request.signatures.map { $0.party == 2 ? SignedSurvivor(party: 2, signature: []) : $0 })
+            }, .badSurvivorSignature(party: 0, signer: 2)
+        ),
+        (
+            "wrongly signed: party 3's signature attributed to party 1",
+            { request in
+                UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: request.signatures.map { $0.party == 1 ? SignedSurvivor(party: 1, signature: request.signatures[3].signature) : $0 })
+            }, .badSurvivorSignature(party: 0, signer: 1)
+        ),
+        (
+            "signatures over a different set",
+            { request in
+                let other = SecAggTranscript.survivorSet(sessionID: request.sessionID, survivors: [0, 1, 2, 3])
+                return UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: [1, 2, 3, 4].map { SignedSurvivor(party: $0, signature: FakeSigner.sign($0, other)) })
+            }, .badSurvivorSignature(party: 0, signer: 1)
+        ),
+        (
+            "signatures over another session",
+            { request in
+                let other = SecAggTranscript.survivorSet(sessionID: [UInt8](repeating: 1, count: 32), survivors: request.alive)
+                return UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: [1, 2, 3, 4].map { SignedSurvivor(party: $0, signature: FakeSigner.sign($0, other)) })
+            }, .badSurvivorSignature(party: 0, signer: 1)
+        ),
+        (
+            "a signer outside the survivor set",
+            { request in
+                let transcript = SecAggTranscript.survivorSet(sessionID: request.sessionID, survivors: request.alive)
+                return UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: request.signatures + [SignedSurvivor(party: 5, signature: FakeSigner.sign(5, transcript))])
+            }, .signerNotSurvivor(party: 0, signer: 5)
+        ),
+        (
+            "a signer listed twice",
+            { request in
+                UnmaskingRequest(
+                    sessionID: request.sessionID, alive: request.alive, dead: request.dead,
+                    signatures: Array(request.signatures.prefix(3)) + [request.signatures[1]])
+            }, .repeatedEntry(party: 0, list: "signatures", peer: 1)
+        ),
+        (
+            "alive ≠ the signed set (one fewer)",
+            { UnmaskingRequest(sessionID: $0.sessionID, alive: [0, 1, 2, 3], dead: [4, 5], signatures: $0.signatures.filter { $0.party != 4 }) },
+            .aliveNotSignedSet(party: 0)
+        ),
+        (
+            "alive ≠ the signed set (a dead party revived)",
+            { UnmaskingRequest(sessionID: $0.sessionID, alive: [0, 1, 2, 3, 4, 5], dead: [], signatures: $0.signatures) },
+            .aliveNotSignedSet(party: 0)
+        ),
+        (
+            "dead ≠ U2 \\ U3 (a dropout omitted)", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: [], signatures: $0.signatures) },
+            .deadNotComplement(party: 0)
+        ),
+        (
+            "dead ≠ U2 \\ U3 (a survivor added)", { UnmaskingRequest(sessionID: $0.sessionID, alive: $0.alive, dead: [4, 5], signatures: $0.signatures) },
+            .deadNotComplement(party: 0)
+        ),
     ]
 
     /// Each forgery is refused before anything is revealed, and the client aborts.
@@ -383,28 +460,36 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
     func forgedDirectoryEntriesAreRefused(forgery: String) throws {
         var harness = try Harness.checked(parties: 5, threshold: 3)
         let directories = try harness.toServer(harness.clients.map { $0.advertiseKeys() })
-        guard case .keyDirectory(let directory) = directories[0].message else { Issue.record("no directory"); return }
+        guard case .keyDirectory(let directory) = directories[0].message else {
+            Issue.record("no directory")
+            return
+        }
         let original = directory.keys[2]
         let rogue = try KeyAgreementKey(rawRepresentation: [UInt8](repeating: 7, count: 32)).publicKey
         let forged: AdvertisedKeys
         switch forgery {
         case "substituted mask key":
-            forged = AdvertisedKeys(party: 2, maskPublicKey: rogue, channelPublicKey: original.channelPublicKey,
-                                    credential: original.credential, signature: original.signature)
+            forged = AdvertisedKeys(
+                party: 2, maskPublicKey: rogue, channelPublicKey: original.channelPublicKey,
+                credential: original.credential, signature: original.signature)
         case "substituted channel key":
-            forged = AdvertisedKeys(party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: rogue,
-                                    credential: original.credential, signature: original.signature)
+            forged = AdvertisedKeys(
+                party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: rogue,
+                credential: original.credential, signature: original.signature)
         case "unsigned":
             forged = AdvertisedKeys(party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey)
         case "another party's credential":
             let transcript = SecAggTranscript.advertisedKeys(original, configuration: harness.config)
-            forged = AdvertisedKeys(party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey,
-                                    credential: FakeSigner.credential(3), signature: FakeSigner.sign(3, transcript))
+            forged = AdvertisedKeys(
+                party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey,
+                credential: FakeSigner.credential(3), signature: FakeSigner.sign(3, transcript))
         default:
-            let transcript = SecAggTranscript.advertisedKeys(round: harness.config.round + 1, sessionNonce: harness.config.sessionNonce, party: 2,
-                                                             maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey)
-            forged = AdvertisedKeys(party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey,
-                                    credential: original.credential, signature: FakeSigner.sign(2, transcript))
+            let transcript = SecAggTranscript.advertisedKeys(
+                round: harness.config.round + 1, sessionNonce: harness.config.sessionNonce, party: 2,
+                maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey)
+            forged = AdvertisedKeys(
+                party: 2, maskPublicKey: original.maskPublicKey, channelPublicKey: original.channelPublicKey,
+                credential: original.credential, signature: FakeSigner.sign(2, transcript))
         }
         let keys = directory.keys.map { $0.party == 2 ? forged : $0 }
         let tampered = KeyDirectory(round: directory.round, sessionID: SessionCrypto.sessionID(configuration: harness.config, keys: keys), keys: keys)
@@ -438,9 +523,12 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         let honest = harness.clients[1].advertiseKeys()
         guard case .advertiseKeys(let advertise) = honest else { return }
         let keys = advertise.keys
-        let bad = ClientMessage.advertiseKeys(AdvertiseKeys(round: advertise.round, sessionNonce: advertise.sessionNonce,
-                                                            keys: AdvertisedKeys(party: 1, maskPublicKey: keys.maskPublicKey, channelPublicKey: keys.channelPublicKey,
-                                                                                 credential: keys.credential, signature: [1, 2, 3])))
+        let bad = ClientMessage.advertiseKeys(
+            AdvertiseKeys(
+                round: advertise.round, sessionNonce: advertise.sessionNonce,
+                keys: AdvertisedKeys(
+                    party: 1, maskPublicKey: keys.maskPublicKey, channelPublicKey: keys.channelPublicKey,
+                    credential: keys.credential, signature: [1, 2, 3])))
         #expect(throws: SecAggError.self) { try harness.server.receive(bad) }
         // An honest round to the survivor sets, then party 3 signs the wrong set.
         let sets = try harness.runToSurvivorSets()
@@ -469,7 +557,9 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
 }
 
 @Suite struct ConsistencyConfigurationTests {
-    @Test(arguments: [(4, 2, SecAggGraph.complete, 3), (5, 2, .complete, 3), (10, 5, .complete, 6), (12, 3, .harary(degree: 6), 4), (40, 5, .harary(degree: 10), 6)])
+    @Test(arguments: [
+        (4, 2, SecAggGraph.complete, 3), (5, 2, .complete, 3), (10, 5, .complete, 6), (12, 3, .harary(degree: 6), 4), (40, 5, .harary(degree: 10), 6),
+    ])
     func unsafeThresholdsAreRefusedNamingTheSafeOne(parties: Int, threshold: Int, graph: SecAggGraph, safe: Int) throws {
         #expect {
             try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: 4, graph: graph, consistencyCheck: true)
@@ -496,7 +586,8 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
         let client = try SecAggClient(id: 0, configuration: config, input: [1, 2], using: &rng, authenticator: FakeSigner.authenticator(0))
         guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { return }
         #expect(advertise.keys.credential == FakeSigner.credential(0))
-        #expect(FakeSigner.verify(0, advertise.keys.credential, SecAggTranscript.advertisedKeys(advertise.keys, configuration: config), advertise.keys.signature))
+        #expect(
+            FakeSigner.verify(0, advertise.keys.credential, SecAggTranscript.advertisedKeys(advertise.keys, configuration: config), advertise.keys.signature))
     }
 
     @Test func theCheckIsBoundIntoTheSessionID() throws {
@@ -508,15 +599,20 @@ private func signature(from reply: ClientMessage?) throws -> [UInt8] {
 
     @Test func transcriptsAreLengthPrefixedAndDomainSeparated() {
         let keys = SecAggTranscript.advertisedKeys(round: 1, sessionNonce: [9], party: 2, maskPublicKey: [1, 2], channelPublicKey: [3])
-        #expect(keys == Array("fedshare/secagg/v1/advertised-keys".utf8) + [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 9, 0, 0, 0, 2,
-                                                                          0, 0, 0, 2, 1, 2, 0, 0, 0, 1, 3])
+        #expect(
+            keys == Array("fedshare/secagg/v1/advertised-keys".utf8) + [
+                0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 9, 0, 0, 0, 2,
+                0, 0, 0, 2, 1, 2, 0, 0, 0, 1, 3,
+            ])
         let survivors = SecAggTranscript.survivorSet(sessionID: [7, 7], survivors: [0, 3])
         #expect(survivors == Array("fedshare/secagg/v1/survivor-set".utf8) + [0, 0, 0, 0, 2, 7, 7, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3])
     }
 
     @Test func newMessagesRoundTripAndOldJSONStillDecodes() throws {
-        let request = ServerMessage.unmaskingRequest(UnmaskingRequest(sessionID: [1], alive: [0, 1], dead: [2],
-                                                                      signatures: [SignedSurvivor(party: 0, signature: [5])]))
+        let request = ServerMessage.unmaskingRequest(
+            UnmaskingRequest(
+                sessionID: [1], alive: [0, 1], dead: [2],
+                signatures: [SignedSurvivor(party: 0, signature: [5])]))
         #expect(try JSONDecoder().decode(ServerMessage.self, from: JSONEncoder().encode(request)) == request)
         let set = ServerMessage.survivorSet(SurvivorSet(sessionID: [1], survivors: [0, 1]))
         #expect(try JSONDecoder().decode(ServerMessage.self, from: JSONEncoder().encode(set)) == set)

@@ -1,7 +1,9 @@
 import Arithmetic
+import Foundation
 import Primitives
-@testable import SecureAggregation
 import Testing
+
+@testable import SecureAggregation
 
 /// Random inputs and their exact sum mod 2^64 over a set of parties.
 func randomInputs(parties: Int, length: Int, rng: inout SeededRandom) -> [[UInt64]] {
@@ -21,8 +23,9 @@ func expectedSum(_ inputs: [[UInt64]], over parties: some Sequence<Int>) -> [UIn
     func sumOfRandomVectorsIsExact(parties: Int) throws {
         var rng = SeededRandom(seed: UInt64(parties))
         let threshold = parties / 2 + 1
-        let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: 33,
-                                             sessionNonce: [1, 2, 3], round: 7)
+        let config = try SecAggConfiguration(
+            parties: parties, threshold: threshold, vectorLength: 33,
+            sessionNonce: [1, 2, 3], round: 7)
         let inputs = randomInputs(parties: parties, length: 33, rng: &rng)
         let report = try InMemorySecAggRound(configuration: config, inputs: inputs).run(using: &rng)
         let result = try #require(report.result)
@@ -61,8 +64,10 @@ func expectedSum(_ inputs: [[UInt64]], over parties: some Sequence<Int>) -> [UIn
         let config = try SecAggConfiguration(parties: parties, threshold: threshold, vectorLength: 20, graph: graph)
         let inputs = randomInputs(parties: parties, length: 20, rng: &rng)
         let dropped = [2, 7]
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs,
-                                             dropouts: Dictionary(uniqueKeysWithValues: dropped.map { ($0, point) })).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs,
+            dropouts: Dictionary(uniqueKeysWithValues: dropped.map { ($0, point) })
+        ).run(using: &rng)
         let result = try #require(report.result, "aborted: \(String(describing: report.abortReason))")
         let counted = point == .duringUnmasking ? Array(0..<parties) : (0..<parties).filter { !dropped.contains($0) }
         #expect(result.contributors == counted)
@@ -77,8 +82,10 @@ func expectedSum(_ inputs: [[UInt64]], over parties: some Sequence<Int>) -> [UIn
         var rng = SeededRandom(seed: 5)
         let config = try SecAggConfiguration(parties: 5, threshold: 4, vectorLength: 8)
         let inputs = randomInputs(parties: 5, length: 8, rng: &rng)
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs,
-                                             dropouts: [1: point, 3: point]).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs,
+            dropouts: [1: point, 3: point]
+        ).run(using: &rng)
         #expect(report.result == nil)
         guard case .tooFewParties(let phase, let remaining, let needed, let missing) = report.abortReason else {
             Issue.record("expected tooFewParties, got \(String(describing: report.abortReason))")
@@ -95,8 +102,10 @@ func expectedSum(_ inputs: [[UInt64]], over parties: some Sequence<Int>) -> [UIn
         var rng = SeededRandom(seed: 17)
         let config = try SecAggConfiguration(parties: 10, threshold: 5, vectorLength: 16)
         let inputs = randomInputs(parties: 10, length: 16, rng: &rng)
-        let report = try InMemorySecAggRound(configuration: config, inputs: inputs,
-                                             dropouts: [0: .beforeAdvertise, 3: .duringShareKeys, 5: .duringMaskedInput, 9: .duringUnmasking]).run(using: &rng)
+        let report = try InMemorySecAggRound(
+            configuration: config, inputs: inputs,
+            dropouts: [0: .beforeAdvertise, 3: .duringShareKeys, 5: .duringMaskedInput, 9: .duringUnmasking]
+        ).run(using: &rng)
         let result = try #require(report.result)
         let counted = [1, 2, 4, 6, 7, 8, 9]
         #expect(result.contributors == counted)
@@ -148,5 +157,3 @@ func expectedSum(_ inputs: [[UInt64]], over parties: some Sequence<Int>) -> [UIn
         #expect(try JSONDecoder().decode(ClientMessage.self, from: data) == message)
     }
 }
-
-import Foundation

@@ -1,14 +1,16 @@
 import Primitives
-import _TestSupport
-@testable import SecureAggregation
 import Testing
+import _TestSupport
+
+@testable import SecureAggregation
 
 @Suite struct FieldTests {
     @Test func arithmeticMatchesWideIntegers() {
         var rng = SeededRandom(seed: 61)
         let p = Field61.modulus
         for _ in 0..<2000 {
-            let a = rng.next() % p, b = rng.next() % p
+            let a = rng.next() % p
+            let b = rng.next() % p
             #expect(Field61.add(a, b) == (a + b) % p)
             #expect(Field61.subtract(a, b) == (a + p - b) % p)
             let (high, low) = a.multipliedFullWidth(by: b)
@@ -74,7 +76,8 @@ import Testing
                 for chunk in 0..<Shamir.chunkCount {
                     var value: UInt64 = 0
                     for (i, pi) in points.enumerated() {
-                        var numerator: UInt64 = 1, denominator: UInt64 = 1
+                        var numerator: UInt64 = 1
+                        var denominator: UInt64 = 1
                         for (j, pj) in points.enumerated() where j != i {
                             numerator = Field61.multiply(numerator, Field61.subtract(share.x, pj.x))
                             denominator = Field61.multiply(denominator, Field61.subtract(pi.x, pj.x))
@@ -134,8 +137,9 @@ import Testing
 
     @Test func largeFederationsGetASparseGraph() throws {
         for n in [100, 1000, 10_000] {
-            let (graph, threshold) = try SecAggConfiguration.chooseParameters(parties: n, dropoutRate: 0.05, corruptionRate: 0.05,
-                                                                              adversary: .honestButCurious)
+            let (graph, threshold) = try SecAggConfiguration.chooseParameters(
+                parties: n, dropoutRate: 0.05, corruptionRate: 0.05,
+                adversary: .honestButCurious)
             guard case .harary(let degree) = graph else {
                 #expect(n <= 100, "expected a sparse graph for \(n) parties")
                 continue
@@ -151,7 +155,9 @@ import Testing
         #expect(throws: SecAggError.self) { try SecAggConfiguration(parties: 10, threshold: 3, vectorLength: 1, graph: .harary(degree: 3)) }
         #expect(throws: SecAggError.self) { try SecAggConfiguration(parties: 10, threshold: 6, vectorLength: 1, graph: .harary(degree: 4)) }
         #expect(throws: SecAggError.self) { try SecAggConfiguration(parties: 10, threshold: 3, vectorLength: 0) }
-        #expect(throws: SecAggError.self) { try SecAggConfiguration.chooseParameters(parties: 10, dropoutRate: 0.5, corruptionRate: 0.5, adversary: .semiMalicious) }
+        #expect(throws: SecAggError.self) {
+            try SecAggConfiguration.chooseParameters(parties: 10, dropoutRate: 0.5, corruptionRate: 0.5, adversary: .semiMalicious)
+        }
     }
 }
 
@@ -197,8 +203,9 @@ import Testing
 extension ParameterTests {
     @Test func recommendedParametersAreFeasible() throws {
         for n in [10, 32, 50, 200, 1000, 100_000] {
-            let config = try SecAggConfiguration.recommended(parties: n, vectorLength: 1, dropoutRate: 0.05, corruptionRate: 0.05,
-                                                             adversary: .honestButCurious)
+            let config = try SecAggConfiguration.recommended(
+                parties: n, vectorLength: 1, dropoutRate: 0.05, corruptionRate: 0.05,
+                adversary: .honestButCurious)
             // Enough survivors are expected in each neighbourhood, and t exceeds the expected corrupt count.
             let hood = Double(config.neighbourhoodSize)
             #expect(Double(config.threshold) <= hood * 0.95)

@@ -4,8 +4,8 @@ import Foundation
 public enum TestVectors {
     /// The `Tests/TestVectors` folder of this checkout.
     public static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()   // _TestSupport
-        .deletingLastPathComponent()   // Tests
+        .deletingLastPathComponent()  // _TestSupport
+        .deletingLastPathComponent()  // Tests
         .appendingPathComponent("TestVectors", isDirectory: true)
 
     /// The contents of `Tests/TestVectors/<name>`.

@@ -26,8 +26,9 @@ public struct CatalogPublisher: Sendable {
     /// The publication of `entries` (a canonical export, `Catalog.export`) as `version`.
     public func publication(entries: Data, version: UInt64 = CatalogPublisher.now()) throws -> Fedshare_V1_PublishCatalogRequest {
         let digest = SHA256.hash(Array(entries))
-        let statement = SignedStatement.catalogPublication(manifestHash: manifestHash, party: signer.party, version: version,
-                                                           entriesDigest: digest)
+        let statement = SignedStatement.catalogPublication(
+            manifestHash: manifestHash, party: signer.party, version: version,
+            entriesDigest: digest)
         var request = Fedshare_V1_PublishCatalogRequest()
         request.manifestHash = Data(manifestHash)
         request.version = version
@@ -40,8 +41,9 @@ public struct CatalogPublisher: Sendable {
     /// The signed request for `query`.
     public func query(_ query: CatalogQuery, issuedAt: UInt64 = CatalogPublisher.now()) throws -> Fedshare_V1_QueryCatalogRequest {
         let bytes: Data = try Fedshare_V1_CatalogQuery(query).serializedData()
-        let statement = SignedStatement.catalogQuery(manifestHash: manifestHash, party: signer.party, issuedAt: issuedAt,
-                                                     queryDigest: SHA256.hash(Array(bytes)))
+        let statement = SignedStatement.catalogQuery(
+            manifestHash: manifestHash, party: signer.party, issuedAt: issuedAt,
+            queryDigest: SHA256.hash(Array(bytes)))
         var request = Fedshare_V1_QueryCatalogRequest()
         request.manifestHash = Data(manifestHash)
         request.issuedAt = issuedAt
@@ -65,8 +67,10 @@ extension CatalogPublisher {
     /// - Returns: the aggregator's receipt (the world it filed the entries under, and how many).
     /// - Throws: `CatalogError` reading the catalog; ``FederationError`` (`.refused` with the
     ///   directory's reason when it refuses the publication).
-    public func publish(_ catalog: Catalog, matching selection: CatalogQuery? = nil,
-                        over connection: PartyConnection) async throws -> Fedshare_V1_PublishCatalogReply {
+    public func publish(
+        _ catalog: Catalog, matching selection: CatalogQuery? = nil,
+        over connection: PartyConnection
+    ) async throws -> Fedshare_V1_PublishCatalogReply {
         let request = try publication(entries: try catalog.export(world: Catalog.localWorld, matching: selection))
         return try await connection.publishCatalog(request)
     }

@@ -31,8 +31,10 @@ public final class FederationDirectory: Sendable {
 
     /// Opens (or creates) the directory file at `path` for the aggregator's `kit`.
     /// - Throws: `CatalogError.storage` when the file cannot be opened.
-    public init(path: String, kit: FederationKit, logger: Logger = Logger(label: "fedshare.directory"),
-                now: @escaping @Sendable () -> Date = { Date() }) throws {
+    public init(
+        path: String, kit: FederationKit, logger: Logger = Logger(label: "fedshare.directory"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         catalog = try Catalog(path: path, access: .create)
         manifest = FederationManifestIdentity(digest: kit.manifest.digest, parties: kit.manifest.parties)
         verifier = PeerVerifier(authority: kit.authority, now: now)
@@ -60,9 +62,16 @@ public final class FederationDirectory: Sendable {
             let world = Self.world(ofParty: party)
             let entries = try EntryFile.parse(jsonLines: request.entries, file: "the catalog")
             try catalog.replaceWorld(world, with: entries, version: Int64(request.version))
-            logger.info("catalog published", metadata: ["party": "\(party)", "world": "\(world)", "entries": "\(entries.count)",
-                                                        "version": "\(request.version)"])
-            return .with { $0.world = world; $0.entries = UInt32(clamping: entries.count) }
+            logger.info(
+                "catalog published",
+                metadata: [
+                    "party": "\(party)", "world": "\(world)", "entries": "\(entries.count)",
+                    "version": "\(request.version)",
+                ])
+            return .with {
+                $0.world = world
+                $0.entries = UInt32(clamping: entries.count)
+            }
         } catch let error as FederationError {
             logger.warning("catalog refused", metadata: ["party": "\(party)", "reason": "\(error)"])
             throw error
@@ -82,10 +91,12 @@ public final class FederationDirectory: Sendable {
             try checkSigner(request.signer, party: party, manifestHash: request.manifestHash, query: true)
             let clock = UInt64(max(0, now().timeIntervalSince1970 * 1_000_000))
             guard max(clock, request.issuedAt) - min(clock, request.issuedAt) <= querySkew else {
-                throw FederationError.catalogQueryRefused(party: party, reason: "it was signed more than 5 minutes from the aggregator's clock (replayed, or a clock is wrong)")
+                throw FederationError.catalogQueryRefused(
+                    party: party, reason: "it was signed more than 5 minutes from the aggregator's clock (replayed, or a clock is wrong)")
             }
-            let statement = SignedStatement.catalogQuery(manifestHash: manifest.digest, party: party, issuedAt: request.issuedAt,
-                                                         queryDigest: SHA256.hash(Array(request.query)))
+            let statement = SignedStatement.catalogQuery(
+                manifestHash: manifest.digest, party: party, issuedAt: request.issuedAt,
+                queryDigest: SHA256.hash(Array(request.query)))
             try verify(request.signer, statement, party: party, query: true)
             let query: CatalogQuery
             do { query = try Fedshare_V1_CatalogQuery(serializedBytes: request.query).query() } catch {

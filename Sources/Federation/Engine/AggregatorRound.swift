@@ -81,20 +81,26 @@ public struct AggregatorRound: RoundEngine, Sendable {
     ///   - noNoise: simulations only; recorded in the result.
     ///   - committee: who is asked for partial decryptions (Paillier mode).
     ///   - generator: the session nonce's source (`SecureRandom` in production).
-    public init(plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil,
-                deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
-                using generator: inout some RandomNumberGenerator) throws {
+    public init(
+        plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil,
+        deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
+        using generator: inout some RandomNumberGenerator
+    ) throws {
         let invited = Array(Set(parties)).sorted()
         guard invited.count >= plan.threshold, invited.count <= WireProtocol.maximumParties, invited.allSatisfy({ $0 >= 1 }) else {
-            throw FederationError.configuration("a round needs between the threshold \(plan.threshold) and \(WireProtocol.maximumParties) distinct positive party ids; got \(invited)")
+            throw FederationError.configuration(
+                "a round needs between the threshold \(plan.threshold) and \(WireProtocol.maximumParties) distinct positive party ids; got \(invited)")
         }
         switch plan.mode {
         case .paillier:
             guard let key else { throw FederationError.configuration("Paillier mode needs the threshold public key") }
             // Party ids map to key-share indices by rank among the manifest's parties (any ids, not just 1...n).
             guard key.threshold == plan.threshold,
-                  invited.allSatisfy({ plan.shareIndex(ofParty: $0).map(key.partyIDs.contains) ?? false }) else {
-                throw FederationError.configuration("the threshold key is \(key.threshold)-of-\(key.parties) but the round needs threshold \(plan.threshold) for parties \(invited) of the manifest's \(plan.keyHolders)")
+                invited.allSatisfy({ plan.shareIndex(ofParty: $0).map(key.partyIDs.contains) ?? false })
+            else {
+                throw FederationError.configuration(
+                    "the threshold key is \(key.threshold)-of-\(key.parties) but the round needs threshold \(plan.threshold) for parties \(invited) of the manifest's \(plan.keyHolders)"
+                )
             }
         case .secagg:
             guard plan.threshold >= 2 else { throw FederationError.configuration("secure aggregation needs a threshold of at least 2") }
@@ -225,10 +231,13 @@ public struct AggregatorRound: RoundEngine, Sendable {
 
         case .contribution(let chunk):
             guard plan.mode == .paillier, phase == .contribute, accepted.contains(party), !answered.contains(party),
-                  let key, let layout else { throw unexpected(body, party) }
-            var assembler = contributions[party]
-                ?? CiphertextBatchAssembler(message: "ContributionChunk from party \(party)", key: key.paillierKey,
-                                            expectedCount: layout.plaintextCount(for: plan.valueCount))
+                let key, let layout
+            else { throw unexpected(body, party) }
+            var assembler =
+                contributions[party]
+                ?? CiphertextBatchAssembler(
+                    message: "ContributionChunk from party \(party)", key: key.paillierKey,
+                    expectedCount: layout.plaintextCount(for: plan.valueCount))
             try assembler.append(chunk: chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
             contributions[party] = assembler
             contributionChunks[party, default: []].append(chunk)
@@ -359,8 +368,10 @@ public struct AggregatorRound: RoundEngine, Sendable {
     }
 
     /// The federation ledger answered the reservation asked for when the join phase closed.
-    public mutating func reserved(_ result: Result<Reservation, any Error>,
-                                  using generator: inout some RandomNumberGenerator) -> [AggregatorEffect] {
+    public mutating func reserved(
+        _ result: Result<Reservation, any Error>,
+        using generator: inout some RandomNumberGenerator
+    ) -> [AggregatorEffect] {
         guard outcome == nil, phase == .join, reservation == nil else { return [] }
         switch result {
         case .success(let reservation): self.reservation = reservation
@@ -394,11 +405,13 @@ public struct AggregatorRound: RoundEngine, Sendable {
                 phase = .contribute
             case .secagg:
                 let map = try SecAggPartyMap(parties: joined)
-                let configuration = try SecAggConfiguration(parties: joined.count, threshold: plan.threshold, vectorLength: plan.valueCount,
-                                                            sessionNonce: sessionNonce, round: round, consistencyCheck: true)
+                let configuration = try SecAggConfiguration(
+                    parties: joined.count, threshold: plan.threshold, vectorLength: plan.valueCount,
+                    sessionNonce: sessionNonce, round: round, consistencyCheck: true)
                 self.map = map
-                server = SecAggServer(configuration: configuration,
-                                      verifier: verifier.map { SecAggSigning.verify($0, manifestHash: plan.manifestHash, map: map) })
+                server = SecAggServer(
+                    configuration: configuration,
+                    verifier: verifier.map { SecAggSigning.verify($0, manifestHash: plan.manifestHash, map: map) })
                 open.sessionNonce = sessionNonce
                 phase = .advertise
             }
@@ -459,18 +472,22 @@ public struct AggregatorRound: RoundEngine, Sendable {
         var shares: [ThresholdDecryptionShare] = []
         for party in alive.intersection(asked).sorted() {
             guard let assembler = partials[party], assembler.isComplete, let share = try? assembler.share(),
-                  let index = plan.shareIndex(ofParty: party) else {
+                let index = plan.shareIndex(ofParty: party)
+            else {
                 dropped[party] = DroppedParty(party: party, phase: .decrypt, reason: "no complete partial decryption")
                 alive.remove(party)
                 continue
             }
             // The key combines by share index; the certificate's party id maps to it through the manifest.
-            shares.append(ThresholdDecryptionShare(party: index, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
-                                                   values: share.values, proof: share.proof))
+            shares.append(
+                ThresholdDecryptionShare(
+                    party: index, keyID: share.keyID, context: share.context, batchDigest: share.batchDigest,
+                    values: share.values, proof: share.proof))
         }
         do {
-            let (values, combination) = try key.combinePackedSum(shares, for: sum, context: context, layout: layout,
-                                                                 count: plan.valueCount, contributors: contributors.count)
+            let (values, combination) = try key.combinePackedSum(
+                shares, for: sum, context: context, layout: layout,
+                count: plan.valueCount, contributors: contributors.count)
             dropRejected(combination.rejected)
             return release(sums: values, contributors: contributors, keyFingerprint: key.fingerprint)
         } catch {
@@ -494,7 +511,9 @@ public struct AggregatorRound: RoundEngine, Sendable {
 
     private mutating func abortDecryption(_ error: any Error) -> [AggregatorEffect] {
         // The key names shares by index; say which party holds which when the ids are not 1...n.
-        let holders = plan.keyHolders == Array(1...max(1, plan.keyHolders.count)) ? ""
+        let holders =
+            plan.keyHolders == Array(1...max(1, plan.keyHolders.count))
+            ? ""
             : " (key-share indices 1...\(plan.keyHolders.count) are parties \(plan.keyHolders))"
         return abort(phase: .decrypt, reason: "threshold decryption failed: \(error)\(holders)")
     }
@@ -502,8 +521,9 @@ public struct AggregatorRound: RoundEngine, Sendable {
     /// A contribution is signed by its party (chunk 0 carries the certificate and signature).
     private func checkSignature(of party: Int, ciphertexts: [PaillierCiphertext], key: ThresholdPublicKey) throws {
         guard let verifier, let first = contributionChunks[party]?.first else { return }
-        let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
-                                                     ciphertexts: ciphertexts, key: key)
+        let statement = SignedStatement.contribution(
+            manifestHash: plan.manifestHash, round: round, party: party,
+            ciphertexts: ciphertexts, key: key)
         do {
             try verifier.verify(Array(first.signature), over: statement, by: party, certificate: Array(first.certificate))
         } catch {
@@ -542,7 +562,8 @@ public struct AggregatorRound: RoundEngine, Sendable {
         for (index, secaggPhase) in server.dropouts {
             let party = map.party(at: index)
             if dropped[party] == nil {
-                dropped[party] = DroppedParty(party: party, phase: Self.roundPhase(secaggPhase), reason: "no answer in phase \(Self.roundPhase(secaggPhase).rawValue)")
+                dropped[party] = DroppedParty(
+                    party: party, phase: Self.roundPhase(secaggPhase), reason: "no answer in phase \(Self.roundPhase(secaggPhase).rawValue)")
             }
         }
         switch server.state {
@@ -557,18 +578,19 @@ public struct AggregatorRound: RoundEngine, Sendable {
             phase = next
             alive = Set(outputs.map { map.party(at: $0.recipient) }).subtracting(dropped.keys)
             answered = []
-            return [recorded()] + outputs.compactMap { addressed -> AggregatorEffect? in
-                let party = map.party(at: addressed.recipient)
-                // A party cut off by this engine gets nothing more (the server may still list it).
-                guard dropped[party] == nil else { return nil }
-                switch addressed.message {
-                case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
-                case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
-                case .survivorSet(let survivors): return reply(party, .survivorSet(SecAggWire.survivorSet(survivors, map: map)))
-                case .unmaskingRequest(let request): return reply(party, .unmaskingRequest(SecAggWire.unmaskingRequest(request, map: map)))
-                case .abort: return nil
+            return [recorded()]
+                + outputs.compactMap { addressed -> AggregatorEffect? in
+                    let party = map.party(at: addressed.recipient)
+                    // A party cut off by this engine gets nothing more (the server may still list it).
+                    guard dropped[party] == nil else { return nil }
+                    switch addressed.message {
+                    case .keyDirectory(let directory): return reply(party, .keyDirectory(SecAggWire.directory(directory, map: map)))
+                    case .forwardedShares(let shares): return reply(party, .forwardedShares(SecAggWire.forwarded(shares, map: map)))
+                    case .survivorSet(let survivors): return reply(party, .survivorSet(SecAggWire.survivorSet(survivors, map: map)))
+                    case .unmaskingRequest(let request): return reply(party, .unmaskingRequest(SecAggWire.unmaskingRequest(request, map: map)))
+                    case .abort: return nil
+                    }
                 }
-            }
         }
     }
 

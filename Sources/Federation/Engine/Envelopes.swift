@@ -87,9 +87,9 @@ enum WireErrorCode {
             case .identity: return .errorIdentity
             case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused, .peerViolation: return .errorMalformed
             case .configuration, .contribution, .noise, .internalState, .storage, .output,
-                 .existingAuthority, .io, .malformedFile, .invalidSetting, .certificate, .insecurePermissions,
-                 .unsupportedManifestReference, .keyDealing, .invalidAddress, .unreachable, .refused, .untrustedAggregator,
-                 .cannotListen, .streamFailed, .partyInput, .localRun:
+                .existingAuthority, .io, .malformedFile, .invalidSetting, .certificate, .insecurePermissions,
+                .unsupportedManifestReference, .keyDealing, .invalidAddress, .unreachable, .refused, .untrustedAggregator,
+                .cannotListen, .streamFailed, .partyInput, .localRun:
                 return .errorInternal
             }
         default:

@@ -96,9 +96,11 @@ public struct PartyRound: RoundEngine, Sendable {
     ///   - credentials: its certificate's signing key and the federation CA it checks others against.
     ///   - keyShare, publicKey: its threshold key share (Paillier mode).
     ///   - threshold: overrides the manifest's threshold (simulations).
-    public init(party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
-                keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
-                threshold: Int? = nil, options: Options = Options()) throws {
+    public init(
+        party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
+        keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
+        threshold: Int? = nil, options: Options = Options()
+    ) throws {
         guard manifest.parties.contains(party) else {
             throw FederationError.configuration("party \(party) is not in the manifest's parties \(manifest.parties)")
         }
@@ -107,10 +109,14 @@ public struct PartyRound: RoundEngine, Sendable {
         }
         let plan = try RoundPlan(manifest: manifest, threshold: threshold)
         if plan.mode == .paillier {
-            guard let keyShare, let publicKey else { throw FederationError.configuration("party \(party): Paillier mode needs its key share and the public key") }
+            guard let keyShare, let publicKey else {
+                throw FederationError.configuration("party \(party): Paillier mode needs its key share and the public key")
+            }
             // Share indices follow the manifest's ascending party ids (parties [2, 5, 9] hold shares 1, 2, 3).
             guard keyShare.party == plan.shareIndex(ofParty: party) else {
-                throw FederationError.configuration("party \(party): the key share has index \(keyShare.party), but party \(party) holds share \(plan.shareIndex(ofParty: party) ?? 0) (its rank among the manifest's parties \(plan.keyHolders))")
+                throw FederationError.configuration(
+                    "party \(party): the key share has index \(keyShare.party), but party \(party) holds share \(plan.shareIndex(ofParty: party) ?? 0) (its rank among the manifest's parties \(plan.keyHolders))"
+                )
             }
             do { try keyShare.verify(against: publicKey) } catch {
                 throw FederationError.configuration("party \(party): the key share does not match the public key: \(error)")
@@ -145,8 +151,10 @@ public struct PartyRound: RoundEngine, Sendable {
     /// Handles one aggregator envelope and returns the effects to perform. When the aggregator
     /// breaks the protocol the party stops (``outcome`` is set): its ledger is settled for the
     /// worst case and the last effect sends an `Error` envelope, after which it hangs up.
-    public mutating func receive(_ envelope: Wire.AggregatorEnvelope,
-                                 using generator: inout some RandomNumberGenerator) -> [PartyEffect] {
+    public mutating func receive(
+        _ envelope: Wire.AggregatorEnvelope,
+        using generator: inout some RandomNumberGenerator
+    ) -> [PartyEffect] {
         guard outcome == nil else { return [] }
         do {
             return try handle(envelope, using: &generator)
@@ -157,8 +165,10 @@ public struct PartyRound: RoundEngine, Sendable {
 
     /// The ledger answered the reservation of the round just announced: the party accepts and
     /// contributes, or refuses when its own ledger refuses the charge.
-    public mutating func reserved(_ result: Result<Reservation, any Error>,
-                                  using generator: inout some RandomNumberGenerator) -> [PartyEffect] {
+    public mutating func reserved(
+        _ result: Result<Reservation, any Error>,
+        using generator: inout some RandomNumberGenerator
+    ) -> [PartyEffect] {
         guard outcome == nil, let open = pendingOpen else { return [] }
         pendingOpen = nil
         switch result {
@@ -212,8 +222,10 @@ public struct PartyRound: RoundEngine, Sendable {
 
     // MARK: Handling
 
-    private mutating func handle(_ envelope: Wire.AggregatorEnvelope,
-                                 using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
+    private mutating func handle(
+        _ envelope: Wire.AggregatorEnvelope,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> [PartyEffect] {
         guard envelope.protocolVersion == WireProtocol.version else {
             throw ProtocolError.unsupportedVersion(found: envelope.protocolVersion, supported: WireProtocol.version)
         }
@@ -289,8 +301,10 @@ public struct PartyRound: RoundEngine, Sendable {
         }
     }
 
-    private mutating func handleOpen(_ open: Wire.RoundOpen, round: UInt64,
-                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
+    private mutating func handleOpen(
+        _ open: Wire.RoundOpen, round: UInt64,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> [PartyEffect] {
         self.round = round
         // Every announced parameter is recomputed here from this party's own manifest.
         if let problem = check(open) {
@@ -308,8 +322,10 @@ public struct PartyRound: RoundEngine, Sendable {
     }
 
     /// Accepts the round whose charge is reserved, and sends this party's contribution.
-    private mutating func contribute(to open: Wire.RoundOpen,
-                                     using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
+    private mutating func contribute(
+        to open: Wire.RoundOpen,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> [PartyEffect] {
         var accept = Wire.RoundAccept()
         accept.reservationID = reservation?.id ?? 0
         let noise = try plan.noiseShare(parties: invited.count, noNoise: noNoise, using: &generator)
@@ -325,8 +341,9 @@ public struct PartyRound: RoundEngine, Sendable {
                 throw FederationError.contribution("party \(party): cannot pack and encrypt its contribution: \(error)")
             }
             // Signed, so that every other contributor can check the sum it is asked to decrypt.
-            let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: party,
-                                                         ciphertexts: ciphertexts, key: publicKey)
+            let statement = SignedStatement.contribution(
+                manifestHash: plan.manifestHash, round: round, party: party,
+                ciphertexts: ciphertexts, key: publicKey)
             var chunks = CiphertextChunking.contributionChunks(ciphertexts, key: publicKey.paillierKey)
             chunks[0].certificate = credentials.signer.certificate
             chunks[0].signature = try credentials.signer.sign(statement)
@@ -336,11 +353,13 @@ public struct PartyRound: RoundEngine, Sendable {
             return [send(.accept(accept))] + chunks.map { send(.contribution($0)) }
         case .secagg:
             let map = try SecAggPartyMap(parties: invited)
-            let configuration = try SecAggConfiguration(parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
-                                                        sessionNonce: Array(open.sessionNonce), round: round, consistencyCheck: true)
-            let client = try SecAggClient(id: try map.index(of: party), configuration: configuration,
-                                          input: values.map { UInt64(bitPattern: $0) }, using: &generator,
-                                          authenticator: SecAggSigning.authenticator(credentials, manifestHash: plan.manifestHash, map: map))
+            let configuration = try SecAggConfiguration(
+                parties: invited.count, threshold: plan.threshold, vectorLength: plan.valueCount,
+                sessionNonce: Array(open.sessionNonce), round: round, consistencyCheck: true)
+            let client = try SecAggClient(
+                id: try map.index(of: party), configuration: configuration,
+                input: values.map { UInt64(bitPattern: $0) }, using: &generator,
+                authenticator: SecAggSigning.authenticator(credentials, manifestHash: plan.manifestHash, map: map))
             guard case .advertiseKeys(let advertise) = client.advertiseKeys() else { throw FederationError.internalState("no keys") }
             self.map = map
             self.client = client
@@ -351,8 +370,11 @@ public struct PartyRound: RoundEngine, Sendable {
 
     /// The first difference between the announced round and this party's own plan.
     private mutating func check(_ open: Wire.RoundOpen) -> (reason: Wire.RefuseReason, message: String)? {
-        func mismatch(_ field: String, _ expected: String, _ found: String, _ reason: Wire.RefuseReason = .refuseParameters)
-            -> (reason: Wire.RefuseReason, message: String) {
+        func mismatch(
+            _ field: String, _ expected: String, _ found: String, _ reason: Wire.RefuseReason = .refuseParameters
+        )
+            -> (reason: Wire.RefuseReason, message: String)
+        {
             (reason: reason, message: "party \(party): \(FederationError.parameterMismatch(field: field, expected: expected, found: found))")
         }
         guard Array(open.manifestHash) == plan.manifestHash else {
@@ -369,12 +391,16 @@ public struct PartyRound: RoundEngine, Sendable {
         }
         let parties = open.parties.map { Int($0) }
         guard parties.count <= WireProtocol.maximumParties, parties == Array(Set(parties)).sorted(), parties.contains(party),
-              parties.allSatisfy(manifestParties.contains), parties.count >= plan.threshold else {
+            parties.allSatisfy(manifestParties.contains), parties.count >= plan.threshold
+        else {
             return mismatch("parties", "ascending distinct ids from \(manifestParties) including \(party), at least \(plan.threshold)", "\(parties.prefix(20))")
         }
         guard let event = try? open.cost.event(), event == plan.event,
-              (try? open.cost.neighbouringRelation()) == plan.relation, open.cost.unit == plan.unit else {
-            return mismatch("privacy cost", "\(plan.event)", "\(open.cost.mechanism) noise \(open.cost.noise) sensitivity \(open.cost.sensitivity) dimension \(open.cost.dimension)")
+            (try? open.cost.neighbouringRelation()) == plan.relation, open.cost.unit == plan.unit
+        else {
+            return mismatch(
+                "privacy cost", "\(plan.event)",
+                "\(open.cost.mechanism) noise \(open.cost.noise) sensitivity \(open.cost.sensitivity) dimension \(open.cost.dimension)")
         }
         if open.noNoise, !options.allowNoNoise {
             return mismatch("no_noise", "noise (no-noise rounds are for simulations only)", "no noise")
@@ -385,7 +411,8 @@ public struct PartyRound: RoundEngine, Sendable {
                 return mismatch("threshold key", publicKey?.fingerprint ?? "none", hex(Array(open.keyID)), .refuseKeyMismatch)
             }
             guard let expected = try? plan.layout(parties: parties.count, modulusBits: publicKey.bits),
-                  let announced = try? open.layout.layout(), announced == expected else {
+                let announced = try? open.layout.layout(), announced == expected
+            else {
                 return mismatch("slot layout", (try? plan.layout(parties: parties.count, modulusBits: publicKey.bits).description) ?? "?", "a different layout")
             }
             layout = expected
@@ -402,9 +429,12 @@ public struct PartyRound: RoundEngine, Sendable {
         guard sender != party, invited.contains(sender), verified[sender] == nil else {
             throw refused("relayed a contribution of party \(relay.party), which is not another invited party awaiting one")
         }
-        var batch = relayed[sender] ?? RelayedBatch(
-            assembler: CiphertextBatchAssembler(message: "RelayedContribution of party \(sender)", key: publicKey.paillierKey,
-                                                expectedCount: layout.plaintextCount(for: plan.valueCount)))
+        var batch =
+            relayed[sender]
+            ?? RelayedBatch(
+                assembler: CiphertextBatchAssembler(
+                    message: "RelayedContribution of party \(sender)", key: publicKey.paillierKey,
+                    expectedCount: layout.plaintextCount(for: plan.valueCount)))
         if relay.contribution.chunk.index == 0 {
             batch.certificate = Array(relay.contribution.certificate)
             batch.signature = Array(relay.contribution.signature)
@@ -417,8 +447,9 @@ public struct PartyRound: RoundEngine, Sendable {
         }
         relayed[sender] = nil
         let ciphertexts = batch.assembler.ciphertexts
-        let statement = SignedStatement.contribution(manifestHash: plan.manifestHash, round: round, party: sender,
-                                                     ciphertexts: ciphertexts, key: publicKey)
+        let statement = SignedStatement.contribution(
+            manifestHash: plan.manifestHash, round: round, party: sender,
+            ciphertexts: ciphertexts, key: publicKey)
         do {
             try credentials.verifier.verify(batch.signature, over: statement, by: sender, certificate: batch.certificate)
         } catch {
@@ -427,8 +458,10 @@ public struct PartyRound: RoundEngine, Sendable {
         verified[sender] = ciphertexts
     }
 
-    private mutating func handleSum(_ chunk: Wire.EncryptedSumChunk,
-                                    using generator: inout some RandomNumberGenerator) throws -> [PartyEffect] {
+    private mutating func handleSum(
+        _ chunk: Wire.EncryptedSumChunk,
+        using generator: inout some RandomNumberGenerator
+    ) throws -> [PartyEffect] {
         guard let publicKey, let keyShare, let layout else { throw FederationError.internalState("no key") }
         guard !opened else {
             throw refused("sent a second encrypted sum in round \(round); party \(party) decrypts one sum per round")
@@ -437,8 +470,11 @@ public struct PartyRound: RoundEngine, Sendable {
             let contributors = chunk.contributors.map { Int($0) }
             // The sum must hold at least t contributions from this round, so the noise guarantee holds.
             guard contributors == Array(Set(contributors)).sorted(), contributors.count >= plan.threshold,
-                  contributors.allSatisfy(invited.contains) else {
-                throw refused("sent an encrypted sum of contributors \(contributors.prefix(20)); party \(party) decrypts only the sum of at least \(plan.threshold) distinct invited parties")
+                contributors.allSatisfy(invited.contains)
+            else {
+                throw refused(
+                    "sent an encrypted sum of contributors \(contributors.prefix(20)); party \(party) decrypts only the sum of at least \(plan.threshold) distinct invited parties"
+                )
             }
             guard contributors.contains(party) else {
                 throw refused("sent an encrypted sum of contributors \(contributors.prefix(20)) that leaves out party \(party)'s own contribution")
@@ -449,8 +485,9 @@ public struct PartyRound: RoundEngine, Sendable {
             }
             sumContributors = contributors
             sumContext = context
-            sumAssembler = CiphertextBatchAssembler(message: "EncryptedSumChunk", key: publicKey.paillierKey,
-                                                    expectedCount: layout.plaintextCount(for: plan.valueCount))
+            sumAssembler = CiphertextBatchAssembler(
+                message: "EncryptedSumChunk", key: publicKey.paillierKey,
+                expectedCount: layout.plaintextCount(for: plan.valueCount))
             phase = .decrypt
         }
         guard chunk.contributors.map({ Int($0) }) == sumContributors, Array(chunk.context) == sumContext, var assembler = sumAssembler else {
@@ -527,8 +564,9 @@ public struct PartyRound: RoundEngine, Sendable {
         var chunks = resultChunks ?? ChunkAssembler<Int>(message: "ResultChunk")
         if chunk.chunk.index == 0 {
             guard chunk.hasHeader, Int(chunk.header.valueCount) == plan.valueCount,
-                  chunk.header.groups == plan.groups, chunk.header.anchors == plan.anchors,
-                  Int(chunk.header.fractionalBits) == plan.codec.fractionalBits else {
+                chunk.header.groups == plan.groups, chunk.header.anchors == plan.anchors,
+                Int(chunk.header.fractionalBits) == plan.codec.fractionalBits
+            else {
                 throw FederationError.malformed(party: nil, reason: "the result's header does not match this round's shape")
             }
             resultHeader = chunk.header

@@ -134,7 +134,8 @@ public struct RoundPlan: Sendable, Hashable {
         mode = manifest.crypto.mode
         groups = manifest.attention.groups
         anchors = manifest.model.anchorNames
-        let g = groups.count, m = anchors.count
+        let g = groups.count
+        let m = anchors.count
         guard g >= 1, m >= 1, g * m + g <= WireProtocol.maximumValues else {
             throw FederationError.configuration("manifest: \(g) groups × \(m) anchors is outside 1...\(WireProtocol.maximumValues) values")
         }
@@ -146,7 +147,9 @@ public struct RoundPlan: Sendable, Hashable {
         }
         // The manifest refuses 2t ≤ n; an override (simulations) may not bring it back.
         guard 2 * self.threshold > manifest.parties.count else {
-            throw FederationError.configuration("threshold \(self.threshold) is unsafe for \(manifest.parties.count) parties: 2t must exceed the number of parties (Papers/threat-model.md §4); the smallest safe threshold is \(manifest.parties.count / 2 + 1)")
+            throw FederationError.configuration(
+                "threshold \(self.threshold) is unsafe for \(manifest.parties.count) parties: 2t must exceed the number of parties (Papers/threat-model.md §4); the smallest safe threshold is \(manifest.parties.count / 2 + 1)"
+            )
         }
         let k = Double(manifest.recordsPerPrivacyUnit)
         let affected = min(valueCount, manifest.recordsPerPrivacyUnit * (m + 1))
@@ -157,10 +160,11 @@ public struct RoundPlan: Sendable, Hashable {
             codec = FixedPointCodec(fractionalBits: bits)
         } else {
             do {
-                codec = FixedPointCodec(fractionalBits: try Self.automaticFractionalBits(
-                    mechanism: manifest.privacy.mechanism, recordsPerUnit: k, affected: affected, dimension: valueCount,
-                    threshold: self.threshold, parties: manifest.parties.count, epsilon: manifest.privacy.epsilon,
-                    delta: manifest.privacy.delta))
+                codec = FixedPointCodec(
+                    fractionalBits: try Self.automaticFractionalBits(
+                        mechanism: manifest.privacy.mechanism, recordsPerUnit: k, affected: affected, dimension: valueCount,
+                        threshold: self.threshold, parties: manifest.parties.count, epsilon: manifest.privacy.epsilon,
+                        delta: manifest.privacy.delta))
             } catch let error as FederationError {
                 throw error
             } catch {
@@ -188,8 +192,9 @@ public struct RoundPlan: Sendable, Hashable {
                     epsilon: targetEpsilon, delta: 0)
                 let b = calibrated.noise / codec.scale
                 mechanism = .laplace(scale: b)
-                event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
-                                                   dimension: valueCount, affectedCoordinates: affected, codec: codec)
+                event = try DistributedNoise.event(
+                    for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
+                    dimension: valueCount, affectedCoordinates: affected, codec: codec)
                 noiseBound = try Self.bound(b * codec.scale * 64)
             case .gaussian:
                 let sensitivity = 2.0.squareRoot().nextUp * k
@@ -199,14 +204,16 @@ public struct RoundPlan: Sendable, Hashable {
                     epsilon: targetEpsilon, delta: delta)
                 let sigma = calibrated.noise / codec.scale
                 mechanism = .gaussian(sigma: sigma)
-                event = try DistributedNoise.event(for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
-                                                   dimension: valueCount, affectedCoordinates: affected, codec: codec)
+                event = try DistributedNoise.event(
+                    for: mechanism, threshold: self.threshold, sensitivity: sensitivity,
+                    dimension: valueCount, affectedCoordinates: affected, codec: codec)
                 noiseBound = try Self.bound(sigma * codec.scale / Double(self.threshold).squareRoot() * 41 + 2)
             }
             // What is charged is what was certified: recompute from the recorded event.
             let certified = try PrivacyAccountant.spend(of: [event], delta: event.mechanism.isPure ? 0 : delta, accountant: .best)
             guard event == calibrated.event, certified.epsilon <= targetEpsilon else {
-                throw FederationError.configuration("manifest [privacy]: the calibrated noise is certified only for ε = \(certified.epsilon), above the target \(targetEpsilon)")
+                throw FederationError.configuration(
+                    "manifest [privacy]: the calibrated noise is certified only for ε = \(certified.epsilon), above the target \(targetEpsilon)")
             }
             epsilon = certified.epsilon
             accountant = certified.accountant
@@ -223,23 +230,31 @@ public struct RoundPlan: Sendable, Hashable {
     /// alone (on a 2^-32 grid with no rounding charge): σ₀ is never above the final σ, whose
     /// calibration adds the rounding charge, so rule (a) holds for the final σ too.
     /// Deterministic: integer logarithms of values computed the same way on every party.
-    static func automaticFractionalBits(mechanism: FederationManifest.Mechanism, recordsPerUnit k: Double, affected: Int,
-                                        dimension: Int, threshold: Int, parties: Int, epsilon: Double, delta: Double) throws -> Int {
+    static func automaticFractionalBits(
+        mechanism: FederationManifest.Mechanism, recordsPerUnit k: Double, affected: Int,
+        dimension: Int, threshold: Int, parties: Int, epsilon: Double, delta: Double
+    ) throws -> Int {
         let fine = 0x1p32
-        let sigma0: Double, sensitivity: Double, roundingTerm: Double
+        let sigma0: Double
+        let sensitivity: Double
+        let roundingTerm: Double
         switch mechanism {
         case .gaussian:
             sensitivity = 2.0.squareRoot().nextUp * k
             roundingTerm = Double(affected).squareRoot().nextUp
-            sigma0 = try Calibration.calibrate(
-                MechanismEvent(mechanism: .discreteGaussian, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: threshold),
-                epsilon: epsilon, delta: delta).noise / fine
+            sigma0 =
+                try Calibration.calibrate(
+                    MechanismEvent(mechanism: .discreteGaussian, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: threshold),
+                    epsilon: epsilon, delta: delta
+                ).noise / fine
         case .laplace:
             sensitivity = 2 * k
             roundingTerm = Double(affected)
-            sigma0 = try Calibration.calibrate(
-                MechanismEvent(mechanism: .discreteLaplace, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: 1),
-                epsilon: epsilon, delta: 0).noise / fine
+            sigma0 =
+                try Calibration.calibrate(
+                    MechanismEvent(mechanism: .discreteLaplace, noise: 1, sensitivity: sensitivity * fine, dimension: dimension, shares: 1),
+                    epsilon: epsilon, delta: 0
+                ).noise / fine
         }
         // (a) n·2^-f/2 ≤ σ₀·roundingFraction  ⇔  2^f ≥ n / (2·σ₀·roundingFraction).
         let forRounding = Double(parties) / (2 * sigma0 * roundingFraction)
@@ -271,7 +286,7 @@ public struct RoundPlan: Sendable, Hashable {
         }
         let largest = total - noiseBound - 1
         guard automaticGrid || maxRecords != FederationManifest.CryptoSettings.defaultMaxRecords else { return largest }
-        let range = Double(maxRecords) * codec.scale // exact: an integer below 2^41 times a power of two
+        let range = Double(maxRecords) * codec.scale  // exact: an integer below 2^41 times a power of two
         return range >= Double(largest) ? largest : min(largest, UInt64(range))
     }
 
@@ -306,8 +321,11 @@ public struct RoundPlan: Sendable, Hashable {
             throw FederationError.contribution("the local attention's groups or anchors differ from the manifest's")
         }
         guard contribution.matrix.count == groups.count * anchors.count, contribution.counts.count == groups.count,
-              noise.count == valueCount else {
-            throw FederationError.contribution("the local attention has \(contribution.matrix.count) values and \(contribution.counts.count) counts; expected \(groups.count * anchors.count) and \(groups.count)")
+            noise.count == valueCount
+        else {
+            throw FederationError.contribution(
+                "the local attention has \(contribution.matrix.count) values and \(contribution.counts.count) counts; expected \(groups.count * anchors.count) and \(groups.count)"
+            )
         }
         let bound = try valueBound(parties: parties)
         var values: [Int64] = []
@@ -319,7 +337,9 @@ public struct RoundPlan: Sendable, Hashable {
             throw FederationError.contribution("local attention does not fit the fixed-point grid: \(error)")
         }
         for (index, value) in values.enumerated() where value.magnitude > bound {
-            throw FederationError.contribution("value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: raise [crypto] max_records (now \(maxRecords)) or lower fractional_bits")
+            throw FederationError.contribution(
+                "value \(index) of the local attention (\(codec.decode(value))) exceeds the bound \(codec.decode(Int64(bound))) for \(parties) parties: raise [crypto] max_records (now \(maxRecords)) or lower fractional_bits"
+            )
         }
         return zip(values, noise).map { $0 &+ $1 }
     }
@@ -328,8 +348,9 @@ public struct RoundPlan: Sendable, Hashable {
     public func noiseShare(parties: Int, noNoise: Bool, using generator: inout some RandomNumberGenerator) throws -> [Int64] {
         if noNoise { return [Int64](repeating: 0, count: valueCount) }
         do {
-            let share = try DistributedNoise.share(for: mechanism, parties: parties, threshold: threshold, codec: codec,
-                                                   count: valueCount, using: &generator)
+            let share = try DistributedNoise.share(
+                for: mechanism, parties: parties, threshold: threshold, codec: codec,
+                count: valueCount, using: &generator)
             guard share.allSatisfy({ $0.magnitude <= noiseBound }) else {
                 throw FederationError.noise("a noise share broke its tail bound (probability below 2^-80); retry the round")
             }

@@ -87,13 +87,18 @@ public struct FederationKit: Sendable {
         let manifestURL = file(descriptor.manifest)
         let manifest = try FederationManifest.load(from: manifestURL)
         guard Base16.encode(manifest.digest) == descriptor.manifestSHA256.lowercased() else {
-            throw FederationError.malformedFile(path: manifestURL.path, problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
+            throw FederationError.malformedFile(
+                path: manifestURL.path,
+                problem: "changed since provisioning (its SHA-256 differs from kit.json); every participant must hold the provisioned manifest")
         }
         guard manifest.name == descriptor.federation else {
-            throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"federation\" is \"\(descriptor.federation)\" but the manifest names \"\(manifest.name)\"")
+            throw FederationError.malformedFile(
+                path: descriptorURL.path, problem: "field \"federation\" is \"\(descriptor.federation)\" but the manifest names \"\(manifest.name)\"")
         }
         if case .party(let id) = role, !manifest.parties.contains(id) {
-            throw FederationError.invalidSetting(field: "\(manifestURL.lastPathComponent) federation.parties", problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
+            throw FederationError.invalidSetting(
+                field: "\(manifestURL.lastPathComponent) federation.parties",
+                problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
         }
 
         // Certificates and key.
@@ -105,8 +110,8 @@ public struct FederationKit: Sendable {
         let authority = try parseCertificate(authorityPEM, path: authorityURL.path)
         let certificate = try parseCertificate(certificatePEM, path: certificateURL.path)
         guard (try? authority.extensions.basicConstraints) == .isCertificateAuthority(maxPathLength: 0),
-              authority.issuer == authority.subject,
-              authority.publicKey.isValidSignature(authority.signature, for: authority)
+            authority.issuer == authority.subject,
+            authority.publicKey.isValidSignature(authority.signature, for: authority)
         else {
             throw FederationError.certificate(path: authorityURL.path, problem: "not a federation CA certificate (self-signed, CA:true)")
         }
@@ -136,15 +141,19 @@ public struct FederationKit: Sendable {
                 throw FederationError.malformedFile(path: url.path, problem: "\(error)")
             }
             guard key.threshold == manifest.threshold, key.parties == manifest.parties.count else {
-                throw FederationError.malformedFile(path: url.path, problem: "a \(key.threshold)-of-\(key.parties) key, but the manifest asks for \(manifest.threshold) of \(manifest.parties.count) parties")
+                throw FederationError.malformedFile(
+                    path: url.path,
+                    problem: "a \(key.threshold)-of-\(key.parties) key, but the manifest asks for \(manifest.threshold) of \(manifest.parties.count) parties")
             }
             if keyPolicy == .production, key.bits < manifest.crypto.keyBits {
-                throw FederationError.malformedFile(path: url.path, problem: "a \(key.bits)-bit key, but the manifest asks for crypto.key_bits = \(manifest.crypto.keyBits)")
+                throw FederationError.malformedFile(
+                    path: url.path, problem: "a \(key.bits)-bit key, but the manifest asks for crypto.key_bits = \(manifest.crypto.keyBits)")
             }
             thresholdPublicKey = key
             if case .party(let id) = role {
                 guard let shareName = descriptor.keyShare else {
-                    throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
+                    throw FederationError.malformedFile(
+                        path: descriptorURL.path, problem: "field \"keyShare\" is missing (a party kit with a threshold key needs its share)")
                 }
                 let shareURL = file(shareName)
                 try KitFiles.checkPrivate(shareURL)
@@ -158,19 +167,24 @@ public struct FederationKit: Sendable {
                     throw FederationError.malformedFile(path: shareURL.path, problem: "\(error)")
                 }
                 guard share.party == shareIndex(ofParty: id, in: manifest) else {
-                    throw FederationError.malformedFile(path: shareURL.path, problem: "share \(share.party) does not belong to party \(id) (expected share \(shareIndex(ofParty: id, in: manifest) ?? 0))")
+                    throw FederationError.malformedFile(
+                        path: shareURL.path,
+                        problem: "share \(share.party) does not belong to party \(id) (expected share \(shareIndex(ofParty: id, in: manifest) ?? 0))")
                 }
                 keyShare = share
             }
         } else if manifest.crypto.mode == .paillier {
-            throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"thresholdPublicKey\" is missing, but the manifest's crypto.mode is paillier")
+            throw FederationError.malformedFile(
+                path: descriptorURL.path, problem: "field \"thresholdPublicKey\" is missing, but the manifest's crypto.mode is paillier")
         }
 
         var warnings: [String] = []
         for (what, cert) in [("the federation CA", authority), ("this kit's certificate", certificate)] {
             let remaining = cert.notValidAfter.timeIntervalSince(now)
             if remaining < 30 * 86_400 {
-                warnings.append("\(what) expires on \(FederationCertificates.timestamp(cert.notValidAfter)) (in \(max(0, Int(remaining / 86_400))) days); provision the federation again before then")
+                warnings.append(
+                    "\(what) expires on \(FederationCertificates.timestamp(cert.notValidAfter)) (in \(max(0, Int(remaining / 86_400))) days); provision the federation again before then"
+                )
             }
         }
         return FederationKit(
@@ -188,8 +202,9 @@ public struct FederationKit: Sendable {
         do { key = try P256.Signing.PrivateKey(pemRepresentation: privateKeyPEM) } catch {
             throw FederationError.configuration("\(folder.path): the private key is not a P-256 key in PEM form")
         }
-        return PartyCredentials(signer: try PartySigner(party: party, key: key, certificate: certificate),
-                                verifier: PeerVerifier(authority: authority, now: now))
+        return PartyCredentials(
+            signer: try PartySigner(party: party, key: key, certificate: certificate),
+            verifier: PeerVerifier(authority: authority, now: now))
     }
 
     private static func text(_ url: URL) throws -> String {

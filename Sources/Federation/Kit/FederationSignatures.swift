@@ -58,8 +58,8 @@ public struct PeerVerifier: Sendable {
             throw SignatureProblem.certificate(problem)
         }
         guard let key = P256.Signing.PublicKey(certificate.publicKey),
-              let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
-              key.isValidSignature(parsed, for: statement.bytes)
+            let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
+            key.isValidSignature(parsed, for: statement.bytes)
         else { throw SignatureProblem.invalid }
     }
 
@@ -86,8 +86,10 @@ public struct SignedStatement: Sendable, Hashable {
 
     /// A Paillier contribution: the party's ciphertexts for one round of one federation.
     /// `ciphertextDigest` is ``contributionDigest(_:key:)`` of the ciphertexts.
-    public static func contribution(manifestHash: [UInt8], round: UInt64, party: Int, keyID: [UInt8],
-                                    ciphertextCount: Int, ciphertextDigest: [UInt8]) -> SignedStatement {
+    public static func contribution(
+        manifestHash: [UInt8], round: UInt64, party: Int, keyID: [UInt8],
+        ciphertextCount: Int, ciphertextDigest: [UInt8]
+    ) -> SignedStatement {
         var writer = Writer("fedshare/v3/contribution")
         writer.bytes(manifestHash)
         writer.integer(round)
@@ -132,10 +134,13 @@ public struct SignedStatement: Sendable, Hashable {
     }
 
     /// The contribution statement for `party`'s `ciphertexts` under the threshold key `key`.
-    public static func contribution(manifestHash: [UInt8], round: UInt64, party: Int, ciphertexts: [PaillierCiphertext],
-                                    key: ThresholdPublicKey) -> SignedStatement {
-        contribution(manifestHash: manifestHash, round: round, party: party, keyID: key.keyID, ciphertextCount: ciphertexts.count,
-                     ciphertextDigest: contributionDigest(ciphertexts, key: key.paillierKey))
+    public static func contribution(
+        manifestHash: [UInt8], round: UInt64, party: Int, ciphertexts: [PaillierCiphertext],
+        key: ThresholdPublicKey
+    ) -> SignedStatement {
+        contribution(
+            manifestHash: manifestHash, round: round, party: party, keyID: key.keyID, ciphertextCount: ciphertexts.count,
+            ciphertextDigest: contributionDigest(ciphertexts, key: key.paillierKey))
     }
 
     /// SHA-256 over the batch's `CiphertextBatchCodec` encoding (fixed-width big-endian

@@ -146,10 +146,12 @@ public struct LocalFederation: Sendable {
         let runtime = try AggregatorRuntime(
             kit: aggregatorKit, ledger: try PrivacyLedger(path: ledgers.appendingPathComponent("aggregator.sqlite").path),
             store: try RoundStore(path: ledgers.appendingPathComponent("rounds.sqlite").path), options: runtimeOptions, logger: logger)
-        let directory = try FederationDirectory(path: ledgers.appendingPathComponent("catalog-directory.sqlite").path,
-                                                kit: aggregatorKit, logger: logger)
-        let server = try AggregatorServer(kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), logger: logger,
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider, directory: directory)
+        let directory = try FederationDirectory(
+            path: ledgers.appendingPathComponent("catalog-directory.sqlite").path,
+            kit: aggregatorKit, logger: logger)
+        let server = try AggregatorServer(
+            kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), logger: logger,
+            sessions: runtime.sessionHandler, status: runtime.statusProvider, directory: directory)
         let noNoise = configuration.noNoise
         let drops = configuration.drops
         let partyProgress: @Sendable (Int, PartyRuntime.Progress) -> Void = { party, step in progress?(.party(party, step)) }
@@ -204,7 +206,9 @@ public struct LocalFederation: Sendable {
         // The outputs, and the clear sum beside them.
         guard let result = round.result else {
             if case .aborted(let phase, let reason, let missing) = round.outcome {
-                throw FederationError.localRun("the round aborted in phase \(phase.rawValue): \(reason)" + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+                throw FederationError.localRun(
+                    "the round aborted in phase \(phase.rawValue): \(reason)"
+                        + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
             }
             throw FederationError.localRun("the round did not release a result: \(round.outcome)")
         }

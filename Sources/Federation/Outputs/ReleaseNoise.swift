@@ -42,14 +42,16 @@ public struct ReleaseNoise: Codable, Sendable, Equatable {
         let total = max(1, result.noisyCounts.reduce(0, +))
         func matrix(_ file: String, cells: Int) -> Matrix {
             let typical = total / Double(max(1, cells))
-            return Matrix(file: file, cells: cells, sigmaPerCell: sigma, releasedTotal: total, typicalCell: typical,
-                          relativeError: sigma / typical)
+            return Matrix(
+                file: file, cells: cells, sigmaPerCell: sigma, releasedTotal: total, typicalCell: typical,
+                relativeError: sigma / typical)
         }
         attention = matrix("attention-raw.csv", cells: result.groups.count * result.anchors.count)
         counts = matrix("counts-raw.csv", cells: result.groups.count)
         roundingBound = Double(contributors) * step / 2
         dominates = attention.relativeError >= 1
-        warning = dominates
+        warning =
+            dominates
             ? "Noise dominates: σ = \(Self.format(sigma)) per cell against a typical cell of \(Self.format(attention.typicalCell)) "
                 + "(\(Self.percent(attention.relativeError)) error); to see the signal use more records per group, "
                 + "a larger ε ([privacy] epsilon), or fewer groups or anchors"

@@ -11,8 +11,10 @@ import Foundation
 ///   `heatmap.svg` (of the post-processed matrix, its caption giving σ).
 public enum RoundOutputs {
     /// The files written, by name.
-    public static let fileNames = ["attention.csv", "counts.csv", "attention-raw.csv", "counts-raw.csv", "allocation.csv",
-                                   "result.json", "heatmap.svg"]
+    public static let fileNames = [
+        "attention.csv", "counts.csv", "attention-raw.csv", "counts-raw.csv", "allocation.csv",
+        "result.json", "heatmap.svg",
+    ]
 
     /// What `result.json` holds.
     public struct Summary: Codable, Sendable, Equatable {
@@ -65,7 +67,8 @@ public enum RoundOutputs {
     }
 
     /// How the published matrix is made from the raw release (result.json's `postProcessing`).
-    public static let postProcessingNote = "counts: nearest non-negative integer; attention: each row projected (Euclidean) "
+    public static let postProcessingNote =
+        "counts: nearest non-negative integer; attention: each row projected (Euclidean) "
         + "onto {x ≥ 0, Σx = its count}; raw release in attention-raw.csv and counts-raw.csv; no privacy cost (post-processing)"
 
     /// Writes every output file into `directory` (created if needed).
@@ -75,8 +78,10 @@ public enum RoundOutputs {
     ///   - phaseSeconds: optional timings to record in result.json.
     /// - Returns: the summary written to result.json.
     @discardableResult
-    public static func write(_ result: RoundResult, plan: RoundPlan, to directory: URL, capacities: [Allocation.Capacity]? = nil,
-                             phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []) throws -> Summary {
+    public static func write(
+        _ result: RoundResult, plan: RoundPlan, to directory: URL, capacities: [Allocation.Capacity]? = nil,
+        phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
+    ) throws -> Summary {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -87,8 +92,9 @@ public enum RoundOutputs {
         try save(attention.labelled.csv(), "attention.csv", in: directory)
         try save(attention.countsCSV(), "counts.csv", in: directory)
         try save(raw.labelled.csv(), "attention-raw.csv", in: directory)
-        try save(LabelledMatrix(corner: "group", rowLabels: result.groups, columnLabels: ["count"], values: result.noisyCounts).csv(),
-                 "counts-raw.csv", in: directory)
+        try save(
+            LabelledMatrix(corner: "group", rowLabels: result.groups, columnLabels: ["count"], values: result.noisyCounts).csv(),
+            "counts-raw.csv", in: directory)
 
         // The allocation reads the post-processed matrix: non-negative, rows consistent with counts.
         let clamped = attention.labelled
@@ -112,8 +118,9 @@ public enum RoundOutputs {
         do {
             certified = try PrivacyAccountant.spend(of: [event], delta: plan.delta, accountant: .best)
         } catch {
-            throw FederationError.output(file: directory.appendingPathComponent("result.json").path,
-                                         reason: "the released event cannot be accounted: \(error)")
+            throw FederationError.output(
+                file: directory.appendingPathComponent("result.json").path,
+                reason: "the released event cannot be accounted: \(error)")
         }
         var timings: [String: Double]?
         if !phaseSeconds.isEmpty {
@@ -124,12 +131,13 @@ public enum RoundOutputs {
             federation: plan.federation, round: result.round, mode: result.mode.rawValue, keyFingerprint: result.keyFingerprint,
             partiesContributed: result.contributors,
             dropped: result.dropped.map { Summary.Dropped(party: $0.party, phase: $0.phase.rawValue, reason: $0.reason) },
-            privacyCost: Summary.Cost(mechanism: event.mechanism.rawValue, noise: event.noise, sensitivity: event.sensitivity,
-                                      dimension: event.dimension, shares: event.shares, count: event.count,
-                                      relation: plan.relation.rawValue, unit: plan.unit, epsilon: certified.epsilon,
-                                      delta: certified.delta, accountant: certified.accountant.rawValue, bound: plan.bound.rawValue,
-                                      targetEpsilon: plan.targetEpsilon, targetDelta: plan.delta,
-                                      noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
+            privacyCost: Summary.Cost(
+                mechanism: event.mechanism.rawValue, noise: event.noise, sensitivity: event.sensitivity,
+                dimension: event.dimension, shares: event.shares, count: event.count,
+                relation: plan.relation.rawValue, unit: plan.unit, epsilon: certified.epsilon,
+                delta: certified.delta, accountant: certified.accountant.rawValue, bound: plan.bound.rawValue,
+                targetEpsilon: plan.targetEpsilon, targetDelta: plan.delta,
+                noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
             ledgerEntryID: result.ledgerEntryID, noNoise: result.noNoise, groups: result.groups, anchors: result.anchors,
             fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings,
             noise: noise, postProcessing: postProcessingNote)
@@ -140,13 +148,17 @@ public enum RoundOutputs {
             throw FederationError.output(file: directory.appendingPathComponent("result.json").path, reason: "cannot encode the summary: \(error)")
         }
         try save(json + "\n", "result.json", in: directory)
-        let caption = result.noNoise
+        let caption =
+            result.noNoise
             ? "no noise added (--no-noise); post-processed release"
             : "noise σ = \(ReleaseNoise.format(noise.attention.sigmaPerCell)) per cell (records), typical cell \(ReleaseNoise.format(noise.attention.typicalCell))"
                 + (noise.dominates ? ": NOISE DOMINATES" : "") + "; post-processed release (raw: attention-raw.csv)"
-        try save(Heatmap.svg(attention.labelled, title: "\(plan.federation) — released attention (round \(result.round), \(result.mode.rawValue)\(result.noNoise ? ", no noise" : ""))",
-                             caption: caption),
-                 "heatmap.svg", in: directory)
+        try save(
+            Heatmap.svg(
+                attention.labelled,
+                title: "\(plan.federation) — released attention (round \(result.round), \(result.mode.rawValue)\(result.noNoise ? ", no noise" : ""))",
+                caption: caption),
+            "heatmap.svg", in: directory)
         return summary
     }
 
@@ -165,20 +177,23 @@ public enum Heatmap {
     /// The SVG text for `matrix` (rows = groups, columns = anchors).
     /// - Parameter caption: a line under the title (the noise's σ, for a release).
     public static func svg(_ matrix: LabelledMatrix, title: String, caption: String? = nil) -> String {
-        let rows = matrix.rowLabels.count, columns = matrix.columnLabels.count
+        let rows = matrix.rowLabels.count
+        let columns = matrix.columnLabels.count
         let cell = max(14.0, min(60.0, 720.0 / Double(max(rows, columns))))
         let fontSize = max(8.0, min(13.0, cell * 0.4))
         let longestRow = matrix.rowLabels.map(\.count).max() ?? 1
         let longestColumn = matrix.columnLabels.map(\.count).max() ?? 1
         let left = 40.0 + Double(min(longestRow, 32)) * fontSize * 0.6
         let top = caption == nil ? 50.0 : 66.0
-        let gridWidth = cell * Double(columns), gridHeight = cell * Double(rows)
+        let gridWidth = cell * Double(columns)
+        let gridHeight = cell * Double(rows)
         let bottom = 50.0 + Double(min(longestColumn, 32)) * fontSize * 0.6
         let legendWidth = 90.0
         let width = max(left + gridWidth + 30 + legendWidth, Double(caption?.count ?? 0) * 6.6 + 40)
         let height = top + max(gridHeight, 160) + bottom
         let finite = matrix.values.filter(\.isFinite)
-        let low = finite.min() ?? 0, high = finite.max() ?? 1
+        let low = finite.min() ?? 0
+        let high = finite.max() ?? 1
         let span = high > low ? high - low : 1
 
         var svg = """
@@ -195,23 +210,28 @@ public enum Heatmap {
             for c in 0..<columns {
                 let value = matrix[r, c]
                 let t = value.isFinite ? (value - low) / span : 0
-                svg += "<rect x=\"\(f(left + Double(c) * cell))\" y=\"\(f(top + Double(r) * cell))\" width=\"\(f(cell))\" height=\"\(f(cell))\" fill=\"\(colour(t))\"><title>\(escape(matrix.rowLabels[r])) × \(escape(matrix.columnLabels[c])): \(value)</title></rect>\n"
+                svg +=
+                    "<rect x=\"\(f(left + Double(c) * cell))\" y=\"\(f(top + Double(r) * cell))\" width=\"\(f(cell))\" height=\"\(f(cell))\" fill=\"\(colour(t))\"><title>\(escape(matrix.rowLabels[r])) × \(escape(matrix.columnLabels[c])): \(value)</title></rect>\n"
             }
         }
         // Row labels (groups) and the y-axis title.
         for (r, label) in matrix.rowLabels.enumerated() {
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(top + (Double(r) + 0.5) * cell + fontSize / 3))\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
+            svg +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(top + (Double(r) + 0.5) * cell + fontSize / 3))\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
         }
-        svg += "<text transform=\"translate(14 \(f(top + gridHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">group</text>\n"
+        svg +=
+            "<text transform=\"translate(14 \(f(top + gridHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">group</text>\n"
         // Column labels (anchors), rotated, and the x-axis title.
         for (c, label) in matrix.columnLabels.enumerated() {
             let x = left + (Double(c) + 0.5) * cell
             let y = top + gridHeight + 8
-            svg += "<text transform=\"translate(\(f(x + fontSize / 3)) \(f(y))) rotate(-60)\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
+            svg +=
+                "<text transform=\"translate(\(f(x + fontSize / 3)) \(f(y))) rotate(-60)\" text-anchor=\"end\" font-size=\"\(f(fontSize))\">\(escape(String(label.prefix(32))))</text>\n"
         }
         svg += "<text x=\"\(f(left + gridWidth / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">anchor</text>\n"
         // Legend: a vertical gradient with the extreme values.
-        let legendX = left + gridWidth + 30, legendHeight = max(gridHeight, 160)
+        let legendX = left + gridWidth + 30
+        let legendHeight = max(gridHeight, 160)
         svg += "<defs><linearGradient id=\"legend\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
         for step in 0...10 {
             let t = Double(step) / 10
@@ -236,7 +256,8 @@ public enum Heatmap {
         let x = min(max(t, 0), 1) * Double(stops.count - 1)
         let i = min(Int(x), stops.count - 2)
         let u = x - Double(i)
-        let a = stops[i], b = stops[i + 1]
+        let a = stops[i]
+        let b = stops[i + 1]
         func mix(_ p: Double, _ q: Double) -> Int { Int((p + (q - p) * u).rounded()) }
         return String(format: "#%02x%02x%02x", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
     }

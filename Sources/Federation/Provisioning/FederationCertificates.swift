@@ -3,6 +3,7 @@ import Foundation
 import Primitives
 import SwiftASN1
 import X509
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -143,7 +144,8 @@ public enum FederationCertificates {
         let host = hostPart(of: address)
         var hosts = [host]
         let lowered = host.lowercased()
-        let loopback = lowered == "localhost" || lowered.hasPrefix("127.") || lowered == "::1"
+        let loopback =
+            lowered == "localhost" || lowered.hasPrefix("127.") || lowered == "::1"
             || lowered == "0.0.0.0" || lowered == "::"
         if loopback {
             for extra in ["localhost", "127.0.0.1", "::1"] where !hosts.contains(extra) { hosts.append(extra) }
@@ -177,7 +179,7 @@ public enum FederationCertificates {
             } else if uri.hasPrefix(partyURIPrefix) {
                 let digits = uri.dropFirst(partyURIPrefix.count)
                 guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
-                      let id = Int(digits), id >= 1
+                    let id = Int(digits), id >= 1
                 else {
                     throw FederationError.certificate(path: source, problem: "malformed party identity \"\(uri)\"")
                 }
@@ -219,7 +221,7 @@ public enum FederationCertificates {
     /// - Throws: ``FederationError/certificate(path:problem:)`` naming `source`.
     public static func checkIssued(_ certificate: Certificate, by authority: Certificate, at time: Date, source: String) throws {
         guard certificate.issuer == authority.subject,
-              authority.publicKey.isValidSignature(certificate.signature, for: certificate)
+            authority.publicKey.isValidSignature(certificate.signature, for: certificate)
         else {
             throw FederationError.certificate(path: source, problem: "not signed by this federation's CA (\(fingerprint(authority).prefix(23))…)")
         }

@@ -90,8 +90,9 @@ public enum Provisioner {
             let caFile = folder.appendingPathComponent("ca").appendingPathComponent("ca.pem")
             if KitFiles.exists(caFile) { throw FederationError.existingAuthority(path: caFile.path) }
             for name in names where KitFiles.exists(folder.appendingPathComponent(name)) {
-                throw FederationError.io(path: folder.appendingPathComponent(name).path,
-                                           problem: "already exists; pass --force to replace it")
+                throw FederationError.io(
+                    path: folder.appendingPathComponent(name).path,
+                    problem: "already exists; pass --force to replace it")
             }
         }
         guard options.validityDays >= 1, options.validityDays <= 3650 else {
@@ -122,11 +123,13 @@ public enum Provisioner {
         }
         if let dealing {
             guard dealing.publicKey.threshold == manifest.threshold, dealing.publicKey.parties == partyOrder.count,
-                  dealing.shares.count == partyOrder.count
+                dealing.shares.count == partyOrder.count
             else {
                 throw FederationError.invalidSetting(
                     field: "threshold key",
-                    problem: "dealt for \(dealing.publicKey.threshold) of \(dealing.publicKey.parties) parties, but the manifest has threshold \(manifest.threshold) of \(partyOrder.count)")
+                    problem:
+                        "dealt for \(dealing.publicKey.threshold) of \(dealing.publicKey.parties) parties, but the manifest has threshold \(manifest.threshold) of \(partyOrder.count)"
+                )
             }
         }
 
@@ -138,13 +141,21 @@ public enum Provisioner {
         do {
             authority = try FederationCertificates.makeAuthority(federation: manifest.name, notBefore: notBefore, notAfter: notAfter)
             let hosts = FederationCertificates.subjectAlternativeHosts(forAddress: manifest.aggregator)
-            issued.append((.aggregator, try FederationCertificates.issue(
-                role: .aggregator, federation: manifest.name, hosts: hosts, authority: authority,
-                notBefore: notBefore, notAfter: notAfter)))
+            issued.append(
+                (
+                    .aggregator,
+                    try FederationCertificates.issue(
+                        role: .aggregator, federation: manifest.name, hosts: hosts, authority: authority,
+                        notBefore: notBefore, notAfter: notAfter)
+                ))
             for party in partyOrder {
-                issued.append((.party(party), try FederationCertificates.issue(
-                    role: .party(party), federation: manifest.name, authority: authority,
-                    notBefore: notBefore, notAfter: notAfter)))
+                issued.append(
+                    (
+                        .party(party),
+                        try FederationCertificates.issue(
+                            role: .party(party), federation: manifest.name, authority: authority,
+                            notBefore: notBefore, notAfter: notAfter)
+                    ))
             }
         } catch let error as FederationError {
             throw error
@@ -213,8 +224,9 @@ public enum Provisioner {
                 certificate: "cert.pem", privateKey: "key.pem",
                 thresholdPublicKey: dealing == nil ? nil : "threshold-public-key.json",
                 keyShare: shareIndex == nil ? nil : "key-share.json",
-                fingerprints: .init(ca: FederationCertificates.fingerprint(authority.certificate), certificate: fingerprint,
-                                    thresholdKey: dealing?.publicKey.fingerprint),
+                fingerprints: .init(
+                    ca: FederationCertificates.fingerprint(authority.certificate), certificate: fingerprint,
+                    thresholdKey: dealing?.publicKey.fingerprint),
                 created: created)
             try KitFiles.create(try encodeJSON(descriptor), at: kit.appendingPathComponent(KitDescriptor.fileName), permissions: 0o644)
             entries.append(Report.Entry(name: role.name, folder: folder.appendingPathComponent(role.name).path, fingerprint: fingerprint))
@@ -224,13 +236,16 @@ public enum Provisioner {
         // The dealer's shares are no longer needed here; the last copies go with `dealing`.
         dealing = nil
 
-        let caEntry = Report.Entry(name: "ca", folder: folder.appendingPathComponent("ca").path,
-                                   fingerprint: FederationCertificates.fingerprint(authority.certificate))
+        let caEntry = Report.Entry(
+            name: "ca", folder: folder.appendingPathComponent("ca").path,
+            fingerprint: FederationCertificates.fingerprint(authority.certificate))
         var warnings: [String] = []
         let remaining = notAfter.timeIntervalSince(Date())
         if remaining < 30 * 86_400 {
             let days = max(0, Int(remaining / 86_400))
-            warnings.append("the federation CA expires on \(FederationCertificates.timestamp(notAfter)) (in \(days) day\(days == 1 ? "" : "s")); provision again before then")
+            warnings.append(
+                "the federation CA expires on \(FederationCertificates.timestamp(notAfter)) (in \(days) day\(days == 1 ? "" : "s")); provision again before then"
+            )
         }
         let report = Report(
             federation: manifest.name, outputFolder: folder.path, ca: caEntry, kits: entries,
@@ -280,7 +295,7 @@ public enum Provisioner {
                 throw FederationError.unsupportedManifestReference(field: field, path: path)
             }
             guard relative != "manifest.toml", relative != KitDescriptor.fileName,
-                  !["ca.pem", "cert.pem", "key.pem", "key-share.json", "threshold-public-key.json"].contains(relative)
+                !["ca.pem", "cert.pem", "key.pem", "key-share.json", "threshold-public-key.json"].contains(relative)
             else { throw FederationError.unsupportedManifestReference(field: field, path: path) }
             references.append((relative, url))
         }

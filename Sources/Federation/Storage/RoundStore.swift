@@ -21,21 +21,22 @@ public final class RoundStore: Sendable {
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.write { db in
-                try db.execute(sql: """
-                    CREATE TABLE IF NOT EXISTS rounds (
-                        round INTEGER PRIMARY KEY,
-                        mode TEXT NOT NULL,
-                        phase TEXT NOT NULL,
-                        released INTEGER NOT NULL DEFAULT 0,
-                        contributors TEXT NOT NULL DEFAULT '',
-                        dropped TEXT NOT NULL DEFAULT '',
-                        reason TEXT,
-                        reservation INTEGER,
-                        updated TEXT NOT NULL);
-                    CREATE TRIGGER IF NOT EXISTS rounds_released_once BEFORE UPDATE ON rounds
-                        WHEN OLD.released = 1 AND NEW.released = 0
-                        BEGIN SELECT RAISE(ABORT, 'a released round stays released'); END;
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS rounds (
+                            round INTEGER PRIMARY KEY,
+                            mode TEXT NOT NULL,
+                            phase TEXT NOT NULL,
+                            released INTEGER NOT NULL DEFAULT 0,
+                            contributors TEXT NOT NULL DEFAULT '',
+                            dropped TEXT NOT NULL DEFAULT '',
+                            reason TEXT,
+                            reservation INTEGER,
+                            updated TEXT NOT NULL);
+                        CREATE TRIGGER IF NOT EXISTS rounds_released_once BEFORE UPDATE ON rounds
+                            WHEN OLD.released = 1 AND NEW.released = 0
+                            BEGIN SELECT RAISE(ABORT, 'a released round stays released'); END;
+                        """)
             }
         } catch {
             throw FederationError.storage(path: path, reason: "cannot open the round state: \(error)")
@@ -123,16 +124,19 @@ public final class RoundStore: Sendable {
         }
         var recovered: [Record] = []
         for var record in open {
-            var reservations = Set(history.filter {
-                $0.kind == .reserve && $0.party == "aggregator" && $0.round == String(record.round)
-            }.map(\.id))
+            var reservations = Set(
+                history.filter {
+                    $0.kind == .reserve && $0.party == "aggregator" && $0.round == String(record.round)
+                }.map(\.id))
             if let id = record.reservation { reservations.insert(id) }
             let opening = Self.openingPhases.contains(record.phase)
             var notes: [String] = []
             for id in reservations.sorted() {
                 switch settlements[id] {
                 case .commit?:
-                    notes.append("its charge (reservation \(id)) was already committed and stays: the result never left, so this is a lost release, not an uncharged one")
+                    notes.append(
+                        "its charge (reservation \(id)) was already committed and stays: the result never left, so this is a lost release, not an uncharged one"
+                    )
                 case .cancel?:
                     notes.append("its reservation \(id) was already cancelled")
                 default:
@@ -143,13 +147,16 @@ public final class RoundStore: Sendable {
                     do {
                         if opening {
                             try ledger.commit(reservationID: id)
-                            notes.append("its charge (reservation \(id)) was committed: opening shares may have reached the aggregator, and the parties commit before sending them")
+                            notes.append(
+                                "its charge (reservation \(id)) was committed: opening shares may have reached the aggregator, and the parties commit before sending them"
+                            )
                         } else {
                             try ledger.cancel(reservationID: id)
                             notes.append("its reservation \(id) was cancelled: nothing that could open the sum existed")
                         }
                     } catch {
-                        throw FederationError.storage(path: ledger.path, reason: "cannot settle reservation \(id) of interrupted round \(record.round): \(error)")
+                        throw FederationError.storage(
+                            path: ledger.path, reason: "cannot settle reservation \(id) of interrupted round \(record.round): \(error)")
                     }
                 }
             }

@@ -76,8 +76,10 @@ public actor AggregatorRuntime {
     ///   - kit: the aggregator's kit (manifest and, in Paillier mode, the threshold public key).
     ///   - ledger: the federation ledger.
     ///   - store: durable round state (nil: none).
-    public init(kit: FederationKit, ledger: PrivacyLedger, store: RoundStore?, options: Options = Options(),
-                logger: Logger = Logger(label: "fedshare.aggregator")) throws {
+    public init(
+        kit: FederationKit, ledger: PrivacyLedger, store: RoundStore?, options: Options = Options(),
+        logger: Logger = Logger(label: "fedshare.aggregator")
+    ) throws {
         self.kit = kit
         self.bookkeeper = RoundBookkeeper(ledger: ledger, store: store)
         self.options = options
@@ -136,8 +138,9 @@ public actor AggregatorRuntime {
             await withCheckedContinuation { continuation in finished = continuation }
         }
         guard let engine, let outcome = engine.outcome else { throw FederationError.internalState("the round did not finish") }
-        let report = Report(round: roundID, outcome: outcome, plan: plan, phaseSeconds: phaseSeconds,
-                            bytesSent: bytesSent, bytesReceived: bytesReceived)
+        let report = Report(
+            round: roundID, outcome: outcome, plan: plan, phaseSeconds: phaseSeconds,
+            bytesSent: bytesSent, bytesReceived: bytesReceived)
         lastReport = report
         return report
     }
@@ -204,7 +207,7 @@ public actor AggregatorRuntime {
     /// keep the aggregator parsing). Once the next round has started, what a stream of the last
     /// one sends or how it ends (a late acknowledgement, a hang-up) is not the new round's.
     private func read(_ stream: PartyStream, from party: Int, round: UInt64) async {
-        if cutOff(party) != nil { return }   // its hello alone can get it dropped
+        if cutOff(party) != nil { return }  // its hello alone can get it dropped
         do {
             for try await envelope in stream.messages {
                 guard engine?.round == round else { continue }
@@ -233,14 +236,17 @@ public actor AggregatorRuntime {
     static func streamFailure(_ error: any Error, limit: Int) -> String {
         let text = TransportDiagnosis.text(of: error)
         if text.contains("Failed to decode message") || text.contains("maximum payload size") {
-            return "its stream was cut: it sent a message larger than the \(limit)-byte limit (refused from the gRPC length prefix, before the message was buffered) or a message that cannot be decoded"
+            return
+                "its stream was cut: it sent a message larger than the \(limit)-byte limit (refused from the gRPC length prefix, before the message was buffered) or a message that cannot be decoded"
         }
         return "its stream failed: \(text)"
     }
 
     /// Admits `party` to the open round and returns the round's id.
-    private func register(_ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,
-                          hello: Fedshare_V1_PartyEnvelope) throws -> UInt64 {
+    private func register(
+        _ party: Int, continuation: AsyncStream<Fedshare_V1_AggregatorEnvelope>.Continuation,
+        hello: Fedshare_V1_PartyEnvelope
+    ) throws -> UInt64 {
         guard roundIsOpen, let round = engine?.round else {
             continuation.finish()
             throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
@@ -347,7 +353,11 @@ public actor AggregatorRuntime {
                     last.released = true
                     last.contributors = result.contributors.map { UInt32($0) }
                     last.dropped = result.dropped.map { dropped in
-                        .with { $0.party = UInt32(dropped.party); $0.phase = .init(dropped.phase.wire); $0.reason = dropped.reason }
+                        .with {
+                            $0.party = UInt32(dropped.party)
+                            $0.phase = .init(dropped.phase.wire)
+                            $0.reason = dropped.reason
+                        }
                     }
                     last.ledgerEntryID = result.ledgerEntryID
                 case .aborted(_, let reason, _), .refused(let reason):

@@ -146,8 +146,9 @@ public final class AggregatorServer: Sendable {
                     clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: false))
             })
         self.transport = transport
-        let service = FederationService(kit: kit, limits: limits, logger: logger, sessions: sessions, status: status,
-                                        directory: directory)
+        let service = FederationService(
+            kit: kit, limits: limits, logger: logger, sessions: sessions, status: status,
+            directory: directory)
         self.server = GRPCServer(transport: transport, services: [service])
     }
 
@@ -189,9 +190,11 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
     let statusProvider: AggregatorServer.StatusProvider
     let directory: FederationDirectory?
 
-    init(kit: FederationKit, limits: TransportLimits, logger: Logger,
-         sessions: @escaping AggregatorServer.SessionHandler, status: @escaping AggregatorServer.StatusProvider,
-         directory: FederationDirectory?) {
+    init(
+        kit: FederationKit, limits: TransportLimits, logger: Logger,
+        sessions: @escaping AggregatorServer.SessionHandler, status: @escaping AggregatorServer.StatusProvider,
+        directory: FederationDirectory?
+    ) {
         self.kit = kit
         self.limits = limits
         self.logger = logger
@@ -203,7 +206,7 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
     /// The verified identity of the peer of `context`.
     func authenticate(_ context: ServerContext) throws -> (role: FederationRole, fingerprint: String) {
         guard let tls = context.transportSpecific as? HTTP2ServerTransport.Posix.Context,
-              let certificate = tls.peerCertificate
+            let certificate = tls.peerCertificate
         else {
             throw RPCError(code: .unauthenticated, message: "no client certificate (connect with the participant's kit)")
         }
@@ -232,7 +235,8 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
             throw RPCError(code: .permissionDenied, message: "only parties join rounds; this certificate belongs to \(identity.role)")
         }
         guard kit.manifest.parties.contains(partyID) else {
-            let message = "party \(partyID) is not a member of federation \(kit.manifest.name): its certificate is valid, but the manifest the aggregator runs with lists parties \(kit.manifest.parties) (removed from the federation?)"
+            let message =
+                "party \(partyID) is not a member of federation \(kit.manifest.name): its certificate is valid, but the manifest the aggregator runs with lists parties \(kit.manifest.parties) (removed from the federation?)"
             logger.warning("refused a connection", metadata: ["peer": "\(peer)", "party": "\(partyID)", "reason": "\(message)"])
             throw RPCError(code: .permissionDenied, message: message)
         }

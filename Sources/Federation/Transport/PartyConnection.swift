@@ -16,8 +16,10 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Give up when the next attempt would start after this much time since the first.
     public var giveUpAfter: Duration
 
-    public init(initialDelay: Duration = .milliseconds(250), multiplier: Double = 2, maximumDelay: Duration = .seconds(5),
-                giveUpAfter: Duration = .seconds(60)) {
+    public init(
+        initialDelay: Duration = .milliseconds(250), multiplier: Double = 2, maximumDelay: Duration = .seconds(5),
+        giveUpAfter: Duration = .seconds(60)
+    ) {
         self.initialDelay = initialDelay
         self.multiplier = multiplier
         self.maximumDelay = maximumDelay
@@ -111,8 +113,10 @@ public struct PartyConnection: Sendable {
     /// - Parameters:
     ///   - aggregator: overrides the manifest's aggregator address.
     /// - Throws: ``FederationError/invalidAddress(field:value:)``.
-    public init(kit: FederationKit, aggregator: HostPort? = nil, limits: TransportLimits = .default,
-                retry: RetryPolicy = .default, logger: Logger = Logger(label: "fedshare.transport")) throws {
+    public init(
+        kit: FederationKit, aggregator: HostPort? = nil, limits: TransportLimits = .default,
+        retry: RetryPolicy = .default, logger: Logger = Logger(label: "fedshare.transport")
+    ) throws {
         self.kit = kit
         self.address = try aggregator ?? HostPort(parsing: kit.manifest.aggregator, field: "manifest federation.aggregator")
         self.limits = limits
@@ -182,8 +186,9 @@ public struct PartyConnection: Sendable {
                     guard let writer = await iterator.next() else {
                         throw FederationError.streamFailed(address: address, reason: "the stream closed before the hello was sent")
                     }
-                    let messages = AggregatorMessages(source: response.messages, address: address, received: received,
-                                                      certificate: kit.certificate)
+                    let messages = AggregatorMessages(
+                        source: response.messages, address: address, received: received,
+                        certificate: kit.certificate)
                     return try await body(AggregatorStream(messages: messages, writer: writer, maxMessageBytes: limit))
                 }
             }
@@ -261,9 +266,12 @@ public struct PartyConnection: Sendable {
                 guard case .unreachable = diagnosed, !received.isSet, !Task.isCancelled else { throw diagnosed }
                 let delay = retry.delay(after: attempts)
                 if elapsed + delay > retry.giveUpAfter { throw diagnosed }
-                logger.info("aggregator unreachable; retrying", metadata: [
-                    "address": "\(address)", "attempt": "\(attempts)", "retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
-                ])
+                logger.info(
+                    "aggregator unreachable; retrying",
+                    metadata: [
+                        "address": "\(address)", "attempt": "\(attempts)",
+                        "retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    ])
                 try await Task.sleep(for: delay)
             }
         }

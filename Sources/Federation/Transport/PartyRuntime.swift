@@ -82,8 +82,9 @@ public enum PartyRuntime {
             progress?(.connecting(connection.address.description))
             let attempt: Attempt
             do {
-                attempt = try await self.attempt(engine: engine, bookkeeper: bookkeeper, connection: connection, dropAt: dropAt,
-                                                 progress: progress)
+                attempt = try await self.attempt(
+                    engine: engine, bookkeeper: bookkeeper, connection: connection, dropAt: dropAt,
+                    progress: progress)
             } catch let error as FederationError {
                 // The stream failed before its first message (the aggregator died after the
                 // hello); an aggregator still unreachable when the retry time is spent ends the run.
@@ -123,10 +124,12 @@ public enum PartyRuntime {
                     progress?(.received(engine.phase))
                     let replies = bookkeeper.perform(engine.receive(Wire.AggregatorEnvelope(envelope), using: &random), on: &engine, using: &random)
                     // A party that stops on an error tells the aggregator why (never a simulated drop).
-                    if let dropAt, replies.contains(where: { reply in
-                        if case .error = reply.body { return false }
-                        return RoundPhase(of: reply.body, mode: mode).isAtOrAfter(dropAt)
-                    }) {
+                    if let dropAt,
+                        replies.contains(where: { reply in
+                            if case .error = reply.body { return false }
+                            return RoundPhase(of: reply.body, mode: mode).isAtOrAfter(dropAt)
+                        })
+                    {
                         throw SimulatedDrop(party: party, phase: dropAt)
                     }
                     for reply in replies {
@@ -149,8 +152,9 @@ public enum PartyRuntime {
                 throw drop
             } catch {
                 if let outcome = engine.outcome { return .ended(outcome) }
-                let diagnosed = TransportDiagnosis.classify(error, address: connection.address.description, attempts: 1, seconds: 0,
-                                                            connected: true)
+                let diagnosed = TransportDiagnosis.classify(
+                    error, address: connection.address.description, attempts: 1, seconds: 0,
+                    connected: true)
                 guard isConnectionLoss(diagnosed) else {
                     // Refused mid-round (the aggregator cut this party off): no reconnecting, but
                     // the ledger is settled as for a lost connection, never left pending.

@@ -15,8 +15,10 @@ public struct RoundBookkeeper: Sendable {
     }
 
     /// Performs `effects` on behalf of `engine` and returns the messages to send, in order.
-    public func perform<Engine: RoundEngine>(_ effects: [RoundEffect<Engine.Message>], on engine: inout Engine,
-                                             using generator: inout some RandomNumberGenerator) -> [Engine.Message] {
+    public func perform<Engine: RoundEngine>(
+        _ effects: [RoundEffect<Engine.Message>], on engine: inout Engine,
+        using generator: inout some RandomNumberGenerator
+    ) -> [Engine.Message] {
         var queue = effects[...]
         var messages: [Engine.Message] = []
         while let effect = queue.popFirst() {

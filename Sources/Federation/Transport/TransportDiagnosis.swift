@@ -32,7 +32,10 @@ enum TransportDiagnosis {
 
     /// Rejections the aggregator signals with a TLS alert, and what they mean for this party.
     private static let alerts: [(pattern: String, name: String, meaning: String)] = [
-        ("ALERT_UNKNOWN_CA", "unknown_ca", "it does not trust this kit's certificate: signed by another CA (a kit from another provisioning of the federation?)"),
+        (
+            "ALERT_UNKNOWN_CA", "unknown_ca",
+            "it does not trust this kit's certificate: signed by another CA (a kit from another provisioning of the federation?)"
+        ),
         ("ALERT_CERTIFICATE_EXPIRED", "certificate_expired", "this kit's certificate is expired or not yet valid by the aggregator's clock"),
         ("ALERT_CERTIFICATE_REVOKED", "certificate_revoked", "this kit's certificate was revoked"),
         ("ALERT_BAD_CERTIFICATE", "bad_certificate", "it rejected this kit's certificate (bad certificate)"),
@@ -59,8 +62,10 @@ enum TransportDiagnosis {
     ///
     /// - Parameter certificate: this party's certificate, to tell an expired certificate from a
     ///   not-yet-valid one when the aggregator's TLS alert cannot.
-    static func classify(_ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false,
-                         certificate: Certificate? = nil, now: Date = Date()) -> FederationError {
+    static func classify(
+        _ error: any Error, address: String, attempts: Int, seconds: Double, connected: Bool = false,
+        certificate: Certificate? = nil, now: Date = Date()
+    ) -> FederationError {
         if let transport = error as? FederationError, transport.isTransport {
             if case .unreachable(let address, _, _, let reason) = transport {
                 return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: reason)
@@ -78,7 +83,8 @@ enum TransportDiagnosis {
             return .untrustedAggregator(address: address, reason: "its certificate does not name the host dialled (is the address right?)")
         }
         if upper.contains("CERTIFICATE_VERIFY_FAILED") || upper.contains("UNABLE TO GET LOCAL ISSUER")
-            || upper.contains("SELF SIGNED") || upper.contains("SELF-SIGNED") {
+            || upper.contains("SELF SIGNED") || upper.contains("SELF-SIGNED")
+        {
             return .untrustedAggregator(
                 address: address,
                 reason: "its certificate is not signed by this federation's CA (a kit from another provisioning, or another server?)")
@@ -103,7 +109,8 @@ enum TransportDiagnosis {
             }
         }
         if upper.contains("CONNECTION REFUSED") || upper.contains("ECONNREFUSED") || upper.contains("CONNECT TIMEOUT")
-            || upper.contains("NO ROUTE") || upper.contains("UNREACHABLE") {
+            || upper.contains("NO ROUTE") || upper.contains("UNREACHABLE")
+        {
             return .unreachable(address: address, attempts: attempts, seconds: seconds, reason: connectionProblem(text))
         }
         return .streamFailed(address: address, reason: shorten(text))

@@ -32,7 +32,7 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     /// Parses `host:port` or `[v6]:port`; `field` names the source in errors.
     public init(parsing text: String, field: String) throws {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port)
+            (0...65535).contains(port)
         else { throw FederationError.invalidAddress(field: field, value: text) }
         var host = String(text[..<colon])
         if host.hasPrefix("[") {

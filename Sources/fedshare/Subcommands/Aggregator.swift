@@ -45,7 +45,9 @@ struct Aggregator: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds every later phase waits for silent parties.")
     var phaseTimeout = 120
 
-    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    @Option(
+        name: .long,
+        help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
 
     @OptionGroup
@@ -87,8 +89,11 @@ struct Aggregator: AsyncParsableCommand {
         let store = try RoundStore(path: loaded.folder.appendingPathComponent("rounds.sqlite").path)
         let interrupted = try store.recoverInterrupted(ledger: federationLedger)
         for record in interrupted {
-            logger.warning("a round was interrupted by a restart; marked aborted", metadata: [
-                "round": "\(record.round)", "reason": "\(record.reason ?? "")"])
+            logger.warning(
+                "a round was interrupted by a restart; marked aborted",
+                metadata: [
+                    "round": "\(record.round)", "reason": "\(record.reason ?? "")",
+                ])
         }
         var options = AggregatorRuntime.Options()
         options.joinDeadline = .seconds(joinTimeout)
@@ -102,9 +107,10 @@ struct Aggregator: AsyncParsableCommand {
         let runtime = try AggregatorRuntime(kit: loaded, ledger: federationLedger, store: store, options: options, logger: logger)
         let catalogDirectory = try FederationDirectory(
             path: directory ?? loaded.folder.appendingPathComponent("catalog-directory.sqlite").path, kit: loaded, logger: logger)
-        let server = try AggregatorServer(kit: loaded, listen: address, logger: logger,
-                                          sessions: runtime.sessionHandler, status: runtime.statusProvider,
-                                          directory: catalogDirectory)
+        let server = try AggregatorServer(
+            kit: loaded, listen: address, logger: logger,
+            sessions: runtime.sessionHandler, status: runtime.statusProvider,
+            directory: catalogDirectory)
         let rounds = self.rounds
         let out = self.out
         let json = self.json
@@ -119,8 +125,12 @@ struct Aggregator: AsyncParsableCommand {
         do {
             defer { server.shutdown() }
             let bound = try await server.listeningAddress
-            logger.info("listening", metadata: ["address": "\(bound)", "federation": "\(loaded.manifest.name)",
-                                                "mode": "\(loaded.manifest.crypto.mode.rawValue)"])
+            logger.info(
+                "listening",
+                metadata: [
+                    "address": "\(bound)", "federation": "\(loaded.manifest.name)",
+                    "mode": "\(loaded.manifest.crypto.mode.rawValue)",
+                ])
             var done = 0
             while rounds == 0 || done < rounds {
                 let report = try await runtime.runRound()
@@ -128,23 +138,30 @@ struct Aggregator: AsyncParsableCommand {
                 let folder = URL(fileURLWithPath: out).appendingPathComponent(rounds == 1 ? "" : "round-\(report.round)")
                 switch report.outcome {
                 case .released(let result):
-                    let summary = try RoundOutputs.write(result, plan: report.plan, to: folder, capacities: capacityList,
-                                                         phaseSeconds: report.phaseSeconds)
+                    let summary = try RoundOutputs.write(
+                        result, plan: report.plan, to: folder, capacities: capacityList,
+                        phaseSeconds: report.phaseSeconds)
                     if json {
                         try printJSON(summary)
                     } else {
-                        print("round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
-                              + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
-                              + "; outputs in \(folder.standardizedFileURL.path)")
+                        print(
+                            "round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                                + (result.dropped.isEmpty
+                                    ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
+                                + "; outputs in \(folder.standardizedFileURL.path)")
                         if let noise = summary.noise, !result.noNoise {
                             print("round \(report.round) noise: \(noise.summaryLine)")
                             if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
                         }
                     }
                 case .aborted(let phase, let reason, let missing):
-                    let message = "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
+                    let message =
+                        "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
                         + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
-                    if rounds == 1 { abortedRound = CLIError(message); continue }
+                    if rounds == 1 {
+                        abortedRound = CLIError(message)
+                        continue
+                    }
                     StatusLine.warn(message)
                 case .refused(let reason):
                     throw CLIError("round \(report.round) refused: \(reason)")

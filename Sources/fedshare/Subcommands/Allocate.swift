@@ -41,12 +41,16 @@ struct Allocate: AsyncParsableCommand {
         if let normalised { try writeAtomically(Data(allocation.normalised.csv().utf8), to: URL(fileURLWithPath: normalised)) }
         if let shares { try writeAtomically(Data(allocation.sharesCSV().utf8), to: URL(fileURLWithPath: shares)) }
         if output.json {
-            try printJSON(Summary(out: out, entries: allocation.entries,
-                                  anchorShares: Dictionary(uniqueKeysWithValues: zip(matrix.columnLabels, allocation.anchorShares)),
-                                  groupShares: Dictionary(uniqueKeysWithValues: zip(matrix.rowLabels, allocation.groupShares))))
+            try printJSON(
+                Summary(
+                    out: out, entries: allocation.entries,
+                    anchorShares: Dictionary(uniqueKeysWithValues: zip(matrix.columnLabels, allocation.anchorShares)),
+                    groupShares: Dictionary(uniqueKeysWithValues: zip(matrix.rowLabels, allocation.groupShares))))
         } else {
             for entry in allocation.entries {
-                print("\(entry.node) (\(entry.kind.rawValue)): share \(String(format: "%.4f", entry.share)) × capacity \(entry.capacity) = \(String(format: "%.4f", entry.allocation))")
+                print(
+                    "\(entry.node) (\(entry.kind.rawValue)): share \(String(format: "%.4f", entry.share)) × capacity \(entry.capacity) = \(String(format: "%.4f", entry.allocation))"
+                )
             }
         }
     }

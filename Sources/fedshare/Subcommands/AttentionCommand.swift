@@ -109,18 +109,25 @@ struct AttentionCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((message + "\n").utf8))
         }
         if data == "-" && partial.recordsDroppedByBound > 0 {
-            FileHandle.standardError.write(Data(("fedshare: warning: \(partial.recordsDroppedByBound) records from standard input were over "
-                + "max_records_per_user and left out (the first records of each user were kept); bound records before piping them\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    ("fedshare: warning: \(partial.recordsDroppedByBound) records from standard input were over "
+                        + "max_records_per_user and left out (the first records of each user were kept); bound records before piping them\n").utf8))
         }
         let written = out ?? counts ?? partialOut ?? ""
         if output.json {
-            try printJSON(Summary(manifest: manifest, data: data ?? merge.joined(separator: " "), out: out, counts: counts,
-                                  partialOut: partialOut, groups: result.groups, anchors: result.anchors,
-                                  recordsPerGroup: result.counts, total: result.total, users: partial.users,
-                                  report: report, seconds: seconds))
+            try printJSON(
+                Summary(
+                    manifest: manifest, data: data ?? merge.joined(separator: " "), out: out, counts: counts,
+                    partialOut: partialOut, groups: result.groups, anchors: result.anchors,
+                    recordsPerGroup: result.counts, total: result.total, users: partial.users,
+                    report: report, seconds: seconds))
         } else if partialOut != "-" {
-            let what = data == nil ? "\(merge.count) partial result\(merge.count == 1 ? "" : "s") with \(partial.records) records"
-                : "\(report.recordsUsed) records" + (report.recordsDroppedByUserBound > 0 ? " (\(report.recordsDroppedByUserBound) left out by max_records_per_user)" : "")
+            let what =
+                data == nil
+                ? "\(merge.count) partial result\(merge.count == 1 ? "" : "s") with \(partial.records) records"
+                : "\(report.recordsUsed) records"
+                    + (report.recordsDroppedByUserBound > 0 ? " (\(report.recordsDroppedByUserBound) left out by max_records_per_user)" : "")
             print("\(written): \(result.groups.count) groups × \(result.anchors.count) anchors from \(what)" + String(format: " in %.2f s", seconds))
         }
     }

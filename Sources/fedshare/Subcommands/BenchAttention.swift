@@ -2,6 +2,7 @@ import ArgumentParser
 import Attention
 import Foundation
 import Primitives
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,9 +44,10 @@ struct BenchAttention: AsyncParsableCommand {
         var random = SeededRandom(seed: seed)
         let anchorValues = (0..<(anchors * dim)).map { _ in Double.random(in: -1...1, using: &random) }
         let encoder = (0..<(features * dim)).map { _ in Double.random(in: -1...1, using: &random) }
-        let model = try AttentionModel(anchorNames: (0..<anchors).map { "a\($0)" }, anchors: anchorValues,
-                                       embeddingDimension: dim, encoder: encoder,
-                                       groups: (0..<groups).map { "g\($0)" })
+        let model = try AttentionModel(
+            anchorNames: (0..<anchors).map { "a\($0)" }, anchors: anchorValues,
+            embeddingDimension: dim, encoder: encoder,
+            groups: (0..<groups).map { "g\($0)" })
         let data = (0..<(records * features)).map { _ in Double.random(in: -1...1, using: &random) }
         let labels = (0..<records).map { _ in Int.random(in: 0..<groups, using: &random) }
 
@@ -62,16 +64,19 @@ struct BenchAttention: AsyncParsableCommand {
         let best = times.min() ?? 0
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let report = Report(records: records, features: features, dim: dim, anchors: anchors, groups: groups,
-                            chunkSize: chunkSize, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
-                            seconds: best, secondsAll: times, recordsPerSecond: Double(records) / best,
-                            peakRSSBytes: Int(usage.ru_maxrss) * 1024, total: total)
+        let report = Report(
+            records: records, features: features, dim: dim, anchors: anchors, groups: groups,
+            chunkSize: chunkSize, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
+            seconds: best, secondsAll: times, recordsPerSecond: Double(records) / best,
+            peakRSSBytes: Int(usage.ru_maxrss) * 1024, total: total)
         if output.json {
             try printJSON(report)
         } else {
-            print(String(format: "attention: %d records, d=%d h=%d M=%d G=%d: %.3f s (best of %d), %.0f records/s, peak RSS %.0f MiB, total %.6f",
-                         records, features, dim, anchors, groups, best, repeats, report.recordsPerSecond,
-                         Double(report.peakRSSBytes) / 1_048_576, total))
+            print(
+                String(
+                    format: "attention: %d records, d=%d h=%d M=%d G=%d: %.3f s (best of %d), %.0f records/s, peak RSS %.0f MiB, total %.6f",
+                    records, features, dim, anchors, groups, best, repeats, report.recordsPerSecond,
+                    Double(report.peakRSSBytes) / 1_048_576, total))
         }
     }
 

@@ -10,14 +10,14 @@ struct BenchCatalog: ParsableCommand {
         commandName: "catalog",
         abstract: "Measure catalog import rate and query latency against a brute-force scan.",
         discussion: """
-        Generates --entries entries deterministically (names of two words from a vocabulary of \
-        entries/20 words, 1–3 of 200 tags, a city out of entries/100 and a genre out of 50, events \
-        in 2025 lasting 10–60 minutes, 90 % located on a 10 000 × 10 000 map, a third of those \
-        with z), writes them as JSONL, reads the file back (parse), imports it into a new catalog \
-        (store), then times --queries queries of each sort, each sort built to match about 50 \
-        entries, and the same queries by a scan over the entries in memory. Results of both are \
-        compared; a mismatch is reported.
-        """)
+            Generates --entries entries deterministically (names of two words from a vocabulary of \
+            entries/20 words, 1–3 of 200 tags, a city out of entries/100 and a genre out of 50, events \
+            in 2025 lasting 10–60 minutes, 90 % located on a 10 000 × 10 000 map, a third of those \
+            with z), writes them as JSONL, reads the file back (parse), imports it into a new catalog \
+            (store), then times --queries queries of each sort, each sort built to match about 50 \
+            entries, and the same queries by a scan over the entries in memory. Results of both are \
+            compared; a mismatch is reported.
+            """)
 
     @Option(help: "Entries to generate.") var entries: Int = 100_000
     @Option(help: "Queries of each sort.") var queries: Int = 200
@@ -71,8 +71,10 @@ struct BenchCatalog: ParsableCommand {
         var rows: [QueryRow] = []
         for sort in BenchCatalogData.QuerySort.allCases {
             let batch = (0..<queries).map { _ in data.query(sort, using: &random) }
-            _ = try catalog.search(batch[0]) // warm the page cache and the statement cache once
-            var indexTimes: [Double] = [], scanTimes: [Double] = [], sizes: [Int] = []
+            _ = try catalog.search(batch[0])  // warm the page cache and the statement cache once
+            var indexTimes: [Double] = []
+            var scanTimes: [Double] = []
+            var sizes: [Int] = []
             var mismatches = 0
             for query in batch {
                 let (found, seconds) = try Throughput.time { try catalog.search(query) }
@@ -81,19 +83,24 @@ struct BenchCatalog: ParsableCommand {
                 scanTimes.append(scanSeconds * 1000)
                 sizes.append(found.count)
                 let ids = found.map(\.entry.id)
-                let same = query.text == nil || expected.count > query.limit
+                let same =
+                    query.text == nil || expected.count > query.limit
                     ? ids == Array(expected.prefix(query.limit)) || (query.text != nil && ids.count == query.limit)
                     : Set(ids) == Set(expected) && ids.count == expected.count
                 if !same { mismatches += 1 }
             }
-            let p50 = percentile(indexTimes, 0.5), scanP50 = percentile(scanTimes, 0.5)
-            rows.append(QueryRow(name: sort.rawValue, queries: batch.count, p50Milliseconds: p50, p99Milliseconds: percentile(indexTimes, 0.99),
-                                 meanResults: Double(sizes.reduce(0, +)) / Double(sizes.count), maxResults: sizes.max() ?? 0,
-                                 bruteForceP50Milliseconds: scanP50, speedup: scanP50 / p50, mismatches: mismatches))
+            let p50 = percentile(indexTimes, 0.5)
+            let scanP50 = percentile(scanTimes, 0.5)
+            rows.append(
+                QueryRow(
+                    name: sort.rawValue, queries: batch.count, p50Milliseconds: p50, p99Milliseconds: percentile(indexTimes, 0.99),
+                    meanResults: Double(sizes.reduce(0, +)) / Double(sizes.count), maxResults: sizes.max() ?? 0,
+                    bruteForceP50Milliseconds: scanP50, speedup: scanP50 / p50, mismatches: mismatches))
         }
-        let output = Output(entries: entries, fileBytes: try catalog.stats().fileBytes,
-                            parseSeconds: parseSeconds, parseEntriesPerSecond: Double(entries) / parseSeconds,
-                            importSeconds: importSeconds, importEntriesPerSecond: Double(entries) / importSeconds, queries: rows)
+        let output = Output(
+            entries: entries, fileBytes: try catalog.stats().fileBytes,
+            parseSeconds: parseSeconds, parseEntriesPerSecond: Double(entries) / parseSeconds,
+            importSeconds: importSeconds, importEntriesPerSecond: Double(entries) / importSeconds, queries: rows)
         if self.output.json {
             try printJSON(output)
         } else {
@@ -101,11 +108,13 @@ struct BenchCatalog: ParsableCommand {
             print(String(format: "parse JSONL   %8.2f s  %10.0f entries/s", parseSeconds, output.parseEntriesPerSecond))
             print(String(format: "import        %8.2f s  %10.0f entries/s", importSeconds, output.importEntriesPerSecond))
             for row in rows {
-                print("\(row.name.padding(toLength: 12, withPad: " ", startingAt: 0))"
-                    + String(format: "  p50 %7.3f ms  p99 %7.3f ms  results %5.1f (max %d)  brute force p50 %8.2f ms  ×%.0f",
-                             row.p50Milliseconds, row.p99Milliseconds, row.meanResults, row.maxResults,
-                             row.bruteForceP50Milliseconds, row.speedup)
-                    + (row.mismatches > 0 ? "  MISMATCHES \(row.mismatches)" : ""))
+                print(
+                    "\(row.name.padding(toLength: 12, withPad: " ", startingAt: 0))"
+                        + String(
+                            format: "  p50 %7.3f ms  p99 %7.3f ms  results %5.1f (max %d)  brute force p50 %8.2f ms  ×%.0f",
+                            row.p50Milliseconds, row.p99Milliseconds, row.meanResults, row.maxResults,
+                            row.bruteForceP50Milliseconds, row.speedup)
+                        + (row.mismatches > 0 ? "  MISMATCHES \(row.mismatches)" : ""))
             }
         }
         if rows.contains(where: { $0.mismatches > 0 }) { throw CLIError("the index and the brute-force scan disagree") }
@@ -117,7 +126,6 @@ struct BenchCatalog: ParsableCommand {
     }
 }
 
-
 /// The generated entries and the vocabularies queries draw from.
 struct BenchCatalogData {
     enum QuerySort: String, CaseIterable {
@@ -126,7 +134,7 @@ struct BenchCatalogData {
         case combinedText = "combined+text"
     }
 
-    static let yearStart = Int64(1_735_689_600_000_000) // 2025-01-01T00:00:00Z
+    static let yearStart = Int64(1_735_689_600_000_000)  // 2025-01-01T00:00:00Z
     static let year = Int64(365 * 86_400) * 1_000_000
     static let minute = Int64(60_000_000)
     static let side = 10_000.0
@@ -226,7 +234,8 @@ struct BruteForce {
             }
             if let near = query.near {
                 guard let l = entry.location else { continue }
-                let dx = l.x - near.center.x, dy = l.y - near.center.y
+                let dx = l.x - near.center.x
+                let dy = l.y - near.center.y
                 if !(dx * dx + dy * dy <= near.radius * near.radius) { continue }
             }
             if let box = query.within {

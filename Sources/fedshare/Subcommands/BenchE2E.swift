@@ -41,11 +41,14 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(name: .long, help: "Fixed-point fractional bits (default: chosen from the noise and value range).")
     var fractionalBits: Int?
 
-    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    @Option(
+        name: .long,
+        help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
 
-    @Flag(inversion: .prefixedNo,
-          help: "Declare max_records = --records in the manifest, so the values' range sizes the Paillier slots.")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Declare max_records = --records in the manifest, so the values' range sizes the Paillier slots.")
     var maxRecords = true
 
     @OptionGroup
@@ -117,13 +120,15 @@ struct BenchE2E: AsyncParsableCommand {
             data[party] = url
         }
         if !output.json {
-            print("bench e2e: \(parties) parties × \(records) records, \(groups) groups × \(anchors) anchors (h = \(dimension)), \(mode.text)"
-                  + (mode.mode == .paillier ? ", \(keyBits)-bit key" : ""))
+            print(
+                "bench e2e: \(parties) parties × \(records) records, \(groups) groups × \(anchors) anchors (h = \(dimension)), \(mode.text)"
+                    + (mode.mode == .paillier ? ", \(keyBits)-bit key" : ""))
         }
         let start = ContinuousClock.now
         let loaded = try FederationManifest.load(from: folder.appendingPathComponent("manifest.toml"))
-        var configuration = LocalFederation.Configuration(manifest: loaded, data: data, outputFolder: folder.appendingPathComponent("out"),
-                                                          workFolder: folder.appendingPathComponent("work"))
+        var configuration = LocalFederation.Configuration(
+            manifest: loaded, data: data, outputFolder: folder.appendingPathComponent("out"),
+            workFolder: folder.appendingPathComponent("work"))
         configuration.overrides.keyBits = keyBits
         configuration.committee = decryptionCommittee
         try await LocalFederation(configuration).runPrintingSummary(json: output.json, start: start, kits: nil)

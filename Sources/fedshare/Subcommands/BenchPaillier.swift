@@ -68,7 +68,9 @@ struct BenchPaillier: ParsableCommand {
 
         // Packed path: values of valueBits bits with headroom for packParties contributions.
         let layout = try SlotLayout(valueBound: (1 << UInt64(valueBits)) - 1, noiseBound: 0, parties: packParties, modulusBits: pk.bitWidth)
-        let values = (0..<(layout.slotsPerPlaintext * cores * 8)).map { _ in Int64.random(in: -((1 << Int64(valueBits)) - 1)...((1 << Int64(valueBits)) - 1), using: &generator) }
+        let values = (0..<(layout.slotsPerPlaintext * cores * 8)).map { _ in
+            Int64.random(in: -((1 << Int64(valueBits)) - 1)...((1 << Int64(valueBits)) - 1), using: &generator)
+        }
         var packedValues = 0
         let (_, packedTime) = try Throughput.time {
             let deadline = Date().addingTimeInterval(seconds)
@@ -99,23 +101,25 @@ struct BenchPaillier: ParsableCommand {
         if output.json {
             try printJSON(result)
         } else {
-            print("""
-            Paillier, n = \(bits) bits, \(cores) cores
-              key generation            \(format(result.keygenSeconds)) s (fast-encryption table \(format(tableTime)) s)
-              encrypt, plain            \(format(result.encryptPlainPerSecond)) /s   all cores \(format(result.encryptPlainPerSecondAllCores)) /s
-              encrypt, fast (DJN)       \(format(result.encryptFastPerSecond)) /s   all cores \(format(result.encryptFastPerSecondAllCores)) /s
-              decrypt (CRT)             \(format(result.decryptPerSecond)) /s   all cores \(format(result.decryptPerSecondAllCores)) /s
-              homomorphic add           \(format(result.addPerSecond)) /s
-              packed values             \(format(result.packedValuesPerSecondAllCores)) /s (\(layout.slotsPerPlaintext) × \(layout.slotBits)-bit slots, \(valueBits)-bit values, \(packParties) parties)
-            """)
-            if let t = result.threshold {
-                print("""
-                Threshold \(t.threshold)-of-\(t.parties) (dealt in \(format(t.dealSeconds)) s), batches of \(t.batchSize) with one proof each
-                  partial decryptions       \(format(t.partialDecryptionsPerSecondOneCore)) /s per core   all cores \(format(t.partialDecryptionsPerSecond)) /s   (\(format(t.partialDecryptionCPUMilliseconds)) CPU ms each)
-                  verified by batch proof   \(format(t.proofVerificationsPerSecond)) /s   (\(format(t.proofVerificationCPUMilliseconds)) CPU ms each)
-                  combinations              \(format(t.combinationsPerSecond)) /s
-                  threshold decryptions     \(format(t.thresholdDecryptionsPerSecond)) /s (plain CRT \(format(t.plainCRTDecryptionsPerSecond)) /s)
+            print(
+                """
+                Paillier, n = \(bits) bits, \(cores) cores
+                  key generation            \(format(result.keygenSeconds)) s (fast-encryption table \(format(tableTime)) s)
+                  encrypt, plain            \(format(result.encryptPlainPerSecond)) /s   all cores \(format(result.encryptPlainPerSecondAllCores)) /s
+                  encrypt, fast (DJN)       \(format(result.encryptFastPerSecond)) /s   all cores \(format(result.encryptFastPerSecondAllCores)) /s
+                  decrypt (CRT)             \(format(result.decryptPerSecond)) /s   all cores \(format(result.decryptPerSecondAllCores)) /s
+                  homomorphic add           \(format(result.addPerSecond)) /s
+                  packed values             \(format(result.packedValuesPerSecondAllCores)) /s (\(layout.slotsPerPlaintext) × \(layout.slotBits)-bit slots, \(valueBits)-bit values, \(packParties) parties)
                 """)
+            if let t = result.threshold {
+                print(
+                    """
+                    Threshold \(t.threshold)-of-\(t.parties) (dealt in \(format(t.dealSeconds)) s), batches of \(t.batchSize) with one proof each
+                      partial decryptions       \(format(t.partialDecryptionsPerSecondOneCore)) /s per core   all cores \(format(t.partialDecryptionsPerSecond)) /s   (\(format(t.partialDecryptionCPUMilliseconds)) CPU ms each)
+                      verified by batch proof   \(format(t.proofVerificationsPerSecond)) /s   (\(format(t.proofVerificationCPUMilliseconds)) CPU ms each)
+                      combinations              \(format(t.combinationsPerSecond)) /s
+                      threshold decryptions     \(format(t.thresholdDecryptionsPerSecond)) /s (plain CRT \(format(t.plainCRTDecryptionsPerSecond)) /s)
+                    """)
             }
         }
     }

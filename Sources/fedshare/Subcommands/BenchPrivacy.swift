@@ -35,32 +35,40 @@ struct BenchPrivacy: ParsableCommand {
         for (kind, noise) in [(MechanismKind.gaussian, 1.0), (.laplace, 10.0)] {
             for count in [1, 100, 10_000] {
                 let event = MechanismEvent(mechanism: kind, noise: noise, sensitivity: 1, count: count)
-                rows.append(try measure("epsilon best \(kind.rawValue) k=\(count)") {
-                    _ = try PrivacyAccountant.spend(of: [event], delta: 1e-5, accountant: .best)
-                })
+                rows.append(
+                    try measure("epsilon best \(kind.rawValue) k=\(count)") {
+                        _ = try PrivacyAccountant.spend(of: [event], delta: 1e-5, accountant: .best)
+                    })
             }
         }
-        rows.append(try measure("calibrate gaussian ε=1 δ=1e-5") {
-            _ = try Calibration.noise(for: .gaussian, epsilon: 1, delta: 1e-5, sensitivity: 1)
-        })
+        rows.append(
+            try measure("calibrate gaussian ε=1 δ=1e-5") {
+                _ = try Calibration.noise(for: .gaussian, epsilon: 1, delta: 1e-5, sensitivity: 1)
+            })
         let codec = FixedPointCodec(fractionalBits: 16)
         var random = SecureRandom()
         var buffered = BufferedSecureRandom()
         for mechanism in [NoiseMechanism.gaussian(sigma: 1), .laplace(scale: 1)] {
-            rows.append(try measure("noise share \(mechanism.kind.rawValue) 10000 values (SecureRandom)") {
-                _ = try DistributedNoise.share(for: mechanism, parties: 5, threshold: 3, codec: codec, count: 10_000,
-                                               using: &random)
-            })
-            rows.append(try measure("noise share \(mechanism.kind.rawValue) 10000 values (BufferedSecureRandom)") {
-                _ = try DistributedNoise.share(for: mechanism, parties: 5, threshold: 3, codec: codec, count: 10_000,
-                                               using: &buffered)
-            })
+            rows.append(
+                try measure("noise share \(mechanism.kind.rawValue) 10000 values (SecureRandom)") {
+                    _ = try DistributedNoise.share(
+                        for: mechanism, parties: 5, threshold: 3, codec: codec, count: 10_000,
+                        using: &random)
+                })
+            rows.append(
+                try measure("noise share \(mechanism.kind.rawValue) 10000 values (BufferedSecureRandom)") {
+                    _ = try DistributedNoise.share(
+                        for: mechanism, parties: 5, threshold: 3, codec: codec, count: 10_000,
+                        using: &buffered)
+                })
         }
         if output.json {
             try printJSON(rows)
         } else {
             for row in rows {
-                print("\(row.name.padding(toLength: 56, withPad: " ", startingAt: 0)) min \(String(format: "%10.1f", row.minMicroseconds)) µs   median \(String(format: "%10.1f", row.medianMicroseconds)) µs")
+                print(
+                    "\(row.name.padding(toLength: 56, withPad: " ", startingAt: 0)) min \(String(format: "%10.1f", row.minMicroseconds)) µs   median \(String(format: "%10.1f", row.medianMicroseconds)) µs"
+                )
             }
         }
     }

@@ -80,9 +80,10 @@ struct BenchSecAgg: ParsableCommand {
     func run() throws {
         let sparse = graph == "sparse"
         let t = threshold ?? (sparse ? degree / 2 + 1 : parties / 2 + 1)
-        let configuration = try SecAggConfiguration(parties: parties, threshold: t, vectorLength: length,
-                                                    graph: sparse ? .harary(degree: degree) : .complete,
-                                                    sessionNonce: SecureRandom.bytes(16), round: 1, vectorName: "bench")
+        let configuration = try SecAggConfiguration(
+            parties: parties, threshold: t, vectorLength: length,
+            graph: sparse ? .harary(degree: degree) : .complete,
+            sessionNonce: SecureRandom.bytes(16), round: 1, vectorName: "bench")
         let codec = FixedPointCodec(fractionalBits: 24)
         var inputRandom = SeededRandom(seed: 2026)
         var inputs: [[UInt64]] = []

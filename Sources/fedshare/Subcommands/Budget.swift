@@ -7,14 +7,14 @@ struct Budget: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show, check and manage the privacy budget recorded in a ledger.",
         discussion: """
-        The ledger is an append-only, hash-chained SQLite file. Its path is --ledger, else \
-        $FEDSHARE_LEDGER, else ./fedshare-ledger.sqlite. Only --set-cap and --charge create a \
-        missing ledger; every other use reads an existing one (read-only, except --cancel) and \
-        exits non-zero with "no ledger at PATH" when there is none. With no action, prints each \
-        dataset's cap, spent ε and δ, remaining ε, releases, last release and the accountant used. \
-        Exits non-zero when a charge is refused, a preview exceeds the cap, or --verify finds a \
-        broken chain.
-        """)
+            The ledger is an append-only, hash-chained SQLite file. Its path is --ledger, else \
+            $FEDSHARE_LEDGER, else ./fedshare-ledger.sqlite. Only --set-cap and --charge create a \
+            missing ledger; every other use reads an existing one (read-only, except --cancel) and \
+            exits non-zero with "no ledger at PATH" when there is none. With no action, prints each \
+            dataset's cap, spent ε and δ, remaining ε, releases, last release and the accountant used. \
+            Exits non-zero when a charge is refused, a preview exceeds the cap, or --verify finds a \
+            broken chain.
+            """)
 
     @Option(help: ArgumentHelp("The ledger file.", valueName: "FILE")) var ledger: String?
     @OptionGroup var output: JSONOutputOptions
@@ -63,16 +63,21 @@ struct Budget: ParsableCommand {
         let ledger = try PrivacyLedger(path: ledgerPath, access: access)
         if let name = setCap, let epsilon, let delta {
             try ledger.setCap(dataset: name, epsilon: epsilon, delta: delta)
-            if output.json { try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"]) } else {
+            if output.json {
+                try printJSON(["dataset": name, "epsilon": "\(epsilon)", "delta": "\(delta)"])
+            } else {
                 print("cap of '\(name)' set to ε = \(epsilon), δ = \(delta)")
             }
         } else if let name = charge {
             let reservation = try ledger.reserve(try makeCharge(dataset: name))
             if pauseMilliseconds > 0 { usleep(UInt32(pauseMilliseconds) * 1000) }
             try ledger.commit(reservation)
-            if output.json { try printJSON(ChargeOutput(reservation: reservation.id, dataset: name, after: reservation.spendAfter)) } else {
+            if output.json {
+                try printJSON(ChargeOutput(reservation: reservation.id, dataset: name, after: reservation.spendAfter))
+            } else {
                 // Unbuffered, so a process killed right after still reported what it committed.
-                let line = "committed reservation \(reservation.id) on '\(name)': spent ε = \(reservation.spendAfter.epsilon) at δ = \(reservation.spendAfter.delta)\n"
+                let line =
+                    "committed reservation \(reservation.id) on '\(name)': spent ε = \(reservation.spendAfter.epsilon) at δ = \(reservation.spendAfter.delta)\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             }
         } else if let id = cancel {
@@ -80,7 +85,9 @@ struct Budget: ParsableCommand {
             print("cancelled reservation \(id)")
         } else if verify {
             let (entries, head) = try ledger.verify()
-            if output.json { try printJSON(VerifyOutput(ok: true, entries: entries, head: head)) } else {
+            if output.json {
+                try printJSON(VerifyOutput(ok: true, entries: entries, head: head))
+            } else {
                 print("ledger OK: \(entries) entries, head \(head)")
             }
         } else if history {
@@ -89,11 +96,14 @@ struct Budget: ParsableCommand {
         } else if preview {
             let name = try previewDataset(ledger)
             let result = try ledger.preview(try makeCharge(dataset: name))
-            if output.json { try printJSON(result) } else {
+            if output.json {
+                try printJSON(result)
+            } else {
                 let cap = result.capEpsilon.map { "cap ε = \($0), δ = \(result.capDelta ?? 0)" } ?? "no cap set"
-                print("'\(name)': this release costs ε = \(result.charge.epsilon) (\(result.charge.accountant.rawValue)); "
-                    + "with what is held: ε = \(result.after.epsilon) at δ = \(result.after.delta) (\(result.after.accountant.rawValue)); "
-                    + "\(cap): \(result.allowed ? "allowed" : "REFUSED")")
+                print(
+                    "'\(name)': this release costs ε = \(result.charge.epsilon) (\(result.charge.accountant.rawValue)); "
+                        + "with what is held: ε = \(result.after.epsilon) at δ = \(result.after.delta) (\(result.after.accountant.rawValue)); "
+                        + "\(cap): \(result.allowed ? "allowed" : "REFUSED")")
             }
             if !result.allowed { throw ExitCode(1) }
         } else {
@@ -102,15 +112,25 @@ struct Budget: ParsableCommand {
         }
     }
 
-    struct ChargeOutput: Encodable { let reservation: Int64; let dataset: String; let after: PrivacySpend }
-    struct VerifyOutput: Encodable { let ok: Bool; let entries: Int; let head: String }
+    struct ChargeOutput: Encodable {
+        let reservation: Int64
+        let dataset: String
+        let after: PrivacySpend
+    }
+    struct VerifyOutput: Encodable {
+        let ok: Bool
+        let entries: Int
+        let head: String
+    }
 
     func makeCharge(dataset: String) throws -> PrivacyCharge {
         guard let mechanism, let noise, let sensitivity else { throw CLIError("missing --mechanism, --noise or --sensitivity") }
-        let event = MechanismEvent(mechanism: try MechanismKind(parsing: mechanism), noise: noise, sensitivity: sensitivity,
-                                   dimension: dimension, shares: shares, count: count)
-        return PrivacyCharge(dataset: dataset, event: event, relation: try NeighbouringRelation(parsing: relation),
-                             unit: unit, party: party, round: round)
+        let event = MechanismEvent(
+            mechanism: try MechanismKind(parsing: mechanism), noise: noise, sensitivity: sensitivity,
+            dimension: dimension, shares: shares, count: count)
+        return PrivacyCharge(
+            dataset: dataset, event: event, relation: try NeighbouringRelation(parsing: relation),
+            unit: unit, party: party, round: round)
     }
 
     func previewDataset(_ ledger: PrivacyLedger) throws -> String {
@@ -123,12 +143,17 @@ struct Budget: ParsableCommand {
     }
 
     func printBudgets(_ budgets: [DatasetBudget]) {
-        if budgets.isEmpty { print("\(ledgerPath): no datasets"); return }
+        if budgets.isEmpty {
+            print("\(ledgerPath): no datasets")
+            return
+        }
         let header = ["dataset", "cap ε", "cap δ", "spent ε", "held ε", "remaining ε", "releases", "pending", "last release", "accountant"]
         let rows = budgets.map { b in
-            [b.dataset, b.capEpsilon.map(format) ?? "-", b.capDelta.map { "\($0)" } ?? "-", format(b.spentEpsilon),
-             format(b.heldEpsilon), b.remainingEpsilon.map(format) ?? "-", "\(b.releases)", "\(b.pending)",
-             b.lastRelease ?? "-", b.accountant?.rawValue ?? "-"]
+            [
+                b.dataset, b.capEpsilon.map(format) ?? "-", b.capDelta.map { "\($0)" } ?? "-", format(b.spentEpsilon),
+                format(b.heldEpsilon), b.remainingEpsilon.map(format) ?? "-", "\(b.releases)", "\(b.pending)",
+                b.lastRelease ?? "-", b.accountant?.rawValue ?? "-",
+            ]
         }
         printTable(header, rows)
     }
@@ -140,7 +165,8 @@ struct Budget: ParsableCommand {
             switch e.kind {
             case .cap: details = "ε = \(e.capEpsilon ?? 0), δ = \(e.capDelta ?? 0)"
             case .reserve:
-                details = "\(e.mechanism ?? "?") noise \(e.noise ?? 0) Δ \(e.sensitivity ?? 0) ×\(e.count ?? 0) d \(e.dimension ?? 0)"
+                details =
+                    "\(e.mechanism ?? "?") noise \(e.noise ?? 0) Δ \(e.sensitivity ?? 0) ×\(e.count ?? 0) d \(e.dimension ?? 0)"
                     + (e.party.map { $0.isEmpty ? "" : " party \($0)" } ?? "") + (e.round.map { $0.isEmpty ? "" : " round \($0)" } ?? "")
             case .commit, .cancel: details = "reservation \(e.reservation ?? 0)"
             }

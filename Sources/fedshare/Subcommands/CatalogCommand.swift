@@ -6,11 +6,11 @@ struct CatalogCommand: ParsableCommand {
         commandName: "catalog",
         abstract: "Import, query and describe a catalog of venues, events and items.",
         discussion: """
-        A catalog holds only public metadata: what a world would publish on a web page anyway. \
-        Entries have an id, kind, name, tags, attributes, an optional [start, end] interval \
-        (RFC 3339) and an optional location (x, y, z). A party's own entries belong to the world \
-        "local".
-        """,
+            A catalog holds only public metadata: what a world would publish on a web page anyway. \
+            Entries have an id, kind, name, tags, attributes, an optional [start, end] interval \
+            (RFC 3339) and an optional location (x, y, z). A party's own entries belong to the world \
+            "local".
+            """,
         subcommands: [CatalogImportCommand.self, CatalogQueryCommand.self, CatalogStatsCommand.self])
 }
 

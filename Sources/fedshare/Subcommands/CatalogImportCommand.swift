@@ -8,12 +8,12 @@ struct CatalogImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import entries from a JSONL or CSV file into a catalog (created if missing).",
         discussion: """
-        JSONL: one object per line with the fields id, kind, name, tags, attributes, start, end and \
-        location ({"x", "y", "z"}); unknown fields are refused. CSV: a header with id, kind, name \
-        and optionally tags (separated by ;), start, end, x, y, z; every other column is an \
-        attribute, an empty cell is absent. The first bad line is reported with its file, line and \
-        field, and then nothing is imported. An entry whose id is already in the catalog replaces it.
-        """)
+            JSONL: one object per line with the fields id, kind, name, tags, attributes, start, end and \
+            location ({"x", "y", "z"}); unknown fields are refused. CSV: a header with id, kind, name \
+            and optionally tags (separated by ;), start, end, x, y, z; every other column is an \
+            attribute, an empty cell is absent. The first bad line is reported with its file, line and \
+            field, and then nothing is imported. An entry whose id is already in the catalog replaces it.
+            """)
 
     @OptionGroup var file: CatalogFileOption
     @Argument(help: ArgumentHelp("The entries: a .jsonl or .csv file.", valueName: "ENTRIES")) var entries: String

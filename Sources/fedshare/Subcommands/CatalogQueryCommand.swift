@@ -10,18 +10,18 @@ struct CatalogQueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Find the entries of a catalog that match every filter given.",
         discussion: """
-        --text: name or tags contain every word (whole tokens, case and accents ignored), ranked \
-        by bm25. --where KEY=VALUE: an attribute, or the kind, has that value (repeatable). \
-        --from/--to: the entry's [start, end] overlaps [from, to] (a missing start or end is open; \
-        an entry with neither never matches). --near X,Y[,Z] --radius R: within distance R (in 2-D \
-        without Z; an entry without z never matches a 3-D --near). --within X1,Y1,X2,Y2: inside \
-        the box. All bounds are inclusive. Without --text, results are ordered by id, then world.
+            --text: name or tags contain every word (whole tokens, case and accents ignored), ranked \
+            by bm25. --where KEY=VALUE: an attribute, or the kind, has that value (repeatable). \
+            --from/--to: the entry's [start, end] overlaps [from, to] (a missing start or end is open; \
+            an entry with neither never matches). --near X,Y[,Z] --radius R: within distance R (in 2-D \
+            without Z; an entry without z never matches a 3-D --near). --within X1,Y1,X2,Y2: inside \
+            the box. All bounds are inclusive. Without --text, results are ordered by id, then world.
 
-        With --catalog the query runs on that file. With --kit (a party's kit) it goes to the \
-        running aggregator over the federation's mutual-TLS channel, signed with the party's \
-        key, and runs there on the federation directory: every world's published catalog, \
-        with the same semantics; each entry names its world (party-N).
-        """)
+            With --catalog the query runs on that file. With --kit (a party's kit) it goes to the \
+            running aggregator over the federation's mutual-TLS channel, signed with the party's \
+            key, and runs there on the federation directory: every world's published catalog, \
+            with the same semantics; each entry names its world (party-N).
+            """)
 
     @Option(help: ArgumentHelp("The catalog file (SQLite).", valueName: "FILE")) var catalog: String?
     @Option(help: ArgumentHelp("Ask the aggregator's federation directory instead, as this party (its kit folder).", valueName: "DIR"))
@@ -30,8 +30,9 @@ struct CatalogQueryCommand: AsyncParsableCommand {
     var aggregator: String?
     @Option(help: "With --kit: seconds to keep trying to reach the aggregator.") var retryFor = 5
     @Option(help: ArgumentHelp("Words that must all appear in the name or tags.", valueName: "WORDS")) var text: String?
-    @Option(name: .customLong("where"), parsing: .unconditionalSingleValue,
-            help: ArgumentHelp("An attribute (or kind) that must have this value; repeatable.", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("where"), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("An attribute (or kind) that must have this value; repeatable.", valueName: "KEY=VALUE"))
     var conditions: [String] = []
     @Option(help: ArgumentHelp("Overlapping from this instant (RFC 3339).", valueName: "T")) var from: String?
     @Option(help: ArgumentHelp("Overlapping until this instant (RFC 3339).", valueName: "T")) var to: String?
@@ -77,11 +78,15 @@ struct CatalogQueryCommand: AsyncParsableCommand {
         let rows = matches.map { match -> [String] in
             let e = match.entry
             let location = e.location.map { l in ([l.x, l.y] + (l.z.map { [$0] } ?? [])).map { "\($0)" }.joined(separator: ",") }
-            return [match.world, e.id, e.kind, e.name, e.start?.rfc3339 ?? "-", e.end?.rfc3339 ?? "-", location ?? "-",
-                    e.tags.joined(separator: ";")]
+            return [
+                match.world, e.id, e.kind, e.name, e.start?.rfc3339 ?? "-", e.end?.rfc3339 ?? "-", location ?? "-",
+                e.tags.joined(separator: ";"),
+            ]
         }
         printColumns(header, rows)
-        print("\(matches.count) \(matches.count == 1 ? "entry" : "entries")\(query.limit > 0 && matches.count == query.limit ? " (the limit; --limit 0 for all)" : "")")
+        print(
+            "\(matches.count) \(matches.count == 1 ? "entry" : "entries")\(query.limit > 0 && matches.count == query.limit ? " (the limit; --limit 0 for all)" : "")"
+        )
     }
 }
 
@@ -94,8 +99,9 @@ extension CatalogQueryCommand {
         }
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-        let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                                             logger: .quiet("fedshare.status"))
+        let connection = try PartyConnection(
+            kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+            logger: .quiet("fedshare.status"))
         return try await CatalogPublisher(kit: loaded).ask(query, over: connection)
     }
 }

@@ -39,7 +39,11 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "Instead of --data: this party's partial result (fedshare attention --partial-out, or the Spark job's partial.json).")
     var precomputed: String?
 
-    @Option(name: .long, help: ArgumentHelp("This world's catalog (from fedshare catalog import): published, signed, to the federation directory on joining (the entries the manifest's [catalog] selects, or all).", valueName: "FILE.sqlite"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "This world's catalog (from fedshare catalog import): published, signed, to the federation directory on joining (the entries the manifest's [catalog] selects, or all).",
+            valueName: "FILE.sqlite"))
     var catalog: String?
 
     @Option(name: .long, help: "The aggregator's HOST:PORT (default: the manifest's).")
@@ -96,7 +100,8 @@ struct Party: AsyncParsableCommand {
             throw CLIError("\(loaded.folder.path): this is the aggregator's kit; a party needs its own party-N/ kit")
         }
         guard kitParty == id else {
-            throw CLIError("--id \(id): the kit in \(loaded.folder.path) holds party \(kitParty)'s certificate; a party can only claim the id its certificate names")
+            throw CLIError(
+                "--id \(id): the kit in \(loaded.folder.path) holds party \(kitParty)'s certificate; a party can only claim the id its certificate names")
         }
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let json = self.json
@@ -124,8 +129,9 @@ struct Party: AsyncParsableCommand {
         let line = StatusLine(enabled: !json)
         defer { line.finish() }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }
-        let connection = try PartyConnection(kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
-                                             logger: logger)
+        let connection = try PartyConnection(
+            kit: loaded, aggregator: address, retry: RetryPolicy(giveUpAfter: .seconds(retryFor)),
+            logger: logger)
         if let catalog {
             let receipt = try await CatalogPublisher(kit: loaded).publish(
                 try Catalog(path: catalog, access: .readOnly), matching: try loaded.manifest.catalogSelection(), over: connection)
@@ -161,7 +167,15 @@ struct Party: AsyncParsableCommand {
                 }
             case .received(let phase):
                 // The first aggregator message after this phase is held, unhandled.
-                if phase.rawValue == stopAfter, stopOnce.withLock({ let first = $0; $0 = false; return first }) { raise(SIGSTOP) }
+                if phase.rawValue == stopAfter,
+                    stopOnce.withLock({
+                        let first = $0
+                        $0 = false
+                        return first
+                    })
+                {
+                    raise(SIGSTOP)
+                }
             case .reconnecting(let reason, let settlement):
                 let ledgerNote = Self.describe(settlement)
                 if json {
@@ -183,18 +197,20 @@ struct Party: AsyncParsableCommand {
             if json {
                 emit(Event(event: "released", party: id, detail: out, contributors: result.contributors, dropped: dropped, round: result.round))
             } else {
-                print("party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
-                      + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
-                      + "; charge committed in \(ledgerPath)"
-                      + (out.map { "; outputs in \($0)" } ?? ""))
+                print(
+                    "party \(id): round \(result.round) released; contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                        + (dropped.isEmpty ? "" : "; dropped " + dropped.joined(separator: ", "))
+                        + "; charge committed in \(ledgerPath)"
+                        + (out.map { "; outputs in \($0)" } ?? ""))
                 if let noise, !result.noNoise {
                     print("party \(id): noise \(noise.summaryLine)")
                     if let warning = noise.warning { StatusLine.warn("party \(id): \(warning)") }
                 }
             }
         case .aborted(let phase, let reason, let missing):
-            throw CLIError("party \(id): the round aborted in phase \(phase.rawValue): \(reason)"
-                           + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+            throw CLIError(
+                "party \(id): the round aborted in phase \(phase.rawValue): \(reason)"
+                    + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
         case .refused(let reason):
             throw CLIError("party \(id) refused the round: \(reason)")
         }

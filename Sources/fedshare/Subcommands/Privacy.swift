@@ -14,13 +14,13 @@ struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print ε(δ) of `count` releases of one noise mechanism.",
             discussion: """
-            For gaussian, --noise is σ and --sensitivity the L2 sensitivity; for laplace, --noise is \
-            the scale b and --sensitivity the L1 sensitivity. Accountants: basic (sum; Gaussian \
-            releases share δ equally), advanced (Kairouz–Oh–Viswanath), rdp (dp-accounting's orders \
-            and conversion), exact (composed Gaussians are one Gaussian; Balle–Wang curve), best \
-            (the smallest that applies; the default). The discrete kinds (discrete_gaussian, \
-            discrete_laplace) take grid units and are what fedshare's ledger records.
-            """)
+                For gaussian, --noise is σ and --sensitivity the L2 sensitivity; for laplace, --noise is \
+                the scale b and --sensitivity the L1 sensitivity. Accountants: basic (sum; Gaussian \
+                releases share δ equally), advanced (Kairouz–Oh–Viswanath), rdp (dp-accounting's orders \
+                and conversion), exact (composed Gaussians are one Gaussian; Balle–Wang curve), best \
+                (the smallest that applies; the default). The discrete kinds (discrete_gaussian, \
+                discrete_laplace) take grid units and are what fedshare's ledger records.
+                """)
 
         @Option(help: "gaussian, laplace, discrete_gaussian or discrete_laplace.") var mechanism: String
         @Option(help: "σ (Gaussian) or the Laplace scale b.") var noise: Double
@@ -38,8 +38,9 @@ struct Privacy: ParsableCommand {
             guard let delta = delta ?? (kind.isPure ? 0 : nil) else {
                 throw CLIError("--delta is required for the \(mechanism) mechanism")
             }
-            let event = MechanismEvent(mechanism: kind, noise: noise, sensitivity: sensitivity, dimension: dimension,
-                                       shares: shares, count: count)
+            let event = MechanismEvent(
+                mechanism: kind, noise: noise, sensitivity: sensitivity, dimension: dimension,
+                shares: shares, count: count)
             let spend = try PrivacyAccountant.spend(of: [event], delta: delta, accountant: accountantKind)
             if output.json {
                 try printJSON(spend)
@@ -56,15 +57,15 @@ struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the noise parameter that makes releases (ε, δ)-DP.",
             discussion: """
-            The noise is the smallest the accountant itself certifies at the target (what \
-            `fedshare privacy epsilon` gives back for it is at most ε), and the line names the \
-            bound used. laplace and discrete_laplace: b = count·Δ₁/ε, checked in exact rationals. \
-            gaussian: the analytic Gaussian mechanism (Balle–Wang 2018), rounded up; count releases \
-            of σ compose exactly to one of σ/√count. discrete_gaussian (what fedshare adds, in grid \
-            units, summed over --shares parties across --dimension coordinates): bisection over σ \
-            on the accountant's Rényi-DP bound (Canonne–Kamath–Steinke 2020; Kairouz–Liu–Steinke \
-            2021 when --shares > 1).
-            """)
+                The noise is the smallest the accountant itself certifies at the target (what \
+                `fedshare privacy epsilon` gives back for it is at most ε), and the line names the \
+                bound used. laplace and discrete_laplace: b = count·Δ₁/ε, checked in exact rationals. \
+                gaussian: the analytic Gaussian mechanism (Balle–Wang 2018), rounded up; count releases \
+                of σ compose exactly to one of σ/√count. discrete_gaussian (what fedshare adds, in grid \
+                units, summed over --shares parties across --dimension coordinates): bisection over σ \
+                on the accountant's Rényi-DP bound (Canonne–Kamath–Steinke 2020; Kairouz–Liu–Steinke \
+                2021 when --shares > 1).
+                """)
 
         @Option(help: "gaussian, laplace, discrete_gaussian or discrete_laplace.") var mechanism: String
         @Option(help: "Target ε.") var epsilon: Double
@@ -94,16 +95,20 @@ struct Privacy: ParsableCommand {
 
         func run() throws {
             let kind = try MechanismKind(parsing: mechanism)
-            let template = MechanismEvent(mechanism: kind, noise: 1, sensitivity: sensitivity, dimension: dimension,
-                                          shares: shares, count: count)
+            let template = MechanismEvent(
+                mechanism: kind, noise: 1, sensitivity: sensitivity, dimension: dimension,
+                shares: shares, count: count)
             let calibrated = try Calibration.calibrate(template, epsilon: epsilon, delta: delta)
             if output.json {
-                try printJSON(Output(noise: calibrated.noise, epsilon: calibrated.spend.epsilon, delta: calibrated.spend.delta,
-                                     accountant: calibrated.spend.accountant.rawValue, bound: calibrated.bound.rawValue))
+                try printJSON(
+                    Output(
+                        noise: calibrated.noise, epsilon: calibrated.spend.epsilon, delta: calibrated.spend.delta,
+                        accountant: calibrated.spend.accountant.rawValue, bound: calibrated.bound.rawValue))
             } else {
-                print("\(kind.isPure ? "b" : "σ") = \(calibrated.noise) (certified ε = \(calibrated.spend.epsilon) at δ = "
-                      + "\(calibrated.spend.delta) by the \(calibrated.spend.accountant.rawValue) accountant; bound: "
-                      + "\(calibrated.bound.summary))")
+                print(
+                    "\(kind.isPure ? "b" : "σ") = \(calibrated.noise) (certified ε = \(calibrated.spend.epsilon) at δ = "
+                        + "\(calibrated.spend.delta) by the \(calibrated.spend.accountant.rawValue) accountant; bound: "
+                        + "\(calibrated.bound.summary))")
             }
         }
     }

@@ -13,16 +13,16 @@ extension Privacy {
             commandName: "sample-releases",
             abstract: "Print many noisy releases of a federation's sum, through the round's own noise path.",
             discussion: """
-            For empirical privacy audits. Computes each party's local attention once, then, for \
-            every release, has each contributing party draw a fresh noise share and encode its \
-            contribution exactly as a round does (RoundPlan.noiseShare and RoundPlan.encode, the \
-            production CSPRNG), and prints the sum: what the aggregator opens, on the fixed-point \
-            grid. Encryption and masking are left out: they open exactly this sum (the round \
-            engine tests check that both modes agree with it). Output: one line `clear V…` (the \
-            noise-free sum), one line `event …` (what each ledger would charge, with its \
-            certified ε), then one line `release V…` per release; values are integers in grid \
-            units. Every release spends privacy on the data given: run it on audit data only.
-            """)
+                For empirical privacy audits. Computes each party's local attention once, then, for \
+                every release, has each contributing party draw a fresh noise share and encode its \
+                contribution exactly as a round does (RoundPlan.noiseShare and RoundPlan.encode, the \
+                production CSPRNG), and prints the sum: what the aggregator opens, on the fixed-point \
+                grid. Encryption and masking are left out: they open exactly this sum (the round \
+                engine tests check that both modes agree with it). Output: one line `clear V…` (the \
+                noise-free sum), one line `event …` (what each ledger would charge, with its \
+                certified ε), then one line `release V…` per release; values are integers in grid \
+                units. Every release spends privacy on the data given: run it on audit data only.
+                """)
 
         @Option(help: "The federation manifest.") var manifest: String
         @Option(help: "A party's data file, in the order of the manifest's party ids (repeatable).") var data: [String] = []
@@ -46,7 +46,9 @@ extension Privacy {
                 var ids: [Int] = []
                 for field in contributors.split(separator: ",", omittingEmptySubsequences: false) {
                     guard let id = Int(field.trimmingCharacters(in: .whitespaces)), parties.contains(id), !ids.contains(id) else {
-                        throw CLIError("--contributors \(contributors): '\(field)' is not a party of the manifest (parties \(parties.map(String.init).joined(separator: ", "))), or is repeated")
+                        throw CLIError(
+                            "--contributors \(contributors): '\(field)' is not a party of the manifest (parties \(parties.map(String.init).joined(separator: ", "))), or is repeated"
+                        )
                     }
                     ids.append(id)
                 }
@@ -73,9 +75,10 @@ extension Privacy {
             }
             emit("clear", clear)
             let event = plan.event
-            print("event mechanism=\(event.mechanism.rawValue) noise=\(event.noise) sensitivity=\(event.sensitivity) "
-                             + "dimension=\(event.dimension) shares=\(event.shares) epsilon=\(plan.epsilon) delta=\(plan.delta) "
-                             + "accountant=\(plan.accountant.rawValue) contributors=\(chosen.count)")
+            print(
+                "event mechanism=\(event.mechanism.rawValue) noise=\(event.noise) sensitivity=\(event.sensitivity) "
+                    + "dimension=\(event.dimension) shares=\(event.shares) epsilon=\(plan.epsilon) delta=\(plan.delta) "
+                    + "accountant=\(plan.accountant.rawValue) contributors=\(chosen.count)")
             for _ in 0..<count {
                 var sum = zero
                 for contribution in local {

@@ -74,9 +74,10 @@ struct Provision: AsyncParsableCommand {
 
     static func printReport(_ report: Provisioner.Report) {
         var lines: [String] = []
-        let key = report.keyBits.map { bits in
-            "threshold key \(bits)-bit" + (report.dealingSeconds.map { String(format: ", dealt in %.1f s", $0) } ?? "")
-        } ?? "secure-aggregation mode: no threshold key"
+        let key =
+            report.keyBits.map { bits in
+                "threshold key \(bits)-bit" + (report.dealingSeconds.map { String(format: ", dealt in %.1f s", $0) } ?? "")
+            } ?? "secure-aggregation mode: no threshold key"
         lines.append("Provisioned federation \(report.federation) in \(report.outputFolder) (\(key)).")
         lines.append("SHA-256 fingerprints (participants compare theirs out of band):")
         let width = ([report.ca] + report.kits).map(\.name.count).max() ?? 10

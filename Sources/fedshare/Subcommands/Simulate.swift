@@ -32,7 +32,11 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "A party's data file, in the order of the manifest's party ids (repeatable).")
     var data: [String] = []
 
-    @Option(name: .long, help: "PARTY=FILE: that party takes part with this partial result (fedshare attention --partial-out, or the Spark job's) instead of its data (repeatable).")
+    @Option(
+        name: .long,
+        help:
+            "PARTY=FILE: that party takes part with this partial result (fedshare attention --partial-out, or the Spark job's) instead of its data (repeatable)."
+    )
     var precomputed: [PrecomputedArgument] = []
 
     @Option(name: .long, help: "paillier or secagg (default: the manifest's).")
@@ -44,10 +48,16 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Parties needed to decrypt or unmask (default: the manifest's).")
     var threshold: Int?
 
-    @Option(name: .long, help: "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask. At decrypt only the parties asked to decrypt stop (all of them with --decryption-committee everyone).")
+    @Option(
+        name: .long,
+        help:
+            "PARTY@PHASE: that party stops answering at that phase (repeatable). Phases: join, advertise, share, contribute, check, decrypt, unmask. At decrypt only the parties asked to decrypt stop (all of them with --decryption-committee everyone)."
+    )
     var drop: [DropArgument] = []
 
-    @Option(name: .long, help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
+    @Option(
+        name: .long,
+        help: "Who decrypts (Paillier): threshold (the first t contributors; another is asked only when one fails) or everyone (every contributor at once).")
     var decryptionCommittee = DecryptionCommittee.threshold
 
     @Flag(name: .long, help: "Add no differential-privacy noise (simulations only; recorded in result.json).")
@@ -97,8 +107,9 @@ struct Simulate: AsyncParsableCommand {
             throw CLIError("--threshold \(threshold) is above the number of parties (\(partyIDs.count))")
         }
 
-        var configuration = LocalFederation.Configuration(manifest: original, data: dataFor,
-                                                          outputFolder: URL(fileURLWithPath: out), workFolder: work)
+        var configuration = LocalFederation.Configuration(
+            manifest: original, data: dataFor,
+            outputFolder: URL(fileURLWithPath: out), workFolder: work)
         configuration.overrides = FederationManifest.Overrides(
             parties: partyIDs, threshold: threshold, mode: mode?.mode, keyBits: keyBits)
         configuration.precomputed = precomputedFor
@@ -134,13 +145,16 @@ struct Simulate: AsyncParsableCommand {
         for party in loaded.parties.sorted() {
             let suffixes = ["-\(party).csv", "-\(party).tsv", "-\(party).jsonl", "-\(party).npy"]
             guard let file = files.sorted().first(where: { name in suffixes.contains(where: { name.hasSuffix($0) }) }) else {
-                throw CLIError("Examples/\(name): no data file for party \(party) (expected a file named like world-\(party).csv; see its README, some examples generate their data)")
+                throw CLIError(
+                    "Examples/\(name): no data file for party \(party) (expected a file named like world-\(party).csv; see its README, some examples generate their data)"
+                )
             }
             data.append(folder.appendingPathComponent(file))
         }
         let capacities = folder.appendingPathComponent("capacities.csv")
-        return Source(manifest: manifestURL, data: data,
-                      capacities: FileManager.default.fileExists(atPath: capacities.path) ? capacities : nil)
+        return Source(
+            manifest: manifestURL, data: data,
+            capacities: FileManager.default.fileExists(atPath: capacities.path) ? capacities : nil)
     }
 
     /// An example whose data is generated (a `generate.py` beside its manifest, the data files
@@ -153,7 +167,9 @@ struct Simulate: AsyncParsableCommand {
         guard !missing.isEmpty, FileManager.default.fileExists(atPath: script.path) else { return }
         let scratch = folder.appendingPathComponent(".generating-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        if !quiet { FileHandle.standardError.write(Data("generating Examples/\(example)'s data once (python3 generate.py; deterministic, git-ignored)…\n".utf8)) }
+        if !quiet {
+            FileHandle.standardError.write(Data("generating Examples/\(example)'s data once (python3 generate.py; deterministic, git-ignored)…\n".utf8))
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, "--worlds", String(parties.max() ?? 1), "--out", scratch.path]
@@ -171,7 +187,7 @@ struct Simulate: AsyncParsableCommand {
         }
         for name in missing {
             let destination = folder.appendingPathComponent(name)
-            guard !FileManager.default.fileExists(atPath: destination.path) else { continue } // another run was first
+            guard !FileManager.default.fileExists(atPath: destination.path) else { continue }  // another run was first
             do { try FileManager.default.moveItem(at: scratch.appendingPathComponent(name), to: destination) } catch {
                 guard FileManager.default.fileExists(atPath: destination.path) else {
                     throw CLIError("Examples/\(example): cannot move the generated \(name) into \(folder.path): \(error.localizedDescription)")

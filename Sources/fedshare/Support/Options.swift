@@ -43,7 +43,11 @@ struct LedgerOptions: ParsableArguments {
 struct LoggingOptions: ParsableArguments {
     static let environmentVariable = "FEDSHARE_LOG_LEVEL"
 
-    @Option(name: .long, help: "Log level on standard error: trace, debug, info, notice, warning, error or critical (default: info, error for a party with --json; or set FEDSHARE_LOG_LEVEL).")
+    @Option(
+        name: .long,
+        help:
+            "Log level on standard error: trace, debug, info, notice, warning, error or critical (default: info, error for a party with --json; or set FEDSHARE_LOG_LEVEL)."
+    )
     var logLevel: LogLevel?
 
     /// The level from `--log-level`, else `FEDSHARE_LOG_LEVEL`, else `fallback`.

@@ -15,8 +15,11 @@ func printJSON<T: Encodable>(_ value: T) throws {
 func writeAtomically(_ data: Data, to url: URL, permissions: Int? = nil) throws {
     let directory = url.deletingLastPathComponent()
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    guard FileManager.default.createFile(atPath: temporary.path, contents: nil,
-                                         attributes: permissions.map { [.posixPermissions: $0] }) else {
+    guard
+        FileManager.default.createFile(
+            atPath: temporary.path, contents: nil,
+            attributes: permissions.map { [.posixPermissions: $0] })
+    else {
         throw CLIError("\(url.path): cannot write (does the folder \(directory.path) exist and is it writable?)")
     }
     do {

@@ -5,14 +5,21 @@ import Foundation
 /// one JSON object (`--json`) or lines of text.
 struct SimulationSummary: Encodable {
     struct Seconds: Encodable {
-        struct Phase: Encodable { var phase: String; var seconds: Double }
+        struct Phase: Encodable {
+            var phase: String
+            var seconds: Double
+        }
         var provisioning: Double
         var localAttention: Double
         var phases: [Phase]
         var total: Double
         var keyDealing: Double?
     }
-    struct Bytes: Encodable { var party: Int; var sent: Int; var received: Int }
+    struct Bytes: Encodable {
+        var party: Int
+        var sent: Int
+        var received: Int
+    }
     var federation: String
     var mode: String
     var parties: [Int]
@@ -53,10 +60,11 @@ struct SimulationSummary: Encodable {
         self.noNoise = noNoise
         noise = report.summary.noise
         againstClear = report.againstClear
-        seconds = .init(provisioning: report.provisioningSeconds, localAttention: report.localAttentionSeconds,
-                        phases: report.round.phaseSeconds.filter { $0.phase != .done && $0.phase != .aborted }
-                            .map { .init(phase: $0.phase.rawValue, seconds: $0.seconds) },
-                        total: total, keyDealing: report.provisioning.dealingSeconds)
+        seconds = .init(
+            provisioning: report.provisioningSeconds, localAttention: report.localAttentionSeconds,
+            phases: report.round.phaseSeconds.filter { $0.phase != .done && $0.phase != .aborted }
+                .map { .init(phase: $0.phase.rawValue, seconds: $0.seconds) },
+            total: total, keyDealing: report.provisioning.dealingSeconds)
         bytesPerParty = report.parties.map { .init(party: $0, sent: report.round.bytesSent[$0] ?? 0, received: report.round.bytesReceived[$0] ?? 0) }
         partyNotes = report.partyNotes.map { "party \($0.key): \($0.value)" }.sorted()
         self.outputFolder = outputFolder.standardizedFileURL.path
@@ -81,8 +89,9 @@ struct SimulationSummary: Encodable {
     var text: String {
         func list(_ ids: [Int]) -> String { ids.map(String.init).joined(separator: ", ") }
         var lines: [String] = []
-        lines.append("Simulated federation \(federation): \(parties.count) parties (\(list(parties))), threshold \(threshold), mode \(mode)"
-                     + (mode == "paillier" ? ", \(keyBits.map { "\($0)-bit" } ?? "?") threshold Paillier key" : ""))
+        lines.append(
+            "Simulated federation \(federation): \(parties.count) parties (\(list(parties))), threshold \(threshold), mode \(mode)"
+                + (mode == "paillier" ? ", \(keyBits.map { "\($0)-bit" } ?? "?") threshold Paillier key" : ""))
         lines.append("Transport: gRPC over HTTP/2 on loopback, mutual TLS with a temporary federation CA")
         lines.append("Contributors: \(list(contributors))" + (dropped.isEmpty ? "" : "; dropped: " + dropped.joined(separator: "; ")))
         lines.append("Privacy cost: \(privacy)" + (noNoise ? " — NO NOISE ADDED (--no-noise; recorded in result.json)" : ""))
@@ -90,10 +99,12 @@ struct SimulationSummary: Encodable {
             lines.append("Noise: \(noise.summaryLine)")
             if let warning = noise.warning { lines.append("WARNING: \(warning)") }
         }
-        lines.append("Against the clear sum (only a simulation holds every party's data; in \(againstClear.file)): relative error "
-                     + String(format: "%.1f %% post-processed, %.1f %% raw (Frobenius norm)", againstClear.postProcessed * 100, againstClear.raw * 100))
-        lines.append("Release: attention.csv and counts.csv are post-processed (non-negative, each row summing to its count; "
-                     + "no privacy cost); the raw unbiased release is in attention-raw.csv and counts-raw.csv")
+        lines.append(
+            "Against the clear sum (only a simulation holds every party's data; in \(againstClear.file)): relative error "
+                + String(format: "%.1f %% post-processed, %.1f %% raw (Frobenius norm)", againstClear.postProcessed * 100, againstClear.raw * 100))
+        lines.append(
+            "Release: attention.csv and counts.csv are post-processed (non-negative, each row summing to its count; "
+                + "no privacy cost); the raw unbiased release is in attention-raw.csv and counts-raw.csv")
         var timing = String(format: "Time: provisioning %.1f s", seconds.provisioning)
         if let dealing = seconds.keyDealing { timing += String(format: " (key dealing %.1f s)", dealing) }
         timing += String(format: ", local attention %.2f s", seconds.localAttention)
@@ -102,8 +113,10 @@ struct SimulationSummary: Encodable {
         lines.append(timing)
         if !partyNotes.isEmpty { lines.append("Parties: " + partyNotes.joined(separator: "; ")) }
         if let catalogWorlds {
-            lines.append("Catalog: the federation directory holds " + catalogWorlds.sorted { $0.key < $1.key }
-                .map { "\($0.value) entries of \($0.key)" }.joined(separator: ", ") + " (published, signed, on joining)")
+            lines.append(
+                "Catalog: the federation directory holds "
+                    + catalogWorlds.sorted { $0.key < $1.key }
+                    .map { "\($0.value) entries of \($0.key)" }.joined(separator: ", ") + " (published, signed, on joining)")
         }
         lines.append("Outputs: \(outputFolder)/ (\(outputs.joined(separator: ", ")))")
         if let kits { lines.append("Temporary kits and ledgers kept in \(kits)") }
@@ -123,9 +136,10 @@ extension LocalFederation {
         let report = try await run { display.show($0) }
         display.finish()
         let total = ContinuousClock.now - start
-        let view = SimulationSummary(report, noNoise: configuration.noNoise,
-                                     total: Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18,
-                                     outputFolder: configuration.outputFolder, kits: kits)
+        let view = SimulationSummary(
+            report, noNoise: configuration.noNoise,
+            total: Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18,
+            outputFolder: configuration.outputFolder, kits: kits)
         if json { try printJSON(view) } else { print(view.text) }
     }
 }

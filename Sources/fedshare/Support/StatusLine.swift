@@ -2,6 +2,7 @@ import Federation
 import Foundation
 import Paillier
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,7 +61,10 @@ final class StatusLine: Sendable {
     func finish() {
         guard enabled else { return }
         let drawn = state.withLock { state in
-            defer { state.drawn = false; state.text = "" }
+            defer {
+                state.drawn = false
+                state.text = ""
+            }
             return state.drawn
         }
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }

@@ -1,5 +1,6 @@
 import Foundation
 import Manifest
+
 @testable import Attention  // the record sources are internal; debug builds are testable
 
 /// The federation manifest (TOML) and the party data readers (CSV/TSV, JSON Lines, .npy).
@@ -54,7 +55,10 @@ enum AttentionTargets {
     /// Writes `bytes` to the scratch folder under `name`.
     static func file(_ name: String, _ bytes: [UInt8]) -> String {
         let path = folder.appendingPathComponent(name).path
-        guard let handle = fopen(path, "wb") else { report("fedshare-fuzz: cannot write \(path)"); exit(2) }
+        guard let handle = fopen(path, "wb") else {
+            report("fedshare-fuzz: cannot write \(path)")
+            exit(2)
+        }
         if !bytes.isEmpty { _ = fwrite(bytes, 1, bytes.count, handle) }
         fclose(handle)
         return path
@@ -105,8 +109,11 @@ enum AttentionTargets {
         }
         guard array.shape.count == 2, array.columns == layout.featureDimension, array.rows <= 64 else { return }
         let side = file("data.groups.csv", Array(("user,group\n" + String(repeating: "u,a\n", count: array.rows)).utf8))
-        guard let source = try? NumPyRecordSource(path: path, displayName: "data.npy", sidePath: side,
-                                                  sideName: "data.groups.csv", layout: layout) else { return }
+        guard
+            let source = try? NumPyRecordSource(
+                path: path, displayName: "data.npy", sidePath: side,
+                sideName: "data.groups.csv", layout: layout)
+        else { return }
         drain(source, limit: array.rows + 1)
     }
 

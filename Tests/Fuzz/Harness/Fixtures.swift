@@ -11,7 +11,8 @@ enum Fixtures {
     static func vector(_ name: String) -> [String: Any] {
         let url = repository.appendingPathComponent("Tests/TestVectors/\(name)")
         guard let data = try? Data(contentsOf: url),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
             report("fedshare-fuzz: cannot read \(url.path)")
             exit(2)
         }

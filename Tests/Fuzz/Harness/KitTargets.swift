@@ -1,5 +1,5 @@
-import Foundation
 import FederationProtocol
+import Foundation
 
 /// A startup kit's `kit.json` (the files it names are fuzzed by their own targets: the
 /// manifest, the threshold key and key share; PEM certificates are parsed by swift-certificates).
@@ -11,8 +11,9 @@ enum KitTargets {
         for (field, name) in descriptor.files {
             let resolved = kit.appendingPathComponent(name).standardizedFileURL.path
             // Bytes, not characters: a combining mark after "/" fuses with it in String comparisons.
-            invariant(resolved.utf8.starts(with: "/kit/".utf8) && resolved.utf8.count > 5,
-                      "kit.json field \(field) accepted outside the kit: \(name)")
+            invariant(
+                resolved.utf8.starts(with: "/kit/".utf8) && resolved.utf8.count > 5,
+                "kit.json field \(field) accepted outside the kit: \(name)")
         }
         invariant((try? descriptor.holder()) != nil, "kit.json accepted with an unknown holder")
         guard let written = try? JSONEncoder().encode(descriptor) else {
@@ -28,8 +29,9 @@ enum KitTargets {
             federation: "three-worlds", role: "party", party: 2, shareIndex: 2, manifest: "manifest.toml",
             manifestSHA256: String(repeating: "0f", count: 32), caCertificate: "ca.pem", certificate: "cert.pem",
             privateKey: "key.pem", thresholdPublicKey: "threshold-public-key.json", keyShare: "key-share.json",
-            fingerprints: .init(ca: String(repeating: "1a", count: 32), certificate: String(repeating: "2b", count: 32),
-                                thresholdKey: String(repeating: "3c", count: 16)),
+            fingerprints: .init(
+                ca: String(repeating: "1a", count: 32), certificate: String(repeating: "2b", count: 32),
+                thresholdKey: String(repeating: "3c", count: 16)),
             created: "2026-11-29T04:00:00Z")
         var aggregator = party
         aggregator.role = "aggregator"

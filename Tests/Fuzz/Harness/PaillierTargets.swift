@@ -23,7 +23,8 @@ enum PaillierTargets {
     /// A pheutil public key: decode, validate, write, read again.
     static func pheutilPublicKey(_ bytes: [UInt8]) {
         guard let json = try? JSONDecoder().decode(PheutilPublicKeyJSON.self, from: Data(bytes)),
-              let key = try? json.publicKey(policy: .insecureTestOnly) else { return }
+            let key = try? json.publicKey(policy: .insecureTestOnly)
+        else { return }
         invariant(key.n.isOdd && key.n.bitWidth >= KeySizePolicy.insecureTestOnly.minimumBits, "accepted an invalid modulus")
         let again = roundTrip(PheutilPublicKeyJSON(key, kid: json.kid ?? "k"))
         invariant((try? again?.publicKey(policy: .insecureTestOnly)) == key, "public key does not survive a write and read")
@@ -32,11 +33,13 @@ enum PaillierTargets {
     /// A pheutil private key: decode, validate (p·q = n), write, read again, decrypt one encryption.
     static func pheutilPrivateKey(_ bytes: [UInt8]) {
         guard let json = try? JSONDecoder().decode(PheutilPrivateKeyJSON.self, from: Data(bytes)),
-              let key = try? json.privateKey(policy: .insecureTestOnly) else { return }
+            let key = try? json.privateKey(policy: .insecureTestOnly)
+        else { return }
         invariant(key.factors.p * key.factors.q == key.publicKey.n, "accepted factors whose product is not n")
         let again = roundTrip(PheutilPrivateKeyJSON(key, kid: "k", publicKid: "k"))
-        invariant((try? again?.privateKey(policy: .insecureTestOnly))?.publicKey == key.publicKey,
-                  "private key does not survive a write and read")
+        invariant(
+            (try? again?.privateKey(policy: .insecureTestOnly))?.publicKey == key.publicKey,
+            "private key does not survive a write and read")
         var random = FixedRandom()
         if let ciphertext = try? key.publicKey.encrypt(BigInt(12345), method: .plain, using: &random) {
             invariant(key.decrypt(ciphertext) == BigInt(12345), "an accepted private key does not decrypt")
@@ -49,7 +52,8 @@ enum PaillierTargets {
         let privateKey = Fixtures.pheKey!
         let key = privateKey.publicKey
         guard let json = try? JSONDecoder().decode(PheutilCiphertextJSON.self, from: Data(bytes)),
-              let ciphertext = try? json.ciphertext(for: key) else { return }
+            let ciphertext = try? json.ciphertext(for: key)
+        else { return }
         let number = PheEncryptedNumber(ciphertext: ciphertext, exponent: json.e)
         let text = try? number.decryptedText(with: privateKey)
         _ = try? number.adding(number, key: key).decryptedText(with: privateKey)

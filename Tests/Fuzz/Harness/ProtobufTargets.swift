@@ -14,7 +14,8 @@ enum ProtobufTargets {
 
     static func partyEnvelope(_ bytes: [UInt8]) {
         guard (try? checkedSize(bytes.count, message: "PartyEnvelope")) != nil,
-              let parsed = try? Fedshare_V1_PartyEnvelope(serializedBytes: bytes) else { return }
+            let parsed = try? Fedshare_V1_PartyEnvelope(serializedBytes: bytes)
+        else { return }
         roundTrip(parsed)
         let envelope = Wire.PartyEnvelope(parsed)
         let sender = Int(envelope.partyID)
@@ -56,7 +57,8 @@ enum ProtobufTargets {
 
     static func aggregatorEnvelope(_ bytes: [UInt8]) {
         guard (try? checkedSize(bytes.count, message: "AggregatorEnvelope")) != nil,
-              let parsed = try? Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes) else { return }
+            let parsed = try? Fedshare_V1_AggregatorEnvelope(serializedBytes: bytes)
+        else { return }
         roundTrip(parsed)
         let envelope = Wire.AggregatorEnvelope(parsed)
         switch envelope.body {
@@ -66,8 +68,9 @@ enum ProtobufTargets {
                 invariant((try? Wire.SlotLayout(layout).layout()) == layout, "SlotLayout changed on write and read")
             }
             if open.hasCost, let event = try? open.cost.event(), let relation = try? open.cost.neighbouringRelation() {
-                let wire = Wire.PrivacyCost(event, relation: relation, unit: open.cost.unit,
-                                                   epsilon: open.cost.epsilon, delta: open.cost.delta)
+                let wire = Wire.PrivacyCost(
+                    event, relation: relation, unit: open.cost.unit,
+                    epsilon: open.cost.epsilon, delta: open.cost.delta)
                 invariant((try? wire.event()) == event, "PrivacyCost changed on write and read")
             }
         case .encryptedSum(let chunk):
@@ -114,7 +117,7 @@ enum ProtobufTargets {
     /// serialization is deterministic.)
     static func roundTrip<M: SwiftProtobuf.Message>(_ message: M) {
         guard let bytes: [UInt8] = try? message.serializedBytes(), let normalised = try? M(serializedBytes: bytes),
-              let again: [UInt8] = try? normalised.serializedBytes()
+            let again: [UInt8] = try? normalised.serializedBytes()
         else {
             invariant(false, "\(M.self) parsed but does not serialize and parse back")
             return
@@ -140,8 +143,9 @@ enum ProtobufTargets {
     /// two honest shares; if the combiner accepts it the plaintext must still be 7.
     static func partialDecryption(_ chunk: Wire.PartialDecryptionChunk, party: Int) {
         let key = Fixtures.thresholdKey!
-        var assembler = PartialDecryptionAssembler(party: party, key: key, expectedCount: Int(min(chunk.valueCount, 64)),
-                                                   context: Fixtures.context)
+        var assembler = PartialDecryptionAssembler(
+            party: party, key: key, expectedCount: Int(min(chunk.valueCount, 64)),
+            context: Fixtures.context)
         guard (try? assembler.append(chunk)) != nil, assembler.isComplete, let share = try? assembler.share() else { return }
         invariant(share.values.count == assembler.expectedCount, "share sizes")
         guard share.values.count == Fixtures.batch.count else { return }

@@ -77,7 +77,9 @@ enum Seeds {
         add("csv", "crlf-bom", "\u{FEFF}" + csv.replacingOccurrences(of: "\n", with: "\r\n"))
         add("csv", "bad-rows", "user,group,f1,f2\nana,a,nan,1\nbo,c,1,2\ncy,b,1\n\"open,a,1,2\n")
         add("tsv", "good", "user\tgroup\tf1\tf2\nana\ta\t0.5\t1.5\nbo\tb\t-1\t2\n")
-        add("jsonl", "good", "{\"user\": \"ana\", \"group\": \"a\", \"f1\": 0.5, \"f2\": 1.5}\n{\"user\":\"bo\",\"group\":\"b\",\"f1\":-1e2,\"f2\":2,\"x\":null,\"y\":true}\n")
+        add(
+            "jsonl", "good",
+            "{\"user\": \"ana\", \"group\": \"a\", \"f1\": 0.5, \"f2\": 1.5}\n{\"user\":\"bo\",\"group\":\"b\",\"f1\":-1e2,\"f2\":2,\"x\":null,\"y\":true}\n")
         add("jsonl", "escapes", "{\"user\": \"\\u00e9\\n\", \"group\": \"a\", \"f1\": 0, \"f2\": -0.0}\n\n{\"group\": \"b\", \"f1\": \"1\", \"f2\": 2}\n")
         add("npy", "f8-2x2", npy([0.5, 1.5, -1, 2], shape: "(2, 2)", descr: "<f8"))
         add("npy", "f4-be-3x2", npy([1, 2, 3, 4, 5, 6], shape: "(3, 2)", descr: ">f4"))
@@ -148,16 +150,20 @@ enum Seeds {
         ack.ledgerEntryID = 3
         ack.reservationID = 42
         // Signed as in protocol version 3 (a certificate-sized credential and a 64-byte r ‖ s).
-        let keys = AdvertisedKeys(party: 0, maskPublicKey: Array(repeating: 1, count: 32), channelPublicKey: Array(repeating: 2, count: 32),
-                                  credential: Array(repeating: 0x30, count: 500), signature: Array(repeating: 7, count: 64))
+        let keys = AdvertisedKeys(
+            party: 0, maskPublicKey: Array(repeating: 1, count: 32), channelPublicKey: Array(repeating: 2, count: 32),
+            credential: Array(repeating: 0x30, count: 500), signature: Array(repeating: 7, count: 64))
         let session = Array(repeating: UInt8(9), count: 32)
-        let shares = ShareKeys(sessionID: session, sender: 0, shares: [
-            EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
-            EncryptedShare(sender: 0, recipient: 2, ciphertext: Array(repeating: 4, count: 80)),
-        ])
+        let shares = ShareKeys(
+            sessionID: session, sender: 0,
+            shares: [
+                EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
+                EncryptedShare(sender: 0, recipient: 2, ciphertext: Array(repeating: 4, count: 80)),
+            ])
         let masked = SecAggWire.maskedInputChunks(MaskedInput(sessionID: session, sender: 0, vector: [1, 2, 3, UInt64.max]))
-        let response = UnmaskingResponse(sessionID: session, sender: 0, seedShares: [RevealedShare(owner: 1, share: Array(repeating: 5, count: 40))],
-                                         maskKeyShares: [RevealedShare(owner: 2, share: Array(repeating: 6, count: 40))])
+        let response = UnmaskingResponse(
+            sessionID: session, sender: 0, seedShares: [RevealedShare(owner: 1, share: Array(repeating: 5, count: 40))],
+            maskKeyShares: [RevealedShare(owner: 2, share: Array(repeating: 6, count: 40))])
         var error = Wire.Error()
         error.message = "refused"
         var result: [String: Wire.PartyEnvelope] = [
@@ -170,8 +176,11 @@ enum Seeds {
             "masked-input": party(1, .maskedInput(masked[0])),
             "unmasking-response": party(1, .unmaskingResponse(SecAggWire.unmaskingResponse(response, map: map))),
             "result-ack": party(3, .resultAck(Wire.ResultAck())),
-            "survivor-signature": party(1, .survivorSignature(SecAggWire.survivorSignature(
-                SurvivorSignature(sessionID: session, sender: 0, signature: Array(repeating: 8, count: 64))))),
+            "survivor-signature": party(
+                1,
+                .survivorSignature(
+                    SecAggWire.survivorSignature(
+                        SurvivorSignature(sessionID: session, sender: 0, signature: Array(repeating: 8, count: 64))))),
             "error": party(2, .error(error)),
         ]
         for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {
@@ -217,11 +226,15 @@ enum Seeds {
         deadline.milliseconds = 60_000
         open.deadlines = [deadline]
         let session = Array(repeating: UInt8(9), count: 32)
-        let keys = (0..<3).map { AdvertisedKeys(party: $0, maskPublicKey: Array(repeating: UInt8($0), count: 32), channelPublicKey: Array(repeating: UInt8($0 + 3), count: 32)) }
-        let forwarded = ForwardedShares(sessionID: session, recipient: 1, shares: [
-            EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
-            EncryptedShare(sender: 2, recipient: 1, ciphertext: Array(repeating: 4, count: 80)),
-        ])
+        let keys = (0..<3).map {
+            AdvertisedKeys(party: $0, maskPublicKey: Array(repeating: UInt8($0), count: 32), channelPublicKey: Array(repeating: UInt8($0 + 3), count: 32))
+        }
+        let forwarded = ForwardedShares(
+            sessionID: session, recipient: 1,
+            shares: [
+                EncryptedShare(sender: 0, recipient: 1, ciphertext: Array(repeating: 3, count: 80)),
+                EncryptedShare(sender: 2, recipient: 1, ciphertext: Array(repeating: 4, count: 80)),
+            ])
         var header = Wire.ResultHeader()
         header.mode = .paillier
         header.groups = ["a", "b"]
@@ -246,16 +259,23 @@ enum Seeds {
             "open": aggregator(.open(open)),
             "key-directory": aggregator(.keyDirectory(SecAggWire.directory(KeyDirectory(round: 7, sessionID: session, keys: keys), map: map))),
             "forwarded-shares": aggregator(.forwardedShares(SecAggWire.forwarded(forwarded, map: map))),
-            "unmasking-request": aggregator(.unmaskingRequest(SecAggWire.unmaskingRequest(UnmaskingRequest(
-                sessionID: session, alive: [0, 1], dead: [2],
-                signatures: [SignedSurvivor(party: 0, signature: Array(repeating: 1, count: 64)),
-                             SignedSurvivor(party: 1, signature: Array(repeating: 2, count: 64))]), map: map))),
+            "unmasking-request": aggregator(
+                .unmaskingRequest(
+                    SecAggWire.unmaskingRequest(
+                        UnmaskingRequest(
+                            sessionID: session, alive: [0, 1], dead: [2],
+                            signatures: [
+                                SignedSurvivor(party: 0, signature: Array(repeating: 1, count: 64)),
+                                SignedSurvivor(party: 1, signature: Array(repeating: 2, count: 64)),
+                            ]), map: map))),
             "survivor-set": aggregator(.survivorSet(SecAggWire.survivorSet(SurvivorSet(sessionID: session, survivors: [0, 1]), map: map))),
             "result": aggregator(.result(chunk)),
             "abort": aggregator(.abort(abort)),
         ]
-        for (index, chunk) in CiphertextChunking.encryptedSumChunks(ciphertexts, key: key.paillierKey, contributors: [1, 2],
-                                                                    context: Fixtures.context).enumerated() {
+        for (index, chunk) in CiphertextChunking.encryptedSumChunks(
+            ciphertexts, key: key.paillierKey, contributors: [1, 2],
+            context: Fixtures.context
+        ).enumerated() {
             result["encrypted-sum-\(index)"] = aggregator(.encryptedSum(chunk))
         }
         for (index, var chunk) in CiphertextChunking.contributionChunks(ciphertexts, key: key.paillierKey).enumerated() {

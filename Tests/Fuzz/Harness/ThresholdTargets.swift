@@ -6,8 +6,9 @@ enum ThresholdTargets {
     /// A public key: parse with every check, then write → read gives the same key id.
     static func publicKey(_ bytes: [UInt8]) {
         guard let key = try? ThresholdPublicKey(jsonData: Data(bytes), policy: .insecureTestOnly) else { return }
-        invariant(key.verificationKeys.count == key.parties && key.threshold >= 1 && key.threshold <= key.parties,
-                  "accepted inconsistent key parameters")
+        invariant(
+            key.verificationKeys.count == key.parties && key.threshold >= 1 && key.threshold <= key.parties,
+            "accepted inconsistent key parameters")
         guard let data = try? key.jsonData(), let again = try? ThresholdPublicKey(jsonData: data, policy: .insecureTestOnly) else {
             invariant(false, "an accepted public key does not write and read back")
             return
@@ -21,16 +22,18 @@ enum ThresholdTargets {
         let data = Data(bytes)
         if let share = try? ThresholdKeyShare(jsonData: data, publicKey: Fixtures.thresholdKey) {
             invariant((try? share.verify(against: Fixtures.thresholdKey)) != nil, "an accepted share does not verify")
-            invariant(Fixtures.thresholdShares.contains { $0.party == share.party && (try? $0.jsonData()) == (try? share.jsonData()) },
-                      "accepted a share that is not the fixture's share of party \(share.party)")
+            invariant(
+                Fixtures.thresholdShares.contains { $0.party == share.party && (try? $0.jsonData()) == (try? share.jsonData()) },
+                "accepted a share that is not the fixture's share of party \(share.party)")
         }
         guard let share = try? ThresholdKeyShare(jsonData: data) else { return }
         guard let written = try? share.jsonData(), let again = try? ThresholdKeyShare(jsonData: written) else {
             invariant(false, "an accepted key share does not write and read back")
             return
         }
-        invariant(again.party == share.party && again.keyID == share.keyID && (try? again.jsonData()) == written,
-                  "key share changed on write and read")
+        invariant(
+            again.party == share.party && again.keyID == share.keyID && (try? again.jsonData()) == written,
+            "key share changed on write and read")
     }
 
     /// A partial decryption share: parse against the fixture key, round trip, and let the
@@ -39,7 +42,8 @@ enum ThresholdTargets {
         let key = Fixtures.thresholdKey!
         guard let share = try? ThresholdDecryptionShare(jsonData: Data(bytes), publicKey: key) else { return }
         guard let written = try? share.jsonData(),
-              let again = try? ThresholdDecryptionShare(jsonData: written, publicKey: key) else {
+            let again = try? ThresholdDecryptionShare(jsonData: written, publicKey: key)
+        else {
             invariant(false, "an accepted decryption share does not write and read back")
             return
         }

@@ -11,6 +11,7 @@
 // as a crash with the input saved.
 import CFuzzerDriver
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,8 +35,10 @@ let targets: [String: ([UInt8]) -> Void] = [
 ]
 
 /// Stops the run with a message (libFuzzer saves the input as a crash).
-func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-               file: StaticString = #fileID, line: UInt = #line) {
+func invariant(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     guard !condition() else { return }
     report("fedshare-fuzz: invariant broken at \(file):\(line): \(message())")
     abort()
@@ -50,6 +53,7 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 /// libFuzzer's symbol (unused by our own driver call, but lld pulls in FuzzerMain.o which wants it).
+// swift-format-ignore: AlwaysUseLowerCamelCase
 @_cdecl("LLVMFuzzerTestOneInput")
 public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { runOne(data, size) }
 
