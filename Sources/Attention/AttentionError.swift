@@ -3,8 +3,6 @@ import Foundation
 /// Everything that can go wrong in the Attention module, each as one line that names the file,
 /// field, line or column at fault and says what was expected.
 public enum AttentionError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
-    /// A manifest field is missing, of the wrong type, or out of range.
-    case manifest(file: String, field: String, problem: String)
     /// A file could not be opened or read.
     case unreadable(file: String, reason: String)
     /// A file's structure (header, shape, format) is wrong as a whole.
@@ -23,8 +21,6 @@ public enum AttentionError: Error, Equatable, Sendable, CustomStringConvertible,
 
     public var description: String {
         switch self {
-        case .manifest(let file, let field, let problem):
-            return "\(file): field '\(field)': \(problem)"
         case .unreadable(let file, let reason):
             return "\(file): cannot read: \(reason)"
         case .malformedFile(let file, let problem):

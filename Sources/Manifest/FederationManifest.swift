@@ -158,16 +158,16 @@ public struct FederationManifest: Sendable, Equatable {
     }
 
     /// Reads, validates and loads a manifest (and its anchors and encoder files).
-    /// - Throws: `AttentionError.manifest` naming the field and what was expected, or errors
+    /// - Throws: ``ManifestError`` naming the field and what was expected, or errors
     ///   naming the anchors/encoder file and line.
     public static func load(from url: URL) throws -> FederationManifest {
         let file = url.lastPathComponent
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw AttentionError.unreadable(file: url.path, reason: (error as NSError).localizedFailureReason ?? "no such file or not readable")
+            throw ManifestError.unreadable(file: url.path, reason: (error as NSError).localizedFailureReason ?? "no such file or not readable")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw AttentionError.malformedFile(file: file, problem: "not UTF-8 text")
+            throw ManifestError.malformedFile(file: file, problem: "not UTF-8 text")
         }
         return try parse(text, url: url, digest: SHA256.hash(Array(data)))
     }
@@ -176,11 +176,11 @@ public struct FederationManifest: Sendable, Equatable {
     public static func parse(_ text: String, url: URL, digest: [UInt8]? = nil) throws -> FederationManifest {
         let file = url.lastPathComponent
         if let (line, column) = malformedTableHeader(in: text) {
-            throw AttentionError.malformedFile(file: file, problem: "TOML syntax error at line \(line), column \(column): a table header must start with a key")
+            throw ManifestError.malformedFile(file: file, problem: "TOML syntax error at line \(line), column \(column): a table header must start with a key")
         }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw AttentionError.malformedFile(
+            throw ManifestError.malformedFile(
                 file: file, problem: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
         }
         let folder = url.deletingLastPathComponent()
@@ -276,7 +276,7 @@ public struct FederationManifest: Sendable, Equatable {
                 anchorNames: anchors.names, anchors: anchors.values, embeddingDimension: anchors.dimension,
                 encoder: encoder, scale: scale, bias: bias, groups: groups)
         } catch let error as AttentionError {
-            throw AttentionError.manifest(file: file, field: "attention", problem: error.description)
+            throw ManifestError.field(file: file, field: "attention", problem: error.description)
         }
         if let features, features.count != model.featureDimension {
             throw attentionTable.fail(

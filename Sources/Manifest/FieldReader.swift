@@ -15,8 +15,8 @@ struct FieldReader {
         self.file = file
     }
 
-    func fail(_ key: String, _ problem: String) -> AttentionError {
-        .manifest(file: file, field: path.isEmpty ? key : "\(path).\(key)", problem: problem)
+    func fail(_ key: String, _ problem: String) -> ManifestError {
+        .field(file: file, field: path.isEmpty ? key : "\(path).\(key)", problem: problem)
     }
 
     private func describe(_ value: TOMLValueConvertible) -> String {
@@ -142,7 +142,7 @@ struct FieldReader {
     func rejectUnknown() throws {
         for key in table.keys.sorted() where !used.contains(key) {
             let known = used.sorted().joined(separator: ", ")
-            throw AttentionError.manifest(
+            throw ManifestError.field(
                 file: file, field: path.isEmpty ? key : "\(path).\(key)",
                 problem: "unknown key (known here: \(known))")
         }

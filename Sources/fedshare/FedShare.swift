@@ -3,6 +3,7 @@ import Attention
 import Catalog
 import DifferentialPrivacy
 import Federation
+import Manifest
 
 @main
 struct FedShare: AsyncParsableCommand {
@@ -46,6 +47,7 @@ struct FedShare: AsyncParsableCommand {
     static func userFacing(_ error: any Error) -> any Error {
         switch error {
         case let error as AttentionError: return CLIError(error.description)
+        case let error as ManifestError: return CLIError(error.description)
         case let error as FederationError: return CLIError(error.description)
         case let error as DifferentialPrivacyError: return CLIError(error.description)
         case let error as CatalogError: return CLIError(error.description)

@@ -123,7 +123,7 @@ struct ManifestTests {
         do {
             _ = try FederationManifest.load(from: url)
             Issue.record("no error for \(replacement)")
-        } catch let error as AttentionError {
+        } catch let error as ManifestError {
             #expect(error.description.contains("manifest.toml"), "\(error)")
             #expect(error.description.contains("'\(field)'"), "\(error)")
             #expect(error.description.contains(expected), "\(error)")
@@ -185,7 +185,7 @@ struct ManifestTests {
     @Test("a missing manifest or anchors file is an unreadable-file error")
     func missingFiles() throws {
         let folder = try TemporaryFolder()
-        #expect(throws: AttentionError.self) { try FederationManifest.load(from: folder.url.appendingPathComponent("nope.toml")) }
+        #expect(throws: ManifestError.self) { try FederationManifest.load(from: folder.url.appendingPathComponent("nope.toml")) }
         let url = try folder.write("manifest.toml", baseManifest)
         #expect { try FederationManifest.load(from: url) } throws: { "\($0)".contains("anchors.csv") }
     }

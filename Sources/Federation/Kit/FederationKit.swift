@@ -60,7 +60,7 @@ public struct FederationKit: Sendable {
     ///
     /// - Parameters:
     ///   - keyPolicy: `.insecureTestOnly` accepts threshold keys below 2048 bits (tests only).
-    /// - Throws: ``FederationError`` (or the manifest's `AttentionError`, or the key's
+    /// - Throws: ``FederationError`` (or the manifest's `ManifestError`, or the key's
     ///   `PaillierError`) naming the file and field at fault.
     public static func load(from folder: URL, now: Date = Date(), keyPolicy: KeySizePolicy = .production) throws -> FederationKit {
         let folder = folder.standardizedFileURL
