@@ -97,8 +97,7 @@ public struct LocalFederation: Sendable {
     /// Provisions the federation, runs one round and writes the outputs.
     /// - Throws: the manifest's, provisioning's, the attention computation's or the transport's
     ///   errors; ``FederationError/partyInput(party:problem:)`` naming the party at fault, or
-    ///   ``FederationError/localRun(_:)`` for a round that released
-    ///   nothing.
+    ///   ``FederationError/localRun(_:)`` for a round that released nothing.
     public func run(progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Report {
         let start = ContinuousClock.now
         let configuration = self.configuration
