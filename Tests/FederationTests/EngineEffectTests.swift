@@ -9,25 +9,28 @@ import Testing
 /// store, answer their effects by hand, and check what they ask for and in what order.
 @Suite("Round engines: effects, with no ledger and no store")
 struct EngineEffectTests {
-    /// A secure-aggregation federation of three parties (threshold 2), engines only.
+    /// A federation of three parties (threshold 2), engines only: secure aggregation unless
+    /// `mode` says paillier (with the tests' cached 512-bit threshold key).
     struct Round {
         var aggregator: AggregatorRound
         var parties: [Int: PartyRound]
         let plan: RoundPlan
 
-        init() throws {
+        init(mode: String = "secagg") throws {
             let folder = try TemporaryFolder()
-            let manifest = try makeManifest(in: folder, parties: 3, threshold: 2, mode: "secagg")
+            let manifest = try makeManifest(in: folder, parties: 3, threshold: 2, mode: mode)
             let data = try contributions(manifest: manifest, parties: 3)
             let pki = try EphemeralFederationPKI(federation: manifest.name, parties: [1, 2, 3])
+            let dealing = mode == "paillier" ? try TestKeys.shared.dealing(threshold: 2, parties: 3) : nil
             plan = try RoundPlan(manifest: manifest)
             var random = SeededRandom(seed: 11)
-            aggregator = try AggregatorRound(plan: plan, round: 7, parties: [1, 2, 3], key: nil, verifier: pki.verifier, using: &random)
+            aggregator = try AggregatorRound(
+                plan: plan, round: 7, parties: [1, 2, 3], key: dealing?.publicKey, verifier: pki.verifier, using: &random)
             parties = [:]
             for party in 1...3 {
                 parties[party] = try PartyRound(
                     party: party, manifest: manifest, contribution: data[party]!,
-                    credentials: try pki.credentials(party: party))
+                    credentials: try pki.credentials(party: party), keyShare: dealing?.shares[party - 1], publicKey: dealing?.publicKey)
             }
         }
     }
@@ -155,6 +158,40 @@ struct EngineEffectTests {
             #expect(!log.contains { $0.hasPrefix("\(who): cancel") })
             guard case .released? = round.parties[party]!.outcome else {
                 Issue.record("party \(party): \(String(describing: round.parties[party]!.outcome))")
+                continue
+            }
+        }
+    }
+
+    /// Paillier: the aggregator records the decrypt phase before the encrypted sum leaves; the
+    /// committee (the first t contributors) commits before its partial decryptions leave; the
+    /// contributor that stood by commits when the release reaches it, never twice.
+    @Test func aPaillierRoundCommitsBeforeEveryOpeningShare() throws {
+        var round = try Round(mode: "paillier")
+        var books = Books()
+        Self.run(&round, books: &books)
+        guard case .released(let result)? = round.aggregator.outcome else {
+            Issue.record("expected a release, got \(String(describing: round.aggregator.outcome))")
+            return
+        }
+        #expect(result.contributors == [1, 2, 3])
+        let log = books.log
+        func first(_ entry: String) throws -> Int { try #require(log.firstIndex(of: entry), "\(entry) not in \(log)") }
+        #expect(try first("aggregator: persist decrypt") < first("aggregator: send EncryptedSumChunk→1"))
+        let committee = (1...3).filter { log.contains("party \($0): send PartialDecryptionChunk") }
+        #expect(committee.count == 2, "the committee is t = 2 contributors: \(log)")
+        for party in 1...3 {
+            let who = "party \(party)"
+            let commit = try #require(log.firstIndex { $0.hasPrefix("\(who): commit") }, "\(who) never committed")
+            #expect(log.filter { $0.hasPrefix("\(who): commit") }.count == 1)
+            if committee.contains(party) {
+                #expect(commit < (try first("\(who): send PartialDecryptionChunk")))
+            } else {
+                // A stand-in commits when the result arrives (it holds its data too).
+                #expect(commit > (try first("aggregator: send ResultChunk→\(party)")))
+            }
+            guard case .released? = round.parties[party]!.outcome else {
+                Issue.record("\(who): \(String(describing: round.parties[party]!.outcome))")
                 continue
             }
         }
