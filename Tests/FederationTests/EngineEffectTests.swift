@@ -69,6 +69,9 @@ struct EngineEffectTests {
             return sent
         }
 
+        /// Where `entry` first stands in the log.
+        func first(_ entry: String) throws -> Int { try #require(log.firstIndex(of: entry), "\(entry) not in \(log)") }
+
         func describe<Message>(_ effect: RoundEffect<Message>, name: (Message) -> String) -> String {
             switch effect {
             case .reserve: "reserve"
@@ -83,6 +86,14 @@ struct EngineEffectTests {
 
     struct Refusal: Error, CustomStringConvertible { var description: String { "the disk is full" } }
 
+    /// The result of a released round.
+    func released(_ outcome: RoundOutcome?) throws -> RoundResult {
+        guard case .released(let result)? = outcome else {
+            throw Expected(description: "expected a release, got \(String(describing: outcome))")
+        }
+        return result
+    }
+
     /// The phase and reason of an aborted round.
     func aborted(_ outcome: RoundOutcome?) throws -> (RoundPhase, String) {
         guard case .aborted(let phase, let reason, _)? = outcome else {
@@ -94,8 +105,8 @@ struct EngineEffectTests {
     struct Expected: Error, CustomStringConvertible { let description: String }
 
     /// Runs a fresh round to its end with the writes `fails` names failing.
-    static func run(failing fails: @escaping (String) -> Bool) throws -> (Round, Books) {
-        var round = try Round()
+    static func run(mode: String = "secagg", failing fails: @escaping (String) -> Bool = { _ in false }) throws -> (Round, Books) {
+        var round = try Round(mode: mode)
         var books = Books()
         books.fails = fails
         run(&round, books: &books)
@@ -130,16 +141,10 @@ struct EngineEffectTests {
     }
 
     @Test func aRoundAsksForEveryWriteBeforeWhatDependsOnIt() throws {
-        var round = try Round()
-        var books = Books()
-        Self.run(&round, books: &books)
-        guard case .released(let result)? = round.aggregator.outcome else {
-            Issue.record("expected a release, got \(String(describing: round.aggregator.outcome))")
-            return
-        }
-        #expect(result.contributors == [1, 2, 3])
+        let (round, books) = try Self.run()
+        #expect(try released(round.aggregator.outcome).contributors == [1, 2, 3])
         let log = books.log
-        func first(_ entry: String) throws -> Int { try #require(log.firstIndex(of: entry), "\(entry) not in \(log)") }
+        let first = books.first
         // The aggregator reserves before the round opens, and records each phase before its messages.
         #expect(try first("aggregator: reserve") < first("aggregator: send RoundOpen→1"))
         #expect(try first("aggregator: persist advertise") < first("aggregator: send RoundOpen→1"))
@@ -167,16 +172,10 @@ struct EngineEffectTests {
     /// committee (the first t contributors) commits before its partial decryptions leave; the
     /// contributor that stood by commits when the release reaches it, never twice.
     @Test func aPaillierRoundCommitsBeforeEveryOpeningShare() throws {
-        var round = try Round(mode: "paillier")
-        var books = Books()
-        Self.run(&round, books: &books)
-        guard case .released(let result)? = round.aggregator.outcome else {
-            Issue.record("expected a release, got \(String(describing: round.aggregator.outcome))")
-            return
-        }
-        #expect(result.contributors == [1, 2, 3])
+        let (round, books) = try Self.run(mode: "paillier")
+        #expect(try released(round.aggregator.outcome).contributors == [1, 2, 3])
         let log = books.log
-        func first(_ entry: String) throws -> Int { try #require(log.firstIndex(of: entry), "\(entry) not in \(log)") }
+        let first = books.first
         #expect(try first("aggregator: persist decrypt") < first("aggregator: send EncryptedSumChunk→1"))
         let committee = (1...3).filter { log.contains("party \($0): send PartialDecryptionChunk") }
         #expect(committee.count == 2, "the committee is t = 2 contributors: \(log)")
@@ -248,11 +247,7 @@ struct EngineEffectTests {
         #expect(books.log.contains("party 2: send RoundRefuse"))
         #expect(!books.log.contains { $0.hasPrefix("party 2: send SecAggAdvertiseKeys") })
         // The others go on without it.
-        guard case .released(let result)? = round.aggregator.outcome else {
-            Issue.record("expected a release, got \(String(describing: round.aggregator.outcome))")
-            return
-        }
-        #expect(result.contributors == [1, 3])
+        #expect(try released(round.aggregator.outcome).contributors == [1, 3])
     }
 
     @Test func aPartyThatCannotCommitNeverSendsItsOpeningShares() throws {
