@@ -11,6 +11,9 @@ import Foundation
 ///  "thresholdPublicKey": "threshold-public-key.json", "keyShare": "key-share.json",
 ///  "fingerprints": {"ca": "…", "certificate": "…"}, "created": "2026-11-29T04:00:00Z"}
 /// ```
+///
+/// An analyst's kit says `"role": "analyst", "analyst": "alice"` and names no threshold key,
+/// key share or catalog.
 public struct KitDescriptor: Codable, Sendable, Equatable {
     public static let formatName = "fedshare.kit"
     public static let currentVersion = 1
@@ -19,10 +22,12 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
     public var format: String
     public var version: Int
     public var federation: String
-    /// "aggregator" or "party".
+    /// "aggregator", "party" or "analyst".
     public var role: String
     /// The party id (parties only).
     public var party: Int?
+    /// The analyst's name (analysts only; `FederationKit.load` checks it is a valid name).
+    public var analyst: String?
     /// The party's index in the threshold key (1...parties; parties only, Paillier mode).
     public var shareIndex: Int?
     public var manifest: String
@@ -52,6 +57,7 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
     public enum Holder: Sendable, Equatable {
         case aggregator
         case party(Int)
+        case analyst(String)
     }
 
     /// What is wrong with a `kit.json`, naming the field (the caller adds the path).
@@ -61,7 +67,7 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
 
     public init(
         format: String = KitDescriptor.formatName, version: Int = KitDescriptor.currentVersion, federation: String,
-        role: String, party: Int?, shareIndex: Int?, manifest: String, manifestSHA256: String, caCertificate: String,
+        role: String, party: Int?, analyst: String? = nil, shareIndex: Int?, manifest: String, manifestSHA256: String, caCertificate: String,
         certificate: String, privateKey: String, thresholdPublicKey: String?, keyShare: String?,
         fingerprints: Fingerprints, created: String
     ) {
@@ -70,6 +76,7 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
         self.federation = federation
         self.role = role
         self.party = party
+        self.analyst = analyst
         self.shareIndex = shareIndex
         self.manifest = manifest
         self.manifestSHA256 = manifestSHA256
@@ -84,7 +91,7 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
 
     /// Reads a `kit.json` and checks what can be checked without the kit's other files: every
     /// field present with its type, the format and version this build reads, a known role (a
-    /// party kit with a party id ≥ 1), and every file it names a relative path inside the kit.
+    /// party kit with a party id ≥ 1, an analyst kit with a name), and every file it names a relative path inside the kit.
     public static func decode(_ data: Data) throws(Problem) -> KitDescriptor {
         let descriptor: KitDescriptor
         do {
@@ -109,7 +116,8 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
         return descriptor
     }
 
-    /// The role and party id, checked.
+    /// The role and party id or analyst name, checked (an analyst name only for being present:
+    /// which names are valid is the manifest's rule, applied by `FederationKit.load`).
     public func holder() throws(Problem) -> Holder {
         switch role {
         case "aggregator":
@@ -119,8 +127,13 @@ public struct KitDescriptor: Codable, Sendable, Equatable {
                 throw Problem(description: "field \"party\" is missing (role \"party\" needs a party id ≥ 1)")
             }
             return .party(party)
+        case "analyst":
+            guard let analyst, !analyst.isEmpty else {
+                throw Problem(description: "field \"analyst\" is missing (role \"analyst\" needs the analyst's name)")
+            }
+            return .analyst(analyst)
         default:
-            throw Problem(description: "field \"role\" is \"\(role)\", expected \"aggregator\" or \"party\"")
+            throw Problem(description: "field \"role\" is \"\(role)\", expected \"aggregator\", \"party\" or \"analyst\"")
         }
     }
 

@@ -85,6 +85,12 @@ extension FederationManifest {
             set("radius", catalog.radius.map(toml))
             set("within", catalog.within.map(toml))
         }
+        if !analysts.names.isEmpty {
+            table("analysts")
+            set("names", toml(analysts.names.map(toml)))
+            set("epsilon_cap", analysts.cap.map { toml($0.epsilon) })
+            set("delta_cap", analysts.cap.map { toml($0.delta) })
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -50,6 +50,15 @@ import TOMLKit
 /// where = ["kind=venue"]              # federation directory, with the filters of a query
 /// text = "concert"                    # (`fedshare catalog query`): where, text, from, to,
 /// from = "2026-12-01T00:00:00Z"       # near + radius, within; absent = every entry
+///
+/// [analysts]                          # optional: people who may request rounds (issue 14)
+/// names = ["alice", "bob"]            # each gets an analyst-NAME/ kit from provision: 1 to 32
+///                                     # of a-z, 0-9, '_', '-', starting with a letter or digit
+/// epsilon_cap = 2.0                   # optional: each analyst's cap on total ε in the
+///                                     # federation ledger, 0 < epsilon_cap ≤ epsilon_budget
+/// delta_cap = 1e-5                    # optional (gaussian; needs epsilon_cap): each analyst's
+///                                     # cap on total δ, 0 < delta_cap ≤ delta_budget; default
+///                                     # delta_budget
 /// ```
 ///
 /// Unknown tables and keys are errors (a misspelt key must not silently fall back to a
@@ -72,6 +81,52 @@ public struct FederationManifest: Sendable, Equatable {
     public var model: AttentionModel
     /// The `[catalog]` table: the entries each party publishes (nil: all of them).
     public var catalog: CatalogSelection? = nil
+    /// The `[analysts]` table: who may request rounds, and each one's cap (no names when absent).
+    public var analysts: AnalystsSection = AnalystsSection()
+
+    /// The `[analysts]` table: the analysts provisioning issues certificates for and, when
+    /// `epsilon_cap` is given, the budget each of them may spend at most in the federation
+    /// ledger (on top of, never instead of, the federation's own `[privacy]` budget).
+    public struct AnalystsSection: Sendable, Equatable {
+        /// Valid analyst names (``problem(withName:)``), distinct, in the manifest's order;
+        /// empty when the table is absent.
+        public var names: [String]
+        /// Each analyst's cap; nil: analysts are only bounded by the federation's budget.
+        public var cap: AnalystCap?
+
+        public init(names: [String] = [], cap: AnalystCap? = nil) {
+            self.names = names
+            self.cap = cap
+        }
+
+        /// The most characters an analyst name has.
+        public static let maximumNameLength = 32
+
+        /// What is wrong with `name` as an analyst name (nil: nothing). An analyst name is 1 to
+        /// 32 characters of `a-z`, `0-9`, `_` and `-`, starting with a letter or a digit: it
+        /// becomes a folder name (`analyst-NAME`), a certificate's common name and a URI.
+        /// Everyone who reads one (the manifest, a certificate, a kit, the CLI) checks it here.
+        public static func problem(withName name: String) -> String? {
+            let bytes = Array(name.utf8)
+            func isLetterOrDigit(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
+            let valid =
+                !bytes.isEmpty && bytes.count <= maximumNameLength && isLetterOrDigit(bytes[0])
+                && bytes.allSatisfy { isLetterOrDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+            if valid { return nil }
+            return "expected an analyst name of 1 to \(maximumNameLength) characters a-z, 0-9, '_' or '-', starting with a letter or digit, found \"\(name)\""
+        }
+    }
+
+    /// An analyst's cap on total (ε, δ) in the federation ledger.
+    public struct AnalystCap: Sendable, Equatable {
+        public var epsilon: Double
+        public var delta: Double
+
+        public init(epsilon: Double, delta: Double) {
+            self.epsilon = epsilon
+            self.delta = delta
+        }
+    }
 
     /// The `[catalog]` table as written: query filters, checked for their TOML types here and
     /// parsed into a query by the federation (the Catalog module knows their syntax).
@@ -190,6 +245,7 @@ public struct FederationManifest: Sendable, Equatable {
         var privacyTable = try top.table("privacy")
         var cryptoTable = try top.optionalTable("crypto")
         var catalogTable = try top.optionalTable("catalog")
+        let analystsTable = try top.optionalTable("analysts")
         try top.rejectUnknown()
 
         // [federation]
@@ -384,6 +440,12 @@ public struct FederationManifest: Sendable, Equatable {
             catalog = selection
         }
 
+        // [analysts]
+        let privacy = PrivacySettings(
+            mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
+            epsilonBudget: epsilonBudget, deltaBudget: deltaBudget)
+        let analysts = try analystsTable.map { try parseAnalysts($0, privacy: privacy) } ?? AnalystsSection()
+
         return FederationManifest(
             url: url, digest: digest ?? SHA256.hash(Array(text.utf8)),
             name: name, parties: parties, threshold: threshold, aggregator: aggregator,
@@ -391,10 +453,41 @@ public struct FederationManifest: Sendable, Equatable {
                 anchorsURL: anchorsURL, encoderURL: encoderURL, scale: scale, groups: groups,
                 features: features, groupColumn: groupColumn, userColumn: userColumn,
                 maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
-            privacy: PrivacySettings(
-                mechanism: mechanism, epsilon: epsilon, delta: delta, unit: unit,
-                epsilonBudget: epsilonBudget, deltaBudget: deltaBudget),
-            crypto: crypto, model: model, catalog: catalog)
+            privacy: privacy, crypto: crypto, model: model, catalog: catalog, analysts: analysts)
+    }
+
+    /// The `[analysts]` table, checked against the federation's own budget.
+    private static func parseAnalysts(_ reader: FieldReader, privacy: PrivacySettings) throws -> AnalystsSection {
+        var table = reader
+        let names = try table.stringArray("names")
+        guard !names.isEmpty else { throw table.fail("names", "expected at least one analyst name (or leave out [analysts])") }
+        for name in names {
+            if let problem = AnalystsSection.problem(withName: name) { throw table.fail("names", problem) }
+        }
+        if let duplicate = firstDuplicate(names) { throw table.fail("names", "expected distinct analyst names, found \"\(duplicate)\" twice") }
+        let epsilonCap = try table.optionalNumber("epsilon_cap")
+        let deltaCap = try table.optionalNumber("delta_cap")
+        try table.rejectUnknown()
+        guard let epsilonCap else {
+            if deltaCap != nil { throw table.fail("delta_cap", "needs epsilon_cap (an analyst's cap has both)") }
+            return AnalystsSection(names: names)
+        }
+        guard epsilonCap.isFinite, epsilonCap > 0, epsilonCap <= privacy.epsilonBudget else {
+            throw table.fail(
+                "epsilon_cap", "expected a number with 0 < epsilon_cap ≤ privacy.epsilon_budget (\(privacy.epsilonBudget)), found \(epsilonCap)")
+        }
+        let delta: Double
+        switch privacy.mechanism {
+        case .gaussian:
+            delta = deltaCap ?? privacy.deltaBudget
+            guard delta > 0, delta <= privacy.deltaBudget else {
+                throw table.fail("delta_cap", "expected a number with 0 < delta_cap ≤ privacy.delta_budget (\(privacy.deltaBudget)), found \(delta)")
+            }
+        case .laplace:
+            delta = deltaCap ?? 0
+            guard delta == 0 else { throw table.fail("delta_cap", "expected 0 (or no delta_cap) for the laplace mechanism, found \(delta)") }
+        }
+        return AnalystsSection(names: names, cap: AnalystCap(epsilon: epsilonCap, delta: delta))
     }
 }
 

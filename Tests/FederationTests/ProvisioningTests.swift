@@ -16,7 +16,7 @@ struct WireFixture {
 
     init(
         parties: [Int] = [1, 2, 3], threshold: Int = 2, aggregator: String = "127.0.0.1:7443", anchorsPath: String = "anchors.csv",
-        mode: String = "paillier"
+        mode: String = "paillier", extra: String = ""
     ) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedshare-wire-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("federation"), withIntermediateDirectories: true)
@@ -46,6 +46,7 @@ struct WireFixture {
             [crypto]
             mode = "\(mode)"
             key_bits = 2048
+            \(extra)
             """
         try Data(manifest.utf8).write(to: manifestURL)
     }

@@ -10,7 +10,7 @@ import X509
 
 /// A participant's startup kit, loaded and checked: the manifest, the federation CA, the
 /// participant's own certificate and private key, and (Paillier mode) the threshold public key
-/// and, for a party, its key share.
+/// and, for a party, its key share. An analyst's kit holds no threshold key or share.
 ///
 /// Made by ``Provisioner``; read by `fedshare aggregator|party|status` and by the transport.
 public struct FederationKit: Sendable {
@@ -37,9 +37,15 @@ public struct FederationKit: Sendable {
     /// Problems that do not stop the kit from working yet (certificates expiring soon).
     public let warnings: [String]
 
-    /// The party id (nil for the aggregator).
+    /// The party id (nil for the aggregator and analysts).
     public var partyID: Int? {
         if case .party(let id) = role { return id }
+        return nil
+    }
+
+    /// The analyst's name (nil for the aggregator and parties).
+    public var analystName: String? {
+        if case .analyst(let name) = role { return name }
         return nil
     }
 
@@ -76,6 +82,11 @@ public struct FederationKit: Sendable {
             switch try descriptor.holder() {
             case .aggregator: role = .aggregator
             case .party(let id): role = .party(id)
+            case .analyst(let name):
+                if let problem = FederationManifest.AnalystsSection.problem(withName: name) {
+                    throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"analyst\": \(problem)")
+                }
+                role = .analyst(name)
             }
         } catch let problem as KitDescriptor.Problem {
             throw FederationError.malformedFile(path: descriptorURL.path, problem: problem.description)
@@ -99,6 +110,11 @@ public struct FederationKit: Sendable {
             throw FederationError.invalidSetting(
                 field: "\(manifestURL.lastPathComponent) federation.parties",
                 problem: "party \(id) is not a member \(manifest.parties) (removed from the federation?)")
+        }
+        if case .analyst(let name) = role, !manifest.analysts.names.contains(name) {
+            throw FederationError.invalidSetting(
+                field: "\(manifestURL.lastPathComponent) analysts.names",
+                problem: "analyst \(name) is not listed \(manifest.analysts.names) (removed from the federation?)")
         }
 
         // Certificates and key.
@@ -134,7 +150,12 @@ public struct FederationKit: Sendable {
         // Threshold key.
         var thresholdPublicKey: ThresholdPublicKey?
         var keyShare: ThresholdKeyShare?
-        if let name = descriptor.thresholdPublicKey {
+        if case .analyst = role {
+            // An analyst holds no part of the threshold key, whatever the mode.
+            if descriptor.keyShare != nil {
+                throw FederationError.malformedFile(path: descriptorURL.path, problem: "field \"keyShare\": an analyst's kit holds no key share")
+            }
+        } else if let name = descriptor.thresholdPublicKey {
             let url = file(name)
             let key: ThresholdPublicKey
             do { key = try ThresholdPublicKey(jsonData: try KitFiles.read(url), policy: keyPolicy) } catch let error as PaillierError {
@@ -195,6 +216,25 @@ public struct FederationKit: Sendable {
             certificateFingerprint: FederationCertificates.fingerprint(certificate), warnings: warnings)
     }
 
+    /// What this kit presents as a TLS client: its certificate and private key, and the
+    /// federation CA it trusts. Any kit has them (a party's and an analyst's certificate are
+    /// client certificates; the aggregator's is too, for `fedshare status`), and the aggregator
+    /// tells the roles apart by the certificate (``FederationCertificates/role(of:source:)``).
+    public func clientCredentials() -> ClientCredentials {
+        ClientCredentials(
+            role: role, certificate: certificate, certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM,
+            authority: authority, authorityPEM: authorityPEM)
+    }
+
+    /// An analyst kit's TLS client credentials (``clientCredentials()``), refused for any other kit.
+    /// - Throws: ``FederationError/configuration(_:)`` naming the kit's role.
+    public func analystCredentials() throws -> ClientCredentials {
+        guard analystName != nil else {
+            throw FederationError.configuration("\(folder.path) is \(role)'s kit; an analyst needs its own analyst-NAME/ kit")
+        }
+        return clientCredentials()
+    }
+
     /// A party kit's signing credentials: its certificate's key, checked against this federation's CA.
     public func partyCredentials(now: @escaping @Sendable () -> Date = { Date() }) throws -> PartyCredentials {
         guard let party = partyID else { throw FederationError.configuration("\(role)'s kit has no party credentials") }
@@ -205,6 +245,19 @@ public struct FederationKit: Sendable {
         return PartyCredentials(
             signer: try PartySigner(party: party, key: key, certificate: certificate),
             verifier: PeerVerifier(authority: authority, now: now))
+    }
+
+    /// A kit's identity as a TLS client (``FederationKit/clientCredentials()``).
+    public struct ClientCredentials: Sendable {
+        /// Whom the certificate speaks for.
+        public let role: FederationRole
+        public let certificate: Certificate
+        public let certificatePEM: String
+        /// PEM text of the private key (secret; for the TLS configuration only).
+        let privateKeyPEM: String
+        /// The federation CA: the only trust root for the aggregator's certificate.
+        public let authority: Certificate
+        public let authorityPEM: String
     }
 
     private static func text(_ url: URL) throws -> String {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Manifest
 import Primitives
 import SwiftASN1
 import X509
@@ -14,12 +15,16 @@ import Darwin
 public enum FederationRole: Sendable, Hashable, CustomStringConvertible {
     case aggregator
     case party(Int)
+    /// A person who requests rounds from the aggregator (issue 14), by analyst name
+    /// (`FederationManifest.AnalystsSection.problem(withName:)` says which names are valid).
+    case analyst(String)
 
-    /// The kit folder name and certificate common name: `aggregator` or `party-N`.
+    /// The kit folder name and certificate common name: `aggregator`, `party-N` or `analyst-NAME`.
     public var name: String {
         switch self {
         case .aggregator: return "aggregator"
         case .party(let id): return "party-\(id)"
+        case .analyst(let name): return "analyst-\(name)"
         }
     }
 
@@ -27,20 +32,24 @@ public enum FederationRole: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .aggregator: return "the aggregator"
         case .party(let id): return "party \(id)"
+        case .analyst(let name): return "analyst \(name)"
         }
     }
 }
 
 /// The federation's X.509 profile: a P-256 ECDSA certificate authority per federation, one
-/// server certificate for the aggregator and one client certificate per party.
+/// server certificate for the aggregator and one client certificate per party and per analyst.
 ///
 /// A party certificate encodes its party id twice, and both must agree: the subject's common
 /// name `party-N` (for people reading it) and a URI subject alternative name
-/// `fedshare:party:N` (the field the aggregator checks). The aggregator's certificate carries
+/// `fedshare:party:N` (the field the aggregator checks). An analyst's certificate does the same
+/// with `analyst-NAME` and `fedshare:analyst:NAME`. The aggregator's certificate carries
 /// `fedshare:aggregator` and the DNS names / IP addresses parties dial.
 public enum FederationCertificates {
     /// The URI SAN prefix of a party certificate; the party id follows in decimal.
     public static let partyURIPrefix = "fedshare:party:"
+    /// The URI SAN prefix of an analyst certificate; the analyst's name follows.
+    public static let analystURIPrefix = "fedshare:analyst:"
     /// The URI SAN of the aggregator's certificate.
     public static let aggregatorURI = "fedshare:aggregator"
     /// Certificates become valid a little before they are made, so that a peer whose clock is
@@ -92,7 +101,8 @@ public enum FederationCertificates {
     ///
     /// - Parameters:
     ///   - hosts: for the aggregator, the DNS names and IP addresses parties dial (see
-    ///     ``subjectAlternativeHosts(forAddress:)``); ignored for parties.
+    ///     ``subjectAlternativeHosts(forAddress:)``); ignored for parties and analysts.
+    /// - Throws: ``FederationError/invalidSetting(field:problem:)`` for an invalid analyst name.
     public static func issue(
         role: FederationRole, federation: String, hosts: [String] = [], authority: Issued,
         notBefore: Date, notAfter: Date
@@ -118,6 +128,12 @@ public enum FederationCertificates {
             usage = try ExtendedKeyUsage([.serverAuth, .clientAuth])
         case .party(let id):
             names.append(.uniformResourceIdentifier(partyURIPrefix + String(id)))
+            usage = try ExtendedKeyUsage([.clientAuth])
+        case .analyst(let name):
+            if let problem = FederationManifest.AnalystsSection.problem(withName: name) {
+                throw FederationError.invalidSetting(field: "analyst name", problem: problem)
+            }
+            names.append(.uniformResourceIdentifier(analystURIPrefix + name))
             usage = try ExtendedKeyUsage([.clientAuth])
         }
         let authorityKeyID = try authority.certificate.extensions.subjectKeyIdentifier?.keyIdentifier
@@ -184,10 +200,17 @@ public enum FederationCertificates {
                     throw FederationError.certificate(path: source, problem: "malformed party identity \"\(uri)\"")
                 }
                 roles.append(.party(id))
+            } else if uri.hasPrefix(analystURIPrefix) {
+                let name = String(uri.dropFirst(analystURIPrefix.count))
+                if let problem = FederationManifest.AnalystsSection.problem(withName: name) {
+                    throw FederationError.certificate(path: source, problem: "malformed analyst identity \"\(uri)\": \(problem)")
+                }
+                roles.append(.analyst(name))
             }
         }
         guard let role = roles.first else {
-            throw FederationError.certificate(path: source, problem: "not a fedshare certificate (no fedshare:party:N or fedshare:aggregator name)")
+            throw FederationError.certificate(
+                path: source, problem: "not a fedshare certificate (no fedshare:party:N, fedshare:analyst:NAME or fedshare:aggregator name)")
         }
         guard roles.count == 1 else {
             throw FederationError.certificate(path: source, problem: "names several identities (\(roles.map(\.name).joined(separator: ", ")))")

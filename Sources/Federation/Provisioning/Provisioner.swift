@@ -8,8 +8,8 @@ import Primitives
 import X509
 
 /// One-time setup of a federation (the trusted-dealer model, Papers/design.md §2): a certificate
-/// authority, the aggregator's and every party's certificate, the threshold Paillier key, and a
-/// startup kit folder per participant.
+/// authority, the aggregator's, every party's and every analyst's certificate, the threshold
+/// Paillier key, and a startup kit folder per participant.
 ///
 /// Output layout (`DIR` is the output folder):
 /// ```
@@ -17,6 +17,8 @@ import X509
 /// DIR/aggregator/kit.json, manifest.toml (+ the files it names), ca.pem, cert.pem,
 ///                key.pem (0600), threshold-public-key.json
 /// DIR/party-N/   the same, plus key-share.json (0600)
+/// DIR/analyst-NAME/  per [analysts] name: kit.json, manifest.toml (+ files), ca.pem,
+///                cert.pem, key.pem (0600); no threshold key, no key share
 /// ```
 /// Folders are 0700. Everything is written into a staging folder inside `DIR` and moved into
 /// place only when complete, so a failure leaves no half-written kit.
@@ -53,7 +55,7 @@ public enum Provisioner {
     /// What was made (printed by `fedshare provision`).
     public struct Report: Sendable, Codable {
         public struct Entry: Sendable, Codable {
-            /// "ca", "aggregator" or "party-N".
+            /// "ca", "aggregator", "party-N" or "analyst-NAME".
             public var name: String
             public var folder: String
             /// SHA-256 of the certificate's DER encoding.
@@ -74,6 +76,7 @@ public enum Provisioner {
     /// The names of the entries provisioning creates inside the output folder.
     public static func entryNames(for manifest: FederationManifest) -> [String] {
         ["ca", FederationRole.aggregator.name] + manifest.parties.sorted().map { FederationRole.party($0).name }
+            + manifest.analysts.names.map { FederationRole.analyst($0).name }
     }
 
     /// Provisions `manifest`'s federation into `folder`.
@@ -157,6 +160,15 @@ public enum Provisioner {
                             notBefore: notBefore, notAfter: notAfter)
                     ))
             }
+            for analyst in manifest.analysts.names {
+                issued.append(
+                    (
+                        .analyst(analyst),
+                        try FederationCertificates.issue(
+                            role: .analyst(analyst), federation: manifest.name, authority: authority,
+                            notBefore: notBefore, notAfter: notAfter)
+                    ))
+            }
         } catch let error as FederationError {
             throw error
         } catch {
@@ -202,7 +214,9 @@ public enum Provisioner {
             try KitFiles.create(Data(certificatePEM.utf8), at: kit.appendingPathComponent("cert.pem"), permissions: 0o644)
             try KitFiles.create(Data(identity.privateKeyPEM.utf8), at: kit.appendingPathComponent("key.pem"), permissions: 0o600)
             var shareIndex: Int?
-            if let dealing, let publicKeyData {
+            let holdsKey: Bool
+            if case .analyst = role { holdsKey = false } else { holdsKey = true }
+            if holdsKey, let dealing, let publicKeyData {
                 try KitFiles.create(publicKeyData, at: kit.appendingPathComponent("threshold-public-key.json"), permissions: 0o644)
                 if case .party(let id) = role, let index = partyOrder.firstIndex(of: id) {
                     shareIndex = index + 1
@@ -215,18 +229,24 @@ public enum Provisioner {
                 }
             }
             let fingerprint = FederationCertificates.fingerprint(identity.certificate)
+            let roleName: String
             var partyID: Int?
-            if case .party(let id) = role { partyID = id }
+            var analystName: String?
+            switch role {
+            case .aggregator: roleName = "aggregator"
+            case .party(let id): (roleName, partyID) = ("party", id)
+            case .analyst(let name): (roleName, analystName) = ("analyst", name)
+            }
             let descriptor = KitDescriptor(
                 federation: manifest.name,
-                role: partyID == nil ? "aggregator" : "party", party: partyID, shareIndex: shareIndex,
+                role: roleName, party: partyID, analyst: analystName, shareIndex: shareIndex,
                 manifest: "manifest.toml", manifestSHA256: manifestDigest, caCertificate: "ca.pem",
                 certificate: "cert.pem", privateKey: "key.pem",
-                thresholdPublicKey: dealing == nil ? nil : "threshold-public-key.json",
+                thresholdPublicKey: holdsKey && dealing != nil ? "threshold-public-key.json" : nil,
                 keyShare: shareIndex == nil ? nil : "key-share.json",
                 fingerprints: .init(
                     ca: FederationCertificates.fingerprint(authority.certificate), certificate: fingerprint,
-                    thresholdKey: dealing?.publicKey.fingerprint),
+                    thresholdKey: holdsKey ? dealing?.publicKey.fingerprint : nil),
                 created: created)
             try KitFiles.create(try encodeJSON(descriptor), at: kit.appendingPathComponent(KitDescriptor.fileName), permissions: 0o644)
             entries.append(Report.Entry(name: role.name, folder: folder.appendingPathComponent(role.name).path, fingerprint: fingerprint))

@@ -203,6 +203,18 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
         self.directory = directory
     }
 
+    /// Why a certificate that is not a party's is refused where only parties may `action`. The
+    /// role comes from the certificate (never from what a message claims), so an analyst's
+    /// certificate is never taken for a party's.
+    static func notAParty(_ role: FederationRole, action: String) -> String {
+        switch role {
+        case .analyst(let name):
+            return "only parties may \(action); this certificate belongs to analyst \(name), and analysts request rounds, they do not take part in them"
+        case .aggregator, .party:
+            return "only parties may \(action); this certificate belongs to \(role)"
+        }
+    }
+
     /// The verified identity of the peer of `context`.
     func authenticate(_ context: ServerContext) throws -> (role: FederationRole, fingerprint: String) {
         guard let tls = context.transportSpecific as? HTTP2ServerTransport.Posix.Context,
@@ -231,8 +243,9 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
             throw error
         }
         guard case .party(let partyID) = identity.role else {
-            logger.warning("refused a connection", metadata: ["peer": "\(peer)", "reason": "the aggregator's certificate cannot join a round"])
-            throw RPCError(code: .permissionDenied, message: "only parties join rounds; this certificate belongs to \(identity.role)")
+            let message = Self.notAParty(identity.role, action: "join rounds")
+            logger.warning("refused a connection", metadata: ["peer": "\(peer)", "role": "\(identity.role)", "reason": "\(message)"])
+            throw RPCError(code: .permissionDenied, message: message)
         }
         guard kit.manifest.parties.contains(partyID) else {
             let message =
@@ -333,7 +346,7 @@ extension FederationService {
         let identity = try authenticate(context)
         guard case .party(let party) = identity.role else {
             logger.warning("refused a catalog call", metadata: ["peer": "\(context.remotePeer)", "role": "\(identity.role)"])
-            throw RPCError(code: .permissionDenied, message: "only parties may \(action); this certificate belongs to \(identity.role)")
+            throw RPCError(code: .permissionDenied, message: Self.notAParty(identity.role, action: action))
         }
         guard let directory else {
             throw RPCError(code: .unimplemented, message: "this aggregator keeps no catalog directory")

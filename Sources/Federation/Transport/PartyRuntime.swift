@@ -63,7 +63,7 @@ public enum PartyRuntime {
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> RoundOutcome {
         guard let party = kit.partyID else {
-            throw FederationError.configuration("\(kit.folder.path) is the aggregator's kit; a party needs its own kit")
+            throw FederationError.configuration("\(kit.folder.path) is \(kit.role)'s kit; a party needs its own party-N/ kit")
         }
         let credentials = try kit.partyCredentials()
         var options = options

@@ -88,6 +88,14 @@ extension FederationKit {
     /// The client side of mutual TLS: this kit's certificate and key; the server's certificate
     /// must chain to the federation CA and name the dialled host or IP address.
     var clientTransportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+        clientCredentials().transportSecurity
+    }
+}
+
+extension FederationKit.ClientCredentials {
+    /// The client side of mutual TLS with these credentials: the server's certificate must
+    /// chain to the federation CA and name the dialled host or IP address.
+    var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
         .mTLS(
             certificateChain: [.bytes(Array(certificatePEM.utf8), format: .pem)],
             privateKey: .bytes(Array(privateKeyPEM.utf8), format: .pem)

@@ -95,7 +95,7 @@ extension CatalogQueryCommand {
     func askFederation(_ query: CatalogQuery) async throws -> [CatalogMatch] {
         let loaded = try FederationKit.load(from: URL(fileURLWithPath: kit ?? ""))
         guard loaded.partyID != nil else {
-            throw CLIError("\(loaded.folder.path): this is the aggregator's kit; only parties may query the federation directory (use a party-N/ kit)")
+            throw CLIError("\(loaded.folder.path): this is \(loaded.role)'s kit; only parties may query the federation directory (use a party-N/ kit)")
         }
         for warning in loaded.warnings { StatusLine.warn(warning) }
         let address = try aggregator.map { try HostPort(parsing: $0, field: "--aggregator") }

@@ -97,7 +97,7 @@ struct Party: AsyncParsableCommand {
     func run() async throws {
         let loaded = try kit.load()
         guard let kitParty = loaded.partyID else {
-            throw CLIError("\(loaded.folder.path): this is the aggregator's kit; a party needs its own party-N/ kit")
+            throw CLIError("\(loaded.folder.path): this is \(loaded.role)'s kit; a party needs its own party-N/ kit")
         }
         guard kitParty == id else {
             throw CLIError(

@@ -14,7 +14,8 @@ struct Provision: AsyncParsableCommand {
             certificate authority: keep ca-key.pem offline), aggregator/ and party-N/ (one startup \
             kit per participant: the manifest and its files, the CA certificate, the participant's \
             certificate and private key, the threshold public key and, for parties, their key \
-            share). In Paillier mode it deals a threshold key of the manifest's [crypto] key_bits \
+            share), and analyst-NAME/ for each name in the manifest's [analysts] (the manifest, \
+            the CA certificate, the analyst's certificate and private key; no key share). In Paillier mode it deals a threshold key of the manifest's [crypto] key_bits \
             (t of n from [federation]); generating the safe primes can take minutes at 3072 bits. \
             The dealer's secrets are destroyed once the shares are written (trusted-dealer model). \
             Prints each certificate's SHA-256 fingerprint, for participants to compare out of band. \
@@ -86,7 +87,8 @@ struct Provision: AsyncParsableCommand {
         }
         if let id = report.thresholdKeyID { lines.append("Threshold key id: \(id)") }
         lines.append("Valid until \(report.notValidAfter).")
-        lines.append("Hand each participant its own folder (aggregator/, party-N/); keep ca/ca-key.pem offline.")
+        let analysts = report.kits.contains { $0.name.hasPrefix("analyst-") } ? ", analyst-NAME/" : ""
+        lines.append("Hand each participant its own folder (aggregator/, party-N/\(analysts)); keep ca/ca-key.pem offline.")
         print(lines.joined(separator: "\n"))
     }
 }

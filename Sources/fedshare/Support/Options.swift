@@ -17,7 +17,7 @@ struct JSONOutputOptions: ParsableArguments {
 
 /// `--kit`: a participant's startup kit.
 struct KitOptions: ParsableArguments {
-    @Option(name: .long, help: "A startup kit folder (aggregator/ or party-N/ from fedshare provision).")
+    @Option(name: .long, help: "A startup kit folder (aggregator/, party-N/ or analyst-NAME/ from fedshare provision).")
     var kit: String
 
     /// The kit, checked (`FederationError` names the file at fault).
