@@ -11,6 +11,9 @@ public enum DifferentialPrivacyError: Error, CustomStringConvertible, LocalizedE
     case notApplicable(accountant: String, reason: String)
     /// A charge would exceed the dataset's cap.
     case capExceeded(dataset: String, epsilon: Double, delta: Double, capEpsilon: Double, capDelta: Double, spentEpsilon: Double)
+    /// A charge would exceed the cap of the analyst it is for (the dataset's cap allowed it).
+    case analystCapExceeded(
+        dataset: String, analyst: String, epsilon: Double, delta: Double, capEpsilon: Double, capDelta: Double, spentEpsilon: Double)
     /// No cap has been set for the dataset: charges are refused until one is.
     case noCap(dataset: String)
     /// A reservation id that is not pending (unknown, already committed or cancelled).
@@ -33,6 +36,9 @@ public enum DifferentialPrivacyError: Error, CustomStringConvertible, LocalizedE
         case .capExceeded(let dataset, let epsilon, let delta, let capEpsilon, let capDelta, let spent):
             return
                 "dataset '\(dataset)': refused: this charge would bring spending to ε = \(epsilon) (δ = \(delta)), above the cap ε = \(capEpsilon), δ = \(capDelta) (already spent or reserved: ε = \(spent))"
+        case .analystCapExceeded(let dataset, let analyst, let epsilon, let delta, let capEpsilon, let capDelta, let spent):
+            return
+                "dataset '\(dataset)': refused for analyst \(analyst): this charge would bring analyst \(analyst)'s spending to ε = \(epsilon) (δ = \(delta)), above analyst \(analyst)'s cap ε = \(capEpsilon), δ = \(capDelta) (already spent or reserved for analyst \(analyst): ε = \(spent))"
         case .noCap(let dataset):
             return "dataset '\(dataset)': no cap set; set one first (fedshare budget --set-cap \(dataset) --epsilon E --delta D)"
         case .reservationNotPending(let id, let state):

@@ -12,10 +12,14 @@ public struct PrivacyCharge: Sendable, Codable, Hashable {
     public var unit: String
     public var party: String
     public var round: String
+    /// The analyst the release is for ("": none). A charge naming an analyst is also checked
+    /// against that analyst's cap on the dataset, when there is one
+    /// (``PrivacyLedger/setAnalystCap(dataset:analyst:epsilon:delta:)``).
+    public var analyst: String
 
     public init(
         dataset: String, event: MechanismEvent, relation: NeighbouringRelation = .addOrRemoveOne,
-        unit: String = "record", party: String = "", round: String = ""
+        unit: String = "record", party: String = "", round: String = "", analyst: String = ""
     ) {
         self.dataset = dataset
         self.event = event
@@ -23,6 +27,21 @@ public struct PrivacyCharge: Sendable, Codable, Hashable {
         self.unit = unit
         self.party = party
         self.round = round
+        self.analyst = analyst
+    }
+
+    enum CodingKeys: String, CodingKey { case dataset, event, relation, unit, party, round, analyst }
+
+    /// Decodes a charge; one encoded before analysts existed has none.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        event = try c.decode(MechanismEvent.self, forKey: .event)
+        relation = try c.decode(NeighbouringRelation.self, forKey: .relation)
+        unit = try c.decode(String.self, forKey: .unit)
+        party = try c.decode(String.self, forKey: .party)
+        round = try c.decode(String.self, forKey: .round)
+        analyst = try c.decodeIfPresent(String.self, forKey: .analyst) ?? ""
     }
 }
 
@@ -33,11 +52,15 @@ public struct Reservation: Sendable, Equatable, Codable {
     public let dataset: String
     /// What the dataset has spent, this reservation included, by the accountant that admitted it.
     public let spendAfter: PrivacySpend
+    /// What the charge's analyst has spent on the dataset, this reservation included, by the
+    /// accountant that admitted it against the analyst's cap (nil: no analyst, or no cap).
+    public let analystSpendAfter: PrivacySpend?
 
-    public init(id: Int64, dataset: String, spendAfter: PrivacySpend) {
+    public init(id: Int64, dataset: String, spendAfter: PrivacySpend, analystSpendAfter: PrivacySpend? = nil) {
         self.id = id
         self.dataset = dataset
         self.spendAfter = spendAfter
+        self.analystSpendAfter = analystSpendAfter
     }
 }
 
@@ -59,6 +82,9 @@ public struct LedgerEntry: Sendable, Codable, Hashable {
     public var count: Int?
     public var party: String?
     public var round: String?
+    /// The analyst a `reserve` was for, or whose cap a `cap` entry sets (nil: none, the
+    /// dataset's own cap). Absent from ledgers written before analysts existed.
+    public var analyst: String?
     public var capEpsilon: Double?
     public var capDelta: Double?
     public var time: String
@@ -66,13 +92,17 @@ public struct LedgerEntry: Sendable, Codable, Hashable {
     public var hash: String
 
     /// The SHA-256 of every field but `hash`, each length-prefixed (absent fields marked).
+    ///
+    /// The analyst, a later field, is hashed after the others and only when present, so every
+    /// entry written without one (all those of ledgers from before analysts) keeps its hash.
     func computeHash() -> String {
-        let fields: [String?] = [
+        var fields: [String?] = [
             "fedshare-privacy-ledger-v1", String(id), kind.rawValue, reservation.map { String($0) }, dataset,
             mechanism, noise?.description, sensitivity?.description, dimension.map { String($0) },
             shares.map { String($0) }, relation, unit, count.map { String($0) }, party, round,
             capEpsilon?.description, capDelta?.description, time, previousHash,
         ]
+        if let analyst { fields.append(analyst) }
         var hasher = SHA256.Hasher()
         for field in fields {
             if let field {
@@ -114,14 +144,54 @@ public struct DatasetBudget: Sendable, Codable, Equatable {
     public var accountant: AccountantKind?
 }
 
-/// What a charge would cost, and whether the cap allows it.
+/// One analyst's spending on one dataset, as the ledger records it (reservations naming the
+/// analyst; ``PrivacyLedger/analystBudgets(dataset:)``).
+public struct AnalystBudget: Sendable, Codable, Equatable {
+    public var dataset: String
+    public var analyst: String
+    /// The analyst's cap on this dataset, if one is set.
+    public var capEpsilon: Double?
+    public var capDelta: Double?
+    /// ε of the analyst's committed releases at `delta`, by the same accountant as
+    /// ``DatasetBudget/spentEpsilon`` (the best that applies).
+    public var spentEpsilon: Double
+    /// ε of committed releases plus pending reservations: what the analyst's cap is checked against.
+    public var heldEpsilon: Double
+    public var remainingEpsilon: Double?
+    /// The δ the ε figures are at: the analyst's cap's, else the dataset cap's, else 1e-6.
+    public var delta: Double
+    /// Releases committed for the analyst (each reservation counts its event's `count`, as
+    /// ``DatasetBudget/releases`` does).
+    public var releases: Int
+    public var pending: Int
+    public var lastRelease: String?
+    /// The accountant that gave `spentEpsilon` (nil: nothing committed).
+    public var accountant: AccountantKind?
+}
+
+/// What a charge would cost, and whether the caps allow it.
 public struct ChargePreview: Sendable, Codable, Equatable {
     public var dataset: String
     public var charge: PrivacySpend
     public var after: PrivacySpend
     public var capEpsilon: Double?
     public var capDelta: Double?
+    /// Whether ``PrivacyLedger/reserve(_:)`` would accept the charge now: the dataset's cap
+    /// allows it and, when the charge names an analyst with a cap, so does that cap.
     public var allowed: Bool
+    /// Whether the dataset's own cap allows it (false when the dataset has no cap).
+    public var datasetAllowed: Bool
+    /// The charge's analyst (nil: the charge names none).
+    public var analyst: String? = nil
+    /// The analyst's cap on the dataset (nil: no analyst, or no cap for it).
+    public var analystCapEpsilon: Double? = nil
+    public var analystCapDelta: Double? = nil
+    /// What the analyst would have spent with this charge, at the analyst's cap's δ (else the
+    /// dataset's δ); nil when the charge names no analyst.
+    public var analystAfter: PrivacySpend? = nil
+    /// Whether the analyst's cap allows it; nil when the charge names no analyst or the analyst
+    /// has no cap on this dataset (then only the dataset's cap applies).
+    public var analystAllowed: Bool? = nil
 }
 
 /// The append-only, hash-chained privacy ledger (SQLite through GRDB, WAL, synchronous=FULL).
@@ -191,6 +261,8 @@ public final class PrivacyLedger: Sendable {
                         return .commit
                     }
                 }
+            } else if access != .readOnly {
+                try Self.addAnalystColumnIfMissing(queue)
             }
         } catch let error as DatabaseError {
             if access != .create, error.resultCode == .SQLITE_CANTOPEN, !FileManager.default.fileExists(atPath: path) {
@@ -222,6 +294,20 @@ public final class PrivacyLedger: Sendable {
         }
     }
 
+    /// Ledgers written before analysts have no `analyst` column: a writer adds it (NULL in every
+    /// existing row, which hashes as before). A read-only ledger is left as it is: its rows read
+    /// with no analyst.
+    private static func addAnalystColumnIfMissing(_ queue: DatabaseQueue) throws {
+        let has = { (db: Database) in try db.columns(in: "entries").contains { $0.name == "analyst" } }
+        guard try !queue.read(has) else { return }
+        try queue.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                if try !has(db) { try db.execute(sql: "ALTER TABLE entries ADD COLUMN analyst TEXT") }
+                return .commit
+            }
+        }
+    }
+
     static func createSchema(_ db: Database) throws {
         try db.execute(
             sql: """
@@ -235,7 +321,8 @@ public final class PrivacyLedger: Sendable {
                     cap_epsilon REAL, cap_delta REAL,
                     time TEXT NOT NULL,
                     previous_hash TEXT NOT NULL,
-                    hash TEXT NOT NULL);
+                    hash TEXT NOT NULL,
+                    analyst TEXT);
                 CREATE INDEX IF NOT EXISTS entries_dataset ON entries(dataset);
                 CREATE TABLE IF NOT EXISTS chain_head (
                     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -268,12 +355,36 @@ public final class PrivacyLedger: Sendable {
         }
     }
 
-    /// Reserves a charge if the dataset's cap allows it (checked and written in one
-    /// IMMEDIATE transaction).
-    /// - Throws: `noCap`, `capExceeded`, or `invalidParameter`.
+    /// Sets (or changes) `analyst`'s cap on `dataset`: every later charge naming the analyst
+    /// must fit it, on top of the dataset's own cap (which this does not change). As with
+    /// ``setCap(dataset:epsilon:delta:)``, lowering it never erases spending.
+    /// - Throws: `invalidParameter` for a bad cap, dataset or analyst name.
+    public func setAnalystCap(dataset: String, analyst: String, epsilon: Double, delta: Double) throws {
+        guard epsilon.isFinite, epsilon >= 0 else {
+            throw DifferentialPrivacyError.invalidParameter(name: "cap epsilon", value: "\(epsilon)", reason: "must be a non-negative finite number")
+        }
+        guard delta >= 0, delta < 1 else {
+            throw DifferentialPrivacyError.invalidParameter(name: "cap delta", value: "\(delta)", reason: "must be in [0, 1)")
+        }
+        try validateName(dataset)
+        try validateAnalyst(analyst, required: true)
+        try write { db in
+            var entry = Self.blank(kind: .cap, dataset: dataset)
+            entry.analyst = analyst
+            entry.capEpsilon = epsilon
+            entry.capDelta = delta
+            _ = try Self.append(&entry, db)
+        }
+    }
+
+    /// Reserves a charge if the dataset's cap allows it and, when the charge names an analyst
+    /// with a cap on the dataset, that cap too (both checked, by the same accountants, and the
+    /// reservation written in one IMMEDIATE transaction). The dataset's cap is checked first.
+    /// - Throws: `noCap`, `capExceeded`, `analystCapExceeded`, or `invalidParameter`.
     public func reserve(_ charge: PrivacyCharge) throws -> Reservation {
         try charge.event.validate()
         try validateName(charge.dataset)
+        try validateAnalyst(charge.analyst, required: false)
         return try write { db in
             // Never spend on top of a ledger whose history has been altered.
             try Self.verifyChain(db)
@@ -287,6 +398,19 @@ public final class PrivacyLedger: Sendable {
                     dataset: charge.dataset, epsilon: decision.best?.epsilon ?? .infinity, delta: cap.delta,
                     capEpsilon: cap.epsilon, capDelta: cap.delta, spentEpsilon: spentBefore?.epsilon ?? 0)
             }
+            var analystSpend: PrivacySpend?
+            if !charge.analyst.isEmpty, let analystCap = state.analystCaps[charge.analyst] {
+                let analystHeld = state.held(by: charge.analyst).map(\.event)
+                let decision = try Self.admit(analystHeld + [charge.event], capEpsilon: analystCap.epsilon, capDelta: analystCap.delta)
+                guard let spend = decision.admitted else {
+                    let spentBefore = try? Self.bestSpend(analystHeld, delta: analystCap.delta)
+                    throw DifferentialPrivacyError.analystCapExceeded(
+                        dataset: charge.dataset, analyst: charge.analyst, epsilon: decision.best?.epsilon ?? .infinity,
+                        delta: analystCap.delta, capEpsilon: analystCap.epsilon, capDelta: analystCap.delta,
+                        spentEpsilon: spentBefore?.epsilon ?? 0)
+                }
+                analystSpend = spend
+            }
             var entry = Self.blank(kind: .reserve, dataset: charge.dataset)
             entry.mechanism = charge.event.mechanism.rawValue
             entry.noise = charge.event.noise
@@ -298,8 +422,9 @@ public final class PrivacyLedger: Sendable {
             entry.unit = charge.unit
             entry.party = charge.party
             entry.round = charge.round
+            entry.analyst = charge.analyst.isEmpty ? nil : charge.analyst
             let id = try Self.append(&entry, db)
-            return Reservation(id: id, dataset: charge.dataset, spendAfter: spend)
+            return Reservation(id: id, dataset: charge.dataset, spendAfter: spend, analystSpendAfter: analystSpend)
         }
     }
 
@@ -350,7 +475,9 @@ public final class PrivacyLedger: Sendable {
         }
     }
 
-    /// What `charge` would cost on top of what the dataset holds, and whether the cap allows it.
+    /// What `charge` would cost on top of what the dataset holds, and whether the caps allow
+    /// it: the dataset's, and the cap of the analyst the charge names, if that analyst has one
+    /// (``ChargePreview/allowed`` answers both; call it before any work to refuse early).
     public func preview(_ charge: PrivacyCharge) throws -> ChargePreview {
         try charge.event.validate()
         return try queue.read { db in
@@ -358,15 +485,52 @@ public final class PrivacyLedger: Sendable {
             let delta = state.cap?.delta ?? Self.displayDelta
             let alone = try Self.bestSpend([charge.event], delta: delta)
             let held = state.held.map(\.event) + [charge.event]
+            var preview: ChargePreview
             if let cap = state.cap {
                 let decision = try Self.admit(held, capEpsilon: cap.epsilon, capDelta: cap.delta)
                 let after = decision.admitted ?? decision.best ?? PrivacySpend(epsilon: .infinity, delta: delta, accountant: .best)
-                return ChargePreview(
+                preview = ChargePreview(
                     dataset: charge.dataset, charge: alone, after: after, capEpsilon: cap.epsilon,
-                    capDelta: cap.delta, allowed: decision.admitted != nil)
+                    capDelta: cap.delta, allowed: decision.admitted != nil, datasetAllowed: decision.admitted != nil)
+            } else {
+                let after = try Self.bestSpend(held, delta: delta)
+                preview = ChargePreview(
+                    dataset: charge.dataset, charge: alone, after: after, capEpsilon: nil, capDelta: nil, allowed: false,
+                    datasetAllowed: false)
             }
-            let after = try Self.bestSpend(held, delta: delta)
-            return ChargePreview(dataset: charge.dataset, charge: alone, after: after, capEpsilon: nil, capDelta: nil, allowed: false)
+            guard !charge.analyst.isEmpty else { return preview }
+            preview.analyst = charge.analyst
+            let analystHeld = state.held(by: charge.analyst).map(\.event) + [charge.event]
+            if let cap = state.analystCaps[charge.analyst] {
+                let decision = try Self.admit(analystHeld, capEpsilon: cap.epsilon, capDelta: cap.delta)
+                preview.analystCapEpsilon = cap.epsilon
+                preview.analystCapDelta = cap.delta
+                preview.analystAfter = decision.admitted ?? decision.best ?? PrivacySpend(epsilon: .infinity, delta: cap.delta, accountant: .best)
+                preview.analystAllowed = decision.admitted != nil
+                preview.allowed = preview.allowed && decision.admitted != nil
+            } else {
+                preview.analystAfter = try Self.bestSpend(analystHeld, delta: delta)
+            }
+            return preview
+        }
+    }
+
+    /// `analyst`'s cap on `dataset`, if one is set (the latest `cap` entry for them).
+    public func analystCap(dataset: String, analyst: String) throws -> (epsilon: Double, delta: Double)? {
+        try queue.read { db in try Self.state(of: dataset, db).analystCaps[analyst] }
+    }
+
+    /// Each analyst's spending, per dataset (only `dataset` when given), sorted by dataset then
+    /// analyst: every analyst named by a reservation or a cap. Charges naming no analyst are
+    /// counted in the dataset's budget only.
+    public func analystBudgets(dataset: String? = nil) throws -> [AnalystBudget] {
+        try queue.read { db in
+            let names =
+                try dataset.map { [$0] } ?? String.fetchAll(db, sql: "SELECT DISTINCT dataset FROM entries ORDER BY dataset")
+            return try names.flatMap { name -> [AnalystBudget] in
+                let state = try Self.state(of: name, db)
+                return try state.analysts.sorted().map { analyst in try Self.analystBudget(of: analyst, in: state, dataset: name) }
+            }
         }
     }
 
@@ -445,6 +609,15 @@ public final class PrivacyLedger: Sendable {
         }
     }
 
+    /// The ledger records any analyst name up to 200 characters (which names are valid is the
+    /// federation's rule, checked where names come from); `required` refuses the empty name.
+    private func validateAnalyst(_ analyst: String, required: Bool) throws {
+        if analyst.isEmpty && !required { return }
+        guard !analyst.isEmpty, analyst.count <= 200 else {
+            throw DifferentialPrivacyError.invalidParameter(name: "analyst", value: "'\(analyst)'", reason: "must be 1 to 200 characters")
+        }
+    }
+
     private func write<T>(_ body: (Database) throws -> T) throws -> T {
         guard access != .readOnly else {
             throw DifferentialPrivacyError.ledger(path: path, reason: "opened read-only; nothing was written")
@@ -480,14 +653,14 @@ public final class PrivacyLedger: Sendable {
         try db.execute(
             sql: """
                 INSERT INTO entries (id, kind, reservation, dataset, mechanism, noise, sensitivity, dimension, shares,
-                    relation, unit, count, party, round, cap_epsilon, cap_delta, time, previous_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    relation, unit, count, party, round, cap_epsilon, cap_delta, time, previous_hash, hash, analyst)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 entry.id, entry.kind.rawValue, entry.reservation, entry.dataset, entry.mechanism, entry.noise,
                 entry.sensitivity, entry.dimension, entry.shares, entry.relation, entry.unit, entry.count,
                 entry.party, entry.round, entry.capEpsilon, entry.capDelta, entry.time,
-                entry.previousHash, entry.hash,
+                entry.previousHash, entry.hash, entry.analyst,
             ])
         try db.execute(
             sql: "INSERT OR REPLACE INTO chain_head (singleton, last_id, last_hash) VALUES (1, ?, ?)",
@@ -511,7 +684,9 @@ public final class PrivacyLedger: Sendable {
                 id: id, kind: kind, reservation: row["reservation"], dataset: row["dataset"] ?? "",
                 mechanism: row["mechanism"], noise: row["noise"], sensitivity: row["sensitivity"],
                 dimension: row["dimension"], shares: row["shares"], relation: row["relation"], unit: row["unit"],
-                count: row["count"], party: row["party"], round: row["round"], capEpsilon: row["cap_epsilon"],
+                count: row["count"], party: row["party"], round: row["round"],
+                // Nil, not an error, in a read-only ledger from before analysts (no such column).
+                analyst: row["analyst"], capEpsilon: row["cap_epsilon"],
                 capDelta: row["cap_delta"], time: row["time"] ?? "", previousHash: row["previous_hash"] ?? "",
                 hash: row["hash"] ?? "")
         }
@@ -519,9 +694,18 @@ public final class PrivacyLedger: Sendable {
 
     struct DatasetState {
         var cap: (epsilon: Double, delta: Double)?
-        /// Reservations not cancelled (committed or pending), with their state.
-        var held: [(event: MechanismEvent, committed: Bool, time: String)]
+        /// Reservations not cancelled (committed or pending), with their state and analyst.
+        var held: [(event: MechanismEvent, committed: Bool, time: String, analyst: String?)]
         var pending: Int
+        /// Each analyst's cap (the latest `cap` entry naming them).
+        var analystCaps: [String: (epsilon: Double, delta: Double)] = [:]
+        /// Every analyst named by a reservation (cancelled ones too) or a cap.
+        var analysts: Set<String> = []
+
+        /// The reservations of `analyst` that hold budget.
+        func held(by analyst: String) -> [(event: MechanismEvent, committed: Bool, time: String, analyst: String?)] {
+            held.filter { $0.analyst == analyst }
+        }
     }
 
     static func state(of dataset: String, _ db: Database) throws -> DatasetState {
@@ -534,14 +718,21 @@ public final class PrivacyLedger: Sendable {
         for entry in entries {
             switch entry.kind {
             case .cap:
-                if let epsilon = entry.capEpsilon, let delta = entry.capDelta { state.cap = (epsilon, delta) }
+                guard let epsilon = entry.capEpsilon, let delta = entry.capDelta else { continue }
+                if let analyst = entry.analyst {
+                    state.analystCaps[analyst] = (epsilon, delta)
+                    state.analysts.insert(analyst)
+                } else {
+                    state.cap = (epsilon, delta)
+                }
             case .reserve:
                 let event = try entry.mechanismEvent()
+                if let analyst = entry.analyst { state.analysts.insert(analyst) }
                 switch settlement[entry.id] {
                 case (.cancel, _)?: continue
-                case (.commit, let time)?: state.held.append((event, true, time))
+                case (.commit, let time)?: state.held.append((event, true, time, entry.analyst))
                 default:
-                    state.held.append((event, false, entry.time))
+                    state.held.append((event, false, entry.time, entry.analyst))
                     state.pending += 1
                 }
             case .commit, .cancel:
@@ -565,6 +756,21 @@ public final class PrivacyLedger: Sendable {
             spentEpsilon: spent.epsilon, heldEpsilon: held.epsilon,
             remainingEpsilon: state.cap.map { max(0, $0.epsilon - held.epsilon) }, delta: delta,
             releases: committed.reduce(0) { $0 + $1.event.count }, pending: state.pending,
+            lastRelease: committed.map(\.time).max(), accountant: committed.isEmpty ? nil : spent.accountant)
+    }
+
+    static func analystBudget(of analyst: String, in state: DatasetState, dataset: String) throws -> AnalystBudget {
+        let cap = state.analystCaps[analyst]
+        let delta = cap?.delta ?? state.cap?.delta ?? displayDelta
+        let mine = state.held(by: analyst)
+        let committed = mine.filter(\.committed)
+        let spent = try bestSpend(committed.map(\.event), delta: delta)
+        let held = try bestSpend(mine.map(\.event), delta: delta)
+        return AnalystBudget(
+            dataset: dataset, analyst: analyst, capEpsilon: cap?.epsilon, capDelta: cap?.delta,
+            spentEpsilon: spent.epsilon, heldEpsilon: held.epsilon,
+            remainingEpsilon: cap.map { max(0, $0.epsilon - held.epsilon) }, delta: delta,
+            releases: committed.reduce(0) { $0 + $1.event.count }, pending: mine.count - committed.count,
             lastRelease: committed.map(\.time).max(), accountant: committed.isEmpty ? nil : spent.accountant)
     }
 
