@@ -87,6 +87,8 @@ public struct IngestionReport: Sendable, Equatable, Codable {
     public var usersOverBound = 0
     /// Distinct users among the good records read (nil without a user column).
     public var users: Int?
+    /// Good rows about items outside a scope, left out before everything above (nil: no scope).
+    public var recordsOutOfScope: Int?
 
     public init() {}
 }

@@ -13,12 +13,15 @@ public struct AttentionSettings: Sendable, Equatable {
     public var features: [String]?
     public var groupColumn: String
     public var userColumn: String?
+    /// The column naming the catalog entry each record is about (`item_column`): what a
+    /// request's catalog filters select records by. Never a feature.
+    public var itemColumn: String?
     public var maxRecordsPerUser: Int?
     public var ignoreColumns: [String]
 
     public init(
         anchorsURL: URL, encoderURL: URL? = nil, scale: Double? = nil, groups: [String], features: [String]? = nil,
-        groupColumn: String = "group", userColumn: String? = nil, maxRecordsPerUser: Int? = nil, ignoreColumns: [String] = []
+        groupColumn: String = "group", userColumn: String? = nil, itemColumn: String? = nil, maxRecordsPerUser: Int? = nil, ignoreColumns: [String] = []
     ) {
         self.anchorsURL = anchorsURL
         self.encoderURL = encoderURL
@@ -27,6 +30,7 @@ public struct AttentionSettings: Sendable, Equatable {
         self.features = features
         self.groupColumn = groupColumn
         self.userColumn = userColumn
+        self.itemColumn = itemColumn
         self.maxRecordsPerUser = maxRecordsPerUser
         self.ignoreColumns = ignoreColumns
     }

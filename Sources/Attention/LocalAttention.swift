@@ -18,6 +18,9 @@ public enum LocalAttention {
         public var workers: Int?
         /// How many bad-row messages the report keeps.
         public var badRowExamples = 5
+        /// The catalog items whose records count (by the settings' item column); `nil`: every
+        /// record. A scoped computation bounds each user's matching records only.
+        public var scope: Set<String>?
 
         public init(skipBadRows: Bool = false, chunkSize: Int = 8192, sideFile: URL? = nil, workers: Int? = nil) {
             self.skipBadRows = skipBadRows
@@ -102,8 +105,9 @@ public enum LocalAttention {
         settings: AttentionSettings, model: AttentionModel, dataURL: URL, options: Options,
         using rng: inout some RandomNumberGenerator
     ) throws -> AttentionSums {
-        let layout = DataLayout(settings: settings, model: model)
+        let layout = DataLayout(settings: settings, model: model, scope: options.scope)
         var report = IngestionReport()
+        if options.scope != nil { report.recordsOutOfScope = 0 }
         let d = model.featureDimension
         let fromStandardInput = dataURL == standardInput
         let limit = settings.recordsPerUserBound
@@ -119,6 +123,7 @@ public enum LocalAttention {
                     switch outcome {
                     case .record: counts[user, default: 0] += 1
                     case .bad(let error): if !options.skipBadRows { throw error }
+                    case .outOfScope: break
                     }
                 }
             }
@@ -149,6 +154,8 @@ public enum LocalAttention {
                     guard options.skipBadRows else { throw error }
                     report.badRowsSkipped += 1
                     if report.badRowExamples.count < options.badRowExamples { report.badRowExamples.append(error.description) }
+                case .outOfScope:
+                    report.recordsOutOfScope = (report.recordsOutOfScope ?? 0) + 1
                 case .record(let group):
                     report.recordsRead += 1
                     if sampler != nil, !sampler!.admit(user) {

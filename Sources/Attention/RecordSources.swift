@@ -9,16 +9,29 @@ struct DataLayout {
     var featureDimension: Int
     var groupColumn: String
     var userColumn: String?
+    /// The column naming the catalog item each record is about (never a feature).
+    var itemColumn: String?
+    /// The items whose records count; `nil`: every record.
+    var scope: Set<String>?
     var ignoreColumns: [String]
     var groups: [String]
 
-    init(settings: AttentionSettings, model: AttentionModel) {
+    init(settings: AttentionSettings, model: AttentionModel, scope: Set<String>? = nil) {
         features = settings.features
         featureDimension = model.featureDimension
         groupColumn = settings.groupColumn
         userColumn = settings.userColumn
+        itemColumn = settings.itemColumn
+        self.scope = scope
         ignoreColumns = settings.ignoreColumns
         groups = model.groups
+    }
+
+    /// The outcome of a good row about `item`: a record, or out of scope.
+    func admit(_ item: String?, group: Int32) -> RowOutcome {
+        guard let scope else { return .record(group: group) }
+        guard let item, scope.contains(item) else { return .outOfScope }
+        return .record(group: group)
     }
 
     /// The layout of a side file: labels only.
@@ -46,7 +59,7 @@ struct DataLayout {
             }
             return features
         }
-        let excluded = Set([groupColumn] + (userColumn.map { [$0] } ?? []) + ignoreColumns)
+        let excluded = Set([groupColumn] + [userColumn, itemColumn].compactMap { $0 } + ignoreColumns)
         let chosen = available.filter { !excluded.contains($0) }
         guard chosen.count == featureDimension else {
             throw AttentionError.shapeMismatch(
@@ -64,6 +77,8 @@ enum RowOutcome {
     case record(group: Int32)
     /// A bad row: skipped or fatal, as the caller decides.
     case bad(AttentionError)
+    /// A good row about an item outside the scope: not a record of this computation.
+    case outOfScope
 }
 
 /// A source of records.
@@ -78,6 +93,7 @@ private enum ColumnRole {
     case feature(Int)
     case group
     case user
+    case item
 }
 
 /// CSV or TSV (by extension) with a header row.
@@ -119,11 +135,16 @@ final class DelimitedRecordSource: RecordSource {
             throw AttentionError.malformedFile(
                 file: displayName, problem: "the header has no user column '\(user)' (columns: \(header.joined(separator: ", ")))")
         }
+        if let item = layout.itemColumn, !header.contains(item) {
+            throw AttentionError.malformedFile(
+                file: displayName, problem: "the header has no item column '\(item)' (columns: \(header.joined(separator: ", ")))")
+        }
         let features = try layout.resolveFeatures(available: header, file: displayName)
         let featurePosition = Dictionary(uniqueKeysWithValues: features.enumerated().map { ($1, $0) })
         roles = header.map { name in
             if name == layout.groupColumn { return .group }
             if name == layout.userColumn { return .user }
+            if name == layout.itemColumn { return .item }
             if let position = featurePosition[name] { return .feature(position) }
             return .ignored
         }
@@ -144,6 +165,7 @@ final class DelimitedRecordSource: RecordSource {
         var i = 0
         var column = 0
         var group: Int32 = -1
+        var item: String?
         var problem: RowOutcome?
         while true {
             var start = i
@@ -213,6 +235,8 @@ final class DelimitedRecordSource: RecordSource {
                                 file: file, position: "line \(lineNumber), column '\(header[column])'",
                                 problem: "the user id is empty"))
                     }
+                case .item:
+                    if layout.scope != nil { item = fieldText(line, field) }
                 }
             }
             column += 1
@@ -222,7 +246,7 @@ final class DelimitedRecordSource: RecordSource {
         guard column == columnCount else {
             return .bad(.badRecord(file: file, position: "line \(lineNumber)", problem: "expected \(columnCount) columns, found \(column)"))
         }
-        return problem ?? .record(group: group)
+        return problem ?? layout.admit(item, group: group)
     }
 }
 
@@ -272,6 +296,7 @@ final class JSONLinesRecordSource: RecordSource {
         }
         for k in filled.indices { filled[k] = false }
         var group: Int32 = -1
+        var item: String?
         var sawUser = false
         var seen = Set<String>()
         for (key, value) in entries {
@@ -286,6 +311,9 @@ final class JSONLinesRecordSource: RecordSource {
                 }
                 user = id
                 sawUser = true
+            } else if key == layout.itemColumn {
+                guard let id = value.labelText else { return bad(key, "expected a string or number as the item id, found \(value.kindName)") }
+                item = id
             } else if let position = featurePosition[key] {
                 guard case .raw(let text) = value else { return bad(key, "expected a number, found \(value.kindName)") }
                 var copy = text
@@ -300,10 +328,11 @@ final class JSONLinesRecordSource: RecordSource {
         }
         guard group >= 0 else { return bad(layout.groupColumn, "the group field is missing") }
         if let userColumn = layout.userColumn, !sawUser { return bad(userColumn, "the user field is missing") }
+        if let itemColumn = layout.itemColumn, item == nil { return bad(itemColumn, "the item field is missing") }
         if let missing = filled.firstIndex(of: false), let names = featureNames {
             return bad(names[missing], "the feature field is missing")
         }
-        return .record(group: group)
+        return layout.admit(item, group: group)
     }
 }
 
@@ -476,7 +505,7 @@ final class NumPyRecordSource: RecordSource {
         guard let labels = try side.next(features: &scratch, user: &user) else {
             throw AttentionError.malformedFile(file: sideName, problem: "has fewer rows than \(array.displayName) has records (\(array.rows))")
         }
-        if case .bad = labels { return labels }
+        guard case .record = labels else { return labels }
         for k in 0..<d {
             let value = buffer[row * d + k]
             guard value.isFinite else {

@@ -36,6 +36,9 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
     case catalogRefused(party: Int, reason: String)
     /// The federation directory refused a query (not signed by a member party, malformed…).
     case catalogQueryRefused(party: Int, reason: String)
+    /// A request for a round was refused: not signed by one of the federation's analysts,
+    /// stale, replayed, over a cap, or sent to an aggregator that does not serve requests.
+    case requestRefused(String)
 
     // MARK: Provisioning and kits
 
@@ -96,7 +99,7 @@ public enum FederationError: Error, Sendable, Equatable, CustomStringConvertible
         case .aggregatorRefused(let party, let reason):
             return "party \(party) refuses: the aggregator \(reason)"
         case .configuration(let reason), .contribution(let reason), .noise(let reason), .internalState(let reason),
-            .localRun(let reason):
+            .localRun(let reason), .requestRefused(let reason):
             return reason
         case .storage(let path, let reason):
             return "\(path): \(reason)"

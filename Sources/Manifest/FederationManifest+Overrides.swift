@@ -11,8 +11,14 @@ extension FederationManifest {
         public var aggregator: String?
         public var mode: CryptoMode?
         public var keyBits: Int?
+        /// The `[analysts]` names (their caps kept).
+        public var analysts: [String]?
 
-        public init(parties: [Int]? = nil, threshold: Int? = nil, aggregator: String? = nil, mode: CryptoMode? = nil, keyBits: Int? = nil) {
+        public init(
+            parties: [Int]? = nil, threshold: Int? = nil, aggregator: String? = nil, mode: CryptoMode? = nil, keyBits: Int? = nil,
+            analysts: [String]? = nil
+        ) {
+            self.analysts = analysts
             self.parties = parties
             self.threshold = threshold
             self.aggregator = aggregator
@@ -30,6 +36,7 @@ extension FederationManifest {
         if let aggregator = overrides.aggregator { manifest.aggregator = aggregator }
         if let mode = overrides.mode { manifest.crypto.mode = mode }
         if let keyBits = overrides.keyBits { manifest.crypto.keyBits = keyBits }
+        if let analysts = overrides.analysts { manifest.analysts.names = analysts }
         return manifest
     }
 
@@ -58,6 +65,7 @@ extension FederationManifest {
         set("features", attention.features.map { toml($0.map(toml)) })
         set("group_column", toml(attention.groupColumn))
         set("user_column", attention.userColumn.map(toml))
+        set("item_column", attention.itemColumn.map(toml))
         set("max_records_per_user", attention.maxRecordsPerUser.map(String.init))
         set("ignore_columns", toml(attention.ignoreColumns.map(toml)))
 
@@ -90,6 +98,12 @@ extension FederationManifest {
             set("names", toml(analysts.names.map(toml)))
             set("epsilon_cap", analysts.cap.map { toml($0.epsilon) })
             set("delta_cap", analysts.cap.map { toml($0.delta) })
+        }
+        if policy != RequestPolicy() {
+            table("policy")
+            set("accept_filters", policy.acceptedFilters.map { toml($0.map(\.rawValue).sorted().map(toml)) })
+            set("accept_keys", policy.acceptedKeys.map { toml($0.sorted().map(toml)) })
+            set("min_records", String(policy.minimumRecords))
         }
         return lines.joined(separator: "\n") + "\n"
     }

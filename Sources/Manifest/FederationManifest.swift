@@ -26,6 +26,8 @@ import TOMLKit
 ///                                     # every column but the group, user and ignored ones
 /// group_column = "group"              # optional, default "group"
 /// user_column = "user"                # optional
+/// item_column = "venue"               # optional: the catalog entry id each record is about;
+///                                     # requests' catalog filters select records by it
 /// max_records_per_user = 5            # optional (needs user_column): records counted per user
 /// ignore_columns = ["record_id"]      # optional: columns to leave out when features is absent
 ///
@@ -59,6 +61,11 @@ import TOMLKit
 /// delta_cap = 1e-5                    # optional (gaussian; needs epsilon_cap): each analyst's
 ///                                     # cap on total δ, 0 < delta_cap ≤ delta_budget; default
 ///                                     # delta_budget
+///
+/// [policy]                            # optional: which analysts' requests a world answers
+/// accept_filters = ["where", "time"]  # (RequestPolicy; a world may override it with its own
+/// accept_keys = ["kind"]              # file, `fedshare party --policy FILE`)
+/// min_records = 20
 /// ```
 ///
 /// Unknown tables and keys are errors (a misspelt key must not silently fall back to a
@@ -127,6 +134,10 @@ public struct FederationManifest: Sendable, Equatable {
             self.delta = delta
         }
     }
+
+    /// The `[policy]` table: the requests every world answers unless its own policy file says
+    /// otherwise (absent: every request).
+    public var policy = RequestPolicy()
 
     /// The `[catalog]` table as written: query filters, checked for their TOML types here and
     /// parsed into a query by the federation (the Catalog module knows their syntax).
@@ -246,6 +257,7 @@ public struct FederationManifest: Sendable, Equatable {
         var cryptoTable = try top.optionalTable("crypto")
         var catalogTable = try top.optionalTable("catalog")
         let analystsTable = try top.optionalTable("analysts")
+        var policyTable = try top.optionalTable("policy")
         try top.rejectUnknown()
 
         // [federation]
@@ -293,6 +305,13 @@ public struct FederationManifest: Sendable, Equatable {
             guard !userColumn.isEmpty else { throw attentionTable.fail("user_column", "expected a column name, found an empty string") }
             guard userColumn != groupColumn else { throw attentionTable.fail("user_column", "must differ from group_column (\"\(groupColumn)\")") }
         }
+        let itemColumn = try attentionTable.optionalString("item_column")
+        if let itemColumn {
+            guard !itemColumn.isEmpty else { throw attentionTable.fail("item_column", "expected a column name, found an empty string") }
+            guard itemColumn != groupColumn, itemColumn != userColumn else {
+                throw attentionTable.fail("item_column", "must differ from group_column and user_column")
+            }
+        }
         let maxRecords = try attentionTable.optionalInt("max_records_per_user")
         if let maxRecords {
             guard maxRecords >= 1 else { throw attentionTable.fail("max_records_per_user", "expected a positive integer, found \(maxRecords)") }
@@ -307,6 +326,7 @@ public struct FederationManifest: Sendable, Equatable {
             }
             if features.contains(groupColumn) { throw attentionTable.fail("features", "must not include the group column \"\(groupColumn)\"") }
             if let userColumn, features.contains(userColumn) { throw attentionTable.fail("features", "must not include the user column \"\(userColumn)\"") }
+            if let itemColumn, features.contains(itemColumn) { throw attentionTable.fail("features", "must not include the item column \"\(itemColumn)\"") }
             if features.contains(where: \.isEmpty) { throw attentionTable.fail("features", "expected non-empty column names") }
         }
         try attentionTable.rejectUnknown()
@@ -439,6 +459,10 @@ public struct FederationManifest: Sendable, Equatable {
             catalogTable = table
             catalog = selection
         }
+        let policy = try policyTable.map { table in
+            var table = table
+            return try RequestPolicy.read(&table)
+        }
 
         // [analysts]
         let privacy = PrivacySettings(
@@ -451,9 +475,10 @@ public struct FederationManifest: Sendable, Equatable {
             name: name, parties: parties, threshold: threshold, aggregator: aggregator,
             attention: AttentionSettings(
                 anchorsURL: anchorsURL, encoderURL: encoderURL, scale: scale, groups: groups,
-                features: features, groupColumn: groupColumn, userColumn: userColumn,
+                features: features, groupColumn: groupColumn, userColumn: userColumn, itemColumn: itemColumn,
                 maxRecordsPerUser: maxRecords, ignoreColumns: ignoreColumns),
-            privacy: privacy, crypto: crypto, model: model, catalog: catalog, analysts: analysts)
+            privacy: privacy, crypto: crypto, model: model, catalog: catalog, analysts: analysts,
+            policy: policy ?? RequestPolicy())
     }
 
     /// The `[analysts]` table, checked against the federation's own budget.

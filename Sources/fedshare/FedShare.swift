@@ -17,6 +17,7 @@ struct FedShare: AsyncParsableCommand {
             Aggregator.self,
             Party.self,
             Status.self,
+            Request.self,
             Budget.self,
             Privacy.self,
             AttentionCommand.self,

@@ -112,8 +112,42 @@ struct ManifestTests {
         ("mode = \"secagg\"", "mode = \"secagg\"\nfractional_bits = 60", "crypto.fractional_bits", "8 to 52"),
         ("mode = \"secagg\"", "mode = \"secagg\"\nfractional_bits = \"x\"", "crypto.fractional_bits", "integer"),
         ("[crypto]", "[cryptography]", "cryptography", "unknown key"),
+        ("group_column = \"group\"", "group_column = \"group\"\nitem_column = \"\"", "attention.item_column", "column name"),
+        ("group_column = \"group\"", "group_column = \"group\"\nitem_column = \"group\"", "attention.item_column", "differ"),
+        ("group_column = \"group\"", "group_column = \"group\"\nitem_column = \"f1\"", "attention.features", "item column"),
+        ("mode = \"secagg\"", "mode = \"secagg\"\n[policy]\naccept_filters = [\"colour\"]", "policy.accept_filters", "\"text\", \"where\""),
+        ("mode = \"secagg\"", "mode = \"secagg\"\n[policy]\naccept_keys = [\"\"]", "policy.accept_keys", "non-empty"),
+        ("mode = \"secagg\"", "mode = \"secagg\"\n[policy]\nmin_records = -1", "policy.min_records", "≥ 0"),
+        ("mode = \"secagg\"", "mode = \"secagg\"\n[policy]\nminimum = 3", "policy.minimum", "unknown key"),
         ("[privacy]", "[privacy_]", "privacy", "missing"),
     ]
+
+    @Test("[policy]: the manifest's, a world's own file over it, and what each declines")
+    func policy() throws {
+        let folder = try TemporaryFolder()
+        let text = baseManifest + "\n[policy]\naccept_filters = [\"where\", \"time\"]\naccept_keys = [\"kind\"]\nmin_records = 5\n"
+        let manifest = try FederationManifest.load(from: writeBaseFederation(in: folder, manifest: text))
+        #expect(manifest.policy == RequestPolicy(acceptedFilters: [.where, .time], acceptedKeys: ["kind"], minimumRecords: 5))
+        #expect(manifest.policy.refusal(filters: [.where], keys: ["kind"]) == nil)
+        #expect(manifest.policy.refusal(filters: [.where, .text], keys: ["kind"])?.contains("does not answer text filters") == true)
+        #expect(manifest.policy.refusal(filters: [.where], keys: ["kind", "genre"])?.contains("filters on 'genre'") == true)
+        // A world's own file overrides the keys it names and keeps the others.
+        let own = try folder.write("mine.toml", "[policy]\naccept_keys = [\"kind\", \"genre\"]\n")
+        let mine = try RequestPolicy.load(from: own, over: manifest.policy)
+        #expect(mine == RequestPolicy(acceptedFilters: [.where, .time], acceptedKeys: ["kind", "genre"], minimumRecords: 5))
+        #expect(RequestPolicy().refusal(filters: Set(RequestPolicy.Filter.allCases), keys: ["any"]) == nil)
+        for (bad, phrase) in [
+            ("accept_keys = [\"kind\"]\n", "'policy'"), ("[policy]\nmin_records = \"x\"\n", "'policy.min_records'"),
+            ("[policy]\n[other]\n", "'other'"),
+        ] {
+            #expect {
+                try RequestPolicy.load(from: try folder.write("bad.toml", bad), over: manifest.policy)
+            } throws: { "\($0)".contains("bad.toml") && "\($0)".contains(phrase) }
+        }
+        // The manifest with a policy writes back to the same policy.
+        let again = try FederationManifest.parse(manifest.tomlText(anchorsPath: "anchors.csv", encoderPath: nil), url: manifest.url)
+        #expect(again.policy == manifest.policy)
+    }
 
     @Test("every malformed field is named with what was expected", arguments: malformed)
     func malformedField(original: String, replacement: String, field: String, expected: String) throws {

@@ -23,6 +23,10 @@ public struct AggregatorRound: RoundEngine, Sendable {
     public let plan: RoundPlan
     public let round: UInt64
     public let noNoise: Bool
+    /// The analyst's request this round answers, verified by the runtime (nil: a round over
+    /// every record); forwarded as signed in RoundOpen, and its analyst named in the charge.
+    public let request: RoundRequest?
+    private let signedRequest: Wire.SignedRoundRequest?
     public private(set) var phase: RoundPhase = .join
     public private(set) var outcome: RoundOutcome?
     /// Parties that joined (sent Hello), ascending.
@@ -80,10 +84,12 @@ public struct AggregatorRound: RoundEngine, Sendable {
     ///   - deadlines: milliseconds per phase, announced to parties (the transport enforces them).
     ///   - noNoise: simulations only; recorded in the result.
     ///   - committee: who is asked for partial decryptions (Paillier mode).
+    ///   - request: the analyst's request, as verified, and as signed.
     ///   - generator: the session nonce's source (`SecureRandom` in production).
     public init(
         plan: RoundPlan, round: UInt64, parties: [Int], key: ThresholdPublicKey?, verifier: PeerVerifier? = nil,
         deadlines: [RoundPhase: UInt64] = [:], noNoise: Bool = false, committee: DecryptionCommittee = .threshold,
+        request: (verified: RoundRequest, signed: Wire.SignedRoundRequest)? = nil,
         using generator: inout some RandomNumberGenerator
     ) throws {
         let invited = Array(Set(parties)).sorted()
@@ -113,6 +119,8 @@ public struct AggregatorRound: RoundEngine, Sendable {
         self.deadlines = deadlines
         self.noNoise = noNoise
         self.committee = committee
+        self.request = request?.verified
+        self.signedRequest = request?.signed
         var nonce = [UInt8]()
         while nonce.count < 32 { withUnsafeBytes(of: generator.next()) { nonce += $0 } }
         sessionNonce = nonce
@@ -364,7 +372,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
             return abort(phase: .join, reason: "only \(joined.count) of \(invited.count) parties joined; the threshold is \(plan.threshold)")
         }
         // The charge is reserved first; the round opens when the ledger admits it (`reserved`).
-        return [.reserve(plan.charge(party: "aggregator", round: round), cap: plan.ledgerCap)]
+        return [.reserve(plan.charge(party: "aggregator", round: round, analyst: request?.analyst ?? ""), cap: plan.ledgerCap)]
     }
 
     /// The federation ledger answered the reservation asked for when the join phase closed.
@@ -388,6 +396,7 @@ public struct AggregatorRound: RoundEngine, Sendable {
         open.groups = UInt32(plan.groups.count)
         open.anchors = UInt32(plan.anchors.count)
         open.noNoise = noNoise
+        if let signedRequest { open.request = signedRequest }
         open.deadlines = deadlines.sorted { $0.key.rawValue < $1.key.rawValue }.map {
             var deadline = Wire.PhaseDeadline()
             deadline.phase = $0.key.wire

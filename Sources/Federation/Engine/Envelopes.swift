@@ -85,7 +85,7 @@ enum WireErrorCode {
             case .unexpectedMessage: return .errorUnexpectedMessage
             case .wrongRound: return .errorWrongRound
             case .identity: return .errorIdentity
-            case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused, .peerViolation: return .errorMalformed
+            case .malformed, .aggregatorRefused, .catalogRefused, .catalogQueryRefused, .requestRefused, .peerViolation: return .errorMalformed
             case .configuration, .contribution, .noise, .internalState, .storage, .output,
                 .existingAuthority, .io, .malformedFile, .invalidSetting, .certificate, .insecurePermissions,
                 .unsupportedManifestReference, .keyDealing, .invalidAddress, .unreachable, .refused, .untrustedAggregator,

@@ -31,9 +31,13 @@ public struct PartyRound: RoundEngine, Sendable {
         /// Told how a long step advances: `(step, done, total)`, at most once per percent, on
         /// the worker thread that got there (for a progress bar).
         public var progress: (@Sendable (Work, _ done: Int, _ total: Int) -> Void)?
-        public init(allowNoNoise: Bool = false, progress: (@Sendable (Work, Int, Int) -> Void)? = nil) {
+        /// The requests this party already answered (a long-running party shares one across
+        /// rounds, so that a replayed request is refused).
+        public var answered: AnsweredRequests?
+        public init(allowNoNoise: Bool = false, progress: (@Sendable (Work, Int, Int) -> Void)? = nil, answered: AnsweredRequests? = nil) {
             self.allowNoNoise = allowNoNoise
             self.progress = progress
+            self.answered = answered
         }
     }
 
@@ -57,9 +61,13 @@ public struct PartyRound: RoundEngine, Sendable {
     /// How the ledger was settled when the round ended without a result for this party
     /// (``connectionLost(reason:)``, or a request it refused).
     public private(set) var settlement: LossSettlement?
+    /// The analyst's request the round answers, once verified (nil: a round over every record).
+    public private(set) var request: RoundRequest?
 
     private let manifestParties: [Int]
-    private let contribution: AttentionResult
+    private let source: ContributionSource
+    /// This round's contribution, from `source` once the round opened.
+    private var contribution: AttentionResult?
     private let credentials: PartyCredentials
     private let keyShare: ThresholdKeyShare?
     private let publicKey: ThresholdPublicKey?
@@ -92,12 +100,13 @@ public struct PartyRound: RoundEngine, Sendable {
     /// - Parameters:
     ///   - party: this party's id (as in its certificate and the manifest).
     ///   - manifest: the party's own copy of the manifest.
-    ///   - contribution: its local attention A_p and counts n_p (`LocalAttention.compute`).
+    ///   - source: its local attention A_p and counts n_p for the round's scope
+    ///     (``ContributionSource``), asked when the round opens.
     ///   - credentials: its certificate's signing key and the federation CA it checks others against.
     ///   - keyShare, publicKey: its threshold key share (Paillier mode).
     ///   - threshold: overrides the manifest's threshold (simulations).
     public init(
-        party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
+        party: Int, manifest: FederationManifest, source: ContributionSource, credentials: PartyCredentials,
         keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
         threshold: Int? = nil, options: Options = Options()
     ) throws {
@@ -122,16 +131,27 @@ public struct PartyRound: RoundEngine, Sendable {
                 throw FederationError.configuration("party \(party): the key share does not match the public key: \(error)")
             }
         }
-        // Fail early on data that cannot be encoded.
-        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifest.parties.count)
         self.party = party
         self.plan = plan
         self.manifestParties = manifest.parties
-        self.contribution = contribution
+        self.source = source
         self.credentials = credentials
         self.keyShare = keyShare
         self.publicKey = publicKey
         self.options = options
+    }
+
+    /// A party with a contribution computed before the round (``ContributionSource/fixed(_:)``);
+    /// data that cannot be encoded fails here, before the party connects.
+    public init(
+        party: Int, manifest: FederationManifest, contribution: AttentionResult, credentials: PartyCredentials,
+        keyShare: ThresholdKeyShare? = nil, publicKey: ThresholdPublicKey? = nil,
+        threshold: Int? = nil, options: Options = Options()
+    ) throws {
+        try self.init(
+            party: party, manifest: manifest, source: .fixed(contribution), credentials: credentials, keyShare: keyShare,
+            publicKey: publicKey, threshold: threshold, options: options)
+        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifest.parties.count)
     }
 
     /// The first message on the stream.
@@ -175,12 +195,7 @@ public struct PartyRound: RoundEngine, Sendable {
         case .success(let reservation):
             self.reservation = reservation
         case .failure(let error):
-            let message = "party \(party): its own ledger refuses round \(round): \(error)"
-            stop(.refused(reason: message))
-            var refuse = Wire.RoundRefuse()
-            refuse.reason = .refuseBudgetExceeded
-            refuse.message = message
-            return [send(.refuse(refuse))]
+            return refuse(.refuseBudgetExceeded, "party \(party): its own ledger refuses round \(round): \(error)")
         }
         do {
             return try contribute(to: open, using: &generator)
@@ -307,18 +322,48 @@ public struct PartyRound: RoundEngine, Sendable {
     ) throws -> [PartyEffect] {
         self.round = round
         // Every announced parameter is recomputed here from this party's own manifest.
-        if let problem = check(open) {
-            stop(.refused(reason: problem.message))
-            var refuse = Wire.RoundRefuse()
-            refuse.reason = problem.reason
-            refuse.message = problem.message
-            return [send(.refuse(refuse))]
+        if let problem = check(open) { return refuse(problem.reason, problem.message) }
+        // The request, as the analyst signed it; then this party's answer to it. A refusal or a
+        // decline comes before any reservation: it costs nothing.
+        if open.hasRequest {
+            let request: RoundRequest
+            do { request = try RoundRequest.verified(open.request, verifier: credentials.verifier, manifestHash: plan.manifestHash) } catch {
+                return refuse(.refuseParameters, "party \(party) refuses round \(round): \(error)")
+            }
+            if options.answered?.remember(request.nonce) == false {
+                return refuse(
+                    .refuseParameters,
+                    "party \(party) refuses round \(round): request \(request.id) of analyst \(request.analyst) was already answered (a replay)")
+            }
+            self.request = request
+        }
+        let answer: ContributionAnswer
+        do { answer = try source.answer(request) } catch {
+            return refuse(.refuseInternal, "party \(party) cannot compute its contribution to round \(round): \(error)")
+        }
+        switch answer {
+        case .decline(let reason):
+            return refuse(.refusePolicy, "party \(party) declines round \(round): \(reason)")
+        case .contribute(let result):
+            do { _ = try plan.encode(result, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifestParties.count) } catch {
+                return refuse(.refuseInternal, "party \(party) cannot contribute to round \(round): \(error)")
+            }
+            contribution = result
         }
         invited = open.parties.map { Int($0) }
         noNoise = open.noNoise
         // The party's own ledger reserves the charge first (``reserved(_:using:)``).
         pendingOpen = open
-        return [.reserve(plan.charge(party: String(party), round: round), cap: plan.ledgerCap)]
+        return [.reserve(plan.charge(party: String(party), round: round, analyst: request?.analyst ?? ""), cap: plan.ledgerCap)]
+    }
+
+    /// Refuses the round announced: nothing reserved, nothing of this party's data sent.
+    private mutating func refuse(_ reason: Wire.RefuseReason, _ message: String) -> [PartyEffect] {
+        stop(.refused(reason: message))
+        var refuse = Wire.RoundRefuse()
+        refuse.reason = reason
+        refuse.message = message
+        return [send(.refuse(refuse))]
     }
 
     /// Accepts the round whose charge is reserved, and sends this party's contribution.
@@ -329,6 +374,7 @@ public struct PartyRound: RoundEngine, Sendable {
         var accept = Wire.RoundAccept()
         accept.reservationID = reservation?.id ?? 0
         let noise = try plan.noiseShare(parties: invited.count, noNoise: noNoise, using: &generator)
+        guard let contribution else { throw FederationError.internalState("party \(party): no contribution for round \(round)") }
         let values = try plan.encode(contribution, noise: noise, parties: invited.count)
         switch plan.mode {
         case .paillier:
@@ -563,10 +609,7 @@ public struct PartyRound: RoundEngine, Sendable {
         guard reservation != nil, phase != .join else { throw unexpected(.result(chunk)) }
         var chunks = resultChunks ?? ChunkAssembler<Int>(message: "ResultChunk")
         if chunk.chunk.index == 0 {
-            guard chunk.hasHeader, Int(chunk.header.valueCount) == plan.valueCount,
-                chunk.header.groups == plan.groups, chunk.header.anchors == plan.anchors,
-                Int(chunk.header.fractionalBits) == plan.codec.fractionalBits
-            else {
+            guard chunk.hasHeader, RoundResult.fits(chunk.header, plan) else {
                 throw FederationError.malformed(party: nil, reason: "the result's header does not match this round's shape")
             }
             resultHeader = chunk.header
@@ -578,9 +621,8 @@ public struct PartyRound: RoundEngine, Sendable {
         resultChunks = chunks
         resultValues += chunk.values
         guard chunks.isComplete else { return [] }
-        guard resultValues.count == plan.valueCount, let header = resultHeader else {
-            throw FederationError.malformed(party: nil, reason: "the result holds \(resultValues.count) of \(plan.valueCount) values")
-        }
+        guard let header = resultHeader else { throw FederationError.malformed(party: nil, reason: "the result has no header") }
+        let result = try RoundResult(round: round, header: header, values: resultValues, plan: plan)
         // The result may contain this party's data even if it did not help open it: commit.
         var effects: [PartyEffect] = []
         if !committed, contributed, let reservation {
@@ -588,11 +630,6 @@ public struct PartyRound: RoundEngine, Sendable {
             committed = true
         }
         phaseBeforeResult = phase
-        let result = RoundResult(
-            round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
-            sums: resultValues, contributors: header.contributors.map { Int($0) },
-            dropped: header.dropped.map { DroppedParty(party: Int($0.party), phase: RoundPhase(wire: $0.phase), reason: $0.reason) },
-            event: plan.event, ledgerEntryID: header.ledgerEntryID, keyFingerprint: header.keyFingerprint, noNoise: header.noNoise)
         phase = .done
         outcome = .released(result)
         return effects + [send(.resultAck(Wire.ResultAck()))]

@@ -373,7 +373,7 @@ public struct RoundPlan: Sendable, Hashable {
     public var ledgerCap: LedgerCap { LedgerCap(dataset: federation, epsilon: epsilonBudget, delta: deltaBudget) }
 
     /// The charge a ledger records for this round.
-    public func charge(party: String, round: UInt64) -> PrivacyCharge {
-        PrivacyCharge(dataset: federation, event: event, relation: relation, unit: unit, party: party, round: String(round))
+    public func charge(party: String, round: UInt64, analyst: String = "") -> PrivacyCharge {
+        PrivacyCharge(dataset: federation, event: event, relation: relation, unit: unit, party: party, round: String(round), analyst: analyst)
     }
 }

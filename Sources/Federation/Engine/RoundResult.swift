@@ -75,29 +75,63 @@ extension RoundResult {
             chunk.chunk = Wire.Chunk(index: index, total: ranges.count)
             chunk.firstValue = UInt32(range.lowerBound)
             chunk.values = Array(sums[range])
-            if index == 0 {
-                var header = Wire.ResultHeader()
-                header.mode = mode == .paillier ? .paillier : .secagg
-                header.groups = groups
-                header.anchors = anchors
-                header.fractionalBits = UInt32(fractionalBits)
-                header.contributors = contributors.map { UInt32($0) }
-                header.dropped = dropped.map {
-                    var wire = Wire.DroppedParty()
-                    wire.party = UInt32($0.party)
-                    wire.phase = $0.phase.wire
-                    wire.reason = String($0.reason.prefix(1000))
-                    return wire
-                }
-                header.charge = cost
-                header.ledgerEntryID = ledgerEntryID
-                header.keyFingerprint = keyFingerprint
-                header.noNoise = noNoise
-                header.valueCount = UInt32(sums.count)
-                chunk.header = header
-            }
+            if index == 0 { chunk.header = header(cost: cost) }
             return chunk
         }
+    }
+
+    /// What the result's first chunk (or an analyst's reply) says about it, the sums aside.
+    public func header(cost: Wire.PrivacyCost) -> Wire.ResultHeader {
+        var header = Wire.ResultHeader()
+        header.mode = mode == .paillier ? .paillier : .secagg
+        header.groups = groups
+        header.anchors = anchors
+        header.fractionalBits = UInt32(fractionalBits)
+        header.contributors = contributors.map { UInt32($0) }
+        header.dropped = dropped.map(\.wire)
+        header.charge = cost
+        header.ledgerEntryID = ledgerEntryID
+        header.keyFingerprint = keyFingerprint
+        header.noNoise = noNoise
+        header.valueCount = UInt32(sums.count)
+        return header
+    }
+
+    /// Whether `header` announces a result of `plan`'s shape and grid.
+    static func fits(_ header: Wire.ResultHeader, _ plan: RoundPlan) -> Bool {
+        Int(header.valueCount) == plan.valueCount && header.groups == plan.groups && header.anchors == plan.anchors
+            && Int(header.fractionalBits) == plan.codec.fractionalBits
+    }
+
+    /// The result of round `round` as `header` and `values` announce it, read with this side's
+    /// own `plan` (its shape, grid and mechanism; never the sender's word for them).
+    /// - Throws: ``FederationError/malformed(party:reason:)`` when they do not fit the plan.
+    public init(round: UInt64, header: Wire.ResultHeader, values: [Int64], plan: RoundPlan) throws {
+        guard Self.fits(header, plan) else {
+            throw FederationError.malformed(party: nil, reason: "the result's header does not match this round's shape")
+        }
+        guard values.count == plan.valueCount else {
+            throw FederationError.malformed(party: nil, reason: "the result holds \(values.count) of \(plan.valueCount) values")
+        }
+        self.init(
+            round: round, mode: plan.mode, groups: plan.groups, anchors: plan.anchors, fractionalBits: plan.codec.fractionalBits,
+            sums: values, contributors: header.contributors.map { Int($0) }, dropped: header.dropped.map(DroppedParty.init(wire:)),
+            event: plan.event, ledgerEntryID: header.ledgerEntryID, keyFingerprint: header.keyFingerprint, noNoise: header.noNoise)
+    }
+}
+
+extension DroppedParty {
+    /// As the wire carries it (the reason cut to 1000 characters).
+    public var wire: Wire.DroppedParty {
+        var wire = Wire.DroppedParty()
+        wire.party = UInt32(party)
+        wire.phase = phase.wire
+        wire.reason = String(reason.prefix(1000))
+        return wire
+    }
+
+    public init(wire: Wire.DroppedParty) {
+        self.init(party: Int(wire.party), phase: RoundPhase(wire: wire.phase), reason: wire.reason)
     }
 }
 

@@ -237,14 +237,18 @@ public struct FederationKit: Sendable {
 
     /// A party kit's signing credentials: its certificate's key, checked against this federation's CA.
     public func partyCredentials(now: @escaping @Sendable () -> Date = { Date() }) throws -> PartyCredentials {
-        guard let party = partyID else { throw FederationError.configuration("\(role)'s kit has no party credentials") }
+        guard partyID != nil else { throw FederationError.configuration("\(role)'s kit has no party credentials") }
+        return PartyCredentials(signer: try signer(), verifier: PeerVerifier(authority: authority, now: now))
+    }
+
+    /// What this kit signs with: its certificate's key (a party's contributions and catalogs, an
+    /// analyst's requests).
+    public func signer() throws -> MemberSigner {
         let key: P256.Signing.PrivateKey
         do { key = try P256.Signing.PrivateKey(pemRepresentation: privateKeyPEM) } catch {
             throw FederationError.configuration("\(folder.path): the private key is not a P-256 key in PEM form")
         }
-        return PartyCredentials(
-            signer: try PartySigner(party: party, key: key, certificate: certificate),
-            verifier: PeerVerifier(authority: authority, now: now))
+        return try MemberSigner(role: role, key: key, certificate: certificate)
     }
 
     /// A kit's identity as a TLS client (``FederationKit/clientCredentials()``).

@@ -5,23 +5,34 @@ import Paillier
 import Primitives
 import X509
 
-/// What a party signs with: the P-256 key of its federation certificate. Every statement it
+/// What a member signs with: the P-256 key of its federation certificate. Every statement it
 /// signs carries the certificate (DER), so that any other member can check it against the
 /// federation's CA without a directory of certificates.
-public struct PartySigner: Sendable {
-    public let party: Int
-    /// The party's certificate, DER-encoded, as it travels next to each signature.
+public struct MemberSigner: Sendable {
+    public let role: FederationRole
+    /// The member's certificate, DER-encoded, as it travels next to each signature.
     public let certificate: [UInt8]
     /// The key's raw scalar (swift-crypto's key type is not `Sendable`); rebuilt for each signature.
     private let keyBytes: Data
 
-    public init(party: Int, key: P256.Signing.PrivateKey, certificate: Certificate) throws {
+    public init(role: FederationRole, key: P256.Signing.PrivateKey, certificate: Certificate) throws {
         guard Certificate.PublicKey(key.publicKey) == certificate.publicKey else {
-            throw FederationError.configuration("party \(party): the signing key does not belong to its certificate")
+            throw FederationError.configuration("\(role): the signing key does not belong to its certificate")
         }
-        self.party = party
+        self.role = role
         self.keyBytes = key.rawRepresentation
         self.certificate = try FederationCertificates.derBytes(certificate)
+    }
+
+    /// A party's signer.
+    public init(party: Int, key: P256.Signing.PrivateKey, certificate: Certificate) throws {
+        try self.init(role: .party(party), key: key, certificate: certificate)
+    }
+
+    /// The party this signer speaks for (0 for another role).
+    public var party: Int {
+        if case .party(let id) = role { return id }
+        return 0
     }
 
     /// An ECDSA P-256 signature (raw r ‖ s, 64 bytes) over SHA-256 of `statement`.
@@ -30,6 +41,9 @@ public struct PartySigner: Sendable {
         return Array(try key.signature(for: statement.bytes).rawRepresentation)
     }
 }
+
+/// A party's signer (``MemberSigner`` with the role `.party`).
+public typealias PartySigner = MemberSigner
 
 /// Checks what other members signed: the certificate must be issued by this federation's CA,
 /// be valid now, and certify exactly the party the statement is about.
@@ -44,15 +58,20 @@ public struct PeerVerifier: Sendable {
 
     /// - Throws: ``SignatureProblem`` saying what is wrong.
     public func verify(_ signature: [UInt8], over statement: SignedStatement, by party: Int, certificate der: [UInt8]) throws {
+        try verify(signature, over: statement, by: .party(party), certificate: der)
+    }
+
+    /// Checks a signature by the member `role` (a party or an analyst).
+    /// - Throws: ``SignatureProblem`` saying what is wrong.
+    public func verify(_ signature: [UInt8], over statement: SignedStatement, by role: FederationRole, certificate der: [UInt8]) throws {
         guard !signature.isEmpty, !der.isEmpty else { throw SignatureProblem.unsigned }
         guard der.count <= 16_384, let certificate = try? Certificate(derEncoded: der) else {
             throw SignatureProblem.certificate("not a DER certificate")
         }
         do {
             try FederationCertificates.checkIssued(certificate, by: authority, at: now(), source: "certificate")
-            guard try FederationCertificates.role(of: certificate) == .party(party) else {
-                throw SignatureProblem.certificate("certifies \(try FederationCertificates.role(of: certificate)), not party \(party)")
-            }
+            let certified = try FederationCertificates.role(of: certificate)
+            guard certified == role else { throw SignatureProblem.certificate("certifies \(certified), not \(role)") }
         } catch let error as FederationError {
             guard case .certificate(_, let problem) = error else { throw SignatureProblem.certificate("\(error)") }
             throw SignatureProblem.certificate(problem)
@@ -130,6 +149,14 @@ public struct SignedStatement: Sendable, Hashable {
         writer.integer(UInt64(party))
         writer.integer(issuedAt)
         writer.bytes(queryDigest)
+        return SignedStatement(bytes: writer.output)
+    }
+
+    /// An analyst's request for one round: `requestDigest` is SHA-256 of the serialized
+    /// `RoundRequest` (which names the federation, the analyst, the time and the scope).
+    public static func roundRequest(requestDigest: [UInt8]) -> SignedStatement {
+        var writer = Writer("fedshare/v1/round-request")
+        writer.bytes(requestDigest)
         return SignedStatement(bytes: writer.output)
     }
 

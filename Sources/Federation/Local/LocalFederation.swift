@@ -1,6 +1,7 @@
 import Attention
 import Catalog
 import DifferentialPrivacy
+import FederationProtocol
 import Foundation
 import Logging
 import Manifest
@@ -31,6 +32,10 @@ public struct LocalFederation: Sendable {
         public var noNoise = false
         /// A folder of `world-N.jsonl` (or `.csv`) catalogs each party publishes on joining.
         public var catalogs: URL?
+        /// Run the round as an analyst's request with this scope: each party counts only its
+        /// records whose item matches it in its own catalog (needs `catalogs` and the manifest's
+        /// item_column), under the manifest's `[policy]`.
+        public var scope: CatalogQuery?
         /// Capacities for `allocation.csv`.
         public var capacities: URL?
         /// Where the outputs go.
@@ -65,8 +70,10 @@ public struct LocalFederation: Sendable {
         public var result: RoundResult
         /// What `RoundOutputs.write` recorded in result.json.
         public var summary: RoundOutputs.Summary
-        /// Each party's local attention (from its data or its partial result).
+        /// Each party's local attention (from its data or its partial result), in the round's scope.
         public var contributions: [Int: AttentionResult]
+        /// The analyst's request the round answered (with a scope).
+        public var request: RoundRequest?
         /// Parties whose run ended other than with the release, and why.
         public var partyNotes: [Int: String]
         /// The release against the clear sum, which only a local federation can know.
@@ -84,6 +91,9 @@ public struct LocalFederation: Sendable {
         public var postProcessed: Double
         public var raw: Double
     }
+
+    /// The analyst a scoped local run provisions and requests as.
+    public static let analyst = "simulate"
 
     /// The file with the clear sum that `run` writes beside the release.
     public static let clearFile = "attention-clear.csv"
@@ -117,20 +127,28 @@ public struct LocalFederation: Sendable {
         var partyKits: [Int: FederationKit] = [:]
         for party in partyIDs { partyKits[party] = try FederationKit.load(from: kitsFolder.appendingPathComponent("party-\(party)")) }
 
-        // Each party's local attention, from its own data or its precomputed partial result.
+        let catalogs = try configuration.catalogs.map { try importCatalogs(from: $0, parties: partyIDs, into: work.appendingPathComponent("catalogs")) } ?? [:]
+        let analystKit = try configuration.scope.map { _ in try FederationKit.load(from: kitsFolder.appendingPathComponent("analyst-\(Self.analyst)")) }
+        let request = configuration.scope.map { RoundRequest.new(manifestHash: manifest.digest, analyst: Self.analyst, scope: $0) }
+
+        // Each party's answer to the round (its local attention in the scope, or a decline under
+        // its policy), from its own data or its precomputed partial result.
+        var answers: [Int: ContributionAnswer] = [:]
         var contributions: [Int: AttentionResult] = [:]
         for party in partyIDs {
             guard let url = configuration.data[party], let kit = partyKits[party] else { continue }
-            if let partial = configuration.precomputed[party] {
-                contributions[party] = partial.sums.result
-                continue
-            }
-            do { contributions[party] = try LocalAttention.compute(manifest: kit.manifest, dataURL: url) } catch let error as AttentionError {
+            let source: ContributionSource =
+                if let partial = configuration.precomputed[party] { .fixed(partial.sums.result) } else {
+                    .data(manifest: kit.manifest, dataURL: url, catalogPath: catalogs[party]?.path, policy: kit.manifest.policy)
+                }
+            do { answers[party] = try source.answer(request) } catch let error as AttentionError {
+                throw FederationError.partyInput(party: party, problem: error.description)
+            } catch let error as CatalogError {
                 throw FederationError.partyInput(party: party, problem: error.description)
             }
+            if case .contribute(let contribution)? = answers[party] { contributions[party] = contribution }
         }
         let attentionDone = ContinuousClock.now
-        let catalogs = try configuration.catalogs.map { try importCatalogs(from: $0, parties: partyIDs, into: work.appendingPathComponent("catalogs")) } ?? [:]
 
         // The round, over gRPC with mutual TLS on loopback.
         progress?(.roundStarted(parties: partyIDs.count))
@@ -140,6 +158,7 @@ public struct LocalFederation: Sendable {
         runtimeOptions.committee = configuration.committee
         runtimeOptions.joinDeadline = .seconds(30)
         runtimeOptions.phaseDeadline = .seconds(60)
+        runtimeOptions.serving = request != nil
         let ledgers = work.appendingPathComponent("ledgers")
         try FileManager.default.createDirectory(at: ledgers, withIntermediateDirectories: true)
         let runtime = try AggregatorRuntime(
@@ -150,7 +169,8 @@ public struct LocalFederation: Sendable {
             kit: aggregatorKit, logger: logger)
         let server = try AggregatorServer(
             kit: aggregatorKit, listen: HostPort(host: "127.0.0.1", port: 0), logger: logger,
-            sessions: runtime.sessionHandler, status: runtime.statusProvider, directory: directory)
+            sessions: runtime.sessionHandler, status: runtime.statusProvider, directory: directory,
+            requests: runtime.requestHandler)
         let noNoise = configuration.noNoise
         let drops = configuration.drops
         let partyProgress: @Sendable (Int, PartyRuntime.Progress) -> Void = { party, step in progress?(.party(party, step)) }
@@ -158,10 +178,18 @@ public struct LocalFederation: Sendable {
             group.addTask { try await server.serve() }
             defer { server.shutdown() }
             let address = try await server.listeningAddress
-            async let round = runtime.runRound()
+            // With a scope, the analyst's signed request travels to the aggregator over gRPC too.
+            if let request, let analystKit {
+                let signed = Fedshare_V1_SignedRoundRequest(try request.signed(by: analystKit.signer()))
+                group.addTask {
+                    _ = try await PartyConnection(kit: analystKit, aggregator: address, logger: logger).request(signed, timeout: .seconds(600))
+                }
+            }
+            let requested = request != nil
+            async let round = requested ? runtime.runRequestedRound() : runtime.runRound()
             let outcomes = await withTaskGroup(of: (Int, String?).self) { tasks in
                 for party in partyIDs {
-                    guard let kit = partyKits[party], let contribution = contributions[party] else { continue }
+                    guard let kit = partyKits[party], let answer = answers[party] else { continue }
                     if drops[party] == .join {
                         await runtime.partyLeft(party, reason: "stopped answering at join (simulated)")
                         continue
@@ -177,7 +205,7 @@ public struct LocalFederation: Sendable {
                                     catalog, matching: try kit.manifest.catalogSelection(), over: connection)
                             }
                             let outcome = try await PartyRuntime.run(
-                                kit: kit, connection: connection, contribution: contribution,
+                                kit: kit, connection: connection, source: ContributionSource { _ in answer },
                                 ledger: try PrivacyLedger(path: ledgerPath), options: .init(allowNoNoise: noNoise),
                                 dropAt: dropAt, progress: { partyProgress(party, $0) })
                             switch outcome {
@@ -196,7 +224,7 @@ public struct LocalFederation: Sendable {
                 for await (party, note) in tasks { notes[party] = note }
                 return notes
             }
-            let report = try await round
+            guard let report = try await round else { throw FederationError.localRun("the aggregator stopped before the round") }
             server.shutdown()
             try await group.waitForAll()
             return (report, outcomes)
@@ -213,11 +241,12 @@ public struct LocalFederation: Sendable {
         }
         let capacities = try configuration.capacities.map { try Allocation.readCapacities(from: $0) }
         let outURL = configuration.outputFolder
-        let summary = try RoundOutputs.write(result, plan: round.plan, to: outURL, capacities: capacities, phaseSeconds: round.phaseSeconds)
+        let summary = try RoundOutputs.write(
+            result, plan: round.plan, to: outURL, capacities: capacities, phaseSeconds: round.phaseSeconds, request: request)
         let againstClear = try writeClearSum(result: result, contributions: contributions)
         return Report(
             manifest: manifest, parties: partyIDs, provisioning: provisioning, round: round, result: result, summary: summary,
-            contributions: contributions, partyNotes: outcomes, againstClear: againstClear,
+            contributions: contributions, request: request, partyNotes: outcomes, againstClear: againstClear,
             catalogWorlds: catalogs.isEmpty ? nil : try directory.catalog.stats().worlds,
             provisioningSeconds: Self.seconds(provisioned - start), localAttentionSeconds: Self.seconds(attentionDone - provisioned))
     }
@@ -229,6 +258,9 @@ public struct LocalFederation: Sendable {
         var overrides = configuration.overrides
         overrides.parties = parties
         overrides.aggregator = "127.0.0.1:7443"
+        if configuration.scope != nil, !original.analysts.names.contains(Self.analyst) {
+            overrides.analysts = original.analysts.names + [Self.analyst]
+        }
         // Both modes need 2t > parties (the manifest refuses less: a deviating aggregator could
         // open a round twice or unmask one party's input), so the default rises.
         if overrides.threshold == nil { overrides.threshold = max(min(original.threshold, parties.count), parties.count / 2 + 1) }

@@ -1,5 +1,7 @@
 import Attention
+import Catalog
 import DifferentialPrivacy
+import FederationProtocol
 import Foundation
 
 /// Writes a released round's output folder (Papers/design.md §4). Every file is written atomically.
@@ -64,6 +66,38 @@ public enum RoundOutputs {
         public var noise: ReleaseNoise?
         /// How `attention.csv` and `counts.csv` were made from the raw release.
         public var postProcessing: String?
+        /// The analyst's request the round answered (absent: a round over every record).
+        public var request: Request?
+
+        /// An analyst's request, as result.json records it.
+        public struct Request: Codable, Sendable, Equatable {
+            public var id: String
+            public var analyst: String
+            /// RFC 3339, when the analyst signed it.
+            public var issuedAt: String
+            /// The catalog filters that chose the records (absent: every record).
+            public var text: String?
+            public var `where`: [String]?
+            public var from: String?
+            public var to: String?
+            public var near: [Double]?
+            public var radius: Double?
+            public var within: [Double]?
+
+            public init(_ request: RoundRequest) {
+                id = request.id
+                analyst = request.analyst
+                issuedAt = Instant(microseconds: Int64(clamping: request.issuedAt)).rfc3339
+                guard let scope = request.scope else { return }
+                text = scope.text
+                `where` = scope.conditions.isEmpty ? nil : scope.conditions.map { "\($0.key)=\($0.value)" }
+                from = scope.from?.rfc3339
+                to = scope.to?.rfc3339
+                near = scope.near.map { [$0.center.x, $0.center.y] + ($0.center.z.map { [$0] } ?? []) }
+                radius = scope.near?.radius
+                within = scope.within.map { [$0.minX, $0.minY, $0.maxX, $0.maxY] }
+            }
+        }
     }
 
     /// How the published matrix is made from the raw release (result.json's `postProcessing`).
@@ -80,7 +114,7 @@ public enum RoundOutputs {
     @discardableResult
     public static func write(
         _ result: RoundResult, plan: RoundPlan, to directory: URL, capacities: [Allocation.Capacity]? = nil,
-        phaseSeconds: [(phase: RoundPhase, seconds: Double)] = []
+        phaseSeconds: [(phase: RoundPhase, seconds: Double)] = [], request: RoundRequest? = nil
     ) throws -> Summary {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -140,7 +174,7 @@ public enum RoundOutputs {
                 noiseUnits: "grid units of 2^-\(result.fractionalBits)"),
             ledgerEntryID: result.ledgerEntryID, noNoise: result.noNoise, groups: result.groups, anchors: result.anchors,
             fractionalBits: result.fractionalBits, allocation: allocationNote, phaseSeconds: timings,
-            noise: noise, postProcessing: postProcessingNote)
+            noise: noise, postProcessing: postProcessingNote, request: request.map(Summary.Request.init))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json: String

@@ -24,6 +24,9 @@ public actor AggregatorRuntime {
         public var threshold: Int?
         /// Who is asked for partial decryptions (Paillier mode).
         public var committee: DecryptionCommittee = .threshold
+        /// Rounds run for analysts' requests (``runRequestedRound()``): parties connected
+        /// between rounds are held until the next one opens, however long that takes.
+        public var serving = false
         /// Fault tests: called when a round enters a phase (its state already persisted), and
         /// with `join` when the first party joins.
         public var onPhase: (@Sendable (RoundPhase) -> Void)?
@@ -38,6 +41,10 @@ public actor AggregatorRuntime {
         public let round: UInt64
         public let outcome: RoundOutcome
         public let plan: RoundPlan
+        /// The analyst's request the round answered (nil: a round over every record).
+        public var request: RoundRequest?
+        /// Every invited party left out, with the phase and why (declines included).
+        public var dropped: [DroppedParty] = []
         /// Seconds spent in each phase, in order.
         public let phaseSeconds: [(phase: RoundPhase, seconds: Double)]
         /// Serialised bytes each party sent to / received from the aggregator.
@@ -71,6 +78,17 @@ public actor AggregatorRuntime {
     private var bytesReceived: [Int: Int] = [:]
     private var lastReport: Report?
     private var closed = false
+    /// Analysts' requests waiting for their round, in arrival order.
+    private var queue: [QueuedRequest] = []
+    private var queueWaiter: CheckedContinuation<Void, Never>?
+    /// Every request accepted so far (one round per request: a replay is refused).
+    private var acceptedRequests = Set<[UInt8]>()
+
+    private struct QueuedRequest {
+        let request: RoundRequest
+        let signed: Wire.SignedRoundRequest
+        let continuation: CheckedContinuation<Report, any Error>
+    }
 
     /// - Parameters:
     ///   - kit: the aggregator's kit (manifest and, in Paillier mode, the threshold public key).
@@ -103,8 +121,70 @@ public actor AggregatorRuntime {
         }
     }
 
+    /// The request handler to give ``AggregatorServer`` (when serving requests).
+    public nonisolated var requestHandler: AggregatorServer.RequestHandler {
+        { [weak self] signed, analyst in
+            guard let self else { throw FederationError.requestRefused("the aggregator is stopping") }
+            return try await self.submit(signed, analyst: analyst).reply
+        }
+    }
+
+    /// Queues an analyst's request and waits for its round. The request is checked first, and
+    /// refused before any party hears of it: a request not signed by `analyst` (the one its
+    /// certificate proves), not for this federation, stale, already answered, or beyond the
+    /// analyst's or the federation's cap.
+    /// - Throws: ``FederationError/requestRefused(_:)``.
+    public func submit(_ signed: Wire.SignedRoundRequest, analyst: String) async throws -> Report {
+        guard options.serving, !closed else {
+            throw FederationError.requestRefused("this aggregator does not serve requests now (fedshare aggregator --serve)")
+        }
+        let request = try RoundRequest.verified(signed, verifier: PeerVerifier(authority: kit.authority), manifestHash: plan.manifestHash)
+        guard request.analyst == analyst else {
+            throw FederationError.requestRefused("the request names analyst \(request.analyst) but came with analyst \(analyst)'s certificate")
+        }
+        guard kit.manifest.analysts.names.contains(analyst) else {
+            throw FederationError.requestRefused("analyst \(analyst) is not among the manifest's analysts \(kit.manifest.analysts.names)")
+        }
+        guard !acceptedRequests.contains(request.nonce) else {
+            throw FederationError.requestRefused("request \(request.id) of analyst \(analyst) was already answered (a replay)")
+        }
+        do {
+            try bookkeeper.checkAdmissible(
+                plan.charge(party: "aggregator", round: 0, analyst: analyst), cap: plan.ledgerCap, analystCap: kit.manifest.analysts.cap)
+        } catch let error as FederationError {
+            throw error
+        } catch {
+            throw FederationError.requestRefused("the federation ledger cannot check analyst \(analyst)'s request: \(error)")
+        }
+        acceptedRequests.insert(request.nonce)
+        logger.info("request queued", metadata: ["analyst": "\(analyst)", "request": "\(request.id)", "waiting": "\(queue.count)"])
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.append(QueuedRequest(request: request, signed: signed, continuation: continuation))
+            queueWaiter?.resume()
+            queueWaiter = nil
+        }
+    }
+
+    /// Waits for the next analyst's request, runs its round and answers the analyst; nil once
+    /// ``close()`` was called (requests still queued are refused).
+    public func runRequestedRound() async throws -> Report? {
+        while queue.isEmpty, !closed { await withCheckedContinuation { queueWaiter = $0 } }
+        guard !closed else { return nil }
+        let next = queue.removeFirst()
+        do {
+            let report = try await runRound(request: (next.request, next.signed))
+            next.continuation.resume(returning: report)
+            return report
+        } catch {
+            next.continuation.resume(throwing: error)
+            throw error
+        }
+    }
+
     /// Runs one round to its end (released or aborted) with the parties that connect.
-    public func runRound() async throws -> Report {
+    public func runRound() async throws -> Report { try await runRound(request: nil) }
+
+    private func runRound(request: (verified: RoundRequest, signed: Wire.SignedRoundRequest)?) async throws -> Report {
         // Without a store, seconds since 1970, but never a round ID this runtime already used
         // (two rounds in one second would otherwise share one, and the parties refuse the second).
         let roundID = try store?.nextRoundID() ?? max(UInt64(Date().timeIntervalSince1970), (lastReport?.round ?? 0) + 1)
@@ -116,7 +196,7 @@ public actor AggregatorRuntime {
         let round = try AggregatorRound(
             plan: plan, round: roundID, parties: kit.manifest.parties, key: kit.thresholdPublicKey,
             verifier: PeerVerifier(authority: kit.authority), deadlines: deadlines, noNoise: options.noNoise,
-            committee: options.committee, using: &random)
+            committee: options.committee, request: request, using: &random)
         try store?.save(round.stateRecord)
         engine = round
         phaseStart = .now
@@ -139,7 +219,8 @@ public actor AggregatorRuntime {
         }
         guard let engine, let outcome = engine.outcome else { throw FederationError.internalState("the round did not finish") }
         let report = Report(
-            round: roundID, outcome: outcome, plan: plan, phaseSeconds: phaseSeconds,
+            round: roundID, outcome: outcome, plan: plan, request: request?.verified,
+            dropped: engine.dropped.values.sorted { $0.party < $1.party }, phaseSeconds: phaseSeconds,
             bytesSent: bytesSent, bytesReceived: bytesReceived)
         lastReport = report
         return report
@@ -152,9 +233,18 @@ public actor AggregatorRuntime {
 
     // MARK: Streams
 
-    /// Stops admitting parties (the aggregator is about to exit): a party waiting for the next
-    /// round is told to try again later (it reconnects on its own).
-    public func close() { closed = true }
+    /// Stops admitting parties and requests (the aggregator is about to exit): a party waiting
+    /// for the next round is told to try again later (it reconnects on its own), and requests
+    /// still queued are refused.
+    public func close() {
+        closed = true
+        for queued in queue {
+            queued.continuation.resume(throwing: FederationError.requestRefused("the aggregator stopped before request \(queued.request.id)'s round"))
+        }
+        queue = []
+        queueWaiter?.resume()
+        queueWaiter = nil
+    }
 
     private var roundIsOpen: Bool { engine != nil && engine?.outcome == nil }
 
@@ -166,7 +256,7 @@ public actor AggregatorRuntime {
         let clock = ContinuousClock()
         let giveUp = clock.now + options.joinDeadline
         while !roundIsOpen {
-            guard !closed, !Task.isCancelled, clock.now < giveUp else {
+            guard !closed, !Task.isCancelled, options.serving || clock.now < giveUp else {
                 throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
             }
             try? await Task.sleep(for: .milliseconds(100))
@@ -374,6 +464,32 @@ public actor AggregatorRuntime {
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
+
+extension AggregatorRuntime.Report {
+    /// The answer to the analyst whose request this round answered.
+    var reply: Fedshare_V1_RequestReply {
+        var reply = Fedshare_V1_RequestReply()
+        reply.roundID = round
+        switch outcome {
+        case .released(let result):
+            reply.header = Fedshare_V1_ResultHeader(result.header(cost: plan.cost))
+            reply.values = result.sums
+        case .aborted(let phase, let reason, let missing):
+            reply.aborted = .with {
+                $0.phase = .init(phase.wire)
+                $0.reason = String(reason.prefix(2000))
+                $0.missingParties = missing.map { UInt32($0) }
+            }
+        case .refused(let reason):
+            reply.aborted = .with {
+                $0.phase = .join
+                $0.reason = reason
+            }
+        }
+        reply.dropped = dropped.map { Fedshare_V1_DroppedParty($0.wire) }
+        return reply
     }
 }
 

@@ -112,6 +112,9 @@ public final class AggregatorServer: Sendable {
     public typealias SessionHandler = @Sendable (PartyStream) async throws -> Void
     /// Answers the `Status` RPC.
     public typealias StatusProvider = @Sendable () async -> Fedshare_V1_StatusReply
+    /// Answers an analyst's `Request` (the analyst's name as its certificate proves it): runs
+    /// the round and returns how it went.
+    public typealias RequestHandler = @Sendable (Wire.SignedRoundRequest, _ analyst: String) async throws -> Fedshare_V1_RequestReply
 
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
@@ -127,7 +130,8 @@ public final class AggregatorServer: Sendable {
     public init(
         kit: FederationKit, listen: HostPort? = nil, limits: TransportLimits = .default,
         logger: Logger = Logger(label: "fedshare.transport"),
-        sessions: @escaping SessionHandler, status: @escaping StatusProvider, directory: FederationDirectory? = nil
+        sessions: @escaping SessionHandler, status: @escaping StatusProvider, directory: FederationDirectory? = nil,
+        requests: RequestHandler? = nil
     ) throws {
         guard kit.role == .aggregator else {
             throw FederationError.invalidSetting(field: "--kit", problem: "\(kit.folder.path) is \(kit.role)'s kit; the aggregator needs the aggregator kit")
@@ -148,7 +152,7 @@ public final class AggregatorServer: Sendable {
         self.transport = transport
         let service = FederationService(
             kit: kit, limits: limits, logger: logger, sessions: sessions, status: status,
-            directory: directory)
+            directory: directory, requests: requests)
         self.server = GRPCServer(transport: transport, services: [service])
     }
 
@@ -189,12 +193,14 @@ struct FederationService: Fedshare_V1_Federation.StreamingServiceProtocol {
     let sessions: AggregatorServer.SessionHandler
     let statusProvider: AggregatorServer.StatusProvider
     let directory: FederationDirectory?
+    let requests: AggregatorServer.RequestHandler?
 
     init(
         kit: FederationKit, limits: TransportLimits, logger: Logger,
         sessions: @escaping AggregatorServer.SessionHandler, status: @escaping AggregatorServer.StatusProvider,
-        directory: FederationDirectory?
+        directory: FederationDirectory?, requests: AggregatorServer.RequestHandler?
     ) {
+        self.requests = requests
         self.kit = kit
         self.limits = limits
         self.logger = logger
@@ -358,6 +364,35 @@ extension FederationService {
         }
         guard (try reply.serializedBytes() as [UInt8]).count <= limits.maxMessageBytes else {
             throw RPCError(code: .permissionDenied, message: "the answer exceeds the \(limits.maxMessageBytes)-byte message limit; ask with a smaller --limit")
+        }
+        return StreamingServerResponse { writer in
+            try await writer.write(reply)
+            return [:]
+        }
+    }
+}
+
+extension FederationService {
+    /// An analyst's request: the peer must be an analyst of this federation (by its
+    /// certificate, never by what the request says); the handler checks the signed request and
+    /// runs the round. A refusal travels back as `PERMISSION_DENIED` (not an analyst, a bad
+    /// request) or `RESOURCE_EXHAUSTED` (a cap), with one line saying why.
+    func request(
+        request: StreamingServerRequest<Fedshare_V1_SignedRoundRequest>, context: ServerContext
+    ) async throws -> StreamingServerResponse<Fedshare_V1_RequestReply> {
+        let identity = try authenticate(context)
+        guard case .analyst(let analyst) = identity.role else {
+            logger.warning("refused a request", metadata: ["peer": "\(context.remotePeer)", "role": "\(identity.role)"])
+            throw RPCError(code: .permissionDenied, message: "only analysts may request rounds; this certificate belongs to \(identity.role)")
+        }
+        guard let requests else {
+            throw RPCError(code: .unimplemented, message: "this aggregator does not serve requests (start it with fedshare aggregator --serve)")
+        }
+        let message = try await ServerRequest(stream: request).message
+        let reply: Fedshare_V1_RequestReply
+        do { reply = try await requests(Wire.SignedRoundRequest(message), analyst) } catch let error as FederationError {
+            logger.warning("refused a request", metadata: ["analyst": "\(analyst)", "reason": "\(error)"])
+            throw RPCError(code: .permissionDenied, message: error.description)
         }
         return StreamingServerResponse { writer in
             try await writer.write(reply)

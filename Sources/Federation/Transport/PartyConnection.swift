@@ -216,18 +216,35 @@ public struct PartyConnection: Sendable {
     /// - Throws: ``FederationError`` (`.refused` with the directory's reason when it refuses).
     public func publishCatalog(_ request: Fedshare_V1_PublishCatalogRequest) async throws -> Fedshare_V1_PublishCatalogReply {
         try checkSize(request, limit: limits.maxMessageBytes, party: kit.partyID)
-        return try await unary { client in try await client.publishCatalog(request, options: callOptions) { try $0.message } }
+        return try await unary(unimplemented: "it keeps no catalog directory") { client in
+            try await client.publishCatalog(request, options: callOptions) { try $0.message }
+        }
     }
 
     /// Asks the aggregator's federation directory (a signed query).
     /// - Throws: ``FederationError`` (`.refused` with the directory's reason when it refuses).
     public func queryCatalog(_ request: Fedshare_V1_QueryCatalogRequest) async throws -> Fedshare_V1_QueryCatalogReply {
-        try await unary { client in try await client.queryCatalog(request, options: callOptions) { try $0.message } }
+        try await unary(unimplemented: "it keeps no catalog directory") { client in
+            try await client.queryCatalog(request, options: callOptions) { try $0.message }
+        }
+    }
+
+    /// An analyst's signed request: waits (up to `timeout`) for its round and returns the reply.
+    /// - Throws: ``FederationError`` (`.refused` with the aggregator's one-line reason when it
+    ///   refuses the request).
+    public func request(_ request: Fedshare_V1_SignedRoundRequest, timeout: Duration) async throws -> Fedshare_V1_RequestReply {
+        var waiting = callOptions
+        waiting.timeout = timeout
+        let options = waiting
+        return try await unary(unimplemented: "it does not serve requests (start it with fedshare aggregator --serve)") { client in
+            try await client.request(request, options: options) { try $0.message }
+        }
     }
 
     /// One unary call, retried while the aggregator is unreachable; the aggregator's refusals
     /// (its one-line reasons) come back as ``FederationError/refused(address:reason:)``.
     private func unary<Reply: Sendable>(
+        unimplemented: String,
         _ call: @escaping @Sendable (Fedshare_V1_Federation.Client<HTTP2ClientTransport.Posix>) async throws -> Reply
     ) async throws -> Reply {
         do {
@@ -240,7 +257,7 @@ public struct PartyConnection: Sendable {
                 }
             }
         } catch FederationError.streamFailed(_, let reason) where reason.hasPrefix("unimplemented") {
-            throw FederationError.refused(address: address.description, reason: "it keeps no catalog directory")
+            throw FederationError.refused(address: address.description, reason: unimplemented)
         }
     }
 

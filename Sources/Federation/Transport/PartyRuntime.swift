@@ -62,6 +62,21 @@ public enum PartyRuntime {
         threshold: Int? = nil, options: PartyRound.Options = .init(), dropAt: RoundPhase? = nil, reconnects: Int = 0,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> RoundOutcome {
+        // Data that cannot be encoded fails here, before the party connects.
+        let plan = try RoundPlan(manifest: kit.manifest, threshold: threshold)
+        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: kit.manifest.parties.count)
+        return try await run(
+            kit: kit, connection: connection, source: .fixed(contribution), ledger: ledger, threshold: threshold, options: options,
+            dropAt: dropAt, reconnects: reconnects, progress: progress)
+    }
+
+    /// Runs rounds as above, asking `source` for this party's contribution when each round
+    /// opens (with the analyst's request it answers, if any).
+    public static func run(
+        kit: FederationKit, connection: PartyConnection, source: ContributionSource, ledger: PrivacyLedger,
+        threshold: Int? = nil, options: PartyRound.Options = .init(), dropAt: RoundPhase? = nil, reconnects: Int = 0,
+        progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> RoundOutcome {
         guard let party = kit.partyID else {
             throw FederationError.configuration("\(kit.folder.path) is \(kit.role)'s kit; a party needs its own party-N/ kit")
         }
@@ -77,7 +92,7 @@ public enum PartyRuntime {
         var losses = 0
         while true {
             let engine = try PartyRound(
-                party: party, manifest: kit.manifest, contribution: contribution, credentials: credentials, keyShare: kit.keyShare,
+                party: party, manifest: kit.manifest, source: source, credentials: credentials, keyShare: kit.keyShare,
                 publicKey: kit.thresholdPublicKey, threshold: threshold, options: options)
             progress?(.connecting(connection.address.description))
             let attempt: Attempt

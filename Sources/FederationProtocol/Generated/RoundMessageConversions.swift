@@ -302,6 +302,7 @@ extension Wire.RoundOpen {
         sessionNonce = Array(wire.sessionNonce)
         noNoise = wire.noNoise
         deadlines = wire.deadlines.map { .init($0) }
+        if wire.hasRequest { request = .init(wire.request) }
     }
 }
 
@@ -322,6 +323,25 @@ extension Fedshare_V1_RoundOpen {
         sessionNonce = Data(plain.sessionNonce)
         noNoise = plain.noNoise
         deadlines = plain.deadlines.map { .init($0) }
+        if plain.hasRequest { request = .init(plain.request) }
+    }
+}
+
+extension Wire.SignedRoundRequest {
+    public init(_ wire: Fedshare_V1_SignedRoundRequest) {
+        self.init()
+        request = Array(wire.request)
+        certificate = Array(wire.certificate)
+        signature = Array(wire.signature)
+    }
+}
+
+extension Fedshare_V1_SignedRoundRequest {
+    public init(_ plain: Wire.SignedRoundRequest) {
+        self.init()
+        request = Data(plain.request)
+        certificate = Data(plain.certificate)
+        signature = Data(plain.signature)
     }
 }
 
@@ -348,6 +368,7 @@ extension Wire.RefuseReason {
         case .refuseParameters: self = .refuseParameters
         case .refuseKeyMismatch: self = .refuseKeyMismatch
         case .refuseInternal: self = .refuseInternal
+        case .refusePolicy: self = .refusePolicy
         case .UNRECOGNIZED(let value): self = .UNRECOGNIZED(value)
         }
     }
@@ -362,6 +383,7 @@ extension Fedshare_V1_RefuseReason {
         case .refuseParameters: self = .refuseParameters
         case .refuseKeyMismatch: self = .refuseKeyMismatch
         case .refuseInternal: self = .refuseInternal
+        case .refusePolicy: self = .refusePolicy
         case .UNRECOGNIZED(let value): self = .UNRECOGNIZED(value)
         }
     }

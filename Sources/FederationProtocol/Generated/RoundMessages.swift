@@ -218,6 +218,31 @@ extension Wire {
         /// True only in simulations run with --no-noise; recorded in the result.
         public var noNoise: Bool = false
         public var deadlines: [PhaseDeadline] = []
+        /// The analyst's request this round answers, as the analyst signed it (absent: a round the
+        /// aggregator runs on its own, over every record). Each party verifies it before anything else.
+        public var request: SignedRoundRequest {
+            get { _request ?? SignedRoundRequest() }
+            set { _request = newValue }
+        }
+        /// Whether `request` was set.
+        public var hasRequest: Bool { _request != nil }
+        public mutating func clearRequest() { _request = nil }
+        private var _request: SignedRoundRequest?
+
+        public init() {}
+    }
+}
+
+extension Wire {
+    /// An analyst's request for one round, signed by the analyst; `request` is a serialized
+    /// RoundRequest (signed as bytes, so no re-encoding can change what was signed).
+    /// Signed statement: SignedStatement.roundRequest(SHA-256 of `request`).
+    public struct SignedRoundRequest: Sendable, Equatable {
+        public var request: [UInt8] = []
+        /// The analyst's certificate (DER): its identity fedshare:analyst:NAME must name `analyst`.
+        public var certificate: [UInt8] = []
+        /// ECDSA P-256, raw r ‖ s.
+        public var signature: [UInt8] = []
 
         public init() {}
     }
@@ -241,6 +266,8 @@ extension Wire {
         case refuseParameters
         case refuseKeyMismatch
         case refuseInternal
+        /// The party's policy declines the request (its filters, or too few matching records).
+        case refusePolicy
         /// A value this version does not know.
         case UNRECOGNIZED(Int)
     }

@@ -79,12 +79,26 @@ public enum Fedshare_V1_Federation: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Request" metadata.
+        public enum Request: Sendable {
+            /// Request type for "Request".
+            public typealias Input = Fedshare_V1_SignedRoundRequest
+            /// Response type for "Request".
+            public typealias Output = Fedshare_V1_RequestReply
+            /// Descriptor for "Request".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedshare.v1.Federation"),
+                method: "Request",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "fedshare.v1.Federation" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Round.descriptor,
             Status.descriptor,
             PublishCatalog.descriptor,
-            QueryCatalog.descriptor
+            QueryCatalog.descriptor,
+            Request.descriptor
         ]
     }
 }
@@ -183,6 +197,25 @@ extension Fedshare_V1_Federation {
             request: GRPCCore.StreamingServerRequest<Fedshare_V1_QueryCatalogRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_QueryCatalogReply>
+
+        /// Handle the "Request" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Analysts only (by certificate): run one round for this signed request and answer with its
+        /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedshare_V1_SignedRoundRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedshare_V1_RequestReply` messages.
+        func request(
+            request: GRPCCore.StreamingServerRequest<Fedshare_V1_SignedRoundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_RequestReply>
     }
 
     /// Service protocol for the "fedshare.v1.Federation" service.
@@ -265,6 +298,25 @@ extension Fedshare_V1_Federation {
             request: GRPCCore.ServerRequest<Fedshare_V1_QueryCatalogRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply>
+
+        /// Handle the "Request" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Analysts only (by certificate): run one round for this signed request and answer with its
+        /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_SignedRoundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedshare_V1_RequestReply` message.
+        func request(
+            request: GRPCCore.ServerRequest<Fedshare_V1_SignedRoundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_RequestReply>
     }
 
     /// Simple service protocol for the "fedshare.v1.Federation" service.
@@ -346,6 +398,25 @@ extension Fedshare_V1_Federation {
             request: Fedshare_V1_QueryCatalogRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Fedshare_V1_QueryCatalogReply
+
+        /// Handle the "Request" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Analysts only (by certificate): run one round for this signed request and answer with its
+        /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedshare_V1_SignedRoundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedshare_V1_RequestReply` to respond with.
+        func request(
+            request: Fedshare_V1_SignedRoundRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedshare_V1_RequestReply
     }
 }
 
@@ -397,6 +468,17 @@ extension Fedshare_V1_Federation.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Fedshare_V1_Federation.Method.Request.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_SignedRoundRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_RequestReply>(),
+            handler: { request, context in
+                try await self.request(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -430,6 +512,17 @@ extension Fedshare_V1_Federation.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_QueryCatalogReply> {
         let response = try await self.queryCatalog(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func request(
+        request: GRPCCore.StreamingServerRequest<Fedshare_V1_SignedRoundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedshare_V1_RequestReply> {
+        let response = try await self.request(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -489,6 +582,19 @@ extension Fedshare_V1_Federation.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply> {
         return GRPCCore.ServerResponse<Fedshare_V1_QueryCatalogReply>(
             message: try await self.queryCatalog(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func request(
+        request: GRPCCore.ServerRequest<Fedshare_V1_SignedRoundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedshare_V1_RequestReply> {
+        return GRPCCore.ServerResponse<Fedshare_V1_RequestReply>(
+            message: try await self.request(
                 request: request.message,
                 context: context
             ),
@@ -597,6 +703,30 @@ extension Fedshare_V1_Federation {
             deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_QueryCatalogReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_QueryCatalogReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Request" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Analysts only (by certificate): run one round for this signed request and answer with its
+        /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_SignedRoundRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_SignedRoundRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_RequestReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func request<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_SignedRoundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_SignedRoundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_RequestReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_RequestReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -750,6 +880,41 @@ extension Fedshare_V1_Federation {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Request" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Analysts only (by certificate): run one round for this signed request and answer with its
+        /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedshare_V1_SignedRoundRequest` message.
+        ///   - serializer: A serializer for `Fedshare_V1_SignedRoundRequest` messages.
+        ///   - deserializer: A deserializer for `Fedshare_V1_RequestReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func request<Result>(
+            request: GRPCCore.ClientRequest<Fedshare_V1_SignedRoundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedshare_V1_SignedRoundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedshare_V1_RequestReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_RequestReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedshare_V1_Federation.Method.Request.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -866,6 +1031,36 @@ extension Fedshare_V1_Federation.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_QueryCatalogRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_QueryCatalogReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Request" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Analysts only (by certificate): run one round for this signed request and answer with its
+    /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedshare_V1_SignedRoundRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func request<Result>(
+        request: GRPCCore.ClientRequest<Fedshare_V1_SignedRoundRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_RequestReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.request(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedshare_V1_SignedRoundRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedshare_V1_RequestReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1001,6 +1196,40 @@ extension Fedshare_V1_Federation.ClientProtocol {
             metadata: metadata
         )
         return try await self.queryCatalog(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Request" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Analysts only (by certificate): run one round for this signed request and answer with its
+    /// > result (the aggregator must be serving requests: fedshare aggregator --serve).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func request<Result>(
+        _ message: Fedshare_V1_SignedRoundRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedshare_V1_RequestReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedshare_V1_SignedRoundRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.request(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -151,6 +151,9 @@ public nonisolated enum Fedshare_V1_RefuseReason: SwiftProtobuf.Enum, Swift.Case
   case refuseParameters // = 3
   case refuseKeyMismatch // = 4
   case refuseInternal // = 5
+
+  /// The party's policy declines the request (its filters, or too few matching records).
+  case refusePolicy // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -165,6 +168,7 @@ public nonisolated enum Fedshare_V1_RefuseReason: SwiftProtobuf.Enum, Swift.Case
     case 3: self = .refuseParameters
     case 4: self = .refuseKeyMismatch
     case 5: self = .refuseInternal
+    case 6: self = .refusePolicy
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -177,6 +181,7 @@ public nonisolated enum Fedshare_V1_RefuseReason: SwiftProtobuf.Enum, Swift.Case
     case .refuseParameters: return 3
     case .refuseKeyMismatch: return 4
     case .refuseInternal: return 5
+    case .refusePolicy: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -189,6 +194,7 @@ public nonisolated enum Fedshare_V1_RefuseReason: SwiftProtobuf.Enum, Swift.Case
     .refuseParameters,
     .refuseKeyMismatch,
     .refuseInternal,
+    .refusePolicy,
   ]
 
 }
@@ -745,11 +751,43 @@ public nonisolated struct Fedshare_V1_RoundOpen: @unchecked Sendable {
     set {_uniqueStorage()._deadlines = newValue}
   }
 
+  /// The analyst's request this round answers, as the analyst signed it (absent: a round the
+  /// aggregator runs on its own, over every record). Each party verifies it before anything else.
+  public var request: Fedshare_V1_SignedRoundRequest {
+    get {_storage._request ?? Fedshare_V1_SignedRoundRequest()}
+    set {_uniqueStorage()._request = newValue}
+  }
+  /// Returns true if `request` has been explicitly set.
+  public var hasRequest: Bool {_storage._request != nil}
+  /// Clears the value of `request`. Subsequent reads from it will return its default value.
+  public mutating func clearRequest() {_uniqueStorage()._request = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// An analyst's request for one round, signed by the analyst; `request` is a serialized
+/// RoundRequest (signed as bytes, so no re-encoding can change what was signed).
+/// Signed statement: SignedStatement.roundRequest(SHA-256 of `request`).
+public nonisolated struct Fedshare_V1_SignedRoundRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var request: Data = Data()
+
+  /// The analyst's certificate (DER): its identity fedshare:analyst:NAME must name `analyst`.
+  public var certificate: Data = Data()
+
+  /// ECDSA P-256, raw r ‖ s.
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Party → aggregator: parameters checked and the cost reserved in the party's own ledger.
@@ -1693,6 +1731,95 @@ public nonisolated struct Fedshare_V1_QueryCatalogReply: Sendable {
   public init() {}
 }
 
+/// What an analyst asks for (inside SignedRoundRequest.request).
+public nonisolated struct Fedshare_V1_RoundRequest: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var manifestHash: Data {
+    get {_storage._manifestHash}
+    set {_uniqueStorage()._manifestHash = newValue}
+  }
+
+  /// The analyst's name, as its certificate names it.
+  public var analyst: String {
+    get {_storage._analyst}
+    set {_uniqueStorage()._analyst = newValue}
+  }
+
+  /// Microseconds since 1970 when it was signed; parties refuse requests far from their clock.
+  public var issuedAt: UInt64 {
+    get {_storage._issuedAt}
+    set {_uniqueStorage()._issuedAt = newValue}
+  }
+
+  /// 16 random bytes: the request's identity (a party answers each request once).
+  public var nonce: Data {
+    get {_storage._nonce}
+    set {_uniqueStorage()._nonce = newValue}
+  }
+
+  /// The records a round covers: those whose item (the manifest's item_column) is a catalog entry
+  /// of the party's own world matching this query; absent: every record.
+  public var scope: Fedshare_V1_CatalogQuery {
+    get {_storage._scope ?? Fedshare_V1_CatalogQuery()}
+    set {_uniqueStorage()._scope = newValue}
+  }
+  /// Returns true if `scope` has been explicitly set.
+  public var hasScope: Bool {_storage._scope != nil}
+  /// Clears the value of `scope`. Subsequent reads from it will return its default value.
+  public mutating func clearScope() {_uniqueStorage()._scope = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Aggregator → analyst: how the round went. A request refused before any party computed (not
+/// an analyst, a per-analyst cap, a bad request) is an RPC error instead.
+public nonisolated struct Fedshare_V1_RequestReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var roundID: UInt64 = 0
+
+  /// Released: the header and the noisy sums (as parties receive them).
+  public var header: Fedshare_V1_ResultHeader {
+    get {_header ?? Fedshare_V1_ResultHeader()}
+    set {_header = newValue}
+  }
+  /// Returns true if `header` has been explicitly set.
+  public var hasHeader: Bool {self._header != nil}
+  /// Clears the value of `header`. Subsequent reads from it will return its default value.
+  public mutating func clearHeader() {self._header = nil}
+
+  public var values: [Int64] = []
+
+  /// Aborted: why (no header then).
+  public var aborted: Fedshare_V1_Abort {
+    get {_aborted ?? Fedshare_V1_Abort()}
+    set {_aborted = newValue}
+  }
+  /// Returns true if `aborted` has been explicitly set.
+  public var hasAborted: Bool {self._aborted != nil}
+  /// Clears the value of `aborted`. Subsequent reads from it will return its default value.
+  public mutating func clearAborted() {self._aborted = nil}
+
+  /// Every invited party left out of the round, with the phase and why (declines included).
+  public var dropped: [Fedshare_V1_DroppedParty] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _header: Fedshare_V1_ResultHeader? = nil
+  fileprivate var _aborted: Fedshare_V1_Abort? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "fedshare.v1"
@@ -1706,7 +1833,7 @@ nonisolated extension Fedshare_V1_Phase: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Fedshare_V1_RefuseReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REFUSE_UNSPECIFIED\0\u{1}REFUSE_MANIFEST_MISMATCH\0\u{1}REFUSE_BUDGET_EXCEEDED\0\u{1}REFUSE_PARAMETERS\0\u{1}REFUSE_KEY_MISMATCH\0\u{1}REFUSE_INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REFUSE_UNSPECIFIED\0\u{1}REFUSE_MANIFEST_MISMATCH\0\u{1}REFUSE_BUDGET_EXCEEDED\0\u{1}REFUSE_PARAMETERS\0\u{1}REFUSE_KEY_MISMATCH\0\u{1}REFUSE_INTERNAL\0\u{1}REFUSE_POLICY\0")
 }
 
 nonisolated extension Fedshare_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -2509,7 +2636,7 @@ nonisolated extension Fedshare_V1_PhaseDeadline: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RoundOpen"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mode\0\u{3}manifest_hash\0\u{1}cost\0\u{1}layout\0\u{1}parties\0\u{1}threshold\0\u{3}fractional_bits\0\u{3}value_count\0\u{1}groups\0\u{1}anchors\0\u{3}key_id\0\u{3}session_nonce\0\u{3}no_noise\0\u{1}deadlines\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mode\0\u{3}manifest_hash\0\u{1}cost\0\u{1}layout\0\u{1}parties\0\u{1}threshold\0\u{3}fractional_bits\0\u{3}value_count\0\u{1}groups\0\u{1}anchors\0\u{3}key_id\0\u{3}session_nonce\0\u{3}no_noise\0\u{1}deadlines\0\u{1}request\0")
 
   fileprivate class _StorageClass {
     var _mode: Fedshare_V1_Mode = .unspecified
@@ -2526,6 +2653,7 @@ nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobu
     var _sessionNonce: Data = Data()
     var _noNoise: Bool = false
     var _deadlines: [Fedshare_V1_PhaseDeadline] = []
+    var _request: Fedshare_V1_SignedRoundRequest? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2550,6 +2678,7 @@ nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobu
       _sessionNonce = source._sessionNonce
       _noNoise = source._noNoise
       _deadlines = source._deadlines
+      _request = source._request
     }
   }
 
@@ -2582,6 +2711,7 @@ nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobu
         case 12: try { try decoder.decodeSingularBytesField(value: &_storage._sessionNonce) }()
         case 13: try { try decoder.decodeSingularBoolField(value: &_storage._noNoise) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._deadlines) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._request) }()
         default: break
         }
       }
@@ -2636,6 +2766,9 @@ nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobu
       if !_storage._deadlines.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._deadlines, fieldNumber: 14)
       }
+      try { if let v = _storage._request {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2659,10 +2792,51 @@ nonisolated extension Fedshare_V1_RoundOpen: SwiftProtobuf.Message, SwiftProtobu
         if _storage._sessionNonce != rhs_storage._sessionNonce {return false}
         if _storage._noNoise != rhs_storage._noNoise {return false}
         if _storage._deadlines != rhs_storage._deadlines {return false}
+        if _storage._request != rhs_storage._request {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_SignedRoundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignedRoundRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}certificate\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.request) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.request.isEmpty {
+      try visitor.visitSingularBytesField(value: self.request, fieldNumber: 1)
+    }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 2)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_SignedRoundRequest, rhs: Fedshare_V1_SignedRoundRequest) -> Bool {
+    if lhs.request != rhs.request {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4463,6 +4637,158 @@ nonisolated extension Fedshare_V1_QueryCatalogReply: SwiftProtobuf.Message, Swif
 
   public static func ==(lhs: Fedshare_V1_QueryCatalogReply, rhs: Fedshare_V1_QueryCatalogReply) -> Bool {
     if lhs.matches != rhs.matches {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_RoundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RoundRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}manifest_hash\0\u{1}analyst\0\u{3}issued_at\0\u{1}nonce\0\u{1}scope\0")
+
+  fileprivate class _StorageClass {
+    var _manifestHash: Data = Data()
+    var _analyst: String = String()
+    var _issuedAt: UInt64 = 0
+    var _nonce: Data = Data()
+    var _scope: Fedshare_V1_CatalogQuery? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _manifestHash = source._manifestHash
+      _analyst = source._analyst
+      _issuedAt = source._issuedAt
+      _nonce = source._nonce
+      _scope = source._scope
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBytesField(value: &_storage._manifestHash) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._analyst) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._issuedAt) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._nonce) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._scope) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._manifestHash.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._manifestHash, fieldNumber: 1)
+      }
+      if !_storage._analyst.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._analyst, fieldNumber: 2)
+      }
+      if _storage._issuedAt != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._issuedAt, fieldNumber: 3)
+      }
+      if !_storage._nonce.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._nonce, fieldNumber: 4)
+      }
+      try { if let v = _storage._scope {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_RoundRequest, rhs: Fedshare_V1_RoundRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._manifestHash != rhs_storage._manifestHash {return false}
+        if _storage._analyst != rhs_storage._analyst {return false}
+        if _storage._issuedAt != rhs_storage._issuedAt {return false}
+        if _storage._nonce != rhs_storage._nonce {return false}
+        if _storage._scope != rhs_storage._scope {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fedshare_V1_RequestReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RequestReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}round_id\0\u{1}header\0\u{1}values\0\u{1}aborted\0\u{1}dropped\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.roundID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._header) }()
+      case 3: try { try decoder.decodeRepeatedSInt64Field(value: &self.values) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._aborted) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.dropped) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.roundID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.roundID, fieldNumber: 1)
+    }
+    try { if let v = self._header {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.values.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.values, fieldNumber: 3)
+    }
+    try { if let v = self._aborted {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.dropped.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.dropped, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fedshare_V1_RequestReply, rhs: Fedshare_V1_RequestReply) -> Bool {
+    if lhs.roundID != rhs.roundID {return false}
+    if lhs._header != rhs._header {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs._aborted != rhs._aborted {return false}
+    if lhs.dropped != rhs.dropped {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -22,7 +22,12 @@ struct Aggregator: AsyncParsableCommand {
             charge is cancelled if nothing that opens the sum existed, and kept otherwise. Writes attention.csv, \
             counts.csv, allocation.csv, result.json and heatmap.svg. Keeps the federation catalog \
             directory (--directory): each party's signed catalog, verified and filed under its \
-            world, answered to parties' signed queries (fedshare catalog query --kit). Logs go to standard error \
+            world, answered to parties' signed queries (fedshare catalog query --kit). With --serve it runs \
+            no round on its own: it waits for analysts' signed requests (fedshare request), checks each \
+            (its analyst's certificate, the manifest's [analysts], the per-analyst cap) before any party \
+            hears of it, runs one round per request with the parties connected (fedshare party --serve), \
+            answers the analyst and writes round-N/ under --out; SIGINT or SIGTERM stops it after the \
+            round in progress. Logs go to standard error \
             (level: --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never \
             contain secrets (key shares, mask seeds, raw contributions) at any level.
             """)
@@ -38,6 +43,9 @@ struct Aggregator: AsyncParsableCommand {
 
     @Option(name: .long, help: "Rounds to run before exiting (0: until interrupted).")
     var rounds = 1
+
+    @Flag(name: .long, help: "Serve analysts' requests (fedshare request): one round per request, until SIGINT or SIGTERM.")
+    var serve = false
 
     @Option(name: .long, help: "Seconds the join phase waits for every party.")
     var joinTimeout = 300
@@ -71,6 +79,7 @@ struct Aggregator: AsyncParsableCommand {
 
     func validate() throws {
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
+        if serve, rounds != 1 { throw ValidationError("--serve runs one round per request; leave out --rounds") }
         guard (1...86_400).contains(joinTimeout), (1...86_400).contains(phaseTimeout) else {
             throw ValidationError("--join-timeout and --phase-timeout must be between 1 and 86400 seconds")
         }
@@ -99,6 +108,7 @@ struct Aggregator: AsyncParsableCommand {
         options.joinDeadline = .seconds(joinTimeout)
         options.phaseDeadline = .seconds(phaseTimeout)
         options.committee = decryptionCommittee
+        options.serving = serve
         if let stopAt {
             options.onPhase = { phase in
                 if phase.rawValue == stopAt { raise(SIGSTOP) }
@@ -110,10 +120,9 @@ struct Aggregator: AsyncParsableCommand {
         let server = try AggregatorServer(
             kit: loaded, listen: address, logger: logger,
             sessions: runtime.sessionHandler, status: runtime.statusProvider,
-            directory: catalogDirectory)
+            directory: catalogDirectory, requests: serve ? runtime.requestHandler : nil)
         let rounds = self.rounds
         let out = self.out
-        let json = self.json
         // The server runs in its own task: after the last round it gets a grace period to
         // close, and the command returns even if a stream whose link died still holds it.
         let (stopped, serverStopped) = AsyncStream<Void>.makeStream()
@@ -131,40 +140,27 @@ struct Aggregator: AsyncParsableCommand {
                     "address": "\(bound)", "federation": "\(loaded.manifest.name)",
                     "mode": "\(loaded.manifest.crypto.mode.rawValue)",
                 ])
+            if serve {
+                let termination = Termination { signal in
+                    logger.notice("stopping after the round in progress", metadata: ["signal": "\(signal)"])
+                    Task { await runtime.close() }
+                }
+                defer { withExtendedLifetime(termination) {} }
+                while let report = try await runtime.runRequestedRound() {
+                    let folder = URL(fileURLWithPath: out).appendingPathComponent("round-\(report.round)")
+                    if let failure = try publish(report, to: folder, capacities: capacityList) { StatusLine.warn(failure.description) }
+                }
+            }
             var done = 0
-            while rounds == 0 || done < rounds {
+            while !serve, rounds == 0 || done < rounds {
                 let report = try await runtime.runRound()
                 done += 1
                 let folder = URL(fileURLWithPath: out).appendingPathComponent(rounds == 1 ? "" : "round-\(report.round)")
-                switch report.outcome {
-                case .released(let result):
-                    let summary = try RoundOutputs.write(
-                        result, plan: report.plan, to: folder, capacities: capacityList,
-                        phaseSeconds: report.phaseSeconds)
-                    if json {
-                        try printJSON(summary)
-                    } else {
-                        print(
-                            "round \(report.round) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
-                                + (result.dropped.isEmpty
-                                    ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
-                                + "; outputs in \(folder.standardizedFileURL.path)")
-                        if let noise = summary.noise, !result.noNoise {
-                            print("round \(report.round) noise: \(noise.summaryLine)")
-                            if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
-                        }
-                    }
-                case .aborted(let phase, let reason, let missing):
-                    let message =
-                        "round \(report.round) aborted in phase \(phase.rawValue): \(reason)"
-                        + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))")
-                    if rounds == 1 {
-                        abortedRound = CLIError(message)
-                        continue
-                    }
-                    StatusLine.warn(message)
-                case .refused(let reason):
-                    throw CLIError("round \(report.round) refused: \(reason)")
+                guard let failure = try publish(report, to: folder, capacities: capacityList) else { continue }
+                if rounds == 1 {
+                    abortedRound = failure
+                } else {
+                    StatusLine.warn(failure.description)
                 }
             }
             await runtime.close()
@@ -181,5 +177,35 @@ struct Aggregator: AsyncParsableCommand {
         // With one round, an abort is this command's failure (the parties still connected
         // have read the abort notice during the graceful shutdown above).
         if let abortedRound { throw abortedRound }
+    }
+
+    /// Writes a released round's outputs into `folder` and prints its line (or JSON); returns
+    /// the abort of a round that released nothing.
+    func publish(_ report: AggregatorRuntime.Report, to folder: URL, capacities: [Allocation.Capacity]?) throws -> CLIError? {
+        let analyst = report.request.map { " for analyst \($0.analyst) (request \($0.id))" } ?? ""
+        switch report.outcome {
+        case .released(let result):
+            let summary = try RoundOutputs.write(
+                result, plan: report.plan, to: folder, capacities: capacities, phaseSeconds: report.phaseSeconds, request: report.request)
+            if json {
+                try printJSON(summary)
+                return nil
+            }
+            print(
+                "round \(report.round)\(analyst) released: contributors \(result.contributors.map(String.init).joined(separator: ", "))"
+                    + (result.dropped.isEmpty ? "" : "; dropped " + result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }.joined(separator: ", "))
+                    + "; outputs in \(folder.standardizedFileURL.path)")
+            if let noise = summary.noise, !result.noNoise {
+                print("round \(report.round) noise: \(noise.summaryLine)")
+                if let warning = noise.warning { StatusLine.warn("round \(report.round): \(warning)") }
+            }
+            return nil
+        case .aborted(let phase, let reason, let missing):
+            return CLIError(
+                "round \(report.round)\(analyst) aborted in phase \(phase.rawValue): \(reason)"
+                    + (missing.isEmpty ? "" : " (missing parties: \(missing.map(String.init).joined(separator: ", ")))"))
+        case .refused(let reason):
+            throw CLIError("round \(report.round) refused: \(reason)")
+        }
     }
 }

@@ -29,16 +29,7 @@ struct CatalogQueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --kit: the aggregator's HOST:PORT (default: the manifest's).", valueName: "HOST:PORT"))
     var aggregator: String?
     @Option(help: "With --kit: seconds to keep trying to reach the aggregator.") var retryFor = 5
-    @Option(help: ArgumentHelp("Words that must all appear in the name or tags.", valueName: "WORDS")) var text: String?
-    @Option(
-        name: .customLong("where"), parsing: .unconditionalSingleValue,
-        help: ArgumentHelp("An attribute (or kind) that must have this value; repeatable.", valueName: "KEY=VALUE"))
-    var conditions: [String] = []
-    @Option(help: ArgumentHelp("Overlapping from this instant (RFC 3339).", valueName: "T")) var from: String?
-    @Option(help: ArgumentHelp("Overlapping until this instant (RFC 3339).", valueName: "T")) var to: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Centre of a distance filter (with --radius).", valueName: "X,Y[,Z]")) var near: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Largest distance from --near.", valueName: "R")) var radius: Double?
-    @Option(parsing: .unconditional, help: ArgumentHelp("A box the entry must lie in.", valueName: "X1,Y1,X2,Y2")) var within: String?
+    @OptionGroup var filters: CatalogFilterOptions
     @Option(help: "At most this many results (0 = all).") var limit: Int = CatalogQuery.defaultLimit
     @Flag(help: "Print JSON: an array of entries, each with its world.") var json = false
 
@@ -46,26 +37,10 @@ struct CatalogQueryCommand: AsyncParsableCommand {
         if (catalog == nil) == (kit == nil) { throw ValidationError("give either --catalog FILE or --kit DIR") }
         if kit == nil, aggregator != nil { throw ValidationError("--aggregator goes with --kit") }
         guard (0...3600).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 3600 seconds") }
-        if (near == nil) != (radius == nil) { throw ValidationError("--near and --radius go together") }
         if limit < 0 { throw ValidationError("--limit must be 0 (all) or more") }
     }
 
-    func makeQuery() throws -> CatalogQuery {
-        func instant(_ text: String?, _ option: String) throws -> Instant? {
-            guard let text else { return nil }
-            do { return try Instant(rfc3339: text) } catch {
-                throw CatalogError.invalidQuery(option: option, reason: error.description)
-            }
-        }
-        var query = CatalogQuery(text: text, limit: limit)
-        query.conditions = try conditions.map { try CatalogQuery.Condition(parsing: $0) }
-        query.from = try instant(from, "--from")
-        query.to = try instant(to, "--to")
-        if let near, let radius { query.near = .init(center: try CatalogQuery.Point(parsing: near), radius: radius) }
-        query.within = try within.map { try CatalogQuery.Box(parsing: $0) }
-        try query.validate()
-        return query
-    }
+    func makeQuery() throws -> CatalogQuery { try filters.query(limit: limit) }
 
     func run() async throws {
         let query = try makeQuery()

@@ -12,7 +12,7 @@ import Synchronization
 struct Party: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "party",
-        abstract: "Run one party of a federation for one round.",
+        abstract: "Run one party of a federation: for one round, or serving every round (--serve).",
         discussion: """
             Computes the party's local attention from its data (or takes a partial result \
             precomputed by `fedshare attention --partial-out` or the Spark job, Integrations/spark, \
@@ -22,7 +22,12 @@ struct Party: AsyncParsableCommand {
             its own ledger (refusing when its cap would be exceeded), adds its noise share, \
             encrypts (Paillier) or masks (secure aggregation) its contribution, takes part in \
             decryption or unmasking, and commits the charge before its opening share leaves. \
-            Progress on a terminal; --json prints JSON lines. Logs go to standard error (level: \
+            With --serve the party stays connected (reconnecting on its own) and answers every round \
+            the aggregator opens for an analyst's request until SIGINT or SIGTERM: it checks the \
+            analyst's signature, applies its policy (the manifest's [policy], or --policy), selects \
+            its records whose item (the manifest's item_column) matches the request's filters in its \
+            own --catalog, reading --data afresh each round, and declines (at no cost) what its \
+            policy does not answer. Progress on a terminal; --json prints JSON lines. Logs go to standard error (level: \
             --log-level, or the FEDSHARE_LOG_LEVEL environment variable) and never contain \
             secrets at any level.
             """)
@@ -58,6 +63,14 @@ struct Party: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to keep retrying while the aggregator is unreachable (also after a lost connection).")
     var retryFor = 120
 
+    @Flag(name: .long, help: "Stay connected and answer every round (analysts' requests) until SIGINT or SIGTERM.")
+    var serve = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("This world's own request policy: a TOML file with a [policy] table whose keys override the manifest's.", valueName: "FILE"))
+    var policy: String?
+
     @Option(name: .long, help: "Lost connections to survive: after one, the party settles its ledger and joins the next round.")
     var reconnects = 20
 
@@ -78,6 +91,7 @@ struct Party: AsyncParsableCommand {
         guard (data == nil) != (precomputed == nil) else { throw ValidationError("give --data or --precomputed (one of them)") }
         guard (0...86_400).contains(retryFor) else { throw ValidationError("--retry-for must be between 0 and 86400 seconds") }
         guard (0...1000).contains(reconnects) else { throw ValidationError("--reconnects must be between 0 and 1000") }
+        if serve, precomputed != nil { throw ValidationError("--serve reads --data afresh for every round; it cannot serve a --precomputed result") }
     }
 
     struct Event: Encodable {
@@ -113,15 +127,23 @@ struct Party: AsyncParsableCommand {
         @Sendable func emit(_ event: Event) {
             if json { try? printJSON(event) }
         }
-        let contribution: AttentionResult
+        let source: ContributionSource
         let records: Int
         if let precomputed {
             let url = URL(fileURLWithPath: precomputed)
             let partial = try PartialAttention.read(from: url)
             try partial.check(against: loaded.manifest, file: url.lastPathComponent)
-            (contribution, records) = (partial.sums.result, partial.records)
+            let contribution = partial.sums.result
+            let plan = try RoundPlan(manifest: loaded.manifest)
+            _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: loaded.manifest.parties.count)
+            (source, records) = (.fixed(contribution), partial.records)
         } else {
-            contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: URL(fileURLWithPath: data ?? ""))
+            // Read once now, so that bad data fails before the party connects.
+            let dataURL = URL(fileURLWithPath: data ?? "")
+            let contribution = try LocalAttention.compute(manifest: loaded.manifest, dataURL: dataURL)
+            let worldPolicy = try policy.map { try RequestPolicy.load(from: URL(fileURLWithPath: $0), over: loaded.manifest.policy) } ?? loaded.manifest.policy
+            source = .data(
+                manifest: loaded.manifest, dataURL: dataURL, catalogPath: catalog, policy: worldPolicy, first: serve ? nil : contribution)
             records = contribution.report.recordsUsed
         }
         emit(Event(event: "attention", party: id, detail: "\(records) records"))
@@ -144,9 +166,7 @@ struct Party: AsyncParsableCommand {
         }
         let ledgerPath = ledger.path(in: loaded)
         let partyLedger = try PrivacyLedger(path: ledgerPath)
-        let outcome = try await PartyRuntime.run(
-            kit: loaded, connection: connection, contribution: contribution, ledger: partyLedger, reconnects: reconnects
-        ) { step in
+        let progress: @Sendable (PartyRuntime.Progress) -> Void = { step in
             switch step {
             case .connecting(let address):
                 lastTenth.withLock { $0 = [:] }  // a new round after a reconnect reports afresh
@@ -186,12 +206,55 @@ struct Party: AsyncParsableCommand {
                 }
             }
         }
+        let plan = try RoundPlan(manifest: loaded.manifest)
+        guard serve else {
+            let outcome = try await PartyRuntime.run(
+                kit: loaded, connection: connection, source: source, ledger: partyLedger, reconnects: reconnects, progress: progress)
+            line.finish()
+            try conclude(outcome, plan: plan, out: out, ledgerPath: ledgerPath, emit: emit)
+            return
+        }
+        // Serving: one round after another until a signal; each round's outputs in round-N/.
+        let answered = AnsweredRequests()
+        let rounds = Task {
+            while !Task.isCancelled {
+                do {
+                    let outcome = try await PartyRuntime.run(
+                        kit: loaded, connection: connection, source: source, ledger: partyLedger,
+                        options: PartyRound.Options(answered: answered), reconnects: Int.max, progress: progress)
+                    line.finish()
+                    guard !Task.isCancelled else { break }
+                    let round = if case .released(let result) = outcome { "round-\(result.round)" } else { "" }
+                    do { try conclude(outcome, plan: plan, out: out.map { "\($0)/\(round)" }, ledgerPath: ledgerPath, emit: emit) } catch {
+                        StatusLine.warn("\(error)")
+                    }
+                } catch let error as FederationError where !Task.isCancelled && error.isTransport {
+                    line.finish()
+                    StatusLine.warn("party \(id): \(error); trying again")
+                    try? await Task.sleep(for: .seconds(5))
+                }
+            }
+        }
+        let termination = Termination { signal in
+            logger.notice("stopping: the round in progress ends and the ledger is settled", metadata: ["signal": "\(signal)"])
+            rounds.cancel()
+        }
+        defer { withExtendedLifetime(termination) {} }
+        _ = await rounds.result
         line.finish()
+        print("party \(id): stopped; ledger settled in \(ledgerPath)")
+    }
+
+    /// Reports how a round ended for this party (and writes its outputs into `out`); throws for
+    /// a round that released nothing.
+    func conclude(
+        _ outcome: RoundOutcome, plan: RoundPlan, out: String?, ledgerPath: String, emit: (Event) -> Void
+    ) throws {
         switch outcome {
         case .released(let result):
             var noise: ReleaseNoise?
             if let out {
-                noise = try RoundOutputs.write(result, plan: try RoundPlan(manifest: loaded.manifest), to: URL(fileURLWithPath: out)).noise
+                noise = try RoundOutputs.write(result, plan: plan, to: URL(fileURLWithPath: out)).noise
             }
             let dropped = result.dropped.map { "party \($0.party) at \($0.phase.rawValue)" }
             if json {

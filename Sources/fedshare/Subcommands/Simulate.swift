@@ -17,7 +17,11 @@ struct Simulate: AsyncParsableCommand {
             heatmap.svg). With no arguments it runs Examples/three-worlds in Paillier mode. When \
             the manifest's folder has catalog/world-N.jsonl (or .csv) files, each party imports \
             its own into a catalog and publishes it, signed, to the aggregator's federation \
-            directory on joining.
+            directory on joining. The filters of fedshare catalog query (--text, --where, --from, \
+            --to, --near with --radius, --within) run the round as an analyst's request, as \
+            fedshare request does against a serving federation: each party counts only its records \
+            whose item (the manifest's item_column) matches them in its own catalog, under the \
+            manifest's [policy].
             --parties N above the number of data files reuses them in turn. The threshold key \
             is dealt at --key-bits (default 2048, the smallest production size, to keep the \
             demonstration quick); --no-noise exists only here and is recorded in result.json.
@@ -72,6 +76,9 @@ struct Simulate: AsyncParsableCommand {
     @OptionGroup
     var output: JSONOutputOptions
 
+    @OptionGroup
+    var filters: CatalogFilterOptions
+
     @Flag(name: .long, help: "Keep the temporary kits and ledgers (their folder is printed).")
     var keepKits = false
 
@@ -118,6 +125,7 @@ struct Simulate: AsyncParsableCommand {
         configuration.noNoise = noNoise
         configuration.catalogs = source.manifest.deletingLastPathComponent().appendingPathComponent("catalog")
         configuration.capacities = source.capacities
+        configuration.scope = try filters.scope()
         try await LocalFederation(configuration).runPrintingSummary(json: output.json, start: start, kits: keepKits ? work.path : nil)
     }
 

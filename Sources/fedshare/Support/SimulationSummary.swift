@@ -43,6 +43,10 @@ struct SimulationSummary: Encodable {
     var kits: String?
     /// Entries per world in the aggregator's federation directory (when the example has catalogs).
     var catalogWorlds: [String: Int]?
+    /// The analyst's request the round answered (with catalog filters), as result.json records it.
+    var request: RoundOutputs.Summary.Request?
+    /// Records each party counted (in the request's scope).
+    var recordsPerParty: [String: Int]
 
     /// The summary of a local federation's run; `total` is the command's whole time.
     init(_ report: LocalFederation.Report, noNoise: Bool, total: Double, outputFolder: URL, kits: String?) {
@@ -72,6 +76,8 @@ struct SimulationSummary: Encodable {
         ledgerEntryID = result.ledgerEntryID
         self.kits = kits
         catalogWorlds = report.catalogWorlds
+        request = report.summary.request
+        recordsPerParty = Dictionary(uniqueKeysWithValues: report.contributions.map { ("party-\($0.key)", $0.value.report.recordsUsed) })
     }
 
     /// The certified cost of one release, as result.json records it: the ε the accountant gives
@@ -93,6 +99,16 @@ struct SimulationSummary: Encodable {
             "Simulated federation \(federation): \(parties.count) parties (\(list(parties))), threshold \(threshold), mode \(mode)"
                 + (mode == "paillier" ? ", \(keyBits.map { "\($0)-bit" } ?? "?") threshold Paillier key" : ""))
         lines.append("Transport: gRPC over HTTP/2 on loopback, mutual TLS with a temporary federation CA")
+        if let request {
+            let filters = [
+                request.text.map { "text \"\($0)\"" }, request.where.map { "where " + $0.joined(separator: ", ") },
+                request.from.map { "from \($0)" }, request.to.map { "to \($0)" },
+                request.near.map { "within \(request.radius ?? 0) of \($0.map { "\($0)" }.joined(separator: ","))" },
+                request.within.map { "inside \($0.map { "\($0)" }.joined(separator: ","))" },
+            ].compactMap { $0 }
+            let counted = recordsPerParty.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("Request \(request.id) (analyst \(request.analyst)): \(filters.joined(separator: "; ")); records counted: \(counted)")
+        }
         lines.append("Contributors: \(list(contributors))" + (dropped.isEmpty ? "" : "; dropped: " + dropped.joined(separator: "; ")))
         lines.append("Privacy cost: \(privacy)" + (noNoise ? " — NO NOISE ADDED (--no-noise; recorded in result.json)" : ""))
         if let noise, !noNoise {
