@@ -146,7 +146,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Separate fedshare processes (provision, aggregator, parties, simulate) on 127.0.0.1.
-        .testTarget(name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Catalog"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["Federation", "FederationProtocol", "DifferentialPrivacy", "Catalog", "Manifest", "Primitives"]),
     ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

@@ -78,6 +78,10 @@ public actor AggregatorRuntime {
     private var bytesReceived: [Int: Int] = [:]
     private var lastReport: Report?
     private var closed = false
+    /// Parties whose streams wait for the next round to open, each with its newest stream's
+    /// number: a party that reconnects (restarted after a crash) supersedes the stream it left.
+    private var waiting: [Int: Int] = [:]
+    private var streamsOpened = 0
     /// Analysts' requests waiting for their round, in arrival order.
     private var queue: [QueuedRequest] = []
     private var queueWaiter: CheckedContinuation<Void, Never>?
@@ -255,11 +259,21 @@ public actor AggregatorRuntime {
         // that is reconnecting on its own.
         let clock = ContinuousClock()
         let giveUp = clock.now + options.joinDeadline
+        streamsOpened += 1
+        let generation = streamsOpened
+        waiting[party] = generation
+        defer { if waiting[party] == generation { waiting[party] = nil } }
         while !roundIsOpen {
+            guard waiting[party] == generation else {
+                throw RPCError(code: .unavailable, message: "superseded by a newer connection of party \(party)")
+            }
             guard !closed, !Task.isCancelled, options.serving || clock.now < giveUp else {
                 throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
             }
             try? await Task.sleep(for: .milliseconds(100))
+        }
+        guard waiting[party] == generation else {
+            throw RPCError(code: .unavailable, message: "superseded by a newer connection of party \(party)")
         }
         let (outbox, continuation) = AsyncStream<Fedshare_V1_AggregatorEnvelope>.makeStream()
         let round = try register(party, continuation: continuation, hello: stream.hello)
@@ -429,7 +443,7 @@ public actor AggregatorRuntime {
         reply.federation = kit.manifest.name
         reply.manifestHash = Data(kit.manifest.digest)
         reply.mode = plan.mode == .paillier ? .paillier : .secagg
-        reply.connected = outboxes.keys.sorted().map { UInt32($0) }
+        reply.connected = Set(outboxes.keys).union(waiting.keys).sorted().map { UInt32($0) }
         if let engine, engine.outcome == nil {
             reply.currentRound = engine.round
             reply.phase = .init(engine.phase.wire)
