@@ -8,8 +8,10 @@ import Foundation
 public struct EphemeralFederationPKI: Sendable {
     public let verifier: PeerVerifier
     public let signers: [Int: PartySigner]
+    /// Each analyst's signer, by name.
+    public let analysts: [String: MemberSigner]
 
-    public init(federation: String, parties: [Int]) throws {
+    public init(federation: String, parties: [Int], analysts: [String] = ["alice"]) throws {
         let now = Date()
         let notBefore = now.addingTimeInterval(-3600)
         let notAfter = now.addingTimeInterval(86_400)
@@ -21,8 +23,15 @@ public struct EphemeralFederationPKI: Sendable {
                 notBefore: notBefore, notAfter: notAfter)
             signers[party] = try PartySigner(party: party, key: issued.privateKey(), certificate: issued.certificate)
         }
+        var analystSigners: [String: MemberSigner] = [:]
+        for name in analysts {
+            let issued = try FederationCertificates.issue(
+                role: .analyst(name), federation: federation, authority: authority, notBefore: notBefore, notAfter: notAfter)
+            analystSigners[name] = try MemberSigner(role: .analyst(name), key: issued.privateKey(), certificate: issued.certificate)
+        }
         self.verifier = PeerVerifier(authority: authority.certificate)
         self.signers = signers
+        self.analysts = analystSigners
     }
 
     /// Party `party`'s credentials (it must be one of the parties given at creation).

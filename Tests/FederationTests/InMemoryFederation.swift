@@ -21,6 +21,8 @@ public struct InMemoryFederation: Sendable {
         public let contribution: AttentionResult
         public let ledger: PrivacyLedger
         public let keyShare: ThresholdKeyShare?
+        /// Where the party's contribution comes from when a round opens (default: `contribution`).
+        public var source: ContributionSource?
 
         public init(id: Int, contribution: AttentionResult, ledger: PrivacyLedger, keyShare: ThresholdKeyShare? = nil) {
             self.id = id
@@ -73,6 +75,8 @@ public struct InMemoryFederation: Sendable {
     public var aggregatorVerifies = true
     /// Who the aggregator asks for partial decryptions (Paillier mode).
     public var decryptionCommittee = DecryptionCommittee.threshold
+    /// The analyst's request the round answers, as verified and as signed (nil: every record).
+    public var request: (verified: RoundRequest, signed: Wire.SignedRoundRequest)?
 
     /// - Parameters:
     ///   - drops: party → the phase at which it stops answering (`join`, `advertise`, `share`,
@@ -111,14 +115,14 @@ public struct InMemoryFederation: Sendable {
         var aggregator = try AggregatorRound(
             plan: plan, round: roundID, parties: parties.map(\.id), key: publicKey,
             verifier: aggregatorVerifies ? pki.verifier : nil,
-            noNoise: noNoise, committee: decryptionCommittee, using: &generator)
+            noNoise: noNoise, committee: decryptionCommittee, request: request, using: &generator)
         let aggregatorBooks = RoundBookkeeper(ledger: aggregatorLedger, store: store)
         try store?.save(aggregator.stateRecord)
         var engines: [Int: PartyRound] = [:]
         var books: [Int: RoundBookkeeper] = [:]
         for party in parties {
             engines[party.id] = try PartyRound(
-                party: party.id, manifest: manifest, contribution: party.contribution,
+                party: party.id, manifest: manifest, source: party.source ?? .fixed(party.contribution),
                 credentials: try pki.credentials(party: party.id),
                 keyShare: party.keyShare, publicKey: publicKey, threshold: threshold,
                 options: .init(allowNoNoise: noNoise))
