@@ -257,7 +257,7 @@ public struct FederationManifest: Sendable, Equatable {
         var cryptoTable = try top.optionalTable("crypto")
         var catalogTable = try top.optionalTable("catalog")
         let analystsTable = try top.optionalTable("analysts")
-        var policyTable = try top.optionalTable("policy")
+        let policyTable = try top.optionalTable("policy")
         try top.rejectUnknown()
 
         // [federation]
