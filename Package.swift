@@ -18,7 +18,7 @@ let fuzzTargets: [Target] =
         .executableTarget(
             name: "fedshare-fuzz",
             dependencies: [
-                "CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "Manifest", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol",
+                "CFuzzerDriver", "Arithmetic", "Paillier", "Attention", "Catalog", "Manifest", "DifferentialPrivacy", "SecureAggregation", "FederationProtocol",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Tests/Fuzz/Harness",

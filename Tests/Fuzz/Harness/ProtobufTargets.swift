@@ -73,6 +73,11 @@ enum ProtobufTargets {
                     epsilon: open.cost.epsilon, delta: open.cost.delta)
                 invariant((try? wire.event()) == event, "PrivacyCost changed on write and read")
             }
+            // An analyst's request, as every party decodes it before checking its signature.
+            if open.hasRequest, let request = try? RoundRequest(serialized: open.request.request) {
+                let again = try? RoundRequest(serialized: request.serialized())
+                invariant(again == request, "RoundRequest changed on write and read")
+            }
         case .encryptedSum(let chunk):
             ciphertexts(chunk.chunk, first: chunk.firstCiphertext, count: chunk.ciphertextCount, bytes: chunk.ciphertexts)
         case .relayedContribution(let relay):

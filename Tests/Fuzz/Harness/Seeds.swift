@@ -1,4 +1,5 @@
 import Arithmetic
+import Catalog
 import DifferentialPrivacy
 import FederationProtocol
 import Foundation
@@ -225,6 +226,13 @@ enum Seeds {
         deadline.phase = .contribute
         deadline.milliseconds = 60_000
         open.deadlines = [deadline]
+        var scope = CatalogQuery(text: "jazz", conditions: [.init(key: "kind", value: "event")], limit: 0)
+        scope.near = .init(center: .init(x: 1, y: -2), radius: 5)
+        open.request.request = try RoundRequest(
+            manifestHash: manifestHash, analyst: "alice", issuedAt: 1_764_000_000_000_000, nonce: [UInt8](repeating: 7, count: 16), scope: scope
+        ).serialized()
+        open.request.certificate = [UInt8](repeating: 0x30, count: 40)
+        open.request.signature = [UInt8](repeating: 1, count: 64)
         let session = Array(repeating: UInt8(9), count: 32)
         let keys = (0..<3).map {
             AdvertisedKeys(party: $0, maskPublicKey: Array(repeating: UInt8($0), count: 32), channelPublicKey: Array(repeating: UInt8($0 + 3), count: 32))
