@@ -7,7 +7,6 @@ import Manifest
 import Paillier
 import Primitives
 import Testing
-import _TestSupport
 
 @testable import Federation
 
@@ -15,7 +14,7 @@ import _TestSupport
 /// (three-worlds, Paillier, in memory, no noise) against the clear sum over the matching records.
 @Suite("Requests and scoped rounds")
 struct RequestTests {
-    static let example = examplesDirectory.appendingPathComponent("three-worlds")
+    static let example = threeWorlds
 
     /// A three-worlds federation in memory: each party's data, catalog and policy.
     struct World {
