@@ -151,7 +151,7 @@ public struct PartyRound: RoundEngine, Sendable {
         try self.init(
             party: party, manifest: manifest, source: .fixed(contribution), credentials: credentials, keyShare: keyShare,
             publicKey: publicKey, threshold: threshold, options: options)
-        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifest.parties.count)
+        try plan.checkEncodable(contribution, parties: manifest.parties.count)
     }
 
     /// The first message on the stream.
@@ -345,7 +345,7 @@ public struct PartyRound: RoundEngine, Sendable {
         case .decline(let reason):
             return refuse(.refusePolicy, "party \(party) declines round \(round): \(reason)")
         case .contribute(let result):
-            do { _ = try plan.encode(result, noise: [Int64](repeating: 0, count: plan.valueCount), parties: manifestParties.count) } catch {
+            do { try plan.checkEncodable(result, parties: manifestParties.count) } catch {
                 return refuse(.refuseInternal, "party \(party) cannot contribute to round \(round): \(error)")
             }
             contribution = result

@@ -314,6 +314,12 @@ public struct RoundPlan: Sendable, Hashable {
         Wire.PrivacyCost(event, relation: relation, unit: unit, epsilon: epsilon, delta: delta)
     }
 
+    /// Fails early on a contribution that cannot be encoded on this plan's grid and bound
+    /// (before a party connects, or before it accepts a round).
+    public func checkEncodable(_ contribution: AttentionResult, parties: Int) throws {
+        _ = try encode(contribution, noise: [Int64](repeating: 0, count: valueCount), parties: parties)
+    }
+
     /// One party's contribution on the grid: encode(A_p) then encode(n_p), plus its noise share.
     /// - Throws: when a value does not fit the grid or the bound for `parties`.
     public func encode(_ contribution: AttentionResult, noise: [Int64], parties: Int) throws -> [Int64] {

@@ -63,8 +63,7 @@ public enum PartyRuntime {
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> RoundOutcome {
         // Data that cannot be encoded fails here, before the party connects.
-        let plan = try RoundPlan(manifest: kit.manifest, threshold: threshold)
-        _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: kit.manifest.parties.count)
+        try RoundPlan(manifest: kit.manifest, threshold: threshold).checkEncodable(contribution, parties: kit.manifest.parties.count)
         return try await run(
             kit: kit, connection: connection, source: .fixed(contribution), ledger: ledger, threshold: threshold, options: options,
             dropAt: dropAt, reconnects: reconnects, progress: progress)

@@ -134,8 +134,7 @@ struct Party: AsyncParsableCommand {
             let partial = try PartialAttention.read(from: url)
             try partial.check(against: loaded.manifest, file: url.lastPathComponent)
             let contribution = partial.sums.result
-            let plan = try RoundPlan(manifest: loaded.manifest)
-            _ = try plan.encode(contribution, noise: [Int64](repeating: 0, count: plan.valueCount), parties: loaded.manifest.parties.count)
+            try RoundPlan(manifest: loaded.manifest).checkEncodable(contribution, parties: loaded.manifest.parties.count)
             (source, records) = (.fixed(contribution), partial.records)
         } else {
             // Read once now, so that bad data fails before the party connects.
