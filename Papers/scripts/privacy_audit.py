@@ -145,8 +145,8 @@ def write_inputs(folder, mechanism):
     with open(without, "w") as handle:
         handle.write(world)
     with open(with_canary, "w") as handle:
-        # Three records (the per-user bound) that all attend to the sports anchor.
-        handle.write(world + "".join(f"{CANARY},explorers,100.0,0.0,0.0,0.0\n" for _ in range(3)))
+        # Three records (the per-user bound) that all attend to the sports anchor, at the stadium.
+        handle.write(world + "".join(f"{CANARY},explorers,100.0,0.0,0.0,0.0,stadium\n" for _ in range(3)))
     return os.path.join(folder, "manifest.toml"), with_canary, without
 
 
