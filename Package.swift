@@ -59,6 +59,7 @@ let package = Package(
         .systemLibrary(name: "CGMP", path: "Sources/CGMP", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
         // Foundations.
         .target(name: "Arithmetic", dependencies: ["CGMP"], swiftSettings: ours),
@@ -74,7 +75,8 @@ let package = Package(
         .target(name: "Attention", dependencies: ["COpenBLAS", "Arithmetic", "Primitives"], swiftSettings: ours),
         // Each world's public metadata (venues, events, items): SQLite FTS5 and R*Tree indexes.
         .target(
-            name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            name: "Catalog",
+            dependencies: ["CSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: ours),
 
         // The federation manifest (a TOML file): parsed and validated once, then handed out in

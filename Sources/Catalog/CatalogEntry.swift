@@ -38,9 +38,12 @@ public struct CatalogEntry: Sendable, Hashable {
         if id.isEmpty { return ("id", "empty") }
         if kind.isEmpty { return ("kind", "empty") }
         for (index, tag) in tags.enumerated() where tag.isEmpty { return ("tags[\(index)]", "empty tag") }
-        for key in attributes.keys.sorted() {
-            if key.isEmpty { return ("attributes", "empty attribute name") }
-            if key == "kind" { return ("attributes.kind", "\"kind\" is the entry's own field, not an attribute") }
+        // Sorted only to name the first bad key (rare): sorting every entry's keys costs an allocation.
+        if attributes.keys.contains(where: { $0.isEmpty || $0 == "kind" }) {
+            for key in attributes.keys.sorted() {
+                if key.isEmpty { return ("attributes", "empty attribute name") }
+                if key == "kind" { return ("attributes.kind", "\"kind\" is the entry's own field, not an attribute") }
+            }
         }
         if let start, let end, start > end {
             return ("end", "ends (\(end.rfc3339)) before it starts (\(start.rfc3339))")

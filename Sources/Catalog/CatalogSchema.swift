@@ -34,14 +34,28 @@ enum CatalogSchema {
                     x REAL, y REAL, z REAL);
                 CREATE UNIQUE INDEX entries_id ON entries(id, world);
                 CREATE INDEX entries_kind ON entries(kind, id, world);
-                CREATE TABLE attributes (
-                    key TEXT NOT NULL, value TEXT NOT NULL, entry INTEGER NOT NULL,
-                    PRIMARY KEY (key, value, entry)) WITHOUT ROWID;
-                CREATE VIRTUAL TABLE entry_text USING fts5(name, tags, content = '', tokenize = 'unicode61');
-                CREATE VIRTUAL TABLE entry_place USING rtree(entry, min_x, max_x, min_y, max_y);
-                CREATE VIRTUAL TABLE entry_span USING rtree(entry, lo, hi);
+                \(attributes);
+                \(textIndex);
+                \(placeIndex);
+                \(spanIndex);
                 """)
     }
+
+    // The definitions of the tables; a first import (`FirstImport`) also builds `entry_text` in a
+    // side database and copies it in: the same definition there makes the same shadow tables.
+
+    static let attributes = """
+        CREATE TABLE attributes (
+            key TEXT NOT NULL, value TEXT NOT NULL, entry INTEGER NOT NULL,
+            PRIMARY KEY (key, value, entry)) WITHOUT ROWID
+        """
+    static let textIndex = "CREATE VIRTUAL TABLE entry_text USING fts5(name, tags, content = '', tokenize = 'unicode61')"
+    static let placeIndex = "CREATE VIRTUAL TABLE entry_place USING rtree(entry, min_x, max_x, min_y, max_y)"
+    static let spanIndex = "CREATE VIRTUAL TABLE entry_span USING rtree(entry, lo, hi)"
+
+    /// The shadow tables FTS5 keeps the index of `entry_text` in, all but `entry_text_config`
+    /// (its settings, written by `CREATE` alike in any database).
+    static let textIndexTables = ["entry_text_data", "entry_text_idx", "entry_text_docsize"]
 
     static func isCatalog(_ db: Database) throws -> Bool {
         guard try db.tableExists("catalog_meta") else { return false }
@@ -68,6 +82,12 @@ enum CatalogSchema {
     /// characters escaped; `\n`, `\r`, `\t` by name, others as `\u00xx`; everything else as is).
     static func appendJSONString(_ text: String, to output: inout [UInt8]) {
         output.append(0x22)
+        defer { output.append(0x22) }
+        // Most text needs no escape: then its bytes go in whole.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            output.append(contentsOf: text.utf8)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case 0x22:
@@ -91,7 +111,6 @@ enum CatalogSchema {
             default: output.append(byte)
             }
         }
-        output.append(0x22)
     }
 
     /// The tags as a JSON array of strings, appended to `output` as UTF-8.
@@ -107,12 +126,18 @@ enum CatalogSchema {
     /// The attributes as a JSON object (keys in ascending order), appended to `output` as UTF-8.
     static func appendJSON(_ attributes: [String: String], to output: inout [UInt8]) {
         output.append(0x7B)
-        let keys = attributes.count > 1 ? attributes.keys.sorted() : Array(attributes.keys)
-        for (index, key) in keys.enumerated() {
-            if index > 0 { output.append(0x2C) }
+        func member(_ key: String, _ value: String) {
             appendJSONString(key, to: &output)
             output.append(0x3A)
-            appendJSONString(attributes[key]!, to: &output)
+            appendJSONString(value, to: &output)
+        }
+        if attributes.count == 1, let (key, value) = attributes.first {
+            member(key, value)  // no array to sort
+        } else {
+            for (index, (key, value)) in attributes.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { output.append(0x2C) }
+                member(key, value)
+            }
         }
         output.append(0x7D)
     }

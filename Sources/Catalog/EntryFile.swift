@@ -46,17 +46,26 @@ public enum EntryFile {
 
     /// Refuses invalid entries and repeated ids, naming the line.
     static func checked(_ lines: [(line: Int, entry: CatalogEntry)], file: String) throws -> [CatalogEntry] {
+        let entries = lines.map(\.entry)
+        try check(entries, file: file) { lines[$0].line }
+        return entries
+    }
+
+    /// Refuses invalid entries and repeated ids; `entries[i]` is on line `line(i)`.
+    static func check(_ entries: [CatalogEntry], file: String, line: (Int) -> Int) throws {
         var firstLine: [String: Int] = [:]
-        firstLine.reserveCapacity(lines.count)
-        for (line, entry) in lines {
-            if let (field, reason) = entry.violation {
-                throw CatalogError.invalidEntry(file: file, line: line, field: field, reason: reason)
-            }
-            if let earlier = firstLine.updateValue(line, forKey: entry.id) {
-                throw CatalogError.invalidEntry(file: file, line: line, field: "id", reason: "\"\(entry.id)\" is already on line \(earlier)")
+        firstLine.reserveCapacity(entries.count)
+        try entries.withUnsafeBufferPointer { entries in
+            for index in entries.indices {
+                if let (field, reason) = entries[index].violation {
+                    throw CatalogError.invalidEntry(file: file, line: line(index), field: field, reason: reason)
+                }
+                if let earlier = firstLine.updateValue(line(index), forKey: entries[index].id) {
+                    let reason = "\"\(entries[index].id)\" is already on line \(earlier)"
+                    throw CatalogError.invalidEntry(file: file, line: line(index), field: "id", reason: reason)
+                }
             }
         }
-        return lines.map(\.entry)
     }
 
     // MARK: JSON Lines

@@ -27,9 +27,20 @@ struct RTreeBulkLoad {
 
     var count: Int { rowids.count }
 
-    mutating func append(_ rowid: Int64, _ box: Float...) {
+    /// Adds a one-dimensional box.
+    mutating func append(_ rowid: Int64, _ low: Float, _ high: Float) {
         rowids.append(rowid)
-        bounds.append(contentsOf: box)
+        bounds.append(low)
+        bounds.append(high)
+    }
+
+    /// Adds a two-dimensional box.
+    mutating func append(_ rowid: Int64, _ minX: Float, _ maxX: Float, _ minY: Float, _ maxY: Float) {
+        rowids.append(rowid)
+        bounds.append(minX)
+        bounds.append(maxX)
+        bounds.append(minY)
+        bounds.append(maxY)
     }
 
     /// Adds every box the table holds now (before it is rebuilt).
@@ -45,126 +56,120 @@ struct RTreeBulkLoad {
 
     /// Replaces the table's tree by one packed from the boxes held here.
     func write(_ db: Database) throws {
-        let width = 2 * dimensions
-        let cellBytes = 8 + 4 * width
-        guard let nodeBytes = try Int.fetchOne(db, sql: "SELECT length(data) FROM \(table)_node WHERE nodeno = 1"),
-            nodeBytes > 4 + cellBytes
-        else {
+        try pack(nodeBytes: try Self.nodeBytes(of: table, db)).write(db)
+    }
+
+    /// The node size of `table`, read from its root (present even when the tree is empty).
+    static func nodeBytes(of table: String, _ db: Database) throws -> Int {
+        guard let nodeBytes = try Int.fetchOne(db, sql: "SELECT length(data) FROM \(table)_node WHERE nodeno = 1") else {
             throw DatabaseError(message: "\(table): no R*Tree root node")
         }
+        return nodeBytes
+    }
+
+    /// The tree packed from the boxes held here, in memory: no database needed, so it can be
+    /// built on another thread while the import writes other tables.
+    /// - Parameter nodeBytes: the table's node size (`nodeBytes(of:_:)`).
+    func pack(nodeBytes: Int) throws -> PackedRTree {
+        let width = 2 * dimensions
+        let cellBytes = 8 + 4 * width
+        guard nodeBytes > 4 + cellBytes else { throw DatabaseError(message: "\(table): R*Tree nodes of \(nodeBytes) bytes") }
         let capacity = min((nodeBytes - 4) / cellBytes, 51)
 
         // Level 0 groups box indices; level k > 0 groups nodes of level k - 1.
         var levels: [[Range<Int>]] = []  // each node: a range of `order[level]`
         var orders: [[Int]] = []  // the members of each level, in packed order
         var levelBounds: [[Float]] = []  // the bounding box of each member of the level below
-        var members = Array(0..<rowids.count)
+        var members = rowids.count
         var memberBounds = bounds
         repeat {
-            let order = Self.tile(members.count, bounds: memberBounds, dimensions: dimensions, capacity: capacity)
+            let order = Self.tile(members, bounds: memberBounds, dimensions: dimensions, capacity: capacity)
             var nodes: [Range<Int>] = []
             var nodeBounds: [Float] = []
             nodes.reserveCapacity(order.count / capacity + 1)
+            nodeBounds.reserveCapacity((order.count / capacity + 1) * width)
             var start = 0
             while start < order.count || (start == 0 && order.isEmpty) {
                 let end = min(start + capacity, order.count)
                 nodes.append(start..<end)
-                var box = [Float](repeating: 0, count: width)
-                for dimension in 0..<dimensions {
-                    box[2 * dimension] = .infinity
-                    box[2 * dimension + 1] = -.infinity
+                let first = nodeBounds.count
+                for _ in 0..<dimensions {
+                    nodeBounds.append(.infinity)
+                    nodeBounds.append(-.infinity)
                 }
                 for position in start..<end {
                     let member = order[position]
-                    for dimension in 0..<dimensions {
-                        box[2 * dimension] = min(box[2 * dimension], memberBounds[member * width + 2 * dimension])
-                        box[2 * dimension + 1] = max(box[2 * dimension + 1], memberBounds[member * width + 2 * dimension + 1])
+                    for bound in stride(from: 0, to: width, by: 2) {
+                        nodeBounds[first + bound] = min(nodeBounds[first + bound], memberBounds[member * width + bound])
+                        nodeBounds[first + bound + 1] = max(nodeBounds[first + bound + 1], memberBounds[member * width + bound + 1])
                     }
                 }
-                nodeBounds.append(contentsOf: box)
                 if end == order.count { break }
                 start = end
             }
             orders.append(order)
             levels.append(nodes)
             levelBounds.append(memberBounds)
-            members = Array(0..<nodes.count)
+            members = nodes.count
             memberBounds = nodeBounds
         } while levels.last!.count > 1
 
         // Node numbers: the root is 1, then each level from the top down, in order.
-        var numbers: [[Int64]] = Array(repeating: [], count: levels.count)
+        var firstNumber = [Int64](repeating: 0, count: levels.count)
         var next: Int64 = 1
         for level in stride(from: levels.count - 1, through: 0, by: -1) {
-            numbers[level] = (0..<levels[level].count).map { _ in
-                defer { next += 1 }
-                return next
-            }
+            firstNumber[level] = next
+            next += Int64(levels[level].count)
         }
 
-        try db.execute(sql: "DELETE FROM \(table)_node; DELETE FROM \(table)_parent; DELETE FROM \(table)_rowid")
-        let insertNode = try RawStatement(db, "INSERT INTO \(table)_node (nodeno, data) VALUES (?, ?)")
-        let insertParent = try RawStatement(db, "INSERT INTO \(table)_parent (nodeno, parentnode) VALUES (?, ?)")
-        let insertRowid = try RawStatement(db, "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES (?, ?)")
-        var blob = [UInt8](repeating: 0, count: nodeBytes)
+        var packed = PackedRTree(table: table, nodeBytes: nodeBytes)
+        var blobs = [UInt8](repeating: 0, count: Int(next - 1) * nodeBytes)
+        var parents: [(child: Int64, parent: Int64)] = []
+        parents.reserveCapacity(Int(next))
         var leafOf = [Int64](repeating: 0, count: rowids.count)
-        for level in 0..<levels.count {
-            let order = orders[level]
-            let childBounds = levelBounds[level]
-            for (index, range) in levels[level].enumerated() {
-                let number = numbers[level][index]
-                for i in blob.indices { blob[i] = 0 }
-                if number == 1 { Self.put16(UInt16(levels.count - 1), &blob, at: 0) }
-                Self.put16(UInt16(range.count), &blob, at: 2)
-                var offset = 4
-                for position in range {
-                    let member = order[position]
-                    let id: Int64
-                    if level == 0 {
-                        id = rowids[member]
-                        leafOf[member] = number
-                    } else {
-                        id = numbers[level - 1][member]
-                        insertParent.bind(1, id)
-                        insertParent.bind(2, number)
-                        try insertParent.run()
-                    }
-                    Self.put64(UInt64(bitPattern: id), &blob, at: offset)
-                    offset += 8
-                    for bound in 0..<width {
-                        Self.put32(childBounds[member * width + bound].bitPattern, &blob, at: offset)
-                        offset += 4
+        blobs.withUnsafeMutableBufferPointer { blobs in
+            for level in 0..<levels.count {
+                let order = orders[level]
+                let childBounds = levelBounds[level]
+                for (index, range) in levels[level].enumerated() {
+                    let number = firstNumber[level] + Int64(index)
+                    var offset = Int(number - 1) * nodeBytes
+                    if number == 1 { Self.put16(UInt16(levels.count - 1), blobs, at: offset) }
+                    Self.put16(UInt16(range.count), blobs, at: offset + 2)
+                    offset += 4
+                    for position in range {
+                        let member = order[position]
+                        let id: Int64
+                        if level == 0 {
+                            id = rowids[member]
+                            leafOf[member] = number
+                        } else {
+                            id = firstNumber[level - 1] + Int64(member)
+                            parents.append((id, number))
+                        }
+                        Self.put64(UInt64(bitPattern: id), blobs, at: offset)
+                        offset += 8
+                        for bound in 0..<width {
+                            Self.put32(childBounds[member * width + bound].bitPattern, blobs, at: offset)
+                            offset += 4
+                        }
                     }
                 }
-                insertNode.bind(1, number)
-                insertNode.bind(2, blob: blob)
-                try insertNode.run()
             }
         }
-        // Rowid order makes the inserts appends to the `_rowid` B-tree; `rowsPerInsert` rows a
-        // statement saves most of the cost of running one statement per row.
-        var byRowid = Array(rowids.indices)
-        if !zip(rowids, rowids.dropFirst()).allSatisfy({ $0 < $1 }) { byRowid.sort { rowids[$0] < rowids[$1] } }
-        let rowsPerInsert = 100
-        let insertRowids = try RawStatement(
-            db,
-            "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES "
-                + Array(repeating: "(?, ?)", count: rowsPerInsert).joined(separator: ", "))
-        var written = 0
-        while byRowid.count - written >= rowsPerInsert {
-            for row in 0..<rowsPerInsert {
-                let member = byRowid[written + row]
-                insertRowids.bind(Int32(2 * row + 1), rowids[member])
-                insertRowids.bind(Int32(2 * row + 2), leafOf[member])
-            }
-            try insertRowids.run()
-            written += rowsPerInsert
+        packed.blobs = blobs
+        packed.parents = parents
+        // Rowid order makes the inserts appends to the `_rowid` B-tree.
+        if zip(rowids, rowids.dropFirst()).allSatisfy({ $0 < $1 }) {
+            packed.rowids = rowids
+            packed.leaves = leafOf
+        } else {
+            var byRowid = Array(rowids.indices)
+            byRowid.sort { rowids[$0] < rowids[$1] }
+            packed.rowids = byRowid.map { rowids[$0] }
+            packed.leaves = byRowid.map { leafOf[$0] }
         }
-        for member in byRowid[written...] {
-            insertRowid.bind(1, rowids[member])
-            insertRowid.bind(2, leafOf[member])
-            try insertRowid.run()
-        }
+        return packed
     }
 
     /// Sort-Tile-Recursive order of `count` boxes: sorted by the centre of the first dimension,
@@ -198,16 +203,74 @@ struct RTreeBulkLoad {
         return order
     }
 
-    static func put16(_ value: UInt16, _ blob: inout [UInt8], at offset: Int) {
+    static func put16(_ value: UInt16, _ blob: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
         blob[offset] = UInt8(value >> 8)
         blob[offset + 1] = UInt8(value & 0xFF)
     }
 
-    static func put32(_ value: UInt32, _ blob: inout [UInt8], at offset: Int) {
+    static func put32(_ value: UInt32, _ blob: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
         for byte in 0..<4 { blob[offset + byte] = UInt8((value >> (24 - 8 * UInt32(byte))) & 0xFF) }
     }
 
-    static func put64(_ value: UInt64, _ blob: inout [UInt8], at offset: Int) {
+    static func put64(_ value: UInt64, _ blob: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
         for byte in 0..<8 { blob[offset + byte] = UInt8((value >> (56 - 8 * UInt64(byte))) & 0xFF) }
+    }
+}
+
+/// An R*Tree packed by `RTreeBulkLoad.pack(nodeBytes:)`, ready to replace a table's tree.
+struct PackedRTree: Sendable {
+    let table: String
+    let nodeBytes: Int
+    /// Node `n`'s blob is bytes `(n - 1) * nodeBytes ..< n * nodeBytes` (nodes are numbered 1…).
+    var blobs: [UInt8] = []
+    /// (child, parent) of every inner node's child.
+    var parents: [(child: Int64, parent: Int64)] = []
+    /// Every box's rowid, ascending, and the leaf node that holds it.
+    var rowids: [Int64] = []
+    var leaves: [Int64] = []
+
+    init(table: String, nodeBytes: Int) {
+        self.table = table
+        self.nodeBytes = nodeBytes
+    }
+
+    var nodeCount: Int { blobs.count / nodeBytes }
+
+    /// Replaces the table's tree by this one, in the caller's transaction.
+    func write(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM \(table)_node; DELETE FROM \(table)_parent; DELETE FROM \(table)_rowid")
+        let insertNode = try RawStatement(db, "INSERT INTO \(table)_node (nodeno, data) VALUES (?, ?)")
+        for node in 0..<nodeCount {
+            insertNode.bind(1, Int64(node + 1))
+            insertNode.bind(2, blob: blobs[node * nodeBytes..<(node + 1) * nodeBytes])
+            try insertNode.run()
+        }
+        let insertParent = try RawStatement(db, "INSERT INTO \(table)_parent (nodeno, parentnode) VALUES (?, ?)")
+        for (child, parent) in parents {
+            insertParent.bind(1, child)
+            insertParent.bind(2, parent)
+            try insertParent.run()
+        }
+        // `rowsPerInsert` rows a statement saves most of the cost of running one statement per row.
+        let rowsPerInsert = 100
+        let insertRowids = try RawStatement(
+            db,
+            "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES "
+                + Array(repeating: "(?, ?)", count: rowsPerInsert).joined(separator: ", "))
+        var written = 0
+        while rowids.count - written >= rowsPerInsert {
+            for row in 0..<rowsPerInsert {
+                insertRowids.bind(Int32(2 * row + 1), rowids[written + row])
+                insertRowids.bind(Int32(2 * row + 2), leaves[written + row])
+            }
+            try insertRowids.run()
+            written += rowsPerInsert
+        }
+        let insertRowid = try RawStatement(db, "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES (?, ?)")
+        for row in written..<rowids.count {
+            insertRowid.bind(1, rowids[row])
+            insertRowid.bind(2, leaves[row])
+            try insertRowid.run()
+        }
     }
 }

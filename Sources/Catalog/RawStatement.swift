@@ -36,6 +36,20 @@ final class RawStatement {
         bytes.withUnsafeBufferPointer { bind(index, utf8: $0) }
     }
 
+    /// Binds UTF-8 bytes as text without SQLite copying them: they must stay valid and
+    /// unchanged until the statement has run (`run()`) or the index is bound anew.
+    func bind(_ index: Int32, borrowedUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            return
+        }
+        _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.static)
+        }
+    }
+
+    private static var `static`: sqlite3_destructor_type? { nil }  // SQLITE_STATIC
+
     private func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) {
         // An empty buffer may have no address, and a null pointer would bind NULL.
         guard let base = bytes.baseAddress, !bytes.isEmpty else {
@@ -53,7 +67,7 @@ final class RawStatement {
     func bind(_ index: Int32, _ value: Int64?) { if let value { bind(index, value) } else { bindNull(index) } }
     func bind(_ index: Int32, _ value: Double?) { if let value { bind(index, value) } else { bindNull(index) } }
 
-    func bind(_ index: Int32, blob: [UInt8]) {
+    func bind(_ index: Int32, blob: ArraySlice<UInt8>) {
         blob.withUnsafeBytes { bytes in
             _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
         }

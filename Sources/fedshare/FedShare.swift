@@ -30,6 +30,8 @@ struct FedShare: AsyncParsableCommand {
 
     /// Parses and runs the command; whatever it throws leaves through `userFacing`, as one line.
     static func main() async {
+        // Before anything opens a SQLite connection (see its documentation).
+        Catalog.prepareSQLiteForParallelImports()
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand {
