@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fedshare builds against, and those its checks need (iproute2 for
+# Installs the Debian packages fedshare builds against (GMP, OpenSSL, SQLite, OpenBLAS), and those its checks need (iproute2 for
 # the network-namespace harness; python3 and python3-venv for the harness's ledger checks and
 # the pheutil interop's virtual environment; python3-numpy for the marketplace example's
 # generator), when they are missing. Never prompts. Arguments replace the default package list.
 set -euo pipefail
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(libgmp-dev libssl-dev libopenblas-dev iproute2 python3 python3-venv)
+[ ${#packages[@]} -gt 0 ] || packages=(libgmp-dev libssl-dev libsqlite3-dev libopenblas-dev iproute2 python3 python3-venv)
 need=()
 for package in "${packages[@]}"; do
     # Installed, not merely known to dpkg (a removed package keeps "deinstall ... config-files").
