@@ -3,6 +3,7 @@ import Catalog
 import FederationProtocol
 import Foundation
 import Manifest
+import Synchronization
 
 /// How a party answers one round: the contribution of its records in the round's scope, or a
 /// decline (which costs it nothing: no reservation, nothing of its data leaves).
@@ -45,7 +46,7 @@ public struct ContributionSource: Sendable {
         manifest: FederationManifest, dataURL: URL, catalogPath: String?, policy: RequestPolicy,
         options: LocalAttention.Options = .init(), first: AttentionResult? = nil
     ) -> ContributionSource {
-        let precomputed = Precomputed(first)
+        let precomputed = Mutex(first)
         return ContributionSource { request in
             var options = options
             if let scope = request?.scope {
@@ -58,7 +59,7 @@ public struct ContributionSource: Sendable {
                 options.scope = Set(matches.map(\.entry.id))
             }
             let result =
-                if options.scope == nil, let first = precomputed.take() { first } else {
+                if options.scope == nil, let first = precomputed.withLock({ $0.take() }) { first } else {
                     try LocalAttention.compute(manifest: manifest, dataURL: dataURL, options: options)
                 }
             // The records in scope, before the per-user bound; the count itself is never told.
@@ -66,19 +67,6 @@ public struct ContributionSource: Sendable {
                 return .decline("fewer records match than its policy's minimum of \(policy.minimumRecords)")
             }
             return .contribute(result)
-        }
-    }
-}
-
-/// A contribution computed at start-up, handed out once.
-private final class Precomputed: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: AttentionResult?
-    init(_ value: AttentionResult?) { self.value = value }
-    func take() -> AttentionResult? {
-        lock.withLock {
-            defer { value = nil }
-            return value
         }
     }
 }
