@@ -12,17 +12,13 @@ extension Catalog {
     public func importEntries(_ entries: [CatalogEntry], world: String = Catalog.localWorld) throws {
         try Self.check(entries)
         try write { db in
-            if try FirstImport.applies(to: entries, db) {
-                try FirstImport(entries: entries, world: world, catalogPath: path).run(db)
-                return
+            try insert(entries, into: world, db) { writer in
+                let worldHasEntries =
+                    try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE world = ?)", arguments: [world]) ?? false
+                if worldHasEntries {
+                    for entry in entries { try writer.delete(world: world, id: entry.id) }
+                }
             }
-            let worldHasEntries = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE world = ?)", arguments: [world]) ?? false
-            let writer = try EntryWriter(db, adding: entries)
-            if worldHasEntries {
-                for entry in entries { try writer.delete(world: world, id: entry.id) }
-            }
-            try writer.insert(entries, world: world)
-            try writer.finish()
         }
     }
 
@@ -35,14 +31,23 @@ extension Catalog {
 
     /// Within a transaction: removes every entry of `world`, then inserts `entries`.
     func replaceEntries(of world: String, with entries: [CatalogEntry], _ db: Database) throws {
+        try insert(entries, into: world, db) { writer in
+            for id in try String.fetchAll(db, sql: "SELECT id FROM entries WHERE world = ?", arguments: [world]) {
+                try writer.delete(world: world, id: id)
+            }
+        }
+    }
+
+    /// Within a transaction: `removing` deletes what the entries replace, then `entries` are
+    /// written into `world`. Into an empty catalog (nothing to remove) a large batch is a first
+    /// import (`FirstImport`).
+    private func insert(_ entries: [CatalogEntry], into world: String, _ db: Database, removing: (EntryWriter) throws -> Void) throws {
         if try FirstImport.applies(to: entries, db) {
             try FirstImport(entries: entries, world: world, catalogPath: path).run(db)
             return
         }
         let writer = try EntryWriter(db, adding: entries)
-        for id in try String.fetchAll(db, sql: "SELECT id FROM entries WHERE world = ?", arguments: [world]) {
-            try writer.delete(world: world, id: id)
-        }
+        try removing(writer)
         try writer.insert(entries, world: world)
         try writer.finish()
     }

@@ -169,6 +169,17 @@ public struct AnalystBudget: Sendable, Codable, Equatable {
     public var accountant: AccountantKind?
 }
 
+extension AnalystBudget {
+    /// The analyst's figures, computed as a dataset's are (over the analyst's reservations).
+    init(analyst: String, _ budget: DatasetBudget) {
+        self.init(
+            dataset: budget.dataset, analyst: analyst, capEpsilon: budget.capEpsilon, capDelta: budget.capDelta,
+            spentEpsilon: budget.spentEpsilon, heldEpsilon: budget.heldEpsilon, remainingEpsilon: budget.remainingEpsilon,
+            delta: budget.delta, releases: budget.releases, pending: budget.pending, lastRelease: budget.lastRelease,
+            accountant: budget.accountant)
+    }
+}
+
 /// What a charge would cost, and whether the caps allow it.
 public struct ChargePreview: Sendable, Codable, Equatable {
     public var dataset: String
@@ -694,23 +705,23 @@ public final class PrivacyLedger: Sendable {
 
     struct DatasetState {
         var cap: (epsilon: Double, delta: Double)?
-        /// Reservations not cancelled (committed or pending), with their state and analyst.
-        var held: [(event: MechanismEvent, committed: Bool, time: String, analyst: String?)]
-        var pending: Int
+        /// A reservation not cancelled (committed or pending), with its state and analyst.
+        typealias Held = (event: MechanismEvent, committed: Bool, time: String, analyst: String?)
+        var held: [Held]
         /// Each analyst's cap (the latest `cap` entry naming them).
         var analystCaps: [String: (epsilon: Double, delta: Double)] = [:]
         /// Every analyst named by a reservation (cancelled ones too) or a cap.
         var analysts: Set<String> = []
 
         /// The reservations of `analyst` that hold budget.
-        func held(by analyst: String) -> [(event: MechanismEvent, committed: Bool, time: String, analyst: String?)] {
+        func held(by analyst: String) -> [Held] {
             held.filter { $0.analyst == analyst }
         }
     }
 
     static func state(of dataset: String, _ db: Database) throws -> DatasetState {
         let entries = try entries(db, dataset: dataset)
-        var state = DatasetState(cap: nil, held: [], pending: 0)
+        var state = DatasetState(cap: nil, held: [])
         var settlement: [Int64: (LedgerEntry.Kind, String)] = [:]
         for entry in entries where entry.kind == .commit || entry.kind == .cancel {
             if let target = entry.reservation { settlement[target] = (entry.kind, entry.time) }
@@ -731,9 +742,7 @@ public final class PrivacyLedger: Sendable {
                 switch settlement[entry.id] {
                 case (.cancel, _)?: continue
                 case (.commit, let time)?: state.held.append((event, true, time, entry.analyst))
-                default:
-                    state.held.append((event, false, entry.time, entry.analyst))
-                    state.pending += 1
+                default: state.held.append((event, false, entry.time, entry.analyst))
                 }
             case .commit, .cancel:
                 break
@@ -744,33 +753,28 @@ public final class PrivacyLedger: Sendable {
 
     static func budget(of dataset: String, _ db: Database) throws -> DatasetBudget {
         let state = try state(of: dataset, db)
-        let delta = state.cap?.delta ?? displayDelta
-        let committed = state.held.filter(\.committed)
-        let spent =
-            committed.isEmpty
-            ? PrivacySpend(epsilon: 0, delta: delta, accountant: .best)
-            : try bestSpend(committed.map(\.event), delta: delta)
-        let held = state.held.isEmpty ? spent : try bestSpend(state.held.map(\.event), delta: delta)
-        return DatasetBudget(
-            dataset: dataset, capEpsilon: state.cap?.epsilon, capDelta: state.cap?.delta,
-            spentEpsilon: spent.epsilon, heldEpsilon: held.epsilon,
-            remainingEpsilon: state.cap.map { max(0, $0.epsilon - held.epsilon) }, delta: delta,
-            releases: committed.reduce(0) { $0 + $1.event.count }, pending: state.pending,
-            lastRelease: committed.map(\.time).max(), accountant: committed.isEmpty ? nil : spent.accountant)
+        return try budget(of: state.held, dataset: dataset, cap: state.cap, delta: state.cap?.delta ?? displayDelta)
     }
 
     static func analystBudget(of analyst: String, in state: DatasetState, dataset: String) throws -> AnalystBudget {
         let cap = state.analystCaps[analyst]
         let delta = cap?.delta ?? state.cap?.delta ?? displayDelta
-        let mine = state.held(by: analyst)
-        let committed = mine.filter(\.committed)
+        return AnalystBudget(analyst: analyst, try budget(of: state.held(by: analyst), dataset: dataset, cap: cap, delta: delta))
+    }
+
+    /// What the reservations `held` (a dataset's, or one analyst's) have spent and hold against
+    /// `cap`, at `delta`.
+    static func budget(
+        of held: [DatasetState.Held], dataset: String, cap: (epsilon: Double, delta: Double)?, delta: Double
+    ) throws -> DatasetBudget {
+        let committed = held.filter(\.committed)
         let spent = try bestSpend(committed.map(\.event), delta: delta)
-        let held = try bestSpend(mine.map(\.event), delta: delta)
-        return AnalystBudget(
-            dataset: dataset, analyst: analyst, capEpsilon: cap?.epsilon, capDelta: cap?.delta,
-            spentEpsilon: spent.epsilon, heldEpsilon: held.epsilon,
-            remainingEpsilon: cap.map { max(0, $0.epsilon - held.epsilon) }, delta: delta,
-            releases: committed.reduce(0) { $0 + $1.event.count }, pending: mine.count - committed.count,
+        let holding = try bestSpend(held.map(\.event), delta: delta)
+        return DatasetBudget(
+            dataset: dataset, capEpsilon: cap?.epsilon, capDelta: cap?.delta,
+            spentEpsilon: spent.epsilon, heldEpsilon: holding.epsilon,
+            remainingEpsilon: cap.map { max(0, $0.epsilon - holding.epsilon) }, delta: delta,
+            releases: committed.reduce(0) { $0 + $1.event.count }, pending: held.count - committed.count,
             lastRelease: committed.map(\.time).max(), accountant: committed.isEmpty ? nil : spent.accountant)
     }
 

@@ -1,3 +1,4 @@
+import Arithmetic
 import Catalog
 import Foundation
 import SwiftProtobuf
@@ -25,7 +26,7 @@ public struct RoundRequest: Sendable, Equatable {
     }
 
     /// The request's identity as text (hex of the nonce).
-    public var id: String { nonce.map { String(format: "%02x", $0) }.joined() }
+    public var id: String { Base16.encode(nonce) }
 
     /// The deterministic protobuf encoding that is signed.
     public func serialized() throws -> [UInt8] {

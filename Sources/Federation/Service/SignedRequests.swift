@@ -10,12 +10,9 @@ extension RoundRequest {
 
     /// A request of `analyst` for `manifestHash`, issued now with a fresh random nonce.
     public static func new(manifestHash: [UInt8], analyst: String, scope: CatalogQuery?) -> RoundRequest {
-        var random = SecureRandom()
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in nonce.indices { nonce[i] = random.next() }
-        return RoundRequest(
-            manifestHash: manifestHash, analyst: analyst, issuedAt: UInt64(Date().timeIntervalSince1970 * 1_000_000), nonce: nonce,
-            scope: scope)
+        RoundRequest(
+            manifestHash: manifestHash, analyst: analyst, issuedAt: UInt64(Date().timeIntervalSince1970 * 1_000_000),
+            nonce: SecureRandom.bytes(16), scope: scope)
     }
 
     /// The request as it travels: its bytes, the analyst's certificate and signature.

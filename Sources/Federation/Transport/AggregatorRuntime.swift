@@ -263,17 +263,15 @@ public actor AggregatorRuntime {
         let generation = streamsOpened
         waiting[party] = generation
         defer { if waiting[party] == generation { waiting[party] = nil } }
-        while !roundIsOpen {
+        while true {
             guard waiting[party] == generation else {
                 throw RPCError(code: .unavailable, message: "superseded by a newer connection of party \(party)")
             }
+            if roundIsOpen { break }
             guard !closed, !Task.isCancelled, options.serving || clock.now < giveUp else {
                 throw RPCError(code: .unavailable, message: "no round is open for joins; try again later")
             }
             try? await Task.sleep(for: .milliseconds(100))
-        }
-        guard waiting[party] == generation else {
-            throw RPCError(code: .unavailable, message: "superseded by a newer connection of party \(party)")
         }
         let (outbox, continuation) = AsyncStream<Fedshare_V1_AggregatorEnvelope>.makeStream()
         let round = try register(party, continuation: continuation, hello: stream.hello)
